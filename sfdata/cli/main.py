@@ -1,0 +1,100 @@
+"""`sf`: one console script, subcommands dispatched lazily.
+
+Only the chosen subcommand's module is imported, so `sf --help` never imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+# (group, name, module, one-line help)
+COMMANDS: list[tuple[str, str, str, str]] = [
+    ("pipeline", "questions", "sfdata.cli.questions", "Create a run with generated task questions (countdown, OOD tasks)"),
+    ("pipeline", "generate", "sfdata.cli.generate", "Sample N responses per question x prompt variant into rollouts Parquet (resumable)"),
+    ("pipeline", "grade", "sfdata.cli.grade", "Extract and grade the final <answer> of every rollout"),
+    ("pipeline", "reflect", "sfdata.cli.reflect", "Ask the model to verify each rollout; keep verdicts that match the grade"),
+    ("pipeline", "build", "sfdata.cli.build", "Rearrange rollouts + reflections into SkillFactory traces (all formats)"),
+    ("pipeline", "run", "sfdata.cli.run", "Run every stage from one TOML/YAML config, skipping completed stages"),
+    ("data", "import", "sfdata.cli.import_", "Import a published RAW_DATA set (Hub name or local file) into a run"),
+    ("data", "export", "sfdata.cli.export", "Export traces: published SFT schema, TRL messages, sharegpt, verl RL parquet"),
+    ("data", "push", "sfdata.cli.push", "Build a dataset folder with card and push it to the Hugging Face Hub"),
+    ("data", "pull", "sfdata.cli.pull", "Load a published SFT or RAW dataset into a run directory"),
+    ("analysis", "skills", "sfdata.cli.skills", "Detect skill events in traces / rollouts / eval outputs into skills.parquet"),
+    ("analysis", "query", "sfdata.cli.query", "Run a named SQL query from queries/ over a run (sf query --list)"),
+    ("analysis", "sql", "sfdata.cli.sql", "Run ad-hoc SQL over a run's views"),
+    ("analysis", "report", "sfdata.cli.report", "One-page summary and PNG plots for a run"),
+    ("analysis", "inspect", "tui.cli", "Open the Textual trace inspector on a run or Parquet file"),
+    ("train", "sft", "sftrain.cli.sft", "Supervised fine-tuning (TRL SFTTrainer) on traces or a published SFT set"),
+    ("train", "rl", "sftrain.cli.rl", "GRPO (TRL GRPOTrainer) with a task-grader reward"),
+    ("train", "eval", "sftrain.cli.eval", "Accuracy and skill use on Countdown 3-6 numbers and OOD tasks"),
+    ("misc", "model", "sfdata.cli.model", "Resolve a model: the embedded SmolLM2 (converted once), an HF id or a path"),
+    ("misc", "tasks", "sfdata.cli.tasks", "List tasks and show example questions"),
+]
+
+_GROUPS = {"pipeline": "Pipeline", "data": "Data & Hub", "analysis": "Analysis", "train": "Training", "misc": "Other"}
+
+
+def _usage() -> str:
+    from sfdata import __version__
+
+    lines = [
+        f"sf {__version__}: SkillFactory, self-distilled traces that teach verify / retry / backtrack",
+        "",
+        "usage: sf COMMAND [options]     (sf COMMAND --help for a command's options)",
+    ]
+    for key, title in _GROUPS.items():
+        lines.append("")
+        lines.append(f"{title}:")
+        for group, name, _, help_ in COMMANDS:
+            if group == key:
+                lines.append(f"  {name:<10} {help_}")
+    return "\n".join(lines)
+
+
+def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+    for _, cmd, module, help_ in COMMANDS:
+        if cmd == name:
+            mod = import_module(module)
+            parser = argparse.ArgumentParser(prog=f"sf {name}", description=(mod.__doc__ or help_).strip())
+            mod.add_arguments(parser)
+            return parser, mod
+    raise KeyError(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from sfdata import __version__
+
+        print(__version__)
+        return 0
+    name = argv[0]
+    try:
+        parser, mod = build_parser(name)
+    except KeyError:
+        print(f"sf: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv[1:])
+    try:
+        return int(mod.run(args) or 0)
+    except KeyboardInterrupt:
+        print("\ninterrupted; completed parts are kept, rerun to resume", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError, KeyError, OSError) as e:
+        # user-facing errors: one clear line, no traceback (set SF_DEBUG=1 for it)
+        import os
+
+        if os.environ.get("SF_DEBUG"):
+            raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"sf {name}: error: {msg}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""DuckDB views over a run's Parquet files: `questions, rollouts, grades, reflections, traces,
+labels, skills, eval`, plus `graded` (rollouts joined with grades).
+
+Tables with no file yet are empty views with the canonical schema, so every query in
+`queries/` runs on any run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from sfdata.store.parquet import OnCorrupt, readable_files
+from sfdata.store.run import RunDir
+from sfdata.store.schemas import TABLES, schema_of
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _duck_type(dtype: pl.DataType) -> str:
+    if dtype == pl.String:
+        return "VARCHAR"
+    if dtype == pl.Boolean:
+        return "BOOLEAN"
+    if dtype == pl.Int32:
+        return "INTEGER"
+    if dtype == pl.Int64:
+        return "BIGINT"
+    if dtype == pl.Float64:
+        return "DOUBLE"
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMPTZ" if dtype.time_zone else "TIMESTAMP"
+    if isinstance(dtype, pl.List):
+        return _duck_type(dtype.inner) + "[]"
+    raise TypeError(f"no DuckDB type for {dtype}")
+
+
+def table_view_sql(table: str, files: list[Path]) -> str:
+    """`CREATE VIEW` statement for one table: its files cast to the schema, or an empty typed view."""
+    schema = schema_of(table)
+    cols = ", ".join(f'CAST("{c}" AS {_duck_type(t)}) AS "{c}"' for c, t in schema.items())
+    if files:
+        lst = "[" + ", ".join(_sql_str(str(p)) for p in files) + "]"
+        src = f"read_parquet({lst}, union_by_name = true)"
+        return f'CREATE OR REPLACE VIEW "{table}" AS SELECT {cols} FROM {src}'
+    nulls = ", ".join(f'CAST(NULL AS {_duck_type(t)}) AS "{c}"' for c, t in schema.items())
+    return f'CREATE OR REPLACE VIEW "{table}" AS SELECT {nulls} WHERE false'
+
+
+def connect(run: RunDir | str | Path, on_corrupt: OnCorrupt = "raise", database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with one view per table of `run`."""
+    run = run if isinstance(run, RunDir) else RunDir(run)
+    con = duckdb.connect(database)
+    for table in TABLES:
+        files = readable_files(run.files(table), table, on_corrupt)
+        con.execute(table_view_sql(table, files))
+    con.execute(
+        """CREATE OR REPLACE VIEW graded AS
+        SELECT r.*, g.extracted_answer, g.is_correct, g.reason, g.grader
+        FROM rollouts r LEFT JOIN grades g USING (rollout_id)"""
+    )
+    return con
+
+
+def query(run: RunDir | str | Path, sql: str, params: list | dict | None = None) -> pl.DataFrame:
+    """Run SQL over a run's views and return a Polars frame."""
+    con = connect(run)
+    try:
+        if params:
+            return con.execute(sql, params).pl()
+        return con.sql(sql).pl()
+    finally:
+        con.close()

@@ -1,0 +1,13 @@
+"""Stable row ids: a content hash of a row's inputs, so a resumed stage can skip what exists."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+
+def stable_id(*parts: Any, length: int = 16) -> str:
+    """Hex digest of the JSON encoding of `parts` (sorted keys, so dict order never matters)."""
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+    return hashlib.blake2b(blob.encode("utf-8"), digest_size=length // 2).hexdigest()

@@ -1,0 +1,153 @@
+"""Parquet I/O with canonical schemas and atomic writes.
+
+Every write goes to a temp file in the destination folder, is fsynced, then `os.replace`d
+into place, so a crash (even `kill -9`) leaves either the old file or the new one, never a
+partial file. Reads validate each file and name the path of any file that cannot be read.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from sfdata.store.schemas import schema_of
+
+
+class SchemaError(ValueError):
+    """A frame or file does not match the canonical schema of its table."""
+
+
+class CorruptFileError(OSError):
+    """A Parquet file in a run cannot be read (truncated, not Parquet, wrong schema)."""
+
+    def __init__(self, path: Path, cause: BaseException | str):
+        self.path = Path(path)
+        super().__init__(f"cannot read {self.path}: {cause}")
+
+
+def conform(df: pl.DataFrame, schema: Mapping[str, pl.DataType], table: str = "table") -> pl.DataFrame:
+    """Select the schema's columns in order, cast to its dtypes; a missing column is an error.
+
+    Extra columns are dropped on purpose: the schema in code is the contract.
+    """
+    missing = [c for c in schema if c not in df.columns]
+    if missing:
+        raise SchemaError(f"{table}: missing column(s) {', '.join(missing)}; have {', '.join(df.columns) or 'none'}")
+    try:
+        return df.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
+    except Exception as e:  # polars raises several types for bad casts
+        raise SchemaError(f"{table}: column types do not match the schema: {e}") from e
+
+
+def empty_frame(table: str) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema_of(table))
+
+
+def write_parquet_atomic(df: pl.DataFrame, path: str | Path) -> Path:
+    """Write `df` to `path` via temp file + fsync + os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        df.write_parquet(tmp, compression="zstd", statistics=True)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def new_part_name() -> str:
+    """Part files sort by creation time; the uuid keeps concurrent writers apart."""
+    return f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
+
+
+def write_table(df: pl.DataFrame, path: str | Path, table: str) -> Path:
+    """Conform to `table`'s schema and write atomically to `path`."""
+    return write_parquet_atomic(conform(df, schema_of(table), table), path)
+
+
+def list_parts(folder: str | Path) -> list[Path]:
+    """Committed part files of a table folder, oldest first (temp files are ignored)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("part-*.parquet") if p.is_file())
+
+
+OnCorrupt = Literal["raise", "skip"]
+
+
+def check_file(path: Path, table: str) -> None:
+    """Raise CorruptFileError unless `path` is a readable Parquet file holding the table's columns."""
+    try:
+        file_schema = pl.read_parquet_schema(path)
+    except Exception as e:
+        raise CorruptFileError(path, f"not a readable Parquet file ({type(e).__name__}: {e})") from e
+    missing = [c for c in schema_of(table) if c not in file_schema]
+    if missing:
+        raise CorruptFileError(path, f"missing column(s) {', '.join(missing)} of table {table!r}")
+
+
+def readable_files(paths: Iterable[Path], table: str, on_corrupt: OnCorrupt = "raise") -> list[Path]:
+    """Validate each file; refuse (default) or skip-with-warning the unreadable ones."""
+    good: list[Path] = []
+    for p in paths:
+        try:
+            check_file(p, table)
+        except CorruptFileError as e:
+            if on_corrupt == "raise":
+                raise
+            warnings.warn(f"skipping {e}", stacklevel=2)
+            continue
+        good.append(p)
+    return good
+
+
+def read_files(paths: Iterable[Path], table: str, on_corrupt: OnCorrupt = "raise") -> pl.DataFrame:
+    """Read files of one table into one frame with the canonical schema."""
+    files = readable_files(paths, table, on_corrupt)
+    schema = schema_of(table)
+    if not files:
+        return empty_frame(table)
+    frames = []
+    for p in files:
+        try:
+            frames.append(conform(pl.read_parquet(p), schema, table))
+        except SchemaError as e:
+            if on_corrupt == "raise":
+                raise CorruptFileError(p, e) from e
+            warnings.warn(f"skipping {p}: {e}", stacklevel=2)
+        except Exception as e:  # data pages can be corrupt even when the footer reads
+            if on_corrupt == "raise":
+                raise CorruptFileError(p, f"{type(e).__name__}: {e}") from e
+            warnings.warn(f"skipping {p}: {e}", stacklevel=2)
+    return pl.concat(frames, how="vertical") if frames else empty_frame(table)

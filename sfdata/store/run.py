@@ -1,0 +1,162 @@
+"""A run directory: one pipeline run's tables, manifest and outputs.
+
+Layout (DESIGN.md): `manifest.json`, `questions.parquet`, `rollouts/part-*.parquet`,
+`grades.parquet`, `reflections/part-*.parquet`, `traces/part-*.parquet`, `labels.parquet`,
+`skills.parquet`, `eval/part-*.parquet`, plus `plots/` and `exports/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from sfdata.store.parquet import (
+    OnCorrupt,
+    list_parts,
+    new_part_name,
+    read_files,
+    write_parquet_atomic,
+    conform,
+)
+from sfdata.store.schemas import TABLES, schema_of
+
+STAGES = ("questions", "generate", "grade", "reflect", "build", "skills", "sft", "rl", "eval")
+_VERSIONED = ("skillfactory", "torch", "transformers", "trl", "datasets", "polars", "duckdb", "vllm")
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def write_json_atomic(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=2, sort_keys=True, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    def __init__(self, path: str | os.PathLike[str]):
+        object.__setattr__(self, "path", Path(path))
+
+    # ---- layout -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def table_path(self, table: str) -> Path:
+        _, _, layout = TABLES[table]
+        return self.path / table if layout == "parts" else self.path / f"{table}.parquet"
+
+    def files(self, table: str) -> list[Path]:
+        """Committed files of a table (parts oldest first, or the single file)."""
+        p = self.table_path(table)
+        if TABLES[table][2] == "parts":
+            return list_parts(p)
+        return [p] if p.is_file() else []
+
+    def exists(self) -> bool:
+        return self.path.is_dir()
+
+    def has(self, table: str) -> bool:
+        return bool(self.files(table))
+
+    # ---- reading ------------------------------------------------------------------------
+    def read(self, table: str, on_corrupt: OnCorrupt = "raise") -> pl.DataFrame:
+        """All rows of a table with its canonical schema (empty frame if none)."""
+        return read_files(self.files(table), table, on_corrupt)
+
+    def ids(self, table: str, on_corrupt: OnCorrupt = "raise") -> set[str]:
+        """Ids already present in a table: what a resumed stage skips."""
+        id_col = TABLES[table][1]
+        from sfdata.store.parquet import readable_files
+
+        files = readable_files(self.files(table), table, on_corrupt)
+        if not files:
+            return set()
+        return set(pl.read_parquet(files, columns=[id_col])[id_col].to_list())
+
+    # ---- writing ------------------------------------------------------------------------
+    def append(self, table: str, df: pl.DataFrame) -> Path | None:
+        """Add one part file to a parts table (atomic). Empty frames write nothing."""
+        if TABLES[table][2] != "parts":
+            raise ValueError(f"{table} is a single-file table; use write()")
+        if df.height == 0:
+            return None
+        df = conform(df, schema_of(table), table)
+        return write_parquet_atomic(df, self.table_path(table) / new_part_name())
+
+    def write(self, table: str, df: pl.DataFrame) -> Path:
+        """Replace a single-file table atomically."""
+        if TABLES[table][2] != "single":
+            raise ValueError(f"{table} is a parts table; use append()")
+        return write_parquet_atomic(conform(df, schema_of(table), table), self.table_path(table))
+
+    # ---- manifest -----------------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / "manifest.json"
+
+    def manifest(self) -> dict[str, Any]:
+        if not self.manifest_path.is_file():
+            return {"name": self.name, "stages": {}, "config": {}}
+        try:
+            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{self.manifest_path} is not valid JSON: {e}") from e
+
+    def init(self, config: dict[str, Any] | None = None) -> "RunDir":
+        """Create the folder and a manifest (keeps an existing manifest's stage history)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        m = self.manifest()
+        m.setdefault("created_at", now_utc().isoformat())
+        m["name"] = self.name
+        if config is not None:
+            m["config"] = config
+        m["versions"] = package_versions()
+        write_json_atomic(m, self.manifest_path)
+        return self
+
+    def set_stage(self, stage: str, status: str, **info: Any) -> None:
+        """Record a stage's status ("running" | "done" | "failed") with free-form info (rows, seeds...)."""
+        m = self.manifest()
+        entry = dict(m.get("stages", {}).get(stage, {}))
+        entry.update(info)
+        entry["status"] = status
+        entry["updated_at"] = now_utc().isoformat()
+        m.setdefault("stages", {})[stage] = entry
+        write_json_atomic(m, self.manifest_path)
+
+    def stage_status(self, stage: str) -> str | None:
+        return self.manifest().get("stages", {}).get(stage, {}).get("status")
