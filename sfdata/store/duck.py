@@ -67,11 +67,13 @@ def connect(run: RunDir | str | Path, on_corrupt: OnCorrupt = "raise", database:
 
 
 def query(run: RunDir | str | Path, sql: str, params: list | dict | None = None) -> pl.DataFrame:
-    """Run SQL over a run's views and return a Polars frame."""
+    """Run SQL over a run's views and return a Polars frame.
+
+    DuckDB 2.0: relations keep no result, so `con.sql(q, params=...).pl()` is the one-shot path
+    (`execute(...).pl()` no longer exists). `params` is a list for `?` or a dict for `$name`.
+    """
     con = connect(run)
     try:
-        if params:
-            return con.execute(sql, params).pl()
-        return con.sql(sql).pl()
+        return con.sql(sql, params=params or None).pl()
     finally:
         con.close()
