@@ -33,7 +33,18 @@ def get_task(name: str) -> Task:
     return getattr(import_module(mod), cls)()
 
 
+def make_questions(task: str, n: int, seed: int, level: int | None = None, **options):
+    """`n` questions of `task` as a Polars frame in the `questions` schema (for `sf questions` / `sf run`)."""
+    import polars as pl
+
+    from sfdata.store.schemas import QUESTIONS
+
+    rows = [q.to_row() for q in get_task(task).generate(n, seed, level=level, **options)]
+    return pl.DataFrame(rows, schema=QUESTIONS)
+
+
 __all__ = [
+    "make_questions",
     "GradeReason",
     "GradeResult",
     "Question",

@@ -1,0 +1,137 @@
+"""Bounded exact arithmetic for model answers. Never `eval`.
+
+Answers are untrusted text. Every bound is checked *before* `ast.parse` (length, ASCII,
+paren depth, literal size), so no input can hang, exhaust memory, or crash the grader:
+`9**9**9` is an illegal token, a 10^6-digit literal is too long, 10^5 nested parentheses
+never reach the parser. Arithmetic is `fractions.Fraction`, so `1/3*3 == 1` exactly.
+
+Unary minus is rejected: it makes a number that was not given (Countdown allows only the
+four binary operations on the given numbers).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from sfdata.tasks.base import GradeReason
+
+MAX_CHARS = 512
+MAX_DEPTH = 32  # parenthesis nesting
+MAX_DIGITS = 12  # per integer literal
+MAX_BITS = 4096  # numerator/denominator size of any intermediate value
+MAX_NODES = 200
+
+_SPELLINGS = {"×": "*", "÷": "/", "−": "-", "–": "-", "∗": "*", "·": "*"}
+_X_TIMES = re.compile(r"(?<=[\d)])\s*[xX]\s*(?=[\d(])")
+_DIGIT_RUN = re.compile(r"\d+")
+
+
+class ArithError(ValueError):
+    def __init__(self, reason: GradeReason, detail: str):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason.value}: {detail}")
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    value: Fraction
+    literals: Counter = field(default_factory=Counter)  # ints used, with multiplicity
+
+
+def normalise(expr: str) -> str:
+    """Map common model spellings (×, ÷, −, `3 x 4`) to ASCII operators; strip LaTeX-ish noise."""
+    for k, v in _SPELLINGS.items():
+        expr = expr.replace(k, v)
+    expr = expr.replace("\\times", "*").replace("\\div", "/").replace("\\cdot", "*")
+    expr = _X_TIMES.sub(" * ", expr)
+    return expr.strip().strip("$").strip()
+
+
+def precheck(expr: str) -> None:
+    """Cheap bounds that must hold before the text reaches `ast.parse`."""
+    if len(expr) > MAX_CHARS:
+        raise ArithError(GradeReason.TOO_LONG, f"expression has {len(expr)} characters (max {MAX_CHARS})")
+    if not expr.isascii():
+        bad = next(c for c in expr if not c.isascii())
+        raise ArithError(GradeReason.ILLEGAL_TOKEN, f"non-ASCII character {bad!r}")
+    depth = 0
+    for c in expr:
+        if c == "(":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ArithError(GradeReason.TOO_LONG, f"parentheses nested deeper than {MAX_DEPTH}")
+        elif c == ")":
+            depth -= 1
+            if depth < 0:
+                raise ArithError(GradeReason.PARSE_ERROR, "unbalanced ')'")
+    if depth:
+        raise ArithError(GradeReason.PARSE_ERROR, "unbalanced '('")
+    if "**" in expr or "//" in expr or "%" in expr or "^" in expr:
+        raise ArithError(GradeReason.ILLEGAL_TOKEN, "only + - * / are allowed")
+    for m in _DIGIT_RUN.finditer(expr):
+        if len(m.group()) > MAX_DIGITS:
+            raise ArithError(GradeReason.TOO_LONG, f"number with {len(m.group())} digits (max {MAX_DIGITS})")
+
+
+def _check_size(v: Fraction) -> Fraction:
+    if v.numerator.bit_length() > MAX_BITS or v.denominator.bit_length() > MAX_BITS:
+        raise ArithError(GradeReason.TOO_LONG, "intermediate value too large")
+    return v
+
+
+def _walk(node: ast.AST, lits: Counter, budget: list[int]) -> Fraction:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ArithError(GradeReason.TOO_LONG, f"more than {MAX_NODES} syntax nodes")
+    if isinstance(node, ast.Expression):
+        return _walk(node.body, lits, budget)
+    if isinstance(node, ast.Constant):
+        v = node.value
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ArithError(GradeReason.ILLEGAL_TOKEN, f"literal {v!r} is not an integer")
+        lits[v] += 1
+        return Fraction(v)
+    if isinstance(node, ast.BinOp):
+        a = _walk(node.left, lits, budget)
+        b = _walk(node.right, lits, budget)
+        op = node.op
+        if isinstance(op, ast.Add):
+            return _check_size(a + b)
+        if isinstance(op, ast.Sub):
+            return _check_size(a - b)
+        if isinstance(op, ast.Mult):
+            return _check_size(a * b)
+        if isinstance(op, ast.Div):
+            if b == 0:
+                raise ArithError(GradeReason.DIVISION_BY_ZERO, "division by zero")
+            return _check_size(a / b)
+        raise ArithError(GradeReason.ILLEGAL_TOKEN, f"operator {type(op).__name__} is not allowed")
+    if isinstance(node, ast.UnaryOp):
+        raise ArithError(GradeReason.ILLEGAL_TOKEN, "unary operators make numbers that were not given")
+    raise ArithError(GradeReason.ILLEGAL_TOKEN, f"{type(node).__name__} is not arithmetic")
+
+
+def evaluate(expr: str) -> Evaluated:
+    """Evaluate a bounded +-*/ expression over integer literals exactly; raise ArithError otherwise."""
+    expr = normalise(expr)
+    if not expr:
+        raise ArithError(GradeReason.NO_ANSWER, "empty expression")
+    precheck(expr)
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError as e:
+        raise ArithError(GradeReason.PARSE_ERROR, f"not an expression: {e.msg}") from None
+    except (RecursionError, MemoryError, ValueError) as e:  # defensive: precheck should prevent these
+        raise ArithError(GradeReason.TOO_LONG, f"parser refused: {type(e).__name__}") from None
+    lits: Counter = Counter()
+    value = _walk(tree, lits, [MAX_NODES])
+    return Evaluated(value, lits)
+
+
+def fraction_text(v: Fraction) -> str:
+    return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
