@@ -1,0 +1,108 @@
+"""Transformers engine: batched generation with left padding, prompts sorted by length.
+
+Sorting by length keeps padding (wasted compute) small inside each batch; results are put
+back in the caller's order. Works on CPU (default here) and CUDA.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+from sfdata.engines.base import Completion, Prompt, SamplingParams, cut_at_stop
+
+
+class TransformersEngine:
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        batch_size: int = 16,
+        device: str | None = None,
+        dtype: str | None = None,
+        threads: int | None = None,
+    ):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from sfdata.models import model_label, resolve_model
+
+        path = resolve_model(model)
+        self.model = model_label(model)
+        self.path = path
+        self.batch_size = max(1, int(batch_size))
+        if threads or not torch.cuda.is_available():
+            torch.set_num_threads(int(threads or os.cpu_count() or 1))
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device == "cuda" else torch.float32)
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.lm = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype).to(self.device).eval()
+
+    def chat_text(self, messages: list[dict[str, str]]) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def _texts(self, prompts: Sequence[Prompt]) -> list[str]:
+        return [p if isinstance(p, str) else self.chat_text(p) for p in prompts]
+
+    def generate(self, prompts: Sequence[Prompt], sampling: SamplingParams) -> list[list[Completion]]:
+        import torch
+
+        texts = self._texts(prompts)
+        n = max(1, sampling.n)
+        # expand to (prompt, sample) jobs; sort by token length so batches pad little
+        lengths = [len(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+        jobs = sorted(((i, k) for i in range(len(texts)) for k in range(n)), key=lambda ik: (lengths[ik[0]], ik))
+        out: list[list[Completion | None]] = [[None] * n for _ in texts]
+        eos_ids = self._eos_ids()
+        for b0 in range(0, len(jobs), self.batch_size):
+            batch = jobs[b0 : b0 + self.batch_size]
+            enc = self.tokenizer([texts[i] for i, _ in batch], return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = {k: v.to(self.device) for k, v in enc.items()}
+            gen_kwargs: dict[str, Any] = dict(
+                max_new_tokens=sampling.max_tokens,
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=eos_ids,
+            )
+            if sampling.temperature > 0:
+                gen_kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
+            else:
+                gen_kwargs.update(do_sample=False)
+            # one seed per batch, derived from the run seed and the batch's first job: reproducible
+            torch.manual_seed(hash((sampling.seed, batch[0])) & 0x7FFFFFFF)
+            with torch.inference_mode():
+                seqs = self.lm.generate(**enc, **gen_kwargs)
+            plen = enc["input_ids"].shape[1]
+            for row, (i, k) in enumerate(batch):
+                new = seqs[row, plen:].tolist()
+                ended = False
+                for j, tok in enumerate(new):
+                    if tok in eos_ids:
+                        new, ended = new[:j], True
+                        break
+                text = self.tokenizer.decode(new, skip_special_tokens=True)
+                text, stopped = cut_at_stop(text, sampling.stop)
+                finish = "stop" if (ended or stopped) else "length"
+                out[i][k] = Completion(text, lengths[i], len(new), finish)
+        return [[c for c in row if c is not None] for row in out]
+
+    def _eos_ids(self) -> list[int]:
+        ids = set()
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(int(self.tokenizer.eos_token_id))
+        gc_eos = getattr(getattr(self.lm, "generation_config", None), "eos_token_id", None)
+        if isinstance(gc_eos, int):
+            ids.add(gc_eos)
+        elif isinstance(gc_eos, (list, tuple)):
+            ids.update(int(x) for x in gc_eos)
+        for tok in ("<|im_end|>", "<|endoftext|>"):
+            tid = self.tokenizer.convert_tokens_to_ids(tok)
+            if isinstance(tid, int) and tid != self.tokenizer.unk_token_id and tid >= 0:
+                ids.add(tid)
+        return sorted(ids)
+
+    def close(self) -> None:
+        self.lm = None
