@@ -69,6 +69,7 @@ def convert_embedded(force: bool = False) -> Path:
         raise RuntimeError(f"GGUF conversion mismatch: missing={real_missing[:5]} unexpected={unexpected[:5]}")
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
+    tok.clean_up_tokenization_spaces = False  # destructive for BPE; transformers warns on every load otherwise
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{EMBEDDED_NAME}.", dir=target.parent))
     try:

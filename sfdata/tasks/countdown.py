@@ -196,6 +196,7 @@ def grade_countdown(answer: str | None, numbers: list[int], target: int) -> Grad
 
 class Countdown:
     name = "countdown"
+    grader_version = GRADER_VERSION
     answer_format = (
         "a single arithmetic expression that uses every given number exactly once, e.g. (25 - 5) * 3 "
         "(you may end it with = and the target)"

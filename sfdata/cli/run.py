@@ -1,0 +1,27 @@
+"""Run every pipeline stage from one TOML/YAML config; completed stages are skipped, interrupted ones resume."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", type=Path, help="TOML or YAML config (see configs/)")
+    p.add_argument("--run", type=Path, default=None, help="run directory (default: [run].dir or runs/[run].name)")
+    p.add_argument("--force", nargs="*", default=(), help="stages to rerun even if done")
+    p.add_argument("--only", nargs="*", default=(), help="run only these stages")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sfdata.cli._common import console
+    from sfdata.pipeline import load_config, run_pipeline
+
+    cfg = load_config(args.config)
+    out = run_pipeline(cfg, args.run, tuple(args.force), tuple(args.only),
+                       log=lambda msg: console.print(msg, markup=False, highlight=False))
+    summary = out["stages"].get("eval", {}).get("summary_table")
+    if summary:
+        console.print(summary)
+    console.print(f"[green]done[/]: {out['run']}")
+    return 0

@@ -1,0 +1,56 @@
+"""Prompt variants: the same question asked several ways, for diverse samples.
+
+Each template receives `{question}` and `{answer_format}` (from the task) and must ask for the
+final answer inside <answer></answer>. Users add variants with `register_variant` or a
+`[prompts]` table in the run config.
+"""
+
+from __future__ import annotations
+
+from sfdata.tasks.base import Question, Task
+
+VARIANTS: dict[str, str] = {
+    "original": (
+        "{question}\n\n"
+        "Think it through step by step, then give your final answer as {answer_format}, "
+        "wrapped in tags like this: <answer>your answer</answer>."
+    ),
+    "plan_and_execute": (
+        "{question}\n\n"
+        "First write a short plan for how you will search for a solution. Then carry the plan out, "
+        "showing each step. Finish with {answer_format} inside <answer></answer> tags."
+    ),
+    "alternatively": (
+        "{question}\n\n"
+        "Try one approach. If it does not reach the goal, say 'Alternatively,' and try a different one, "
+        "as many times as you need. When one works, write {answer_format} inside <answer></answer> tags."
+    ),
+    "rephrase": (
+        "Here is a puzzle: {question}\n\n"
+        "Start by restating the puzzle in your own words so the goal and the rules are clear. "
+        "Then solve it and put {answer_format} inside <answer></answer> tags."
+    ),
+}
+
+DEFAULT_VARIANTS = ("original", "plan_and_execute", "alternatively", "rephrase")
+
+
+def register_variant(name: str, template: str) -> None:
+    """Add or replace a variant; the template must mention {question} and ask for <answer> tags."""
+    if "{question}" not in template:
+        raise ValueError(f"prompt variant {name!r} must contain {{question}}")
+    if "<answer>" not in template:
+        raise ValueError(f"prompt variant {name!r} must ask for the answer inside <answer></answer>")
+    VARIANTS[name] = template
+
+
+def render(variant: str, task: Task, question: Question) -> str:
+    try:
+        template = VARIANTS[variant]
+    except KeyError:
+        raise KeyError(f"unknown prompt variant {variant!r}; known: {', '.join(VARIANTS)}") from None
+    return template.format(question=question.question, answer_format=task.answer_format)
+
+
+def messages(variant: str, task: Task, question: Question) -> list[dict[str, str]]:
+    return [{"role": "user", "content": render(variant, task, question)}]

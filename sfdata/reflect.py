@@ -1,0 +1,184 @@
+"""Reflect stage: the same model verifies each rollout and ends with a verdict.
+
+A reflection is *valid* when its verdict matches the rollout's real grade; only valid
+reflections are used in traces, so the traces never teach a wrong verification.
+With `force_verdict` (default), a reflection that ends without a parsable verdict is
+continued from `<verdict>` for a few tokens: small models often forget the tag but can
+still judge when asked at the right spot.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from sfdata.engines.base import Engine, SamplingParams
+from sfdata.stagecfg import from_dict
+from sfdata.store import RunDir, stable_id
+from sfdata.store.run import now_utc
+from sfdata.tasks import Question
+
+VERIFY_TEMPLATE = """You are checking someone else's solution.
+
+Problem:
+{question}
+
+Their solution:
+{response}
+
+Check the solution step by step: are the calculations right, are the rules of the problem followed, \
+does the final answer inside <answer></answer> actually solve the problem? Point out the first mistake if there is one.
+End with exactly one line: <verdict>Correct</verdict> if the final answer is right, or <verdict>Incorrect</verdict> if it is not."""
+
+_VERDICT = re.compile(r"<\s*verdict\s*>\s*(correct|incorrect)\s*<\s*/\s*verdict\s*>", re.IGNORECASE)
+_OPEN_VERDICT = re.compile(r"<\s*verdict\s*>\s*(correct|incorrect)\b", re.IGNORECASE)
+MAX_RESPONSE_CHARS = 6000
+
+
+def parse_verdict(text: str | None) -> str | None:
+    """'Correct' | 'Incorrect' from the LAST verdict tag (case/whitespace tolerant); None if absent."""
+    if not text:
+        return None
+    found = _VERDICT.findall(text)
+    if not found:
+        found = _OPEN_VERDICT.findall(text)  # tag opened but never closed (cut off at max tokens)
+    if not found:
+        return None
+    return "Correct" if found[-1].lower() == "correct" else "Incorrect"
+
+
+@dataclass
+class ReflectConfig:
+    model: str | None = None
+    engine: str = "auto"
+    k: int = 2  # reflections per rollout
+    temperature: float = 0.7
+    top_p: float = 1.0
+    max_tokens: int = 256
+    seed: int = 0
+    chunk: int = 32
+    batch_size: int = 16
+    force_verdict: bool = True
+    engine_options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "ReflectConfig":
+        return from_dict(cls, d)
+
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed)
+
+
+def verify_messages(question: str, response: str) -> list[dict[str, str]]:
+    resp = response if len(response) <= MAX_RESPONSE_CHARS else response[:MAX_RESPONSE_CHARS] + "\n[...]"
+    return [{"role": "user", "content": VERIFY_TEMPLATE.format(question=question, response=resp)}]
+
+
+def reflect_stage(run: RunDir, cfg: ReflectConfig, engine: Engine | None = None) -> dict[str, Any]:
+    from sfdata.rollouts import model_name, run_jobs
+
+    rollouts = run.read("rollouts")
+    grades = run.read("grades")
+    if rollouts.height == 0:
+        raise FileNotFoundError(f"{run.path} has no rollouts; run `sf generate` first")
+    if grades.height < rollouts.height:
+        from sfdata.grading import grade_stage
+
+        grade_stage(run)
+        grades = run.read("grades")
+    questions = {r["question_id"]: Question.from_row(r) for r in run.read("questions").iter_rows(named=True)}
+    joined = rollouts.join(grades.select("rollout_id", "is_correct"), on="rollout_id", how="left")
+    mname = model_name(cfg.model)
+    skey = cfg.sampling().key()
+    have = run.ids("reflections")
+    jobs = []
+    for r in joined.select("rollout_id", "question_id", "response", "is_correct").iter_rows(named=True):
+        q = questions.get(r["question_id"])
+        if q is None:
+            continue
+        msgs = verify_messages(q.question, r["response"])
+        for k in range(cfg.k):
+            fid = stable_id(r["rollout_id"], k, mname, skey, cfg.seed)
+            if fid not in have:
+                jobs.append({"reflection_id": fid, "rollout_id": r["rollout_id"], "question_id": r["question_id"],
+                             "idx": k, "messages": msgs, "is_correct": bool(r["is_correct"])})
+    info: dict[str, Any] = {"planned": joined.height * cfg.k, "existing": joined.height * cfg.k - len(jobs)}
+    if jobs:
+        own = engine is None
+        if own:
+            from sfdata.engines import get_engine
+
+            engine = get_engine(cfg.engine, cfg.model, batch_size=cfg.batch_size, **cfg.engine_options)
+        assert engine is not None
+
+        def to_rows(part, comps, latency):
+            texts = [c.text for c in comps]
+            if cfg.force_verdict:
+                texts = _force_verdicts(engine, part, texts, cfg)
+            now = now_utc()
+            rows = []
+            for j, c, text in zip(part, comps, texts):
+                verdict = parse_verdict(text)
+                rows.append({
+                    "reflection_id": j["reflection_id"], "rollout_id": j["rollout_id"], "question_id": j["question_id"],
+                    "reflection_idx": j["idx"], "prompt": j["messages"][-1]["content"], "text": text,
+                    "verdict": verdict, "rollout_is_correct": j["is_correct"],
+                    "is_valid": verdict is not None and (verdict == "Correct") == j["is_correct"],
+                    "model": mname, "temperature": cfg.temperature, "seed": cfg.seed,
+                    "completion_tokens": c.completion_tokens, "latency_s": latency, "created_at": now,
+                })
+            return rows
+
+        try:
+            info.update(run_jobs(run, "reflections", jobs, engine, cfg.sampling(), cfg.chunk, to_rows, "reflect"))
+        finally:
+            if own:
+                engine.close()
+    info["metrics"] = verdict_metrics(run)
+    return info
+
+
+def _force_verdicts(engine: Engine, part: list[dict], texts: list[str], cfg: ReflectConfig) -> list[str]:
+    """Continue reflections that lack a verdict from an opened `<verdict>` tag, a few tokens only."""
+    missing = [i for i, t in enumerate(texts) if parse_verdict(t) is None]
+    if not missing:
+        return texts
+    raws = []
+    for i in missing:
+        body = texts[i].rstrip()
+        raws.append(engine.chat_text(part[i]["messages"]) + body + "\n<verdict>")
+    sp = SamplingParams(temperature=0.0, max_tokens=4, seed=cfg.seed, stop=["</verdict>"])
+    conts = engine.generate(raws, sp)
+    out = list(texts)
+    for i, c in zip(missing, conts):
+        word = c[0].text.strip().split()[:1]
+        if word and word[0].lower().startswith(("correct", "incorrect")):
+            out[i] = texts[i].rstrip() + f"\n<verdict>{'Correct' if word[0].lower().startswith('correct') else 'Incorrect'}</verdict>"
+    return out
+
+
+def verdict_metrics(run: RunDir) -> dict[str, Any]:
+    """Verdict quality against real grades; positive class = 'Correct' (as in the paper's F1)."""
+    df = run.read("reflections")
+    if df.height == 0:
+        return {"reflections": 0}
+    parsed = df.filter(pl.col("verdict").is_not_null())
+    says = parsed["verdict"] == "Correct"
+    truth = parsed["rollout_is_correct"]
+    tp = int((says & truth).sum())
+    fp = int((says & ~truth).sum())
+    fn = int((~says & truth).sum())
+    tn = int((~says & ~truth).sum())
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    # F1 of the "Incorrect" class too: with weak models most rollouts are wrong
+    prec_n = tn / (tn + fn) if tn + fn else 0.0
+    rec_n = tn / (tn + fp) if tn + fp else 0.0
+    f1_n = 2 * prec_n * rec_n / (prec_n + rec_n) if prec_n + rec_n else 0.0
+    return {"reflections": df.height, "parsed": parsed.height, "valid": int(df["is_valid"].sum()),
+            "tp": tp, "fp": fp, "fn": fn, "tn": tn, "precision": round(prec, 4), "recall": round(rec, 4),
+            "f1": round(f1, 4), "f1_incorrect": round(f1_n, 4)}
