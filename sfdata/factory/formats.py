@@ -1,0 +1,223 @@
+"""Trace formats: pick samples for one question and stitch them into one assistant message.
+
+Pure functions of (samples, rng, options): no I/O, so they are easy to property-test.
+
+    <think>
+    <sample>
+    {response}
+    </sample>
+    <reflect>
+    {reflection ending in <verdict>..</verdict>}
+    </reflect>
+    {glue: retry after Incorrect, double-check after Correct}
+    ...
+    </think>
+
+    {ending phrase}
+
+    <answer>
+    {final answer}
+    </answer>
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from sfdata.factory import phrases
+
+FORMATS = ("0C", "*C", "*C_full", "*C*IC", "*CC", "random", "no_reflection", "star")
+ABLATIONS = ("no_sample_order", "no_reflections", "no_prompt_diversity")
+STRUCTURAL_TAGS = ("<think>", "</think>", "<sample>", "</sample>", "<reflect>", "</reflect>")
+
+
+@dataclass(frozen=True)
+class Sample:
+    rollout_id: str
+    variant: str
+    response: str
+    answer: str | None  # extracted final answer of the response
+    is_correct: bool
+    reflections: tuple[tuple[str, str], ...] = ()  # valid (reflection_id, text) written for this rollout
+
+
+@dataclass
+class Step:
+    sample: Sample
+    reflection: tuple[str, str] | None  # (id, text) or None when reflections are off
+    glue: str = ""  # phrase after this step ("" for the last)
+
+
+@dataclass
+class Trace:
+    format: str
+    steps: list[Step]
+    final: Sample  # the sample whose answer is the final answer
+    tail: list[str] = field(default_factory=list)  # extra blocks before </think> (backtrack / confirm)
+    tail_sample: Sample | None = None  # *C*IC: the repeated earlier correct sample
+    text: str = ""
+    n_backtracks: int = 0
+    n_confirms: int = 0
+
+    @property
+    def rollout_ids(self) -> list[str]:
+        ids = [s.sample.rollout_id for s in self.steps]
+        return ids + ([self.tail_sample.rollout_id] if self.tail_sample else [])
+
+    @property
+    def reflection_ids(self) -> list[str]:
+        ids = [s.reflection[0] if s.reflection else "" for s in self.steps]
+        return ids + ([""] if self.tail_sample else [])
+
+    @property
+    def variants(self) -> list[str]:
+        vs = [s.sample.variant for s in self.steps]
+        return vs + ([self.tail_sample.variant] if self.tail_sample else [])
+
+
+class Skip(Exception):
+    """This question cannot satisfy the format; `reason` is counted, never fatal."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def usable(s: Sample, need_reflection: bool) -> bool:
+    if any(t in s.response for t in STRUCTURAL_TAGS) or not s.response.strip():
+        return False
+    if s.answer is None:
+        return False
+    return bool(s.reflections) or not need_reflection
+
+
+def _pick(pool: list[Sample], k: int, rng: random.Random, unique_variants: bool, used: set[str]) -> list[Sample]:
+    """k distinct samples from pool, preferring variants not used yet (prompt diversity)."""
+    pool = [s for s in pool if s.rollout_id not in used]
+    if k > len(pool):
+        raise Skip("too_few_samples")
+    rng.shuffle(pool)
+    if unique_variants:
+        seen: set[str] = set()
+        first, rest = [], []
+        for s in pool:
+            (rest if s.variant in seen else first).append(s)
+            seen.add(s.variant)
+        pool = first + rest
+    chosen = pool[:k]
+    used.update(s.rollout_id for s in chosen)
+    return chosen
+
+
+def _steps(samples: list[Sample], rng: random.Random, with_reflections: bool) -> list[Step]:
+    out = []
+    for i, s in enumerate(samples):
+        refl = rng.choice(s.reflections) if with_reflections and s.reflections else None
+        glue = ""
+        if i < len(samples) - 1:
+            glue = rng.choice(phrases.DOUBLE_CHECK if s.is_correct else phrases.RETRY)
+        out.append(Step(s, refl, glue))
+    return out
+
+
+def choose(fmt: str, samples: list[Sample], n: int, rng: random.Random, *, reflections: bool = True,
+           unique_variants: bool = True, sample_order: bool = True) -> list[Trace]:
+    """Traces of format `fmt` for one question (several for *C_full). Raises Skip with a reason."""
+    need_refl = reflections and fmt not in ("no_reflection", "star")
+    cands = [s for s in samples if usable(s, need_refl)]
+    correct = [s for s in cands if s.is_correct]
+    incorrect = [s for s in cands if not s.is_correct]
+    used: set[str] = set()
+    with_refl = need_refl
+    n = max(1, n)
+
+    if fmt == "star":
+        if not correct:
+            raise Skip("no_correct")
+        s = _pick(correct, 1, rng, False, used)[0]
+        return [Trace(fmt, [Step(s, None)], final=s)]
+
+    if fmt in ("0C", "*C", "*C_full", "no_reflection"):
+        if not correct:
+            raise Skip("no_correct")
+        if fmt == "0C":
+            n_inc = 0
+        else:
+            n_inc = min(n - 1, len(incorrect))
+        final = _pick(correct, 1, rng, unique_variants, used)[0]
+        prefix = _pick(incorrect, n_inc, rng, unique_variants, used) if n_inc else []
+        if fmt in ("*C_full", "no_reflection"):
+            # one trace per length 1..len: the same draw, growing prefix (all end with the correct sample)
+            traces = []
+            for k in range(0, len(prefix) + 1):
+                seq = prefix[:k] + [final]
+                traces.append(_make(fmt, seq, final, rng, with_refl and fmt != "no_reflection", sample_order))
+            return traces
+        return [_make(fmt, prefix + [final], final, rng, with_refl, sample_order)]
+
+    if fmt == "*CC":
+        if len(correct) < 2:
+            raise Skip("fewer_than_two_correct")
+        finals = _pick(correct, 2, rng, unique_variants, used)
+        n_inc = min(max(0, n - 2), len(incorrect))
+        prefix = _pick(incorrect, n_inc, rng, unique_variants, used) if n_inc else []
+        t = _make(fmt, prefix + finals, finals[-1], rng, with_refl, sample_order)
+        t.tail = [rng.choice(phrases.CONFIRM)]
+        t.n_confirms = 1
+        return [t]
+
+    if fmt == "*C*IC":
+        if not correct:
+            raise Skip("no_correct")
+        if not incorrect:
+            raise Skip("no_incorrect")
+        good = _pick(correct, 1, rng, unique_variants, used)[0]
+        n_inc = min(max(1, n - 1), len(incorrect))
+        wrong = _pick(incorrect, n_inc, rng, unique_variants, used)
+        split = rng.randint(0, len(wrong) - 1)  # incorrect ones before the correct; at least one after
+        seq = wrong[:split] + [good] + wrong[split:]
+        t = _make(fmt, seq, good, rng, with_refl, sample_order=True)
+        t.tail = [rng.choice(phrases.BACKTRACK)]
+        t.tail_sample = good
+        t.n_backtracks = 1
+        return [t]
+
+    if fmt == "random":
+        pool = cands
+        k = min(n, len(pool))
+        if k == 0:
+            raise Skip("no_usable_sample")
+        seq = _pick(pool, k, rng, unique_variants, used)
+        return [_make(fmt, seq, seq[-1], rng, with_refl, sample_order=True)]
+
+    raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+
+
+def _make(fmt: str, seq: list[Sample], final: Sample, rng: random.Random, with_refl: bool, sample_order: bool) -> Trace:
+    if not sample_order and len(seq) > 1 and seq[-1] is final:
+        # ablation: the correct sample is not placed last
+        pos = rng.randrange(0, len(seq) - 1)
+        seq = seq[:-1]
+        seq.insert(pos, final)
+    return Trace(fmt, _steps(seq, rng, with_refl), final)
+
+
+def render(trace: Trace, rng: random.Random) -> str:
+    """The assistant message for a trace (the STaR baseline is the raw correct response)."""
+    if trace.format == "star":
+        return trace.steps[0].sample.response.strip()
+    parts = ["<think>"]
+    for step in trace.steps:
+        parts += ["<sample>", step.sample.response.strip(), "</sample>"]
+        if step.reflection is not None:
+            parts += ["<reflect>", step.reflection[1].strip(), "</reflect>"]
+        if step.glue:
+            parts.append(step.glue)
+    parts += trace.tail
+    if trace.tail_sample is not None:
+        parts += ["<sample>", trace.tail_sample.response.strip(), "</sample>"]
+    parts.append("</think>")
+    body = "\n".join(parts)
+    ending = rng.choice(phrases.ENDING)
+    return f"{body}\n\n{ending}\n\n<answer>\n{trace.final.answer}\n</answer>"

@@ -1,0 +1,52 @@
+"""Our glue, ending, backtrack and confirm phrases (written for this project).
+
+One phrase per list item; a test checks no item holds two sentences run together by a missing
+comma (the official script's bug merged neighbouring phrases into one).
+"""
+
+from __future__ import annotations
+
+# after a sample whose reflection says Incorrect: try again
+RETRY = [
+    "That attempt does not work. Let me try a different approach.",
+    "My answer is wrong, so I will start over with another idea.",
+    "The check failed. I should look for another way to reach the target.",
+    "This is not right. Let me rethink the problem from the beginning.",
+    "Since that answer is incorrect, I will try a new combination.",
+    "I made a mistake there. Let me attempt the problem again.",
+]
+
+# after a sample whose reflection says Correct, when another sample follows: double-check
+DOUBLE_CHECK = [
+    "That looks right, but let me solve it once more to be sure.",
+    "The answer checks out. I will confirm it with a second attempt.",
+    "This seems correct. Let me double-check by working through it again.",
+    "Good, that works. To be safe I will verify it with another attempt.",
+]
+
+# before the final <answer>
+ENDING = [
+    "So the final answer is:",
+    "Putting it all together, my answer is:",
+    "After checking my work, I am confident in this answer:",
+    "Therefore, the answer is:",
+    "My final answer:",
+]
+
+# *C*IC: after the last (incorrect) sample, go back to the earlier correct one
+BACKTRACK = [
+    "That attempt is wrong, but an earlier attempt was correct. Let me go back to it.",
+    "This new answer fails the check. My earlier solution was right, so I will return to it.",
+    "I should not abandon my earlier answer: it was verified as correct. Going back to it:",
+    "The latest try is incorrect. Backtracking to the solution I verified before:",
+]
+
+# *CC: after two correct samples agree
+CONFIRM = [
+    "Both attempts reach the same correct result, so I am confident.",
+    "Two independent solutions agree, which confirms the answer.",
+    "The second attempt confirms the first one.",
+    "Solving it twice gave a correct answer both times, so the answer is confirmed.",
+]
+
+ALL = {"retry": RETRY, "double_check": DOUBLE_CHECK, "ending": ENDING, "backtrack": BACKTRACK, "confirm": CONFIRM}
