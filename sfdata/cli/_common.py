@@ -25,3 +25,38 @@ def existing_run(path: Path):
     if not run.exists():
         raise FileNotFoundError(f"run directory {path} does not exist (create it with `sf questions {path}` or `sf run CONFIG`)")
     return run
+
+
+def add_output_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", dest="fmt", default="table", choices=["table", "csv", "json", "parquet"])
+    p.add_argument("--out", type=Path, default=None, help="write to this file instead of stdout (required for parquet)")
+    p.add_argument("--limit", type=int, default=200, help="rows shown in table format")
+
+
+def emit(df, fmt: str, out: Path | None, title: str = "", limit: int = 200) -> None:
+    """Print or save a Polars frame as a rich table, CSV, JSON or Parquet."""
+    import sys
+
+    from rich.table import Table
+
+    if fmt == "parquet":
+        if out is None:
+            raise ValueError("--format parquet needs --out FILE")
+        from sfdata.store.parquet import write_parquet_atomic
+
+        write_parquet_atomic(df, out)
+        console.print(f"wrote {df.height} rows to {out}")
+        return
+    if fmt in ("csv", "json"):
+        text = df.write_csv() if fmt == "csv" else df.write_json()
+        if out:
+            out.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    table = Table(title=title or None, caption=f"{df.height} row(s)" + (f", first {limit} shown" if df.height > limit else ""))
+    for name, dtype in df.schema.items():
+        table.add_column(name, justify="right" if dtype.is_numeric() else "left", overflow="fold")
+    for row in df.head(limit).iter_rows():
+        table.add_row(*["" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)) for v in row])
+    console.print(table)

@@ -1,0 +1,28 @@
+"""Run ad-hoc SQL over a run's views: questions, rollouts, grades, graded, reflections, traces, labels, skills, eval."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sfdata.cli._common import add_output_args
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sql", help="a SQL statement")
+    p.add_argument("--run", type=Path, required=True)
+    add_output_args(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from sfdata.cli._common import emit, existing_run
+    from sfdata.queries import run_sql
+
+    try:
+        df = run_sql(existing_run(args.run), args.sql)
+    except duckdb.Error as e:
+        raise ValueError(f"SQL error: {e}") from None
+    emit(df, args.fmt, args.out, limit=args.limit)
+    return 0

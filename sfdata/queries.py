@@ -1,0 +1,96 @@
+"""Named SQL queries from `queries/*.sql`, run through DuckDB over a run's views.
+
+Each file holds one query; its first comment line is `-- name: what it answers`. Parameters
+are DuckDB prepared parameters (`$name`), bound from `--param k=v`, never spliced into SQL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def queries_dir() -> Path:
+    env = os.environ.get("SF_QUERIES")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "queries"
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    description: str
+    sql: str
+    params: tuple[str, ...]
+
+
+def load(path: Path) -> NamedQuery:
+    sql = path.read_text(encoding="utf-8")
+    first = next((ln for ln in sql.splitlines() if ln.startswith("--")), f"-- {path.stem}:")
+    desc = first[2:].strip()
+    if ":" in desc:
+        desc = desc.split(":", 1)[1].strip()
+    code = "\n".join(ln for ln in sql.splitlines() if not ln.lstrip().startswith("--"))
+    params = tuple(dict.fromkeys(_PARAM.findall(code)))
+    return NamedQuery(path.stem, desc, sql, params)
+
+
+def available() -> list[NamedQuery]:
+    return [load(p) for p in sorted(queries_dir().glob("*.sql"))]
+
+
+def get(name: str) -> NamedQuery:
+    path = queries_dir() / f"{name}.sql"
+    if not path.is_file():
+        names = ", ".join(q.name for q in available())
+        raise KeyError(f"no query named {name!r}; available: {names}")
+    return load(path)
+
+
+def parse_value(v: str):
+    if v.lower() in ("null", "none", ""):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    if v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    return v
+
+
+def run_query(run, name: str, params: dict[str, object] | None = None) -> pl.DataFrame:
+    from sfdata.store.duck import connect
+
+    q = get(name)
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(q.params))
+    if unknown:
+        raise ValueError(f"query {name} takes parameters {list(q.params) or 'none'}; got {unknown}")
+    bound = {p: params.get(p) for p in q.params}
+    con = connect(run)
+    try:
+        return con.sql(q.sql.strip().rstrip(";"), params=bound or None).pl()
+    finally:
+        con.close()
+
+
+def run_sql(run, sql: str) -> pl.DataFrame:
+    from sfdata.store.duck import connect
+
+    con = connect(run)
+    try:
+        rel = con.sql(sql)
+        if rel is None:
+            return pl.DataFrame()
+        return rel.pl()
+    finally:
+        con.close()
