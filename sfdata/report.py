@@ -1,0 +1,128 @@
+"""`sf report RUN`: a one-page summary of a run plus PNG plots in RUN/plots/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from sfdata.store import RunDir
+
+
+def _safe(run: RunDir, name: str) -> pl.DataFrame:
+    from sfdata.queries import run_query
+
+    return run_query(run, name)
+
+
+def summary(run: RunDir) -> dict[str, Any]:
+    from sfdata.store.duck import connect
+
+    con = connect(run)
+    try:
+        counts = {t: con.sql(f"select count(*) from {t}").fetchall()[0][0]
+                  for t in ("questions", "rollouts", "reflections", "traces", "labels", "skills", "eval")}
+        acc = con.sql("select avg(is_correct::int) from graded where is_correct is not null").fetchall()[0][0]
+        fmt_mix = dict(con.sql("select format, count(*) from traces group by 1 order by 1").fetchall())
+    finally:
+        con.close()
+    return {"counts": counts, "rollout_accuracy": acc, "format_mix": fmt_mix}
+
+
+def plots(run: RunDir) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = run.path / "plots"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    src = _safe(run, "skill_by_source")
+    if src.height:
+        cols = ["share_with_sample_tag", "share_verifying", "share_retrying", "share_with_cue"]
+        labels = [f"{s}{'/' + st if st else ''}" for s, st in zip(src["source"], src["stage"])]
+        fig, ax = plt.subplots(figsize=(8, 4))
+        width = 0.8 / len(cols)
+        for i, c in enumerate(cols):
+            ax.bar([x + i * width for x in range(len(labels))], src[c].to_list(), width, label=c.replace("share_", ""))
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels)
+        ax.set_ylabel("share of texts")
+        ax.set_ylim(0, 1.05)
+        ax.set_title("Skill use by source")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        p = out_dir / "skill_frequency.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        written.append(p)
+    att = _safe(run, "accuracy_by_attempts")
+    if att.height:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.bar(att["attempts"].to_list(), att["accuracy"].to_list(), color="#4c72b0")
+        for x, y, n in zip(att["attempts"], att["accuracy"], att["traces"]):
+            ax.text(x, y + 0.02, f"n={n}", ha="center", fontsize=8)
+        ax.set_xlabel("samples (attempts) in trace")
+        ax.set_ylabel("final answer accuracy")
+        ax.set_ylim(0, 1.1)
+        ax.set_title("Accuracy by attempts")
+        fig.tight_layout()
+        p = out_dir / "accuracy_by_attempts.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        written.append(p)
+    ev = _safe(run, "eval_accuracy")
+    if ev.height:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for (stage, task, rounds), g in ev.group_by(["stage", "task", "budget_rounds"], maintain_order=True):
+            g = g.sort("level")
+            ax.plot(g["level"].to_list(), g["accuracy"].to_list(), marker="o", label=f"{stage} {task} bf={rounds}")
+        ax.set_xlabel("level (countdown: count of numbers)")
+        ax.set_ylabel("accuracy")
+        ax.set_title("Eval accuracy by level")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        p = out_dir / "eval_accuracy.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        written.append(p)
+    return written
+
+
+def report_stage(run: RunDir) -> dict[str, Any]:
+    s = summary(run)
+    paths = plots(run)
+    return {**s, "plots": [str(p) for p in paths]}
+
+
+def print_report(run: RunDir, console) -> dict[str, Any]:
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from sfdata.reflect import verdict_metrics
+
+    info = report_stage(run)
+    c = info["counts"]
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold")
+    t.add_column()
+    for k, v in c.items():
+        t.add_row(k, f"{v:,}")
+    acc = info["rollout_accuracy"]
+    t.add_row("rollout accuracy", "-" if acc is None else f"{acc:.1%}")
+    m = verdict_metrics(run)
+    if m.get("parsed"):
+        t.add_row("verdict F1 (Correct / Incorrect)", f"{m['f1']:.3f} / {m['f1_incorrect']:.3f}  ({m['parsed']} parsed of {m['reflections']})")
+    if info["format_mix"]:
+        t.add_row("format mix", ", ".join(f"{k} {v}" for k, v in info["format_mix"].items()))
+    console.print(Panel(t, title=f"run {run.path}"))
+    from sfdata.cli._common import emit
+
+    for name in ("skill_by_source", "skill_frequency", "eval_accuracy"):
+        df = _safe(run, name)
+        if df.height:
+            emit(df, "table", None, title=name)
+    for p in info["plots"]:
+        console.print(f"plot: {p}")
+    return info
