@@ -20,8 +20,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     out = run_pipeline(cfg, args.run, tuple(args.force), tuple(args.only),
                        log=lambda msg: console.print(msg, markup=False, highlight=False))
-    summary = out["stages"].get("eval", {}).get("summary_table")
+    summary = out["stages"].get("eval", {}).get("summary")
     if summary:
-        console.print(summary)
+        import polars as pl
+
+        from sfdata.cli._common import emit
+
+        emit(pl.DataFrame(summary), "table", None, title="eval: accuracy and skill use (before/after SFT)")
     console.print(f"[green]done[/]: {out['run']}")
     return 0

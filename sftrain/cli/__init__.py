@@ -1,0 +1,1 @@
+"""`sf sft`, `sf rl`, `sf eval` subcommands."""

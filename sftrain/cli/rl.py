@@ -1,0 +1,32 @@
+"""GRPO (TRL GRPOTrainer) on Countdown questions with a reward from the task graders."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="start model (e.g. an SFT output dir; default: embedded SmolLM2)")
+    p.add_argument("--output", default="models/rl")
+    p.add_argument("--preset", default="cpu", choices=["cpu", "paper"])
+    p.add_argument("--task", default="countdown")
+    p.add_argument("--level", type=int, default=3)
+    p.add_argument("--n-questions", type=int, default=64)
+    p.add_argument("--questions-from", default=None, help="use a run's questions")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--no-format-reward", action="store_true")
+    p.add_argument("--set", action="append", default=[], metavar="K=V", help="override any TRL GRPOConfig field")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sfdata.cli._common import console
+    from sftrain.cli.sft import parse_overrides
+    from sftrain.rl import RLRunConfig, run_rl
+
+    cfg = RLRunConfig(model=args.model, output_dir=args.output, preset=args.preset, task=args.task, level=args.level,
+                      n_questions=args.n_questions, questions_from=args.questions_from, seed=args.seed,
+                      format_reward=not args.no_format_reward, overrides=parse_overrides(args.set))
+    s = run_rl(cfg, log=console.print)
+    console.print(f"GRPO: {s['steps']} steps in {s['seconds']}s (vLLM: {s['vllm']}); rewards per step {s['rewards']}; "
+                  f"saved to {s['output_dir']}")
+    return 0

@@ -1,0 +1,112 @@
+"""Load SFT data from a run, a local file/folder, or a Hub dataset, as prompt/completion chats.
+
+TRL's conversational prompt-completion format (`prompt`: [user msg], `completion`:
+[assistant msg]) gives loss on the assistant turn only (completion_only_loss), with no chat
+template changes needed (SmolLM2's template has no generation markers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+
+def _split_chat(msgs: list[dict[str, Any]]) -> tuple[list[dict], list[dict]] | None:
+    """(prompt messages, [final assistant message]) or None when there is no assistant turn."""
+    msgs = [{"role": str(m["role"]), "content": str(m["content"])} for m in msgs if m and m.get("content") is not None]
+    last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=None)
+    if last is None or last == 0:
+        return None
+    return msgs[:last], [msgs[last]]
+
+
+def rows_from_frame(df: pl.DataFrame) -> list[dict[str, Any]]:
+    """Accepts columns `conversations` (published schema), `messages` (TRL), `prompt`+`completion`,
+    or `prompt`+`trace` (our traces table)."""
+    out: list[dict[str, Any]] = []
+    cols = set(df.columns)
+    if "conversations" in cols or "messages" in cols:
+        col = "conversations" if "conversations" in cols else "messages"
+        for msgs in df[col].to_list():
+            split = _split_chat(msgs or [])
+            if split:
+                out.append({"prompt": split[0], "completion": split[1]})
+    elif {"prompt", "trace"} <= cols:
+        for p, t in df.select("prompt", "trace").iter_rows():
+            out.append({"prompt": [{"role": "user", "content": p}], "completion": [{"role": "assistant", "content": t}]})
+    elif {"prompt", "completion"} <= cols:
+        for p, c in df.select("prompt", "completion").iter_rows():
+            p = p if isinstance(p, list) else [{"role": "user", "content": str(p)}]
+            c = c if isinstance(c, list) else [{"role": "assistant", "content": str(c)}]
+            out.append({"prompt": p, "completion": c})
+    else:
+        raise ValueError(f"no SFT columns found (need conversations, messages, prompt+completion or prompt+trace); have {sorted(cols)}")
+    return out
+
+
+def run_traces(run_dir: Path, kept_only: bool = True) -> pl.DataFrame:
+    """A run's traces, minus those labelled 'drop' (and only 'keep' ones when any are kept)."""
+    from sfdata.store import RunDir
+
+    run = RunDir(run_dir)
+    traces = run.read("traces")
+    labels = run.read("labels")
+    if kept_only and labels.height:
+        dropped = labels.filter(pl.col("label") == "drop")["trace_id"]
+        traces = traces.filter(~pl.col("trace_id").is_in(dropped.implode()))
+        kept = labels.filter(pl.col("label") == "keep")["trace_id"]
+        if kept.len():
+            traces = traces.filter(pl.col("trace_id").is_in(kept.implode()))
+    return traces
+
+
+def load_sft_rows(source: str | Path, config: str | None = "sft_train", split: str = "train",
+                  kept_only: bool = True, formats: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """Rows of {prompt, completion} from a run dir, a Parquet/JSON(L) file or folder, or a Hub id."""
+    p = Path(source)
+    if p.is_dir() and (p / "manifest.json").is_file():
+        df = run_traces(p, kept_only)
+        if formats:
+            df = df.filter(pl.col("format").is_in(list(formats)))
+        rows = rows_from_frame(df)
+    elif p.is_file():
+        rows = rows_from_frame(_read_file(p))
+    elif p.is_dir():
+        files = sorted([*p.rglob("*.parquet"), *p.rglob("*.jsonl"), *p.rglob("*.json")])
+        files = [f for f in files if f.name != "dataset_info.json"]
+        if config:
+            scoped = [f for f in files if config in f.parts or f.parent.name == config or f.stem.startswith(split)]
+            files = scoped or files
+        if not files:
+            raise FileNotFoundError(f"no Parquet/JSON data under {p}")
+        rows = [r for f in files for r in rows_from_frame(_read_file(f))]
+    else:
+        rows = rows_from_frame(_load_hub(str(source), config, split))
+    if not rows:
+        raise ValueError(f"{source}: no usable conversations (each needs a user and an assistant turn)")
+    return rows
+
+
+def _read_file(p: Path) -> pl.DataFrame:
+    if p.suffix == ".parquet":
+        return pl.read_parquet(p)
+    if p.suffix == ".jsonl":
+        return pl.read_ndjson(p)
+    if p.suffix == ".json":
+        return pl.read_json(p)
+    raise ValueError(f"unsupported file type {p.suffix} (use .parquet, .json or .jsonl)")
+
+
+def _load_hub(repo_id: str, config: str | None, split: str) -> pl.DataFrame:
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(repo_id, config, split=split)
+    except ValueError:
+        ds = datasets.load_dataset(repo_id, split=split)  # datasets without named configs
+    except Exception as e:  # offline, missing, private
+        raise FileNotFoundError(f"cannot load {repo_id!r} from the Hub ({type(e).__name__}: {e}); "
+                                "pass a run directory or a local file instead") from e
+    return pl.from_arrow(ds.data.table)

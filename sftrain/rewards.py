@@ -1,0 +1,39 @@
+"""GRPO rewards from the task graders: 1.0 for a correct final answer, an optional small bonus
+for a well-formed `<answer>` tag. Graders are the same safe ones used for data (never eval)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sfdata.tasks import Question, extract_answer, get_task
+
+
+def _text(completion: Any) -> str:
+    if isinstance(completion, list):  # conversational: [{"role": "assistant", "content": ...}]
+        return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
+    return str(completion)
+
+
+def _question(task: str, data: Any, answer: Any) -> Question:
+    d = json.loads(data) if isinstance(data, str) else dict(data or {})
+    return Question(task=task, question="", answer=str(answer), level=0, data=d)
+
+
+def correctness_reward(completions: list, task: list[str], data: list[Any], answer: list[Any], **_: Any) -> list[float]:
+    """1.0 when the last <answer> grades correct for its question, else 0.0."""
+    out = []
+    for comp, t, d, a in zip(completions, task, data, answer):
+        ans = extract_answer(_text(comp))
+        out.append(1.0 if ans is not None and get_task(t).grade(_question(t, d, a), ans).is_correct else 0.0)
+    return out
+
+
+def format_reward(completions: list, **_: Any) -> list[float]:
+    """0.1 for exactly one final <answer>...</answer> after any reasoning; small so it cannot dominate."""
+    out = []
+    for comp in completions:
+        text = _text(comp)
+        ok = extract_answer(text) is not None and text.lower().count("</answer>") >= 1
+        out.append(0.1 if ok else 0.0)
+    return out

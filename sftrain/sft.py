@@ -1,0 +1,116 @@
+"""Supervised fine-tuning on SkillFactory traces with TRL's SFTTrainer.
+
+Loss is on the assistant turn only (prompt/completion data -> completion_only_loss). Traces
+are long, so `max_length` defaults high and truncation is counted and reported instead of
+silently cutting the answer off.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sfdata.stagecfg import from_dict
+from sftrain.presets import SFT_PRESETS
+
+
+@dataclass
+class SFTRunConfig:
+    data: str = ""  # run dir, local file/folder, or Hub id
+    model: str | None = None  # None = embedded SmolLM2
+    output_dir: str = "models/sft"
+    preset: str = "cpu"
+    config: str | None = "sft_train"  # Hub/local dataset config
+    split: str = "train"
+    formats: tuple[str, ...] | None = None  # restrict run traces to these formats
+    kept_only: bool = True
+    seed: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)  # any TRL SFTConfig field
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "SFTRunConfig":
+        return from_dict(cls, d)
+
+    def training_args(self) -> dict[str, Any]:
+        if self.preset not in SFT_PRESETS:
+            raise ValueError(f"unknown SFT preset {self.preset!r}; known: {', '.join(SFT_PRESETS)}")
+        return {**SFT_PRESETS[self.preset], **self.overrides}
+
+
+def count_truncated(rows: list[dict], tokenizer, max_length: int) -> tuple[int, int]:
+    """(rows longer than max_length tokens, longest length) with the chat template applied."""
+    over, longest = 0, 0
+    for r in rows:
+        n = len(tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=True))
+        if hasattr(n, "__len__"):
+            n = len(n)
+        longest = max(longest, n)
+        over += n > max_length
+    return over, longest
+
+
+def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from sfdata.models import model_label, resolve_model
+    from sftrain.data import load_sft_rows
+
+    t0 = time.perf_counter()
+    rows = load_sft_rows(cfg.data, cfg.config, cfg.split, cfg.kept_only, cfg.formats)
+    path = resolve_model(cfg.model)
+    tok = AutoTokenizer.from_pretrained(path, clean_up_tokenization_spaces=False)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    args = cfg.training_args()
+    over, longest = count_truncated(rows, tok, args["max_length"])
+    if over:
+        log(f"warning: {over} of {len(rows)} examples exceed max_length={args['max_length']} tokens "
+            f"(longest {longest}) and will be truncated; raise max_length to keep whole traces")
+    cuda = torch.cuda.is_available()
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if cuda else torch.float32)
+    out = Path(cfg.output_dir)
+    sft_args = SFTConfig(
+        output_dir=str(out), seed=cfg.seed, logging_steps=1, save_strategy="no", report_to=[],
+        use_cpu=not cuda, bf16=cuda, completion_only_loss=True, dataloader_num_workers=0,
+        **args,
+    )
+    trainer = SFTTrainer(model=model, args=sft_args, train_dataset=Dataset.from_list(rows), processing_class=tok)
+    result = trainer.train()
+    trainer.save_model(str(out))
+    tok.save_pretrained(str(out))
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    summary = {
+        "model": model_label(cfg.model), "output_dir": str(out), "examples": len(rows), "truncated": over,
+        "longest_tokens": longest, "steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
+        "last_loss": losses[-1] if losses else None, "train_loss": result.training_loss,
+        "seconds": round(time.perf_counter() - t0, 1), "args": {k: v for k, v in args.items()},
+    }
+    (out / "sf_summary.json").write_text(json.dumps({**summary, "config": asdict(cfg)}, indent=2, default=str))
+    return summary
+
+
+@dataclass
+class SFTStageConfig:
+    """`[sft]` section of a pipeline config: train on the run's own traces."""
+
+    model: str | None = None
+    preset: str = "cpu"
+    formats: tuple[str, ...] | None = None
+    seed: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "SFTStageConfig":
+        return from_dict(cls, d)
+
+
+def sft_stage(run, cfg: SFTStageConfig) -> dict[str, Any]:
+    out = run.path / "models" / "sft"
+    return run_sft(SFTRunConfig(data=str(run.path), model=cfg.model, output_dir=str(out), preset=cfg.preset,
+                                formats=cfg.formats, seed=cfg.seed, overrides=dict(cfg.overrides)))
