@@ -112,6 +112,7 @@ def _grade_steps(lines: list[str], numbers: list[int], target: int) -> GradeResu
     """`Step k: a op b = c` lines: each given number and each intermediate result used once."""
     pool = Counter(numbers)
     given_left = Counter(numbers)
+    seen = set(numbers)  # every value that was ever available (given or produced)
     last: Fraction | None = None
     for line in lines:
         m = _STEP_LINE.match(line)
@@ -130,12 +131,13 @@ def _grade_steps(lines: list[str], numbers: list[int], target: int) -> GradeResu
             return GradeResult(False, GradeReason.WRONG_CLAIM, f"{lhs.strip()} is {fraction_text(ev.value)}, not {fraction_text(claimed)}")
         for lit, cnt in ev.literals.items():
             if pool[lit] < cnt:
-                reason = GradeReason.REUSED_NUMBER if lit in numbers else GradeReason.UNKNOWN_NUMBER
+                reason = GradeReason.REUSED_NUMBER if lit in seen else GradeReason.UNKNOWN_NUMBER
                 return GradeResult(False, reason, f"{lit} is not available at this step")
             pool[lit] -= cnt
             given_left[lit] = max(0, given_left[lit] - cnt)
         if claimed.denominator == 1:
             pool[int(claimed)] += 1
+            seen.add(int(claimed))
         last = ev.value
     if last is None:
         return GradeResult(False, GradeReason.NO_ANSWER, "no steps")
