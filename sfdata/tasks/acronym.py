@@ -1,0 +1,64 @@
+"""Acronym (out-of-domain eval): given a list of words, take the first letters of the words in
+order; some words are distractors. Answer the English word (of `level` letters) spelled by the
+first letters of a subsequence of the list, keeping the list's order. Each question is built
+around a hidden solution word, graded against the embedded word list."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from sfdata.tasks.base import GradeReason, GradeResult, Question
+from sfdata.tasks.words import is_word, words
+
+
+def _is_subsequence(word: str, initials: str) -> bool:
+    it = iter(initials)
+    return all(ch in it for ch in word)
+
+
+class Acronym:
+    name = "acronym"
+    grader_version = "acronym/1"
+    answer_format = "one English word spelled by the first letters of some of the listed words, in order"
+
+    def generate(self, n: int, seed: int, level: int | None = None, split: str = "train", **_: Any) -> list[Question]:
+        length = 4 if level is None else int(level)
+        vocab = sorted(words())
+        by_letter: dict[str, list[str]] = {}
+        for w in vocab:
+            by_letter.setdefault(w[0], []).append(w)
+        targets = [w for w in vocab if len(w) == length]
+        if not targets:
+            raise ValueError(f"no {length}-letter words in the word list")
+        rng = random.Random(f"acronym:{seed}:{length}")
+        out, seen = [], set()
+        while len(out) < n and len(seen) < len(targets):
+            target = rng.choice(targets)
+            if target in seen:
+                continue
+            seen.add(target)
+            listed = [rng.choice(by_letter[c]) for c in target]
+            for _ in range(2):  # distractors at random positions
+                listed.insert(rng.randint(0, len(listed)), rng.choice(vocab))
+            q = (f"Words: {', '.join(listed)}. Pick some of these words, keeping their order, so that their first "
+                 f"letters spell an English word of exactly {length} letters.")
+            out.append(Question(self.name, q, target, length, {"words": listed, "length": length, "example": target}, seed, split))
+        if len(out) < n:
+            raise ValueError(f"only {len(out)} distinct questions available at level {length}")
+        return out
+
+    def grade(self, question: Question, answer: str | None) -> GradeResult:
+        if answer is None or not answer.strip():
+            return GradeResult(False, GradeReason.NO_ANSWER)
+        word = answer.strip().strip(".!\"'").lower()
+        if len(word) > 40 or not word.isascii() or not word.isalpha():
+            return GradeResult(False, GradeReason.PARSE_ERROR, "answer must be one word of letters")
+        if len(word) != int(question.data["length"]):
+            return GradeResult(False, GradeReason.WRONG_ANSWER, f"needs exactly {question.data['length']} letters")
+        initials = "".join(w[0] for w in question.data["words"])
+        if not _is_subsequence(word, initials):
+            return GradeResult(False, GradeReason.WRONG_ANSWER, "not spelled by first letters in order")
+        if not is_word(word):
+            return GradeResult(False, GradeReason.WRONG_ANSWER, f"{word!r} is not in the word list")
+        return GradeResult(True, GradeReason.CORRECT, value=word)
