@@ -28,7 +28,7 @@ class Acronym:
         by_letter: dict[str, list[str]] = {}
         for w in vocab:
             by_letter.setdefault(w[0], []).append(w)
-        targets = [w for w in vocab if len(w) == length]
+        targets = [w for w in vocab if len(w) == length and all(c in by_letter for c in w)]
         if not targets:
             raise ValueError(f"no {length}-letter words in the word list")
         rng = random.Random(f"acronym:{seed}:{length}")
