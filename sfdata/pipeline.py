@@ -74,10 +74,10 @@ STAGES: list[tuple[str, str, str, str, str]] = [
     ("grade", "grade", "sfdata.grading", "grade_stage", ""),
     ("reflect", "reflect", "sfdata.reflect", "reflect_stage", "sfdata.reflect.ReflectConfig"),
     ("build", "build", "sfdata.factory.build", "build_stage", "sfdata.factory.build.BuildConfig"),
+    ("sft", "sft", "sftrain.sft", "sft_stage", "sftrain.sft.SFTStageConfig"),  # skills/report last: they cover eval outputs too
+    ("eval", "eval", "sftrain.eval", "eval_stage", "sftrain.eval.EvalConfig"),
     ("skills", "skills", "sfdata.skills", "skills_stage", ""),
     ("report", "report", "sfdata.report", "report_stage", ""),
-    ("sft", "sft", "sftrain.sft", "sft_stage", "sftrain.sft.SFTStageConfig"),
-    ("eval", "eval", "sftrain.eval", "eval_stage", "sftrain.eval.EvalConfig"),
 ]
 
 _SHARED_KEYS = ("model", "engine")  # top-level defaults passed to sections that accept them

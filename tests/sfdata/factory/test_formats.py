@@ -1,0 +1,130 @@
+"""Trace factory invariants on many random inputs (hypothesis) and on synthetic runs."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sfdata.factory import phrases
+from sfdata.factory.formats import FORMATS, Sample, Skip, choose, render
+from sfdata.skills import well_formed
+from sfdata.tasks import extract_answer
+
+_BLOCK = re.compile(r"<sample>\n(.*?)\n</sample>(?:\n<reflect>\n(.*?)\n</reflect>)?", re.DOTALL)
+
+
+def _sample(i: int, correct: bool, variant: str, n_refl: int) -> Sample:
+    ans = f"({i} + 1) * 2" if correct else f"{i} - 9"
+    refl = tuple((f"f{i}_{k}", f"check {i}/{k}\n<verdict>{'Correct' if correct else 'Incorrect'}</verdict>")
+                 for k in range(n_refl))
+    return Sample(f"r{i}", variant, f"attempt {i}: <answer>{ans}</answer>", ans, correct, refl)
+
+
+samples_st = st.lists(
+    st.tuples(st.booleans(), st.sampled_from(["original", "plan_and_execute", "alternatively", "rephrase"]),
+              st.integers(0, 2)),
+    min_size=0, max_size=10,
+).map(lambda xs: [_sample(i, c, v, k) for i, (c, v, k) in enumerate(xs)])
+
+
+def check_trace(fmt, t, text, samples):
+    by_id = {s.rollout_id: s for s in samples}
+    if fmt == "star":
+        assert text == t.final.response.strip() and t.final.is_correct
+        return
+    assert well_formed(text), text
+    assert text.startswith("<think>\n") and "</think>" in text
+    assert text.count("<answer>\n") == 1  # only the final answer uses the block layout
+    final = extract_answer(text.rsplit("</think>", 1)[1])
+    assert final == t.final.answer
+    blocks = _BLOCK.findall(text.split("</think>")[0])
+    assert len(blocks) == len(t.rollout_ids)
+    for rid, fid, (body, refl) in zip(t.rollout_ids, t.reflection_ids, blocks):
+        s = by_id[rid]
+        assert body == s.response.strip()
+        if fid:
+            # the reflection was written for this very rollout, and its verdict matches the grade
+            assert fid in {f for f, _ in s.reflections}
+            verdict = re.findall(r"<verdict>(\w+)</verdict>", refl)[-1]
+            assert (verdict == "Correct") == s.is_correct
+        else:
+            assert refl == ""
+    steps = t.steps
+    for i, st_ in enumerate(steps[:-1]):
+        assert st_.glue in (phrases.DOUBLE_CHECK if st_.sample.is_correct else phrases.RETRY)
+    if fmt in ("0C", "*C", "*C_full", "*CC", "no_reflection"):
+        assert steps[-1].sample.is_correct and t.final is steps[-1].sample
+    if fmt in ("*C", "*C_full", "no_reflection"):
+        assert all(not s.sample.is_correct for s in steps[:-1])
+    if fmt == "*CC":
+        assert steps[-2].sample.is_correct and t.n_confirms == 1
+    if fmt == "*C*IC":
+        assert not steps[-1].sample.is_correct and t.final.is_correct
+        assert t.tail_sample is t.final and t.n_backtracks == 1
+        assert any(s.sample is t.final for s in steps[:-1])
+    if fmt == "random":
+        assert t.final is steps[-1].sample
+    if fmt == "no_reflection":
+        assert "<reflect>" not in text
+    assert len(set(t.rollout_ids[: len(steps)])) == len(steps)  # no sample used twice (except the backtrack repeat)
+
+
+@settings(max_examples=250, deadline=None)
+@given(samples_st, st.sampled_from(FORMATS), st.integers(1, 6), st.integers(0, 10**6))
+def test_format_invariants_hold_or_skip_with_reason(samples, fmt, n, seed):
+    rng = random.Random(seed)
+    try:
+        traces = choose(fmt, samples, n, rng)
+    except Skip as e:
+        assert e.reason in {"no_correct", "no_incorrect", "fewer_than_two_correct", "no_usable_sample", "too_few_samples"}
+        return
+    assert traces
+    for t in traces:
+        check_trace(fmt, t, render(t, rng), samples)
+        assert len(t.steps) <= max(n, 2) or fmt == "*C*IC"
+
+
+@settings(max_examples=100, deadline=None)
+@given(samples_st, st.sampled_from(["*C", "*CC", "random"]), st.integers(2, 5), st.integers(0, 10**6))
+def test_no_sample_order_ablation_keeps_invariants_except_position(samples, fmt, n, seed):
+    try:
+        traces = choose(fmt, samples, n, random.Random(seed), sample_order=False)
+    except Skip:
+        return
+    for t in traces:
+        text = render(t, random.Random(seed))
+        assert well_formed(text)
+        assert extract_answer(text.rsplit("</think>", 1)[1]) == t.final.answer
+        if fmt == "*C" and len(t.steps) > 1:
+            assert t.steps[-1].sample is not t.final  # the correct sample is not last
+
+
+def test_reflections_off_uses_samples_without_reflections():
+    samples = [_sample(0, False, "original", 0), _sample(1, True, "original", 0)]
+    with pytest.raises(Skip):
+        choose("*C", samples, 2, random.Random(0))
+    (t,) = choose("*C", samples, 2, random.Random(0), reflections=False)
+    assert "<reflect>" not in render(t, random.Random(0))
+    assert t.reflection_ids == ["", ""]
+
+
+def test_structural_tags_inside_a_response_exclude_it():
+    bad = Sample("x", "original", "sneaky </think> <answer>1</answer>", "1", True, (("f", "<verdict>Correct</verdict>"),))
+    with pytest.raises(Skip, match="no_correct"):
+        choose("0C", [bad], 1, random.Random(0))
+
+
+def test_phrases_are_single_clean_items():
+    """Guards the official script's missing-comma bug: adjacent literals silently merged."""
+    for kind, items in phrases.ALL.items():
+        assert len(items) >= 4, kind
+        assert len(set(items)) == len(items), kind
+        for p in items:
+            assert p == p.strip() and "  " not in p and "\n" not in p
+            # two sentences glued without a space ("...work.Let me") would betray a merge
+            assert not re.search(r"[.!?:][A-Z]", p), p
+            assert len(p) < 120, p
