@@ -48,18 +48,9 @@ def rows_from_frame(df: pl.DataFrame) -> list[dict[str, Any]]:
 
 def run_traces(run_dir: Path, kept_only: bool = True) -> pl.DataFrame:
     """A run's traces, minus those labelled 'drop' (and only 'keep' ones when any are kept)."""
-    from sfdata.store import RunDir
+    from sfdata.hub.export import curated_traces
 
-    run = RunDir(run_dir)
-    traces = run.read("traces")
-    labels = run.read("labels")
-    if kept_only and labels.height:
-        dropped = labels.filter(pl.col("label") == "drop")["trace_id"]
-        traces = traces.filter(~pl.col("trace_id").is_in(dropped.implode()))
-        kept = labels.filter(pl.col("label") == "keep")["trace_id"]
-        if kept.len():
-            traces = traces.filter(pl.col("trace_id").is_in(kept.implode()))
-    return traces
+    return curated_traces(run_dir, kept_only)
 
 
 def load_sft_rows(source: str | Path, config: str | None = "sft_train", split: str = "train",

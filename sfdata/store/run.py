@@ -38,12 +38,14 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def write_json_atomic(obj: Any, path: Path) -> None:
+def write_text_atomic(text: str, path: Path) -> Path:
+    """Write text via a temp file in the same folder + fsync + os.replace: all or nothing."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=True, default=str)
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -51,6 +53,11 @@ def write_json_atomic(obj: Any, path: Path) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return path
+
+
+def write_json_atomic(obj: Any, path: Path) -> Path:
+    return write_text_atomic(json.dumps(obj, indent=2, sort_keys=True, default=str), path)
 
 
 def package_versions() -> dict[str, str]:
