@@ -1,0 +1,1 @@
+"""Textual inspector for SkillFactory traces (`sf inspect`)."""
