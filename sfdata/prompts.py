@@ -54,3 +54,24 @@ def render(variant: str, task: Task, question: Question) -> str:
 
 def messages(variant: str, task: Task, question: Question) -> list[dict[str, str]]:
     return [{"role": "user", "content": render(variant, task, question)}]
+
+
+FEWSHOT_SEED = 987_654_321  # questions for demonstrations come from a seed no run uses
+
+
+def fewshot_messages(variant: str, task: Task, k: int, level: int | None = None) -> list[dict[str, str]]:
+    """`k` demonstration turns (user question, assistant answer in <answer> tags) for small models.
+
+    Tiny base models rarely follow "put the answer in <answer> tags" from instructions alone;
+    one worked demonstration in the chat fixes the format without changing the task.
+    """
+    if k <= 0:
+        return []
+    demos = task.generate(k, FEWSHOT_SEED, level=level)
+    out: list[dict[str, str]] = []
+    for q in demos:
+        ans = q.data.get("witness") or q.data.get("example") or q.answer
+        out.append({"role": "user", "content": render(variant, task, q)})
+        out.append({"role": "assistant", "content":
+                    f"I work it out step by step and check the result against every rule before answering.\n<answer>{ans}</answer>"})
+    return out

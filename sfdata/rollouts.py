@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from sfdata.engines.base import Engine, SamplingParams
-from sfdata.prompts import DEFAULT_VARIANTS, messages
+from sfdata.prompts import DEFAULT_VARIANTS, fewshot_messages, messages
 from sfdata.stagecfg import from_dict
 from sfdata.store import RunDir, stable_id
 from sfdata.store.run import now_utc
@@ -34,6 +34,7 @@ class GenerateConfig:
     seed: int = 0
     chunk: int = 32  # rows per part file (the most a hard kill can lose)
     batch_size: int = 16  # engine batch
+    fewshot: int = 0  # worked demonstrations before the question (helps tiny models use <answer> tags)
     engine_options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -59,9 +60,10 @@ def plan(questions: list[Question], cfg: GenerateConfig) -> list[dict[str, Any]]
     for q in questions:
         task = task_cache.setdefault(q.task, get_task(q.task))
         for variant in cfg.variants:
-            msgs = messages(variant, task, q)
+            msgs = fewshot_messages(variant, task, cfg.fewshot, q.level or None) + messages(variant, task, q)
             for s in range(cfg.n):
-                rid = stable_id(q.question_id, variant, s, mname, skey, cfg.seed)
+                extra = (cfg.fewshot,) if cfg.fewshot else ()
+                rid = stable_id(q.question_id, variant, s, mname, skey, cfg.seed, *extra)
                 jobs.append({"rollout_id": rid, "question": q, "variant": variant, "sample_idx": s, "messages": msgs})
     return jobs
 

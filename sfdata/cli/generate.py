@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=16, help="engine batch size")
     p.add_argument("--chunk", type=int, default=32, help="rows per part file")
+    p.add_argument("--fewshot", type=int, default=0, help="worked demonstrations before each question (tiny models)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     opts = {"base_url": args.base_url} if args.base_url else {}
     cfg = GenerateConfig(model=args.model, engine=args.engine, variants=tuple(args.variants or DEFAULT_VARIANTS),
                          n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
-                         seed=args.seed, batch_size=args.batch_size, chunk=args.chunk, engine_options=opts)
+                         seed=args.seed, batch_size=args.batch_size, chunk=args.chunk, engine_options=opts,
+                         fewshot=args.fewshot)
     run_dir.set_stage("generate", "running")
     info = generate_stage(run_dir, cfg)
     run_dir.set_stage("generate", "done", info=info)

@@ -31,6 +31,7 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ("train", "eval", "sftrain.cli.eval", "Accuracy and skill use on Countdown 3-6 numbers and OOD tasks"),
     ("misc", "model", "sfdata.cli.model", "Resolve a model: the embedded SmolLM2 (converted once), an HF id or a path"),
     ("misc", "tasks", "sfdata.cli.tasks", "List tasks and show example questions"),
+    ("misc", "serve", "sfdata.cli.serve", "Serve a model on an OpenAI-compatible HTTP API (for --engine openai)"),
 ]
 
 _GROUPS = {"pipeline": "Pipeline", "data": "Data & Hub", "analysis": "Analysis", "train": "Training", "misc": "Other"}

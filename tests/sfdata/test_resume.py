@@ -1,0 +1,99 @@
+"""kill -9 during `sf generate`, `sf reflect` and `sf build`, then resume: same ids as an
+uninterrupted run, no duplicates, no gaps."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+from sfdata.store import RunDir
+from sfdata.tasks import make_questions
+from tests.helpers import tiny_model_dir
+
+CLI = [sys.executable, "-c", "import sys; from sfdata.cli.main import main; sys.exit(main())"]
+
+
+def _questions(path: Path, n: int = 4) -> RunDir:
+    run = RunDir(path).init({"test": True})
+    run.write("questions", make_questions("countdown", n, 0, level=3))
+    return run
+
+
+def _kill_after_parts(cmd: list[str], folder: Path, parts: int, timeout: float = 240) -> None:
+    """Start `cmd`, SIGKILL it once `folder` holds `parts` part files; it must not finish first."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    t0 = time.time()
+    try:
+        while time.time() - t0 < timeout:
+            if len(list(folder.glob("part-*.parquet"))) >= parts:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return
+            if proc.poll() is not None:
+                raise AssertionError(f"finished before it could be killed: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.05)
+        raise AssertionError("timed out waiting for part files")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _ids(run: RunDir, table: str, col: str) -> list[str]:
+    return run.read(table)[col].to_list()
+
+
+def test_generate_and_reflect_survive_kill_9(tmp_path):
+    model = str(tiny_model_dir())
+    gen = ["generate", "--model", model, "--engine", "transformers", "--n", "3", "--max-tokens", "12",
+           "--chunk", "4", "--batch-size", "4", "--seed", "5"]
+    refl = ["reflect", "--model", model, "--engine", "transformers", "--k", "2", "--max-tokens", "10",
+            "--chunk", "4", "--batch-size", "4"]
+    ref = _questions(tmp_path / "ref")
+    subprocess.run([*CLI, gen[0], str(ref.path), *gen[1:]], check=True, capture_output=True)
+    subprocess.run([*CLI, "grade", str(ref.path)], check=True, capture_output=True)
+    subprocess.run([*CLI, refl[0], str(ref.path), *refl[1:]], check=True, capture_output=True)
+
+    run = _questions(tmp_path / "killed")
+    _kill_after_parts([*CLI, gen[0], str(run.path), *gen[1:]], run.path / "rollouts", parts=2)
+    partial = _ids(run, "rollouts", "rollout_id")
+    assert 0 < len(partial) < 48 and len(partial) % 4 == 0  # whole chunks only, nothing torn
+    subprocess.run([*CLI, gen[0], str(run.path), *gen[1:]], check=True, capture_output=True)
+    ids = _ids(run, "rollouts", "rollout_id")
+    assert len(ids) == len(set(ids)) == 48
+    assert sorted(ids) == sorted(_ids(ref, "rollouts", "rollout_id"))
+
+    subprocess.run([*CLI, "grade", str(run.path)], check=True, capture_output=True)
+    _kill_after_parts([*CLI, refl[0], str(run.path), *refl[1:]], run.path / "reflections", parts=2)
+    subprocess.run([*CLI, refl[0], str(run.path), *refl[1:]], check=True, capture_output=True)
+    rids = _ids(run, "reflections", "reflection_id")
+    assert len(rids) == len(set(rids)) == 96
+    assert sorted(rids) == sorted(_ids(ref, "reflections", "reflection_id"))
+
+
+def test_build_survives_kill_9(tmp_path):
+    from tests.synth import make_run
+
+    src = make_run(tmp_path / "src", n_questions=1500, n=2, k=1, p_correct=0.5, seed=2)
+    build = ["build", "--formats", "*C", "*C*IC", "random", "--n", "3", "--chunk", "20"]
+    ref = tmp_path / "ref"
+    import shutil
+
+    shutil.copytree(src.path, ref)
+    killed = tmp_path / "killed"
+    shutil.copytree(src.path, killed)
+    subprocess.run([*CLI, build[0], str(ref), *build[1:]], check=True, capture_output=True)
+    _kill_after_parts([*CLI, build[0], str(killed), *build[1:]], killed / "traces", parts=1)
+    n_partial = RunDir(killed).read("traces").height
+    subprocess.run([*CLI, build[0], str(killed), *build[1:]], check=True, capture_output=True)
+    a = RunDir(killed).read("traces")
+    b = RunDir(ref).read("traces")
+    assert n_partial < a.height
+    assert a["trace_id"].n_unique() == a.height == b.height
+    assert sorted(a["trace_id"]) == sorted(b["trace_id"])
+    assert a.sort("trace_id")["trace"].to_list() == b.sort("trace_id")["trace"].to_list()
