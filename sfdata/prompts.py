@@ -69,9 +69,13 @@ def fewshot_messages(variant: str, task: Task, k: int, level: int | None = None)
         return []
     demos = task.generate(k, FEWSHOT_SEED, level=level)
     out: list[dict[str, str]] = []
+    worked = getattr(task, "worked_solution", None)
     for q in demos:
-        ans = q.data.get("witness") or q.data.get("example") or q.answer
+        if worked is not None:
+            reply = worked(q)
+        else:
+            ans = q.data.get("witness") or q.data.get("example") or q.answer
+            reply = f"Working through the rules one by one, this fits all of them.\n<answer>{ans}</answer>"
         out.append({"role": "user", "content": render(variant, task, q)})
-        out.append({"role": "assistant", "content":
-                    f"I work it out step by step and check the result against every rule before answering.\n<answer>{ans}</answer>"})
+        out.append({"role": "assistant", "content": reply})
     return out

@@ -27,6 +27,7 @@ class RLRunConfig:
     questions_from: str | None = None  # a run dir whose questions to use instead of generating
     seed: int = 1234  # different from data-generation seeds so RL questions are fresh
     format_reward: bool = True
+    extra_rewards: tuple[str, ...] = ()  # more reward functions as "package.module:function" (TRL signature)
     overrides: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -58,6 +59,17 @@ def rl_rows(cfg: RLRunConfig) -> list[dict[str, Any]]:
     return rows
 
 
+def _load(spec: str):
+    """A reward function from "module:function" (or "module.function")."""
+    from importlib import import_module
+
+    mod, sep, fn = spec.partition(":") if ":" in spec else spec.rpartition(".")
+    try:
+        return getattr(import_module(mod), fn)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"cannot load reward function {spec!r}: {e}") from e
+
+
 def run_rl(cfg: RLRunConfig, log=print) -> dict[str, Any]:
     import torch
     from datasets import Dataset
@@ -86,7 +98,7 @@ def run_rl(cfg: RLRunConfig, log=print) -> dict[str, Any]:
         use_cpu=not cuda, bf16=cuda, use_vllm=use_vllm, **({"vllm_mode": "colocate"} if use_vllm else {}),
         dataloader_num_workers=0, **args,
     )
-    rewards = [correctness_reward] + ([format_reward] if cfg.format_reward else [])
+    rewards = [correctness_reward] + ([format_reward] if cfg.format_reward else []) + [_load(r) for r in cfg.extra_rewards]
     trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=grpo_args,
                           train_dataset=Dataset.from_list(rl_rows(cfg)), processing_class=tok)
     trainer.train()

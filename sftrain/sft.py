@@ -44,24 +44,24 @@ def count_truncated(rows: list[dict], tokenizer, max_length: int) -> tuple[int, 
     """(rows longer than max_length tokens, longest length) with the chat template applied."""
     over, longest = 0, 0
     for r in rows:
-        n = len(tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=True))
-        if hasattr(n, "__len__"):
-            n = len(n)
+        # tokenize the rendered text: apply_chat_template(tokenize=True) returns a dict in transformers 5
+        text = tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=False)
+        n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
         longest = max(longest, n)
         over += n > max_length
     return over, longest
 
 
-def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
+def build_sft_trainer(cfg: SFTRunConfig, log=print):
+    """The configured TRL SFTTrainer (not yet trained) and facts about the data it will see."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from sfdata.models import model_label, resolve_model
+    from sfdata.models import resolve_model
     from sftrain.data import load_sft_rows
 
-    t0 = time.perf_counter()
     rows = load_sft_rows(cfg.data, cfg.config, cfg.split, cfg.kept_only, cfg.formats)
     path = resolve_model(cfg.model)
     tok = AutoTokenizer.from_pretrained(path, clean_up_tokenization_spaces=False)
@@ -74,19 +74,28 @@ def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
             f"(longest {longest}) and will be truncated; raise max_length to keep whole traces")
     cuda = torch.cuda.is_available()
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if cuda else torch.float32)
-    out = Path(cfg.output_dir)
     sft_args = SFTConfig(
-        output_dir=str(out), seed=cfg.seed, logging_steps=1, save_strategy="no", report_to=[],
+        output_dir=str(cfg.output_dir), seed=cfg.seed, logging_steps=1, save_strategy="no", report_to=[],
         use_cpu=not cuda, bf16=cuda, completion_only_loss=True, dataloader_num_workers=0,
         **args,
     )
     trainer = SFTTrainer(model=model, args=sft_args, train_dataset=Dataset.from_list(rows), processing_class=tok)
+    return trainer, tok, {"examples": len(rows), "truncated": over, "longest_tokens": longest, "args": args}
+
+
+def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
+    from sfdata.models import model_label
+
+    t0 = time.perf_counter()
+    trainer, tok, facts = build_sft_trainer(cfg, log)
+    args, over, longest, rows_n = facts["args"], facts["truncated"], facts["longest_tokens"], facts["examples"]
+    out = Path(cfg.output_dir)
     result = trainer.train()
     trainer.save_model(str(out))
     tok.save_pretrained(str(out))
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     summary = {
-        "model": model_label(cfg.model), "output_dir": str(out), "examples": len(rows), "truncated": over,
+        "model": model_label(cfg.model), "output_dir": str(out), "examples": rows_n, "truncated": over,
         "longest_tokens": longest, "steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
         "last_loss": losses[-1] if losses else None, "train_loss": result.training_loss,
         "seconds": round(time.perf_counter() - t0, 1), "args": {k: v for k, v in args.items()},

@@ -204,6 +204,13 @@ class Countdown:
         "(you may end it with = and the target)"
     )
 
+    def worked_solution(self, question: Question) -> str:
+        """A short correct solution, used as a few-shot demonstration."""
+        nums, target, w = question.data["numbers"], question.data["target"], question.data.get("witness")
+        w = w or solve(list(nums), int(target))
+        return (f"I need {target} from {', '.join(map(str, nums))}. Trying {w}: it uses every number once "
+                f"and equals {target}.\n<answer>{w}</answer>")
+
     def generate(
         self,
         n: int,

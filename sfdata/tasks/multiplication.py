@@ -14,7 +14,18 @@ _NUM = re.compile(r"^-?\d[\d,_ ]*$")
 class Multiplication:
     name = "multiplication"
     grader_version = "multiplication/1"
-    answer_format = "the product as a plain integer, e.g. 56088"
+    answer_format = "the product as a plain integer"
+
+    def worked_solution(self, question: Question) -> str:
+        """A short correct solution, used as a few-shot demonstration."""
+        a, b = int(question.data["a"]), int(question.data["b"])
+        if b < 10:
+            steps = f"{a} * {b} means {b} groups of {a}: " + " + ".join([str(a)] * b) + f" = {a * b}."
+        else:
+            parts = [(int(d) * 10 ** i) for i, d in enumerate(reversed(str(b))) if d != "0"][::-1]
+            steps = (f"{a} * {b} = " + " + ".join(f"{a} * {p}" for p in parts) + " = "
+                     + " + ".join(str(a * p) for p in parts) + f" = {a * b}.")
+        return f"{steps}\n<answer>{a * b}</answer>"
 
     def generate(self, n: int, seed: int, level: int | None = None, split: str = "train", **_: Any) -> list[Question]:
         digits = 3 if level is None else int(level)
