@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import polars as pl
 
-from sfdata.factory.formats import ABLATIONS, FORMATS, Sample, Skip, choose, render
+from sfdata.factory.formats import ABLATIONS, FORMATS, STRUCTURAL_TAGS, Sample, Skip, choose, render
 from sfdata.stagecfg import from_dict
 from sfdata.store import RunDir, stable_id
 from sfdata.store.run import now_utc
@@ -74,8 +74,11 @@ def samples_by_question(rollouts: pl.DataFrame, grades: pl.DataFrame, reflection
         .join(valid, on="rollout_id", how="left")
         .sort("question_id", "variant", "sample_idx", "rollout_id")
     )
-    return joined.group_by("question_id", maintain_order=True).agg(
-        pl.struct("rollout_id", "variant", "response", "extracted_answer", "is_correct", "refls").alias("samples")
+    tags = "|".join(STRUCTURAL_TAGS)
+    resp = pl.col("response").fill_null("")
+    clean = (resp.str.strip_chars() != "") & pl.col("extracted_answer").is_not_null() & ~resp.str.contains(tags)
+    return joined.with_columns(clean.alias("clean")).group_by("question_id", maintain_order=True).agg(
+        pl.struct("rollout_id", "variant", "response", "extracted_answer", "is_correct", "refls", "clean").alias("samples")
     )
 
 
@@ -85,6 +88,7 @@ def _to_samples(structs: list[dict]) -> list[Sample]:
             rollout_id=s["rollout_id"], variant=s["variant"], response=s["response"] or "",
             answer=s["extracted_answer"], is_correct=bool(s["is_correct"]),
             reflections=tuple((r["reflection_id"], r["text"]) for r in (s["refls"] or [])),
+            clean=s.get("clean"),
         )
         for s in structs
     ]

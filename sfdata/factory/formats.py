@@ -40,6 +40,7 @@ class Sample:
     answer: str | None  # extracted final answer of the response
     is_correct: bool
     reflections: tuple[tuple[str, str], ...] = ()  # valid (reflection_id, text) written for this rollout
+    clean: bool | None = None  # precomputed (vectorised) "non-empty, no structural tags, has an answer"
 
 
 @dataclass
@@ -84,10 +85,12 @@ class Skip(Exception):
         self.reason = reason
 
 
+def is_clean(response: str, answer: str | None) -> bool:
+    return bool(response.strip()) and answer is not None and not any(t in response for t in STRUCTURAL_TAGS)
+
+
 def usable(s: Sample, need_reflection: bool) -> bool:
-    if any(t in s.response for t in STRUCTURAL_TAGS) or not s.response.strip():
-        return False
-    if s.answer is None:
+    if not (s.clean if s.clean is not None else is_clean(s.response, s.answer)):
         return False
     return bool(s.reflections) or not need_reflection
 

@@ -1,0 +1,138 @@
+"""Trace assembly: our vectorised build vs a straightforward reimplementation of the official
+script's algorithm (row-wise pandas iteration), on the same synthetic raw dataset in the
+published schema: 100k questions x 4 prompt variants x 2 responses, one reflection each.
+
+Both produce `*C`, `*C*IC` and `*CC` traces with the same rules (valid reflections only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import best_of, report  # noqa: E402
+
+from sfdata.factory import phrases  # noqa: E402
+from sfdata.factory.build import BuildConfig, iter_traces, samples_by_question  # noqa: E402
+from sfdata.hub.raw import RESP  # noqa: E402
+
+VARIANTS = ["original", "plan_and_execute", "alternatively", "rephrase"]
+FORMATS = ("*C", "*C*IC", "*CC")
+
+
+def raw_dataset(n_questions: int, per_variant: int = 2, seed: int = 0) -> pl.DataFrame:
+    """Published raw schema, built with vectorised expressions (no Python loop per row)."""
+    rows = n_questions * len(VARIANTS)
+    base = pl.DataFrame({"q": pl.int_range(0, rows, eager=True) // len(VARIANTS),
+                         "v": pl.int_range(0, rows, eager=True) % len(VARIANTS)})
+    cols = []
+    for k in range(per_variant):
+        h = (pl.col("q") * 7919 + pl.col("v") * 104729 + k * 1299709 + seed).hash(seed=k)
+        ok = (h % 100) < 45
+        right = (h % 1000) < 850  # reflection verdict matches the grade 85% of the time
+        ans = pl.when(ok).then(pl.format("({} + 1) * 2", pl.col("q"))).otherwise(pl.format("{} - {}", pl.col("q"), h % 97))
+        says_ok = ok == right
+        cols += [
+            pl.format("Attempt {} for puzzle {}: I combine the numbers step by step.\n<answer>{}</answer>", pl.lit(k), pl.col("q"), ans).alias(f"r{k}"),
+            ok.alias(f"c{k}"), ans.alias(f"a{k}"),
+            pl.format("Checking the steps of {}.\n<verdict>{}</verdict>", ans,
+                      pl.when(says_ok).then(pl.lit("Correct")).otherwise(pl.lit("Incorrect"))).alias(f"f{k}"),
+        ]
+    df = base.with_columns(cols)
+    r = [f"r{k}" for k in range(per_variant)]
+    return df.select(
+        pl.format("Use the numbers for puzzle {} to make the target.", pl.col("q")).alias("question"),
+        (pl.col("q") * 2 + 2).cast(pl.String).alias("answer"),
+        pl.col("v").replace_strict(list(range(4)), VARIANTS, return_dtype=pl.String).alias("prompt_variant"),
+        pl.concat_list(r).alias(RESP),
+        pl.concat_list([f"c{k}" for k in range(per_variant)]).alias(f"{RESP}__eval_is_correct"),
+        pl.concat_list([f"a{k}" for k in range(per_variant)]).alias(f"{RESP}__eval_extracted_answers"),
+        pl.concat_list([f"f{k}" for k in range(per_variant)]).alias(f"{RESP}_reflection"),
+    )
+
+
+def ours(raw: pl.DataFrame) -> int:
+    """Raw rows -> long tables (explode, vectorised verdict parse) -> grouped samples -> traces."""
+    long = (raw.with_row_index("row")
+            .explode([RESP, f"{RESP}__eval_is_correct", f"{RESP}__eval_extracted_answers", f"{RESP}_reflection"])
+            .with_columns(pl.int_range(pl.len()).over("row").alias("sample_idx"))
+            .with_columns(pl.format("{}-{}", pl.col("row"), pl.col("sample_idx")).alias("rollout_id"),
+                          pl.col("question").alias("question_id")))
+    rollouts = long.select("rollout_id", "question_id", pl.col("prompt_variant").alias("variant"), "sample_idx",
+                           pl.col(RESP).alias("response"))
+    grades = long.select("rollout_id", pl.col(f"{RESP}__eval_extracted_answers").alias("extracted_answer"),
+                         pl.col(f"{RESP}__eval_is_correct").alias("is_correct"))
+    verdict = pl.col(f"{RESP}_reflection").str.extract(r"(?i)<verdict>\s*(correct|incorrect)\s*</verdict>", 1).str.to_lowercase()
+    refl = long.select("rollout_id", pl.lit(0).alias("reflection_idx"), (pl.col("rollout_id") + "-f").alias("reflection_id"),
+                       pl.col(f"{RESP}_reflection").alias("text"),
+                       ((verdict == "correct") == pl.col(f"{RESP}__eval_is_correct")).alias("is_valid"))
+    grouped = samples_by_question(rollouts, grades, refl)
+    qids = grouped["question_id"].to_list()
+    prompts = dict(zip(qids, qids))  # the question text is the user prompt here
+    cfg = BuildConfig(formats=FORMATS, n=3)
+    skipped: Counter = Counter()
+    return sum(1 for _ in iter_traces(grouped, prompts, {}, cfg, skipped))
+
+
+_VERDICT = re.compile(r"<verdict>\s*(correct|incorrect)\s*</verdict>", re.I)
+
+
+def baseline(raw: pl.DataFrame) -> int:
+    """The official script's shape: iterate rows, collect per question, filter reflections, assemble."""
+    df = raw.to_pandas()
+    by_q: dict[str, list] = {}
+    for _, row in df.iterrows():
+        for resp, ok, ans, refl in zip(row[RESP], row[f"{RESP}__eval_is_correct"], row[f"{RESP}__eval_extracted_answers"],
+                                       row[f"{RESP}_reflection"]):
+            m = _VERDICT.search(refl or "")
+            valid = m is not None and (m.group(1).lower() == "correct") == bool(ok)
+            by_q.setdefault(row["question"], []).append((resp, bool(ok), ans, refl if valid else None, row["prompt_variant"]))
+    rng = random.Random(0)
+    n = 0
+    for q, samples in by_q.items():
+        usable = [s for s in samples if s[3] is not None]
+        correct = [s for s in usable if s[1]]
+        wrong = [s for s in usable if not s[1]]
+        for fmt in FORMATS:
+            if not correct or (fmt == "*C*IC" and not wrong) or (fmt == "*CC" and len(correct) < 2):
+                continue
+            if fmt == "*C":
+                seq = rng.sample(wrong, min(2, len(wrong))) + [rng.choice(correct)]
+            elif fmt == "*CC":
+                seq = rng.sample(wrong, min(1, len(wrong))) + rng.sample(correct, 2)
+            else:
+                good = rng.choice(correct)
+                seq = [good] + rng.sample(wrong, min(2, len(wrong)))
+            text = "<think>\n"
+            for i, s in enumerate(seq):
+                text += f"<sample>\n{s[0]}\n</sample>\n<reflect>\n{s[3]}\n</reflect>\n"
+                if i < len(seq) - 1:
+                    text += rng.choice(phrases.RETRY if not s[1] else phrases.DOUBLE_CHECK) + "\n"
+            text += "</think>\n\n" + rng.choice(phrases.ENDING) + f"\n\n<answer>\n{seq[-1][2]}\n</answer>"
+            n += 1
+    return n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--questions", type=int, default=100_000)
+    args = ap.parse_args()
+    nq = 10_000 if args.quick else args.questions
+    raw = raw_dataset(nq)
+    t_ours, n_ours = best_of(lambda: ours(raw))
+    t_base, n_base = best_of(lambda: baseline(raw))
+    report("trace_factory", nq / t_ours, nq / t_base, "questions/s",
+           f"{nq:,} questions x 4 variants x 2 responses; baseline = row-wise pandas reimplementation of the official algorithm",
+           traces_ours=n_ours, traces_baseline=n_base, seconds_ours=round(t_ours, 2), seconds_baseline=round(t_base, 2))
+
+
+if __name__ == "__main__":
+    main()

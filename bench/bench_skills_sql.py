@@ -1,0 +1,70 @@
+"""Skill frequency over 1M traces: the `skill_frequency` named query in DuckDB vs the same
+aggregation in Polars (lazy scan) vs plain Python over the rows. Same answer from all three."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bigrun import big_run  # noqa: E402
+from _common import best_of, report  # noqa: E402
+
+from sfdata.queries import run_query  # noqa: E402
+
+
+def polars_version(run) -> pl.DataFrame:
+    t = pl.scan_parquet([str(p) for p in run.files("traces")]).select("trace_id", "format")
+    s = pl.scan_parquet(str(run.files("skills")[0])).filter(pl.col("source") == "trace")
+    cue = pl.col("cue_wait") + pl.col("cue_verify") + pl.col("cue_alternatively") + pl.col("cue_check")
+    return (t.join(s, left_on="trace_id", right_on="id").group_by("format").agg(
+        pl.len().alias("traces"), pl.col("n_samples").mean().round(2).alias("mean_samples"),
+        (pl.col("n_reflections") > 0).mean().round(3).alias("with_reflection"),
+        (pl.col("n_retries") > 0).mean().round(3).alias("with_retry"),
+        (pl.col("n_backtracks") > 0).mean().round(3).alias("with_backtrack"),
+        (pl.col("n_confirms") > 0).mean().round(3).alias("with_confirm"),
+        (cue > 0).mean().round(3).alias("with_cue"), pl.col("malformed").mean().round(3).alias("malformed"),
+    ).sort("format").collect())
+
+
+def python_version(run) -> dict[str, tuple[int, float]]:
+    import pyarrow.parquet as pq
+
+    fmt: dict[str, str] = {}
+    for p in run.files("traces"):
+        tb = pq.read_table(p, columns=["trace_id", "format"])
+        fmt.update(zip(tb.column("trace_id").to_pylist(), tb.column("format").to_pylist()))
+    sk = pq.read_table(run.files("skills")[0], columns=["id", "source", "n_samples", "n_retries"]).to_pylist()
+    acc: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0])
+    for r in sk:
+        if r["source"] != "trace" or r["id"] not in fmt:
+            continue
+        a = acc[fmt[r["id"]]]
+        a[0] += 1
+        a[1] += r["n_samples"]
+        a[2] += r["n_retries"] > 0
+    return {f: (a[0], round(a[1] / a[0], 2)) for f, a in sorted(acc.items())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--traces", type=int, default=1_000_000)
+    args = ap.parse_args()
+    n = 100_000 if args.quick else args.traces
+    run = big_run(n)
+    t_duck, duck = best_of(lambda: run_query(run, "skill_frequency"), repeat=3)
+    t_pl, pol = best_of(lambda: polars_version(run), repeat=3)
+    t_py, py = best_of(lambda: python_version(run), repeat=1)
+    assert duck.select("format", "traces", "mean_samples").rows() == pol.select("format", "traces", "mean_samples").rows()
+    assert {r[0]: (r[1], r[2]) for r in duck.select("format", "traces", "mean_samples").rows()} == py
+    report("skill_sql", t_duck, t_pl, "s", f"skill_frequency over {n:,} traces: DuckDB vs Polars lazy; plain Python {t_py:.2f}s "
+           f"({t_py / t_duck:.1f}x slower than DuckDB)", higher_is_better=False, python_s=round(t_py, 3))
+
+
+if __name__ == "__main__":
+    main()
