@@ -166,6 +166,8 @@ def import_conversations(df: pl.DataFrame, col: str, run_dir: str | Path, source
             except (ValueError, TypeError):
                 ok = None
         c = detect(asst)
+        if c.malformed:
+            bad.append({"row": i, "reason": "unbalanced or out-of-order tags (imported; flagged malformed in skills)"})
         tid = stable_id("pull", source, i, user, asst)
         if tid in have:
             continue

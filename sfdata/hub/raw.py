@@ -148,6 +148,7 @@ def import_frame(df: pl.DataFrame, task: str = "countdown", model: str = "import
                  source: str = "") -> tuple[dict[str, pl.DataFrame], ImportResult]:
     """Raw rows -> our tables. Rows that cannot be used are reported, never fatal."""
     from sfdata.reflect import parse_verdict
+    from sfdata.skills import well_formed
     from sfdata.store import stable_id
     from sfdata.store.run import now_utc
     from sfdata.tasks import get_task
@@ -199,6 +200,9 @@ def import_frame(df: pl.DataFrame, task: str = "countdown", model: str = "import
         for j, text in enumerate(responses):
             if not isinstance(text, str) or not text.strip():
                 res.bad_rows.append(BadRow(i, f"response {j} is empty"))
+                continue
+            if not well_formed(text):
+                res.bad_rows.append(BadRow(i, f"response {j} has unbalanced or out-of-order tags"))
                 continue
             used_row = True
             idx = base + j

@@ -28,26 +28,27 @@ def built_run(tmp_path_factory):
 
 def test_import_fixture_reports_bad_rows_and_keeps_good_ones(tmp_path):
     res = import_raw(FIXTURE, tmp_path / "imp")
-    assert res.rows == 6
-    assert sorted(b.row for b in res.bad_rows) == [2, 3, 4, 5]
+    assert res.rows == 7
+    assert sorted(b.row for b in res.bad_rows) == [2, 3, 4, 5, 6]
     reasons = {b.row: b.reason for b in res.bad_rows}
     assert "flags" in reasons[2] and "countdown question" in reasons[3]
     assert "response 0 is empty" in reasons[4] and "missing answer" in reasons[5]
-    assert (res.questions, res.rollouts, res.reflections) == (2, 7, 7)
+    assert "response 0 has unbalanced" in reasons[6]
+    assert (res.questions, res.rollouts, res.reflections) == (3, 8, 8)
     assert res.grade_disagreements == 1  # the published flag called __import__(...) correct
     run = RunDir(tmp_path / "imp")
     g = run.read("grades").join(run.read("rollouts"), on="rollout_id")
     by_resp = dict(zip(g["response"], g["reason"]))
     assert by_resp["<answer>__import__('os').system('echo hi')</answer>"] == "illegal_token"
-    assert g["is_correct"].sum() == 3
+    assert g["is_correct"].sum() == 4
     refl = run.read("reflections")
     assert refl.filter(pl.col("text").str.contains("No answer"))["is_valid"].to_list() == [False]
-    assert refl["is_valid"].sum() == 5  # the lowercase verdict on no-answer and the one on __import__ are wrong
+    assert refl["is_valid"].sum() == 6  # the lowercase verdict on no-answer and the one on __import__ are wrong
     report = pl.read_parquet(tmp_path / "imp" / "import_report.parquet")
-    assert report["row"].to_list() == [2, 3, 4, 5]
+    assert report["row"].to_list() == [2, 3, 4, 5, 6]
     # re-import is a no-op: stable ids, no duplicates
     import_raw(FIXTURE, tmp_path / "imp")
-    assert run.read("rollouts").height == 7 and run.read("questions").height == 2
+    assert run.read("rollouts").height == 8 and run.read("questions").height == 3
     # the factory runs on imported data
     info = build_stage(run, BuildConfig(formats=("0C", "*C*IC"), n=2))
     assert info["traces"] >= 2
@@ -194,3 +195,20 @@ def test_cli_import_export_push_dry_run(built_run, tmp_path, capsys):
     assert main(["push", str(built_run.path), "me/sf", "--dry-run", "--folder", str(tmp_path / "f")]) == 0
     assert "loads with datasets" in capsys.readouterr().out
     assert main(["push", str(built_run.path), "me/sf", "--folder", str(tmp_path / "f")]) == 2  # offline in tests
+
+
+def test_pull_reports_bad_sft_rows_by_id(tmp_path):
+    conv = [
+        [{"role": "user", "content": "Use the numbers [3, 5, 7] to make 22."},
+         {"role": "assistant", "content": "<think><sample>3 * 5 + 7<answer>3 * 5 + 7</answer></sample></think><answer>3 * 5 + 7</answer>"}],
+        [{"role": "user", "content": "Use the numbers [3, 5, 7] to make 22."}],
+        [{"role": "user", "content": "Use the numbers [3, 5, 7] to make 22."},
+         {"role": "assistant", "content": "<think><sample>open <answer>3 + 5 + 7</answer></think><answer>3 + 5 + 7</answer>"}],
+    ]
+    f = tmp_path / "sft.parquet"
+    pl.DataFrame({"conversations": conv}).write_parquet(f)
+    info = pull(f, tmp_path / "run")
+    assert info["traces"] == 2 and [b["row"] for b in info["bad"]] == [1, 2]
+    assert "no user or no assistant" in info["bad"][0]["reason"] and "unbalanced" in info["bad"][1]["reason"]
+    t = RunDir(tmp_path / "run").read("traces").sort("is_correct")
+    assert t["is_correct"].to_list() == [False, True]
