@@ -20,6 +20,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     out = run_pipeline(cfg, args.run, tuple(args.force), tuple(args.only),
                        log=lambda msg: console.print(msg, markup=False, highlight=False))
+    if "report" in cfg and (not args.only or "report" in args.only):
+        from sfdata.report import print_report
+        from sfdata.store import RunDir
+
+        print_report(RunDir(out["run"]), console)
     summary = out["stages"].get("eval", {}).get("summary")
     if summary:
         import polars as pl
