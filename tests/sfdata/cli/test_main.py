@@ -8,7 +8,7 @@ import sys
 from sfdata.cli.main import COMMANDS, main
 
 PLANNED = {"generate", "grade", "reflect", "build", "run", "import", "export", "push", "pull", "query", "sql",
-           "report", "inspect", "sft", "rl", "eval", "skills", "questions", "model", "tasks"}
+           "report", "inspect", "sft", "rl", "eval", "skills", "questions", "model", "tasks", "serve"}
 
 
 def test_help_lists_all_planned_subcommands(capsys):
