@@ -141,6 +141,36 @@ def summary_frame(run: RunDir) -> pl.DataFrame:
     )
 
 
+def before_after(run: RunDir) -> pl.DataFrame:
+    """One row per task:level with accuracy and skill use per model stage, readable at 80 columns.
+
+    `acc base`, `acc sft`: accuracy; `acc sft+BF`: the last stage with budget forcing;
+    `tags X`: share of answers using <sample> tags; `verify sft`: share that verify.
+    """
+    s = summary_frame(run)
+    if s.height == 0:
+        return s
+    s = s.with_columns(pl.format("{}:{}", "task", "level").alias("task:level"))
+    stages = s["stage"].unique(maintain_order=True).to_list()
+    last = stages[-1]
+    plain = s.filter(pl.col("budget_rounds") == 0)
+    out = plain.select("task:level").unique(maintain_order=True)
+
+    def add(frame: pl.DataFrame, col: str, name: str) -> None:
+        nonlocal out
+        out = out.join(frame.select("task:level", pl.col(col).alias(name)), on="task:level", how="left")
+
+    for st in stages:
+        add(plain.filter(pl.col("stage") == st), "accuracy", f"acc {st}")
+    forced = s.filter((pl.col("budget_rounds") > 0) & (pl.col("stage") == last))
+    if forced.height:
+        add(forced, "accuracy", f"acc {last}+BF")
+    for st in stages:
+        add(plain.filter(pl.col("stage") == st), "sample_tags", f"tags {st}")
+    add(plain.filter(pl.col("stage") == last), "verification_rate", f"verify {last}")
+    return out.sort("task:level")
+
+
 def eval_stage(run: RunDir, cfg: EvalConfig) -> dict[str, Any]:
     models = list(cfg.models)
     if not models:

@@ -25,12 +25,13 @@ def run(args: argparse.Namespace) -> int:
         from sfdata.store import RunDir
 
         print_report(RunDir(out["run"]), console)
-    summary = out["stages"].get("eval", {}).get("summary")
-    if summary:
-        import polars as pl
-
+    if "eval" in cfg:
         from sfdata.cli._common import emit
+        from sfdata.store import RunDir
+        from sftrain.eval import before_after
 
-        emit(pl.DataFrame(summary), "table", None, title="eval: accuracy and skill use (before/after SFT)")
+        table = before_after(RunDir(out["run"]))
+        if table.height:
+            emit(table, "table", None, title="eval: accuracy and <sample>-tag use, before/after SFT (+BF = budget forcing)")
     console.print(f"[green]done[/]: {out['run']}")
     return 0
