@@ -25,8 +25,12 @@ def big_run(n: int, root: Path = Path("/tmp/sf_bench")) -> RunDir:
     h = pl.col("i").hash(seed=1)
     k = (h % 4 + 1).cast(pl.Int32)  # samples per trace
     fmt = (h % 7).replace_strict(list(range(7)), FORMATS, return_dtype=pl.String)
-    sample = "<sample>\nI combine the numbers: (3 + 4) * 5.\n<answer>(3 + 4) * 5</answer>\n</sample>\n<reflect>\nChecking it.\n<verdict>Incorrect</verdict>\n</reflect>\nLet me try again.\n"
-    trace = pl.concat_str([pl.lit("<think>\n"), pl.lit(sample).repeat_by(k).list.join(""),
+    # every trace distinct (like real ones), ~300 characters per sample
+    sample = pl.format("<sample>\nPuzzle {}: I combine the numbers {} and {} first, then the rest: ({} + {}) * {}.\n"
+                       "<answer>({} + {}) * {}</answer>\n</sample>\n<reflect>\nChecking ({} + {}) * {} step by step: "
+                       "it does not reach the target.\n<verdict>Incorrect</verdict>\n</reflect>\nLet me try again.\n",
+                       pl.col("i"), h % 97, h % 89, h % 97, h % 89, h % 13, h % 97, h % 89, h % 13, h % 97, h % 89, h % 13)
+    trace = pl.concat_str([pl.lit("<think>\n"), sample.repeat_by(k).list.join(""),
                            pl.lit("</think>\n\nSo the answer is:\n\n<answer>\n(3 + 4) * 5\n</answer>")])
     now = now_utc()
     traces = df.select(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sfdata.factory import phrases
 
@@ -32,8 +33,9 @@ ABLATIONS = ("no_sample_order", "no_reflections", "no_prompt_diversity")
 STRUCTURAL_TAGS = ("<think>", "</think>", "<sample>", "</sample>", "<reflect>", "</reflect>")
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):
+    """One graded response (a NamedTuple: created ~10^6 times per large build, so creation must be cheap)."""
+
     rollout_id: str
     variant: str
     response: str
@@ -89,6 +91,19 @@ def is_clean(response: str, answer: str | None) -> bool:
     return bool(response.strip()) and answer is not None and not any(t in response for t in STRUCTURAL_TAGS)
 
 
+def _choice(rng: random.Random, seq):
+    """rng.choice without the Python-level rejection sampling (hot loop; uniform to 2^-53)."""
+    return seq[int(rng.random() * len(seq))]
+
+
+def _shuffle(rng: random.Random, items: list) -> None:
+    """In-place Fisher-Yates on rng.random() (a C call), several times cheaper than rng.shuffle."""
+    rand = rng.random
+    for i in range(len(items) - 1, 0, -1):
+        j = int(rand() * (i + 1))
+        items[i], items[j] = items[j], items[i]
+
+
 def usable(s: Sample, need_reflection: bool) -> bool:
     if not (s.clean if s.clean is not None else is_clean(s.response, s.answer)):
         return False
@@ -100,7 +115,7 @@ def _pick(pool: list[Sample], k: int, rng: random.Random, unique_variants: bool,
     pool = [s for s in pool if s.rollout_id not in used]
     if k > len(pool):
         raise Skip("too_few_samples")
-    rng.shuffle(pool)
+    _shuffle(rng, pool)
     if unique_variants:
         seen: set[str] = set()
         first, rest = [], []
@@ -116,10 +131,10 @@ def _pick(pool: list[Sample], k: int, rng: random.Random, unique_variants: bool,
 def _steps(samples: list[Sample], rng: random.Random, with_reflections: bool) -> list[Step]:
     out = []
     for i, s in enumerate(samples):
-        refl = rng.choice(s.reflections) if with_reflections and s.reflections else None
+        refl = _choice(rng, s.reflections) if with_reflections and s.reflections else None
         glue = ""
         if i < len(samples) - 1:
-            glue = rng.choice(phrases.DOUBLE_CHECK if s.is_correct else phrases.RETRY)
+            glue = _choice(rng, phrases.DOUBLE_CHECK if s.is_correct else phrases.RETRY)
         out.append(Step(s, refl, glue))
     return out
 
@@ -166,7 +181,7 @@ def choose(fmt: str, samples: list[Sample], n: int, rng: random.Random, *, refle
         n_inc = min(max(0, n - 2), len(incorrect))
         prefix = _pick(incorrect, n_inc, rng, unique_variants, used) if n_inc else []
         t = _make(fmt, prefix + finals, finals[-1], rng, with_refl, sample_order)
-        t.tail = [rng.choice(phrases.CONFIRM)]
+        t.tail = [_choice(rng, phrases.CONFIRM)]
         t.n_confirms = 1
         return [t]
 
@@ -181,7 +196,7 @@ def choose(fmt: str, samples: list[Sample], n: int, rng: random.Random, *, refle
         split = rng.randint(0, len(wrong) - 1)  # incorrect ones before the correct; at least one after
         seq = wrong[:split] + [good] + wrong[split:]
         t = _make(fmt, seq, good, rng, with_refl, sample_order=True)
-        t.tail = [rng.choice(phrases.BACKTRACK)]
+        t.tail = [_choice(rng, phrases.BACKTRACK)]
         t.tail_sample = good
         t.n_backtracks = 1
         return [t]
@@ -222,5 +237,5 @@ def render(trace: Trace, rng: random.Random) -> str:
         parts += ["<sample>", trace.tail_sample.response.strip(), "</sample>"]
     parts.append("</think>")
     body = "\n".join(parts)
-    ending = rng.choice(phrases.ENDING)
+    ending = _choice(rng, phrases.ENDING)
     return f"{body}\n\n{ending}\n\n<answer>\n{trace.final.answer}\n</answer>"
