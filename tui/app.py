@@ -198,12 +198,16 @@ class InspectorApp(App[None]):
         self.reload()
 
     def action_sort(self) -> None:
-        table = self.query_one(DataTable)
-        key = list(table.columns.keys())[table.cursor_column].value if table.columns else None
-        if table.cursor_type == "row":  # row cursor: cycle through sortable columns
-            keys = list(COLUMNS)
-            key = keys[(keys.index(self.sort) + 1) % len(keys)] if self.sort in keys and not self.descending else (self.sort or keys[0])
-        self._sort_by(key)
+        """Cycle: a column ascending, the same column descending, the next column ascending."""
+        keys = list(COLUMNS)
+        if self.sort is None:
+            self.sort, self.descending = keys[0], False
+        elif not self.descending:
+            self.descending = True
+        else:
+            self.sort, self.descending = keys[(keys.index(self.sort) + 1) % len(keys)], False
+        self.offset = 0
+        self.reload()
 
     def action_page(self, step: int) -> None:
         new = self.offset + step * PAGE_SIZE

@@ -18,7 +18,7 @@ from tui.render import block_text, trace_text
 KEYS = [
     ("Table", [("enter", "open the trace under the cursor"), ("/", "focus the search box"),
                ("f", "cycle the format filter"), ("c", "cycle correct / incorrect / any"),
-               ("l", "cycle label filter keep / drop / unlabeled / any"), ("s", "sort by the column under the cursor (again: reverse)"),
+               ("l", "cycle label filter keep / drop / unlabeled / any"), ("s", "sort: a column ascending, again descending, then the next column (or click a header)"),
                ("] / [", "next / previous page"), ("k / d / u", "keep / drop / clear label"), ("m", "mark for compare"),
                ("x", "export kept traces to RUN/exports/kept.parquet"), ("r", "reset filters"), ("ctrl+p", "command palette"),
                ("?", "this help"), ("q", "quit")]),

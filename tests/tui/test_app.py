@@ -192,3 +192,20 @@ def test_inspect_resolves_a_published_sft_file(run, tmp_path, monkeypatch):
     resolved = resolve_source(str(f))
     assert resolved != run.path and RunDir(resolved).read("traces").height == run.read("traces").height
     assert resolve_source(str(run.path)) == run.path
+
+
+async def test_sort_key_cycles_and_pages(run):
+    app = InspectorApp(run.path)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await pilot.pause()
+        ids = sorted(run.read("traces")["trace_id"].to_list())
+        await pilot.press("s")
+        await pilot.pause()
+        assert (app.sort, app.descending, app.current_id()) == ("id", False, ids[0])
+        await pilot.press("s")
+        await pilot.pause()
+        assert (app.sort, app.descending, app.current_id()) == ("id", True, ids[-1])
+        await pilot.press("s")
+        assert (app.sort, app.descending) == ("format", False)
+        await pilot.press("right_square_bracket")  # one page only: stays on the first
+        assert app.offset == 0
