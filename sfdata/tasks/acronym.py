@@ -9,7 +9,7 @@ import random
 from typing import Any
 
 from sfdata.tasks.base import GradeReason, GradeResult, Question
-from sfdata.tasks.words import is_word, words
+from sfdata.tasks.words import draw_distinct, is_word, parse_word, words
 
 
 def _is_subsequence(word: str, initials: str) -> bool:
@@ -32,28 +32,21 @@ class Acronym:
         if not targets:
             raise ValueError(f"no {length}-letter words in the word list")
         rng = random.Random(f"acronym:{seed}:{length}")
-        out, seen = [], set()
-        while len(out) < n and len(seen) < len(targets):
-            target = rng.choice(targets)
-            if target in seen:
-                continue
-            seen.add(target)
+
+        def make(target: str) -> Question:
             listed = [rng.choice(by_letter[c]) for c in target]
             for _ in range(2):  # distractors at random positions
                 listed.insert(rng.randint(0, len(listed)), rng.choice(vocab))
             q = (f"Words: {', '.join(listed)}. Pick some of these words, keeping their order, so that their first "
                  f"letters spell an English word of exactly {length} letters.")
-            out.append(Question(self.name, q, target, length, {"words": listed, "length": length, "example": target}, seed, split))
-        if len(out) < n:
-            raise ValueError(f"only {len(out)} distinct questions available at level {length}")
-        return out
+            return Question(self.name, q, target, length, {"words": listed, "length": length, "example": target}, seed, split)
+
+        return draw_distinct(rng, targets, n, length, make)
 
     def grade(self, question: Question, answer: str | None) -> GradeResult:
-        if answer is None or not answer.strip():
-            return GradeResult(False, GradeReason.NO_ANSWER)
-        word = answer.strip().strip(".!\"'").lower()
-        if len(word) > 40 or not word.isascii() or not word.isalpha():
-            return GradeResult(False, GradeReason.PARSE_ERROR, "answer must be one word of letters")
+        word, failed = parse_word(answer)
+        if failed is not None:
+            return failed
         if len(word) != int(question.data["length"]):
             return GradeResult(False, GradeReason.WRONG_ANSWER, f"needs exactly {question.data['length']} letters")
         initials = "".join(w[0] for w in question.data["words"])

@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 from sfdata.tasks.base import GradeReason, GradeResult, Question
-from sfdata.tasks.words import is_word, words
+from sfdata.tasks.words import draw_distinct, is_word, parse_word, words
 
 
 class LetterCountdown:
@@ -24,27 +24,20 @@ class LetterCountdown:
         if not pool:
             raise ValueError(f"no words with at least {min_len} letters in the word list")
         rng = random.Random(f"letter_countdown:{seed}:{min_len}")
-        out, seen = [], set()
-        while len(out) < n and len(seen) < len(pool):
-            w = rng.choice(pool)
-            if w in seen:
-                continue
-            seen.add(w)
+
+        def make(w: str) -> Question:
             letters = list(w) + [rng.choice(string.ascii_lowercase) for _ in range(max(2, 9 - len(w)))]
             rng.shuffle(letters)
             q = (f"Using only these letters: {' '.join(letters).upper()}, form an English word with at least "
                  f"{min_len} letters. Each letter can be used at most as many times as it appears.")
-            out.append(Question(self.name, q, w, min_len, {"letters": letters, "min_len": min_len, "example": w}, seed, split))
-        if len(out) < n:
-            raise ValueError(f"only {len(out)} distinct questions available at level {min_len}")
-        return out
+            return Question(self.name, q, w, min_len, {"letters": letters, "min_len": min_len, "example": w}, seed, split)
+
+        return draw_distinct(rng, pool, n, min_len, make)
 
     def grade(self, question: Question, answer: str | None) -> GradeResult:
-        if answer is None or not answer.strip():
-            return GradeResult(False, GradeReason.NO_ANSWER)
-        word = answer.strip().strip(".!\"'").lower()
-        if len(word) > 40 or not word.isascii() or not word.isalpha():
-            return GradeResult(False, GradeReason.PARSE_ERROR, "answer must be one word of letters")
+        word, failed = parse_word(answer)
+        if failed is not None:
+            return failed
         if len(word) < int(question.data["min_len"]):
             return GradeResult(False, GradeReason.WRONG_ANSWER, f"shorter than {question.data['min_len']} letters")
         have = Counter(question.data["letters"])
