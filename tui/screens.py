@@ -65,15 +65,19 @@ class NoteScreen(ModalScreen[str | None]):
 
 
 def sources_table(store: TraceStore, trace: dict[str, Any]) -> Table:
+    """Rollouts/reflections the trace was stitched from; verdict colour = matches the real grade."""
     src = store.sources(trace)
-    t = Table(title="stitched from", expand=True)
-    for c in ("#", "variant", "grade", "reason", "verdict"):
-        t.add_column(c, no_wrap=c != "reason")
+    t = Table(title="stitched from", expand=True, caption="verdict green = agrees with the real grade")
+    t.add_column("#", no_wrap=True)
+    t.add_column("variant", overflow="ellipsis", max_width=16, no_wrap=True)
+    t.add_column("grade")
+    t.add_column("verdict", no_wrap=True)
     for r in src.iter_rows(named=True) if src.height else []:
-        grade = Text("✓", style="#a3be8c") if r["is_correct"] else Text("✗", style="#bf616a")
+        ok = r["is_correct"]
+        grade = Text(("✓ " if ok else "✗ ") + str(r["reason"] or ""), style="#a3be8c" if ok else "#bf616a")
         verdict = r["verdict"] or "-"
         vstyle = "" if r["verdict"] is None else ("#a3be8c" if r["is_valid"] else "#bf616a")
-        t.add_row(str(r["step"]), str(r["variant"]), grade, str(r["reason"]), Text(verdict, style=vstyle))
+        t.add_row(str(r["step"]), str(r["variant"]), grade, Text(verdict, style=vstyle))
     return t
 
 
