@@ -38,3 +38,23 @@ def test_help_does_not_import_heavy_packages():
 def test_unknown_command_is_an_error(capsys):
     assert main(["frobnicate"]) == 2
     assert "unknown command" in capsys.readouterr().err
+
+
+def test_every_readme_cli_example_parses():
+    """The CLI tour in README.md stays in sync with the real parsers."""
+    import shlex
+    from pathlib import Path
+
+    from sfdata.cli.main import build_parser
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- BEGIN:cli -->", 1)[1].split("<!-- END:cli -->", 1)[0]
+    examples = []
+    for line in block.splitlines():
+        line = line.split("  #", 1)[0].strip()
+        examples += [c.strip() for c in line.split(";") if c.strip().startswith("sf ")]
+    assert len(examples) >= 15
+    for ex in examples:
+        argv = shlex.split(ex)[1:]
+        parser, _ = build_parser(argv[0])
+        parser.parse_args(argv[1:])  # SystemExit on any unknown option fails the test
