@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-unique-variants", action="store_true", help="do not prefer distinct prompt variants")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--chunk", type=int, default=5000, help="traces per part file")
+    p.add_argument("--workers", type=int, default=0, help="assembly processes (0: all cores for >= 20k questions)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = BuildConfig(formats=tuple(args.formats or DEFAULT_FORMATS), n=args.n,
                       n_range=tuple(args.n_range) if args.n_range else None, repeats=args.repeats,
                       unique_variants=not args.no_unique_variants, ablation=args.ablation, variant=args.variant,
-                      seed=args.seed, chunk=args.chunk)
+                      seed=args.seed, chunk=args.chunk, workers=args.workers)
     cfg.validate()
     info = build_stage(run_dir, cfg)
     run_dir.set_stage("build", "done", info=info)

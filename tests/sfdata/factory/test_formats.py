@@ -128,3 +128,17 @@ def test_phrases_are_single_clean_items():
             # two sentences glued without a space ("...work.Let me") would betray a merge
             assert not re.search(r"[.!?:][A-Z]", p), p
             assert len(p) < 120, p
+
+
+def test_parallel_assembly_equals_serial(tmp_path):
+    """Worker processes give exactly the serial result (per-question RNG, ordered chunks)."""
+    from sfdata.factory.build import BuildConfig, assemble, question_prompts, samples_by_question
+    from tests.synth import make_run
+
+    run = make_run(tmp_path / "r", n_questions=30, n=2, k=1, p_correct=0.5, seed=9)
+    table = samples_by_question(run.read("rollouts"), run.read("grades"), run.read("reflections"))
+    prompts, tasks = question_prompts(run.read("questions"))
+    cfg = dict(formats=("*C", "*C*IC", "*CC", "random"), n=3)
+    serial, s1 = assemble(table, prompts, tasks, BuildConfig(**cfg, workers=1))
+    parallel, s2 = assemble(table, prompts, tasks, BuildConfig(**cfg, workers=2))
+    assert serial.drop("created_at").equals(parallel.drop("created_at")) and s1 == s2 and serial.height > 30
