@@ -271,14 +271,48 @@ def assemble(grouped: SampleTable, prompts: dict[str, str], tasks: dict[str, str
     return pl.concat(frames, how="vertical"), skipped
 
 
-def build_stage(run: RunDir, cfg: BuildConfig) -> dict[str, Any]:
+def build_stage(run: RunDir, cfg: BuildConfig, replace: bool = False) -> dict[str, Any]:
+    """Add this config's traces to the run (resumable: existing ids are skipped).
+
+    `replace=True` swaps in a traces table holding exactly this build (e.g. after changing N),
+    written beside the old one and moved into place, so a crash never leaves a half table.
+    """
     t0 = time.perf_counter()
     df, skipped = build_traces(run, cfg)
-    have = run.ids("traces")
-    todo = df.filter(~pl.col("trace_id").is_in(list(have))) if have else df
-    for c0 in range(0, todo.height, cfg.chunk):
-        run.append("traces", todo.slice(c0, cfg.chunk))
+    if replace:
+        replace_parts(run, "traces", df, cfg.chunk)
+        have: set[str] = set()
+        todo = df
+    else:
+        have = run.ids("traces")
+        todo = df.filter(~pl.col("trace_id").is_in(list(have))) if have else df
+        for c0 in range(0, todo.height, cfg.chunk):
+            run.append("traces", todo.slice(c0, cfg.chunk))
     per_format = dict(df.group_by("format").len().sort("format").iter_rows()) if df.height else {}
+    stale = len(have - set(df["trace_id"].to_list())) if have else 0
     return {"traces": df.height, "written": todo.height, "existing": df.height - todo.height,
-            "per_format": per_format, "skipped": dict(sorted(skipped.items())),
+            "other_traces_kept": stale, "per_format": per_format, "skipped": dict(sorted(skipped.items())),
             "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def replace_parts(run: RunDir, table: str, df: pl.DataFrame, chunk: int) -> None:
+    """Write `df` as the whole of a parts table: staged in a sibling folder, then swapped in."""
+    import os
+    import shutil
+
+    from sfdata.store.parquet import conform, new_part_name, write_parquet_atomic
+    from sfdata.store.schemas import schema_of
+
+    target = run.table_path(table)
+    staging = target.with_name(f".{target.name}.new")
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    df = conform(df, schema_of(table), table)
+    for c0 in range(0, df.height, chunk):
+        write_parquet_atomic(df.slice(c0, chunk), staging / new_part_name())
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)

@@ -142,3 +142,23 @@ def test_parallel_assembly_equals_serial(tmp_path):
     serial, s1 = assemble(table, prompts, tasks, BuildConfig(**cfg, workers=1))
     parallel, s2 = assemble(table, prompts, tasks, BuildConfig(**cfg, workers=2))
     assert serial.drop("created_at").equals(parallel.drop("created_at")) and s1 == s2 and serial.height > 30
+
+
+def test_build_adds_by_default_and_replace_keeps_only_this_build(tmp_path, capsys):
+    from sfdata.cli.main import main
+    from sfdata.factory.build import BuildConfig, build_stage
+    from tests.synth import make_run
+
+    run = make_run(tmp_path / "r", n_questions=10, n=2, k=1, p_correct=0.5, seed=5)
+    first = build_stage(run, BuildConfig(formats=("*C",), n=2))
+    again = build_stage(run, BuildConfig(formats=("*C",), n=2))
+    assert again["written"] == 0 and again["existing"] == first["traces"]
+    other = build_stage(run, BuildConfig(formats=("*C*IC",), n=3))
+    assert other["other_traces_kept"] == first["traces"]
+    assert run.read("traces").height == first["traces"] + other["traces"]
+    assert main(["build", str(run.path), "--formats", "*C*IC", "--n", "3"]) == 0
+    assert "--replace" in capsys.readouterr().out
+    assert main(["build", str(run.path), "--formats", "*C*IC", "--n", "3", "--replace"]) == 0
+    t = run.read("traces")
+    assert set(t["format"]) == {"*C*IC"} and t.height == other["traces"]
+    assert not list(run.path.glob(".traces*"))  # staging and old folders are gone
