@@ -8,6 +8,7 @@ name so this module stays light.
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass
 from importlib import import_module
@@ -111,8 +112,12 @@ def run_pipeline(config: dict[str, Any], run_dir: str | Path | None = None, forc
         run.set_stage(stage, "running", config_hash=h)
         t0 = time.perf_counter()
         func = getattr(import_module(module), fn)
+        kwargs = {}
+        if "replace" in inspect.signature(func).parameters:
+            # a finished stage rerun with a changed config (e.g. build with another N) replaces its output
+            kwargs["replace"] = entry.get("status") == "done" and entry.get("config_hash") not in (None, h)
         try:
-            info = func(run, cfg) if cfg is not None else func(run)
+            info = func(run, cfg, **kwargs) if cfg is not None else func(run, **kwargs)
         except BaseException as e:
             run.set_stage(stage, "failed", error=f"{type(e).__name__}: {e}")
             raise

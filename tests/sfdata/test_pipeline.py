@@ -70,3 +70,15 @@ def test_unknown_config_key_is_a_clear_error(tmp_path):
         run_pipeline(cfg, log=lambda s: None)
     st = json.loads((tmp_path / "run" / "manifest.json").read_text())["stages"]
     assert st["questions"]["status"] == "done"
+
+
+def test_changed_build_config_replaces_traces(tmp_path):
+    from tests.synth import make_run
+
+    run = make_run(tmp_path / "run", n_questions=8, n=2, k=1, p_correct=0.5, seed=1)
+    cfg = {"run": {"dir": str(run.path)}, "build": {"formats": ["*C"], "n": 2}}
+    first = run_pipeline(cfg, log=lambda s: None)["stages"]["build"]
+    cfg["build"] = {"formats": ["*C*IC"], "n": 3}
+    second = run_pipeline(cfg, log=lambda s: None)["stages"]["build"]
+    t = run.read("traces")
+    assert first["traces"] > 0 and set(t["format"]) == {"*C*IC"} and t.height == second["traces"]
