@@ -30,6 +30,13 @@ def summary(run: RunDir) -> dict[str, Any]:
     return {"counts": counts, "rollout_accuracy": acc, "format_mix": fmt_mix}
 
 
+def _save(plt, fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plots(run: RunDir) -> list[Path]:
     import matplotlib
 
@@ -52,11 +59,7 @@ def plots(run: RunDir) -> list[Path]:
         ax.set_ylim(0, 1.05)
         ax.set_title("Skill use by source")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        p = out_dir / "skill_frequency.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
-        written.append(p)
+        written.append(_save(plt, fig, out_dir / "skill_frequency.png"))
     att = _safe(run, "accuracy_by_attempts")
     if att.height:
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -67,11 +70,7 @@ def plots(run: RunDir) -> list[Path]:
         ax.set_ylabel("final answer accuracy")
         ax.set_ylim(0, 1.1)
         ax.set_title("Accuracy by attempts")
-        fig.tight_layout()
-        p = out_dir / "accuracy_by_attempts.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
-        written.append(p)
+        written.append(_save(plt, fig, out_dir / "accuracy_by_attempts.png"))
     ev = _safe(run, "eval_accuracy")
     if ev.height:
         fig, ax = plt.subplots(figsize=(7, 4))
@@ -82,11 +81,7 @@ def plots(run: RunDir) -> list[Path]:
         ax.set_ylabel("accuracy")
         ax.set_title("Eval accuracy by level")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        p = out_dir / "eval_accuracy.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
-        written.append(p)
+        written.append(_save(plt, fig, out_dir / "eval_accuracy.png"))
     return written
 
 

@@ -56,6 +56,8 @@ def run_traces(run_dir: Path, kept_only: bool = True) -> pl.DataFrame:
 def load_sft_rows(source: str | Path, config: str | None = "sft_train", split: str = "train",
                   kept_only: bool = True, formats: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """Rows of {prompt, completion} from a run dir, a Parquet/JSON(L) file or folder, or a Hub id."""
+    from sfdata.hub.raw import load_hub_frame, read_file
+
     p = Path(source)
     if p.is_dir() and (p / "manifest.json").is_file():
         df = run_traces(p, kept_only)
@@ -63,7 +65,7 @@ def load_sft_rows(source: str | Path, config: str | None = "sft_train", split: s
             df = df.filter(pl.col("format").is_in(list(formats)))
         rows = rows_from_frame(df)
     elif p.is_file():
-        rows = rows_from_frame(_read_file(p))
+        rows = rows_from_frame(read_file(p))
     elif p.is_dir():
         files = sorted([*p.rglob("*.parquet"), *p.rglob("*.jsonl"), *p.rglob("*.json")])
         files = [f for f in files if f.name != "dataset_info.json"]
@@ -72,32 +74,9 @@ def load_sft_rows(source: str | Path, config: str | None = "sft_train", split: s
             files = scoped or files
         if not files:
             raise FileNotFoundError(f"no Parquet/JSON data under {p}")
-        rows = [r for f in files for r in rows_from_frame(_read_file(f))]
+        rows = [r for f in files for r in rows_from_frame(read_file(f))]
     else:
-        rows = rows_from_frame(_load_hub(str(source), config, split))
+        rows = rows_from_frame(load_hub_frame(str(source), config, split))
     if not rows:
         raise ValueError(f"{source}: no usable conversations (each needs a user and an assistant turn)")
     return rows
-
-
-def _read_file(p: Path) -> pl.DataFrame:
-    if p.suffix == ".parquet":
-        return pl.read_parquet(p)
-    if p.suffix == ".jsonl":
-        return pl.read_ndjson(p)
-    if p.suffix == ".json":
-        return pl.read_json(p)
-    raise ValueError(f"unsupported file type {p.suffix} (use .parquet, .json or .jsonl)")
-
-
-def _load_hub(repo_id: str, config: str | None, split: str) -> pl.DataFrame:
-    import datasets
-
-    try:
-        ds = datasets.load_dataset(repo_id, config, split=split)
-    except ValueError:
-        ds = datasets.load_dataset(repo_id, split=split)  # datasets without named configs
-    except Exception as e:  # offline, missing, private
-        raise FileNotFoundError(f"cannot load {repo_id!r} from the Hub ({type(e).__name__}: {e}); "
-                                "pass a run directory or a local file instead") from e
-    return pl.from_arrow(ds.data.table)

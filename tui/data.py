@@ -200,6 +200,7 @@ class TraceStore:
         """Set keep/drop (None clears) and/or a note; rewrites labels.parquet atomically."""
         from sfdata.store.duck import table_view_sql
         from sfdata.store.run import now_utc
+        from sfdata.store.schemas import LABELS
 
         if label not in (None, "keep", "drop"):
             raise ValueError(f"label must be keep, drop or None, got {label!r}")
@@ -213,7 +214,7 @@ class TraceStore:
         df = pl.DataFrame(
             {"trace_id": list(self.labels), "label": [v[0] for v in self.labels.values()],
              "note": [v[1] for v in self.labels.values()], "updated_at": [now] * len(self.labels)},
-            schema={"trace_id": pl.String, "label": pl.String, "note": pl.String, "updated_at": pl.Datetime("us", "UTC")},
+            schema=LABELS,
         )
         self.run.write("labels", df)
         self.con.execute(table_view_sql("labels", self.run.files("labels")))

@@ -65,16 +65,7 @@ def read_source(source: str | Path, config: str | None = None, split: str = "tra
     """A local Parquet/JSON/JSONL file or folder, or a Hub dataset id, as a Polars frame."""
     p = Path(source)
     if p.is_file():
-        if p.suffix == ".parquet":
-            return pl.read_parquet(p)
-        if p.suffix == ".jsonl":
-            return pl.read_ndjson(p)
-        if p.suffix == ".json":
-            try:
-                return pl.read_json(p)
-            except Exception:
-                return pl.read_ndjson(p)
-        raise ValueError(f"{p}: unsupported file type {p.suffix!r} (use .parquet, .json or .jsonl)")
+        return read_file(p)
     if p.is_dir():
         files = sorted(p.rglob("*.parquet"))
         if config:
@@ -83,6 +74,20 @@ def read_source(source: str | Path, config: str | None = None, split: str = "tra
             raise FileNotFoundError(f"no Parquet files under {p}")
         return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
     return load_hub_frame(str(source), config, split)
+
+
+def read_file(p: Path) -> pl.DataFrame:
+    """One local Parquet, JSON or JSON Lines file (a .json holding JSON Lines is read too)."""
+    if p.suffix == ".parquet":
+        return pl.read_parquet(p)
+    if p.suffix == ".jsonl":
+        return pl.read_ndjson(p)
+    if p.suffix == ".json":
+        try:
+            return pl.read_json(p)
+        except Exception:
+            return pl.read_ndjson(p)
+    raise ValueError(f"{p}: unsupported file type {p.suffix!r} (use .parquet, .json or .jsonl)")
 
 
 def load_hub_frame(repo_id: str, config: str | None, split: str) -> pl.DataFrame:
