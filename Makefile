@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-fast demo bench clean help
+.PHONY: setup lint test test-fast demo bench clean help
 
 help:
 	@echo "make demo   # run the whole SkillFactory pipeline on the embedded SmolLM2 model (CPU)"
@@ -26,7 +26,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(STAMP) lint
 	$(BIN)/python -m pytest -q tests
 
 test-fast: $(STAMP)

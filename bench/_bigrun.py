@@ -26,32 +26,74 @@ def big_run(n: int, root: Path = Path("/tmp/sf_bench")) -> RunDir:
     k = (h % 4 + 1).cast(pl.Int32)  # samples per trace
     fmt = (h % 7).replace_strict(list(range(7)), FORMATS, return_dtype=pl.String)
     # every trace distinct (like real ones), ~300 characters per sample
-    sample = pl.format("<sample>\nPuzzle {}: I combine the numbers {} and {} first, then the rest: ({} + {}) * {}.\n"
-                       "<answer>({} + {}) * {}</answer>\n</sample>\n<reflect>\nChecking ({} + {}) * {} step by step: "
-                       "it does not reach the target.\n<verdict>Incorrect</verdict>\n</reflect>\nLet me try again.\n",
-                       pl.col("i"), h % 97, h % 89, h % 97, h % 89, h % 13, h % 97, h % 89, h % 13, h % 97, h % 89, h % 13)
-    trace = pl.concat_str([pl.lit("<think>\n"), sample.repeat_by(k).list.join(""),
-                           pl.lit("</think>\n\nSo the answer is:\n\n<answer>\n(3 + 4) * 5\n</answer>")])
+    sample = pl.format(
+        "<sample>\nPuzzle {}: I combine the numbers {} and {} first, then the rest: ({} + {}) * {}.\n"
+        "<answer>({} + {}) * {}</answer>\n</sample>\n<reflect>\nChecking ({} + {}) * {} step by step: "
+        "it does not reach the target.\n<verdict>Incorrect</verdict>\n</reflect>\nLet me try again.\n",
+        pl.col("i"),
+        h % 97,
+        h % 89,
+        h % 97,
+        h % 89,
+        h % 13,
+        h % 97,
+        h % 89,
+        h % 13,
+        h % 97,
+        h % 89,
+        h % 13,
+    )
+    trace = pl.concat_str(
+        [
+            pl.lit("<think>\n"),
+            sample.repeat_by(k).list.join(""),
+            pl.lit("</think>\n\nSo the answer is:\n\n<answer>\n(3 + 4) * 5\n</answer>"),
+        ]
+    )
     now = now_utc()
     traces = df.select(
-        pl.format("t{}", pl.col("i")).alias("trace_id"), pl.format("q{}", pl.col("i") // 8).alias("question_id"),
-        pl.lit("countdown").alias("task"), fmt.alias("format"), pl.lit(None, pl.String).alias("ablation"), k.alias("n_samples"),
-        pl.lit("Use the numbers [3, 4, 5] to make 35.").alias("prompt"), trace.alias("trace"), pl.lit("(3 + 4) * 5").alias("final_answer"),
-        ((h % 3) > 0).alias("is_correct"), pl.lit([], pl.List(pl.String)).alias("rollout_ids"),
-        pl.lit([], pl.List(pl.String)).alias("reflection_ids"), pl.lit([], pl.List(pl.String)).alias("variants"),
-        (k - 1).alias("n_correct"), pl.lit(1, pl.Int32).alias("n_incorrect"), (k - 1).alias("n_retries"),
-        ((h % 7) == 3).cast(pl.Int32).alias("n_backtracks"), ((h % 7) == 4).cast(pl.Int32).alias("n_confirms"),
-        pl.lit(0, pl.Int64).alias("seed"), pl.lit(now).alias("created_at"),
+        pl.format("t{}", pl.col("i")).alias("trace_id"),
+        pl.format("q{}", pl.col("i") // 8).alias("question_id"),
+        pl.lit("countdown").alias("task"),
+        fmt.alias("format"),
+        pl.lit(None, pl.String).alias("ablation"),
+        k.alias("n_samples"),
+        pl.lit("Use the numbers [3, 4, 5] to make 35.").alias("prompt"),
+        trace.alias("trace"),
+        pl.lit("(3 + 4) * 5").alias("final_answer"),
+        ((h % 3) > 0).alias("is_correct"),
+        pl.lit([], pl.List(pl.String)).alias("rollout_ids"),
+        pl.lit([], pl.List(pl.String)).alias("reflection_ids"),
+        pl.lit([], pl.List(pl.String)).alias("variants"),
+        (k - 1).alias("n_correct"),
+        pl.lit(1, pl.Int32).alias("n_incorrect"),
+        (k - 1).alias("n_retries"),
+        ((h % 7) == 3).cast(pl.Int32).alias("n_backtracks"),
+        ((h % 7) == 4).cast(pl.Int32).alias("n_confirms"),
+        pl.lit(0, pl.Int64).alias("seed"),
+        pl.lit(now).alias("created_at"),
     ).cast(TRACES)
     chunk = 250_000
     for c0 in range(0, n, chunk):
         run.append("traces", traces.slice(c0, chunk))
     skills = df.select(
-        pl.format("t{}", pl.col("i")).alias("id"), pl.lit("trace").alias("source"), k.alias("n_samples"), k.alias("n_reflections"),
-        k.alias("n_verdicts"), pl.lit(1, pl.Int32).alias("n_verdict_correct"), (k - 1).alias("n_verdict_incorrect"), k.alias("n_verdict_right"),
-        (k - 1).alias("n_retries"), ((h % 7) == 3).cast(pl.Int32).alias("n_backtracks"), ((h % 7) == 4).cast(pl.Int32).alias("n_confirms"),
-        pl.lit(True).alias("final_matches_last"), (h % 5 == 0).cast(pl.Int32).alias("cue_wait"), pl.lit(0, pl.Int32).alias("cue_verify"),
-        pl.lit(0, pl.Int32).alias("cue_alternatively"), k.alias("cue_check"), pl.lit(False).alias("malformed"),
+        pl.format("t{}", pl.col("i")).alias("id"),
+        pl.lit("trace").alias("source"),
+        k.alias("n_samples"),
+        k.alias("n_reflections"),
+        k.alias("n_verdicts"),
+        pl.lit(1, pl.Int32).alias("n_verdict_correct"),
+        (k - 1).alias("n_verdict_incorrect"),
+        k.alias("n_verdict_right"),
+        (k - 1).alias("n_retries"),
+        ((h % 7) == 3).cast(pl.Int32).alias("n_backtracks"),
+        ((h % 7) == 4).cast(pl.Int32).alias("n_confirms"),
+        pl.lit(True).alias("final_matches_last"),
+        (h % 5 == 0).cast(pl.Int32).alias("cue_wait"),
+        pl.lit(0, pl.Int32).alias("cue_verify"),
+        pl.lit(0, pl.Int32).alias("cue_alternatively"),
+        k.alias("cue_check"),
+        pl.lit(False).alias("malformed"),
     ).cast(SKILLS)
     run.write("skills", skills)
     return run

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def best_of(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
@@ -17,8 +18,21 @@ def best_of(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
     return best, out
 
 
-def report(bench: str, ours: float, baseline: float, unit: str, note: str, higher_is_better: bool = True, **extra: Any) -> None:
+def report(
+    bench: str, ours: float, baseline: float, unit: str, note: str, higher_is_better: bool = True, **extra: Any
+) -> None:
     ratio = ours / baseline if higher_is_better else baseline / ours
     print(f"{bench}: ours {ours:,.4g} {unit}, baseline {baseline:,.4g} {unit} -> {ratio:.2f}x  ({note})")
-    print(json.dumps({"bench": bench, "ours": ours, "baseline": baseline, "unit": unit, "ratio": round(ratio, 2),
-                      "note": note, **extra}))
+    print(
+        json.dumps(
+            {
+                "bench": bench,
+                "ours": ours,
+                "baseline": baseline,
+                "unit": unit,
+                "ratio": round(ratio, 2),
+                "note": note,
+                **extra,
+            }
+        )
+    )

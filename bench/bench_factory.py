@@ -30,20 +30,37 @@ FORMATS = ("*C", "*C*IC", "*CC")
 def raw_dataset(n_questions: int, per_variant: int = 2, seed: int = 0) -> pl.DataFrame:
     """Published raw schema, built with vectorised expressions (no Python loop per row)."""
     rows = n_questions * len(VARIANTS)
-    base = pl.DataFrame({"q": pl.int_range(0, rows, eager=True) // len(VARIANTS),
-                         "v": pl.int_range(0, rows, eager=True) % len(VARIANTS)})
+    base = pl.DataFrame(
+        {
+            "q": pl.int_range(0, rows, eager=True) // len(VARIANTS),
+            "v": pl.int_range(0, rows, eager=True) % len(VARIANTS),
+        }
+    )
     cols = []
     for k in range(per_variant):
         h = (pl.col("q") * 7919 + pl.col("v") * 104729 + k * 1299709 + seed).hash(seed=k)
         ok = (h % 100) < 45
         right = (h % 1000) < 850  # reflection verdict matches the grade 85% of the time
-        ans = pl.when(ok).then(pl.format("({} + 1) * 2", pl.col("q"))).otherwise(pl.format("{} - {}", pl.col("q"), h % 97))
+        ans = (
+            pl.when(ok)
+            .then(pl.format("({} + 1) * 2", pl.col("q")))
+            .otherwise(pl.format("{} - {}", pl.col("q"), h % 97))
+        )
         says_ok = ok == right
         cols += [
-            pl.format("Attempt {} for puzzle {}: I combine the numbers step by step.\n<answer>{}</answer>", pl.lit(k), pl.col("q"), ans).alias(f"r{k}"),
-            ok.alias(f"c{k}"), ans.alias(f"a{k}"),
-            pl.format("Checking the steps of {}.\n<verdict>{}</verdict>", ans,
-                      pl.when(says_ok).then(pl.lit("Correct")).otherwise(pl.lit("Incorrect"))).alias(f"f{k}"),
+            pl.format(
+                "Attempt {} for puzzle {}: I combine the numbers step by step.\n<answer>{}</answer>",
+                pl.lit(k),
+                pl.col("q"),
+                ans,
+            ).alias(f"r{k}"),
+            ok.alias(f"c{k}"),
+            ans.alias(f"a{k}"),
+            pl.format(
+                "Checking the steps of {}.\n<verdict>{}</verdict>",
+                ans,
+                pl.when(says_ok).then(pl.lit("Correct")).otherwise(pl.lit("Incorrect")),
+            ).alias(f"f{k}"),
         ]
     df = base.with_columns(cols)
     r = [f"r{k}" for k in range(per_variant)]
@@ -64,19 +81,39 @@ PHASES: dict[str, float] = {}
 def ours(raw: pl.DataFrame) -> int:
     """Raw rows -> long tables (explode, vectorised verdict parse) -> grouped samples -> traces."""
     t0 = time.perf_counter()
-    long = (raw.with_row_index("row")
-            .explode([RESP, f"{RESP}__eval_is_correct", f"{RESP}__eval_extracted_answers", f"{RESP}_reflection"])
-            .with_columns(pl.int_range(pl.len()).over("row").alias("sample_idx"))
-            .with_columns(pl.format("{}-{}", pl.col("row"), pl.col("sample_idx")).alias("rollout_id"),
-                          pl.col("question").alias("question_id")))
-    rollouts = long.select("rollout_id", "question_id", pl.col("prompt_variant").alias("variant"), "sample_idx",
-                           pl.col(RESP).alias("response"))
-    grades = long.select("rollout_id", pl.col(f"{RESP}__eval_extracted_answers").alias("extracted_answer"),
-                         pl.col(f"{RESP}__eval_is_correct").alias("is_correct"))
-    verdict = pl.col(f"{RESP}_reflection").str.extract(r"(?i)<verdict>\s*(correct|incorrect)\s*</verdict>", 1).str.to_lowercase()
-    refl = long.select("rollout_id", pl.lit(0).alias("reflection_idx"), (pl.col("rollout_id") + "-f").alias("reflection_id"),
-                       pl.col(f"{RESP}_reflection").alias("text"),
-                       ((verdict == "correct") == pl.col(f"{RESP}__eval_is_correct")).alias("is_valid"))
+    long = (
+        raw.with_row_index("row")
+        .explode([RESP, f"{RESP}__eval_is_correct", f"{RESP}__eval_extracted_answers", f"{RESP}_reflection"])
+        .with_columns(pl.int_range(pl.len()).over("row").alias("sample_idx"))
+        .with_columns(
+            pl.format("{}-{}", pl.col("row"), pl.col("sample_idx")).alias("rollout_id"),
+            pl.col("question").alias("question_id"),
+        )
+    )
+    rollouts = long.select(
+        "rollout_id",
+        "question_id",
+        pl.col("prompt_variant").alias("variant"),
+        "sample_idx",
+        pl.col(RESP).alias("response"),
+    )
+    grades = long.select(
+        "rollout_id",
+        pl.col(f"{RESP}__eval_extracted_answers").alias("extracted_answer"),
+        pl.col(f"{RESP}__eval_is_correct").alias("is_correct"),
+    )
+    verdict = (
+        pl.col(f"{RESP}_reflection")
+        .str.extract(r"(?i)<verdict>\s*(correct|incorrect)\s*</verdict>", 1)
+        .str.to_lowercase()
+    )
+    refl = long.select(
+        "rollout_id",
+        pl.lit(0).alias("reflection_idx"),
+        (pl.col("rollout_id") + "-f").alias("reflection_id"),
+        pl.col(f"{RESP}_reflection").alias("text"),
+        ((verdict == "correct") == pl.col(f"{RESP}__eval_is_correct")).alias("is_valid"),
+    )
     grouped = samples_by_question(rollouts, grades, refl)
     PHASES["ours_group"] = time.perf_counter() - t0
     qids = grouped.question_ids()
@@ -94,15 +131,21 @@ def baseline(raw: pl.DataFrame) -> int:
     df = raw.to_pandas()
     by_q: dict[str, list] = {}
     for _, row in df.iterrows():
-        for resp, ok, ans, refl in zip(row[RESP], row[f"{RESP}__eval_is_correct"], row[f"{RESP}__eval_extracted_answers"],
-                                       row[f"{RESP}_reflection"]):
+        for resp, ok, ans, refl in zip(
+            row[RESP],
+            row[f"{RESP}__eval_is_correct"],
+            row[f"{RESP}__eval_extracted_answers"],
+            row[f"{RESP}_reflection"],
+        ):
             m = _VERDICT.search(refl or "")
             valid = m is not None and (m.group(1).lower() == "correct") == bool(ok)
-            by_q.setdefault(row["question"], []).append((resp, bool(ok), ans, refl if valid else None, row["prompt_variant"]))
+            by_q.setdefault(row["question"], []).append(
+                (resp, bool(ok), ans, refl if valid else None, row["prompt_variant"])
+            )
     PHASES["base_group"] = time.perf_counter() - t0
     rng = random.Random(0)
     n = 0
-    for q, samples in by_q.items():
+    for _q, samples in by_q.items():
         usable = [s for s in samples if s[3] is not None]
         correct = [s for s in usable if s[1]]
         wrong = [s for s in usable if not s[1]]
@@ -135,11 +178,19 @@ def main() -> None:
     raw = raw_dataset(nq)
     t_ours, n_ours = best_of(lambda: ours(raw))
     t_base, n_base = best_of(lambda: baseline(raw))
-    report("trace_factory", nq / t_ours, nq / t_base, "questions/s",
-           f"{nq:,} questions x 4 variants x 2 responses; baseline = row-wise pandas reimplementation of the official algorithm"
-           f"; grouping alone: ours {PHASES['ours_group']:.2f}s vs row-wise {PHASES['base_group']:.2f}s "
-           f"({PHASES['base_group'] / PHASES['ours_group']:.0f}x)",
-           traces_ours=n_ours, traces_baseline=n_base, seconds_ours=round(t_ours, 2), seconds_baseline=round(t_base, 2))
+    report(
+        "trace_factory",
+        nq / t_ours,
+        nq / t_base,
+        "questions/s",
+        f"{nq:,} questions x 4 variants x 2 responses; baseline = row-wise pandas reimplementation of the official algorithm"
+        f"; grouping alone: ours {PHASES['ours_group']:.2f}s vs row-wise {PHASES['base_group']:.2f}s "
+        f"({PHASES['base_group'] / PHASES['ours_group']:.0f}x)",
+        traces_ours=n_ours,
+        traces_baseline=n_base,
+        seconds_ours=round(t_ours, 2),
+        seconds_baseline=round(t_base, 2),
+    )
 
 
 if __name__ == "__main__":

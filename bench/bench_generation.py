@@ -45,13 +45,25 @@ def main() -> None:
     for m in msgs:
         ids = tok(eng.chat_text(m), return_tensors="pt", add_special_tokens=False)
         with torch.no_grad():
-            out = model.generate(**ids, max_new_tokens=args.max_tokens, do_sample=True, temperature=0.7, top_p=1.0,
-                                 pad_token_id=tok.pad_token_id)
+            out = model.generate(
+                **ids,
+                max_new_tokens=args.max_tokens,
+                do_sample=True,
+                temperature=0.7,
+                top_p=1.0,
+                pad_token_id=tok.pad_token_id,
+            )
         tok_base += out.shape[1] - ids["input_ids"].shape[1]
     t_base = time.perf_counter() - t0
-    report("generation", tok_ours / t_ours, tok_base / t_base, "tokens/s",
-           f"SmolLM2-135M on CPU, {n} prompts x {args.max_tokens} max tokens: batched engine vs one prompt at a time",
-           seconds_ours=round(t_ours, 1), seconds_baseline=round(t_base, 1))
+    report(
+        "generation",
+        tok_ours / t_ours,
+        tok_base / t_base,
+        "tokens/s",
+        f"SmolLM2-135M on CPU, {n} prompts x {args.max_tokens} max tokens: batched engine vs one prompt at a time",
+        seconds_ours=round(t_ours, 1),
+        seconds_baseline=round(t_base, 1),
+    )
 
 
 if __name__ == "__main__":

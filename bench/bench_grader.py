@@ -55,7 +55,15 @@ def naive_grade(answer: str, numbers: list[int], target: int) -> bool:
 def answers(n: int, seed: int = 0) -> list[tuple[str, list[int], int]]:
     rng = random.Random(seed)
     qs = Countdown().generate(500, seed, level=4)
-    hostile = ["__import__('os').system('x')", "9**9**9", "1/0", "(" * 200 + "1" + ")" * 200, "1" * 5000, "٣ + 4", "x + y"]
+    hostile = [
+        "__import__('os').system('x')",
+        "9**9**9",
+        "1/0",
+        "(" * 200 + "1" + ")" * 200,
+        "1" * 5000,
+        "٣ + 4",
+        "x + y",
+    ]
     out = []
     for i in range(n):
         q = qs[i % len(qs)]
@@ -87,9 +95,14 @@ def main() -> None:
     t_base, _ = best_of(lambda: [naive_grade(a, nums, t) for a, nums, t in safe])
     ours = len(data) / t_ours
     base = len(safe) / t_base
-    report("grader", ours, base, "answers/s",
-           f"{n:,} answers incl. hostile; baseline = naive AST+Fraction without bounds (skips the {len(data) - len(safe)} it cannot survive)",
-           correct=sum(res))
+    report(
+        "grader",
+        ours,
+        base,
+        "answers/s",
+        f"{n:,} answers incl. hostile; baseline = naive AST+Fraction without bounds (skips the {len(data) - len(safe)} it cannot survive)",
+        correct=sum(res),
+    )
 
 
 if __name__ == "__main__":

@@ -21,14 +21,22 @@ def polars_version(run) -> pl.DataFrame:
     t = pl.scan_parquet([str(p) for p in run.files("traces")]).select("trace_id", "format")
     s = pl.scan_parquet(str(run.files("skills")[0])).filter(pl.col("source") == "trace")
     cue = pl.col("cue_wait") + pl.col("cue_verify") + pl.col("cue_alternatively") + pl.col("cue_check")
-    return (t.join(s, left_on="trace_id", right_on="id").group_by("format").agg(
-        pl.len().alias("traces"), pl.col("n_samples").mean().round(2).alias("mean_samples"),
-        (pl.col("n_reflections") > 0).mean().round(3).alias("with_reflection"),
-        (pl.col("n_retries") > 0).mean().round(3).alias("with_retry"),
-        (pl.col("n_backtracks") > 0).mean().round(3).alias("with_backtrack"),
-        (pl.col("n_confirms") > 0).mean().round(3).alias("with_confirm"),
-        (cue > 0).mean().round(3).alias("with_cue"), pl.col("malformed").mean().round(3).alias("malformed"),
-    ).sort("format").collect())
+    return (
+        t.join(s, left_on="trace_id", right_on="id")
+        .group_by("format")
+        .agg(
+            pl.len().alias("traces"),
+            pl.col("n_samples").mean().round(2).alias("mean_samples"),
+            (pl.col("n_reflections") > 0).mean().round(3).alias("with_reflection"),
+            (pl.col("n_retries") > 0).mean().round(3).alias("with_retry"),
+            (pl.col("n_backtracks") > 0).mean().round(3).alias("with_backtrack"),
+            (pl.col("n_confirms") > 0).mean().round(3).alias("with_confirm"),
+            (cue > 0).mean().round(3).alias("with_cue"),
+            pl.col("malformed").mean().round(3).alias("malformed"),
+        )
+        .sort("format")
+        .collect()
+    )
 
 
 def python_version(run) -> dict[str, tuple[int, float]]:
@@ -60,10 +68,20 @@ def main() -> None:
     t_duck, duck = best_of(lambda: run_query(run, "skill_frequency"), repeat=3)
     t_pl, pol = best_of(lambda: polars_version(run), repeat=3)
     t_py, py = best_of(lambda: python_version(run), repeat=1)
-    assert duck.select("format", "traces", "mean_samples").rows() == pol.select("format", "traces", "mean_samples").rows()
+    assert (
+        duck.select("format", "traces", "mean_samples").rows() == pol.select("format", "traces", "mean_samples").rows()
+    )
     assert {r[0]: (r[1], r[2]) for r in duck.select("format", "traces", "mean_samples").rows()} == py
-    report("skill_sql", t_duck, t_pl, "s", f"skill_frequency over {n:,} traces: DuckDB vs Polars lazy; plain Python {t_py:.2f}s "
-           f"({t_py / t_duck:.1f}x slower than DuckDB)", higher_is_better=False, python_s=round(t_py, 3))
+    report(
+        "skill_sql",
+        t_duck,
+        t_pl,
+        "s",
+        f"skill_frequency over {n:,} traces: DuckDB vs Polars lazy; plain Python {t_py:.2f}s "
+        f"({t_py / t_duck:.1f}x slower than DuckDB)",
+        higher_is_better=False,
+        python_s=round(t_py, 3),
+    )
 
 
 if __name__ == "__main__":

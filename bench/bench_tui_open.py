@@ -56,9 +56,14 @@ def main() -> None:
     empty = RunDir(run.path.parent / "empty_run").init({})
     t_boot = min(asyncio.run(open_app(empty.path))[0] for _ in range(3))
     t_eager = min(eager(run.path)[0] for _ in range(2))
-    report("tui_open", t_app, t_boot + t_eager, "s",
-           f"Textual app to first page on {n:,} traces (DuckDB paging) vs boot on an empty run ({t_boot:.2f}s) + eager load of all traces ({t_eager:.2f}s)",
-           higher_is_better=False)
+    report(
+        "tui_open",
+        t_app,
+        t_boot + t_eager,
+        "s",
+        f"Textual app to first page on {n:,} traces (DuckDB paging) vs boot on an empty run ({t_boot:.2f}s) + eager load of all traces ({t_eager:.2f}s)",
+        higher_is_better=False,
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import platform
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -54,7 +54,7 @@ def write_results(results: list[dict], path: Path, quick: bool) -> None:
     lines = [
         "# Benchmark results",
         "",
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} on {os.cpu_count()} CPU cores ({cpu}), "
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {os.cpu_count()} CPU cores ({cpu}), "
         f"Python {platform.python_version()}{' (--quick sizes)' if quick else ''}. "
         "Each row times our path and a baseline in the same run; ratio > 1 means ours is faster/better.",
         "",

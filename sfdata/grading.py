@@ -23,14 +23,30 @@ def grade_frame(rollouts: pl.DataFrame, questions: pl.DataFrame) -> pl.DataFrame
     for rid, qid, resp in rollouts.select("rollout_id", "question_id", "response").iter_rows():
         q = qmap.get(qid)
         if q is None:
-            rows.append({"rollout_id": rid, "question_id": qid, "extracted_answer": None, "is_correct": False,
-                         "reason": "unknown_question", "grader": ""})
+            rows.append(
+                {
+                    "rollout_id": rid,
+                    "question_id": qid,
+                    "extracted_answer": None,
+                    "is_correct": False,
+                    "reason": "unknown_question",
+                    "grader": "",
+                }
+            )
             continue
         task = tasks.setdefault(q.task, get_task(q.task))
         ans, res = grade_response(task, q, resp)
         version = getattr(task, "grader_version", task.name)
-        rows.append({"rollout_id": rid, "question_id": qid, "extracted_answer": ans, "is_correct": res.is_correct,
-                     "reason": res.reason.value, "grader": version})
+        rows.append(
+            {
+                "rollout_id": rid,
+                "question_id": qid,
+                "extracted_answer": ans,
+                "is_correct": res.is_correct,
+                "reason": res.reason.value,
+                "grader": version,
+            }
+        )
     from sfdata.store.schemas import GRADES
 
     return pl.DataFrame(rows, schema=GRADES)
@@ -45,5 +61,10 @@ def grade_stage(run: RunDir) -> dict[str, Any]:
     run.write("grades", grades)
     n_ok = int(grades["is_correct"].sum())
     reasons = dict(grades.group_by("reason").len().sort("len", descending=True).iter_rows())
-    return {"graded": grades.height, "correct": n_ok, "accuracy": round(n_ok / grades.height, 4),
-            "reasons": reasons, "seconds": round(time.perf_counter() - t0, 2)}
+    return {
+        "graded": grades.height,
+        "correct": n_ok,
+        "accuracy": round(n_ok / grades.height, 4),
+        "reasons": reasons,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sfdata.stagecfg import config_hash
 from sfdata.store import RunDir
@@ -75,7 +76,13 @@ STAGES: list[tuple[str, str, str, str, str]] = [
     ("grade", "grade", "sfdata.grading", "grade_stage", ""),
     ("reflect", "reflect", "sfdata.reflect", "reflect_stage", "sfdata.reflect.ReflectConfig"),
     ("build", "build", "sfdata.factory.build", "build_stage", "sfdata.factory.build.BuildConfig"),
-    ("sft", "sft", "sftrain.sft", "sft_stage", "sftrain.sft.SFTStageConfig"),  # skills/report last: they cover eval outputs too
+    (
+        "sft",
+        "sft",
+        "sftrain.sft",
+        "sft_stage",
+        "sftrain.sft.SFTStageConfig",
+    ),  # skills/report last: they cover eval outputs too
     ("eval", "eval", "sftrain.eval", "eval_stage", "sftrain.eval.EvalConfig"),
     ("skills", "skills", "sfdata.skills", "skills_stage", ""),
     ("report", "report", "sfdata.report", "report_stage", ""),
@@ -84,8 +91,13 @@ STAGES: list[tuple[str, str, str, str, str]] = [
 _SHARED_KEYS = ("model", "engine")  # top-level defaults passed to sections that accept them
 
 
-def run_pipeline(config: dict[str, Any], run_dir: str | Path | None = None, force: tuple[str, ...] = (),
-                 only: tuple[str, ...] = (), log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_pipeline(
+    config: dict[str, Any],
+    run_dir: str | Path | None = None,
+    force: tuple[str, ...] = (),
+    only: tuple[str, ...] = (),
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     run_dir = run_dir or config.get("run", {}).get("dir") or f"runs/{config.get('run', {}).get('name', 'default')}"
     run = RunDir(run_dir).init(config)
     summary: dict[str, Any] = {}
@@ -100,7 +112,9 @@ def run_pipeline(config: dict[str, Any], run_dir: str | Path | None = None, forc
         if cfg_cls:
             mod_name, _, cls_name = cfg_cls.rpartition(".")
             cls = getattr(import_module(mod_name), cls_name)
-            raw = {k: v for k, v in raw.items() if k not in _SHARED_KEYS or k in getattr(cls, "__dataclass_fields__", {})}
+            raw = {
+                k: v for k, v in raw.items() if k not in _SHARED_KEYS or k in getattr(cls, "__dataclass_fields__", {})
+            }
             cfg = cls.from_dict(raw)
         h = config_hash(cfg if cfg is not None else raw)
         entry = run.manifest().get("stages", {}).get(stage, {})
@@ -125,6 +139,8 @@ def run_pipeline(config: dict[str, Any], run_dir: str | Path | None = None, forc
         info["seconds"] = round(time.perf_counter() - t0, 2)
         run.set_stage(stage, "done", config_hash=h, info=info)
         summary[stage] = info
-        log(f"[{stage}] done in {info['seconds']:.1f}s: " + ", ".join(f"{k}={v}" for k, v in info.items()
-                                                                       if not isinstance(v, (dict, list)))[:300])
+        log(
+            f"[{stage}] done in {info['seconds']:.1f}s: "
+            + ", ".join(f"{k}={v}" for k, v in info.items() if not isinstance(v, (dict, list)))[:300]
+        )
     return {"run": str(run.path), "stages": summary}

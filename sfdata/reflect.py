@@ -65,11 +65,13 @@ class ReflectConfig:
     engine_options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> "ReflectConfig":
+    def from_dict(cls, d: dict[str, Any] | None) -> ReflectConfig:
         return from_dict(cls, d)
 
     def sampling(self) -> SamplingParams:
-        return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed)
+        return SamplingParams(
+            temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed
+        )
 
 
 def verify_messages(question: str, response: str) -> list[dict[str, str]]:
@@ -103,8 +105,16 @@ def reflect_stage(run: RunDir, cfg: ReflectConfig, engine: Engine | None = None)
         for k in range(cfg.k):
             fid = stable_id(r["rollout_id"], k, mname, skey, cfg.seed)
             if fid not in have:
-                jobs.append({"reflection_id": fid, "rollout_id": r["rollout_id"], "question_id": r["question_id"],
-                             "idx": k, "messages": msgs, "is_correct": bool(r["is_correct"])})
+                jobs.append(
+                    {
+                        "reflection_id": fid,
+                        "rollout_id": r["rollout_id"],
+                        "question_id": r["question_id"],
+                        "idx": k,
+                        "messages": msgs,
+                        "is_correct": bool(r["is_correct"]),
+                    }
+                )
     info: dict[str, Any] = {"planned": joined.height * cfg.k, "existing": joined.height * cfg.k - len(jobs)}
     if jobs:
         own = engine is None
@@ -122,14 +132,25 @@ def reflect_stage(run: RunDir, cfg: ReflectConfig, engine: Engine | None = None)
             rows = []
             for j, c, text in zip(part, comps, texts):
                 verdict = parse_verdict(text)
-                rows.append({
-                    "reflection_id": j["reflection_id"], "rollout_id": j["rollout_id"], "question_id": j["question_id"],
-                    "reflection_idx": j["idx"], "prompt": j["messages"][-1]["content"], "text": text,
-                    "verdict": verdict, "rollout_is_correct": j["is_correct"],
-                    "is_valid": verdict is not None and (verdict == "Correct") == j["is_correct"],
-                    "model": mname, "temperature": cfg.temperature, "seed": cfg.seed,
-                    "completion_tokens": c.completion_tokens, "latency_s": latency, "created_at": now,
-                })
+                rows.append(
+                    {
+                        "reflection_id": j["reflection_id"],
+                        "rollout_id": j["rollout_id"],
+                        "question_id": j["question_id"],
+                        "reflection_idx": j["idx"],
+                        "prompt": j["messages"][-1]["content"],
+                        "text": text,
+                        "verdict": verdict,
+                        "rollout_is_correct": j["is_correct"],
+                        "is_valid": verdict is not None and (verdict == "Correct") == j["is_correct"],
+                        "model": mname,
+                        "temperature": cfg.temperature,
+                        "seed": cfg.seed,
+                        "completion_tokens": c.completion_tokens,
+                        "latency_s": latency,
+                        "created_at": now,
+                    }
+                )
             return rows
 
         try:
@@ -156,7 +177,10 @@ def _force_verdicts(engine: Engine, part: list[dict], texts: list[str], cfg: Ref
     for i, c in zip(missing, conts):
         word = c[0].text.strip().split()[:1]
         if word and word[0].lower().startswith(("correct", "incorrect")):
-            out[i] = texts[i].rstrip() + f"\n<verdict>{'Correct' if word[0].lower().startswith('correct') else 'Incorrect'}</verdict>"
+            out[i] = (
+                texts[i].rstrip()
+                + f"\n<verdict>{'Correct' if word[0].lower().startswith('correct') else 'Incorrect'}</verdict>"
+            )
     return out
 
 
@@ -179,6 +203,16 @@ def verdict_metrics(run: RunDir) -> dict[str, Any]:
     prec_n = tn / (tn + fn) if tn + fn else 0.0
     rec_n = tn / (tn + fp) if tn + fp else 0.0
     f1_n = 2 * prec_n * rec_n / (prec_n + rec_n) if prec_n + rec_n else 0.0
-    return {"reflections": df.height, "parsed": parsed.height, "valid": int(df["is_valid"].sum()),
-            "tp": tp, "fp": fp, "fn": fn, "tn": tn, "precision": round(prec, 4), "recall": round(rec, 4),
-            "f1": round(f1, 4), "f1_incorrect": round(f1_n, 4)}
+    return {
+        "reflections": df.height,
+        "parsed": parsed.height,
+        "valid": int(df["is_valid"].sum()),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
+        "precision": round(prec, 4),
+        "recall": round(rec, 4),
+        "f1": round(f1, 4),
+        "f1_incorrect": round(f1_n, 4),
+    }

@@ -21,8 +21,10 @@ def summary(run: RunDir) -> dict[str, Any]:
 
     con = connect(run)
     try:
-        counts = {t: con.sql(f"select count(*) from {t}").fetchall()[0][0]
-                  for t in ("questions", "rollouts", "reflections", "traces", "labels", "skills", "eval")}
+        counts = {
+            t: con.sql(f"select count(*) from {t}").fetchall()[0][0]
+            for t in ("questions", "rollouts", "reflections", "traces", "labels", "skills", "eval")
+        }
         acc = con.sql("select avg(is_correct::int) from graded where is_correct is not null").fetchall()[0][0]
         fmt_mix = dict(con.sql("select format, count(*) from traces group by 1 order by 1").fetchall())
     finally:
@@ -108,7 +110,10 @@ def print_report(run: RunDir, console) -> dict[str, Any]:
     t.add_row("rollout accuracy", "-" if acc is None else f"{acc:.1%}")
     m = verdict_metrics(run)
     if m.get("parsed"):
-        t.add_row("verdict F1 (Correct / Incorrect)", f"{m['f1']:.3f} / {m['f1_incorrect']:.3f}  ({m['parsed']} parsed of {m['reflections']})")
+        t.add_row(
+            "verdict F1 (Correct / Incorrect)",
+            f"{m['f1']:.3f} / {m['f1_incorrect']:.3f}  ({m['parsed']} parsed of {m['reflections']})",
+        )
     if info["format_mix"]:
         t.add_row("format mix", ", ".join(f"{k} {v}" for k, v in info["format_mix"].items()))
     console.print(Panel(t, title=f"run {run.path}"))

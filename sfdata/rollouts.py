@@ -38,11 +38,13 @@ class GenerateConfig:
     engine_options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> "GenerateConfig":
+    def from_dict(cls, d: dict[str, Any] | None) -> GenerateConfig:
         return from_dict(cls, d)
 
     def sampling(self) -> SamplingParams:
-        return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed)
+        return SamplingParams(
+            temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed
+        )
 
 
 def model_name(model: str | None) -> str:
@@ -71,21 +73,43 @@ def plan(questions: list[Question], cfg: GenerateConfig) -> list[dict[str, Any]]
 def load_questions(run: RunDir) -> list[Question]:
     df = run.read("questions")
     if df.height == 0:
-        raise FileNotFoundError(f"{run.path} has no questions.parquet; create questions first (`sf questions {run.path}`)")
+        raise FileNotFoundError(
+            f"{run.path} has no questions.parquet; create questions first (`sf questions {run.path}`)"
+        )
     return [Question.from_row(r) for r in df.iter_rows(named=True)]
 
 
 def _progress(total: int, done: int, label: str):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
-        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(), transient=False,
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        transient=False,
     )
 
 
-def run_jobs(run: RunDir, table: str, jobs: list[dict[str, Any]], engine: Engine, sampling: SamplingParams,
-             chunk: int, to_rows, label: str) -> dict[str, Any]:
+def run_jobs(
+    run: RunDir,
+    table: str,
+    jobs: list[dict[str, Any]],
+    engine: Engine,
+    sampling: SamplingParams,
+    chunk: int,
+    to_rows,
+    label: str,
+) -> dict[str, Any]:
     """Shared chunked loop for generation-like stages: generate, convert, append one part per chunk."""
     total_tokens = 0
     written = 0
@@ -105,8 +129,12 @@ def run_jobs(run: RunDir, table: str, jobs: list[dict[str, Any]], engine: Engine
             el = time.perf_counter() - t0
             prog.update(bar, advance=len(part), rate=f"{written / el:.2f} rows/s  {total_tokens / el:.0f} tok/s")
     el = time.perf_counter() - t0
-    return {"written": written, "tokens": total_tokens, "seconds": round(el, 2),
-            "tokens_per_s": round(total_tokens / el, 1) if el else 0.0}
+    return {
+        "written": written,
+        "tokens": total_tokens,
+        "seconds": round(el, 2),
+        "tokens_per_s": round(total_tokens / el, 1) if el else 0.0,
+    }
 
 
 def generate_stage(run: RunDir, cfg: GenerateConfig, engine: Engine | None = None) -> dict[str, Any]:
@@ -125,12 +153,24 @@ def generate_stage(run: RunDir, cfg: GenerateConfig, engine: Engine | None = Non
         now = now_utc()
         return [
             {
-                "rollout_id": j["rollout_id"], "question_id": j["question"].question_id, "task": j["question"].task,
-                "variant": j["variant"], "sample_idx": j["sample_idx"], "prompt": j["messages"][-1]["content"],
-                "response": c.text, "model": model_name(cfg.model), "engine": engine.name,
-                "temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": cfg.max_tokens, "seed": cfg.seed,
-                "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
-                "finish_reason": c.finish_reason, "latency_s": latency, "created_at": now,
+                "rollout_id": j["rollout_id"],
+                "question_id": j["question"].question_id,
+                "task": j["question"].task,
+                "variant": j["variant"],
+                "sample_idx": j["sample_idx"],
+                "prompt": j["messages"][-1]["content"],
+                "response": c.text,
+                "model": model_name(cfg.model),
+                "engine": engine.name,
+                "temperature": cfg.temperature,
+                "top_p": cfg.top_p,
+                "max_tokens": cfg.max_tokens,
+                "seed": cfg.seed,
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+                "finish_reason": c.finish_reason,
+                "latency_s": latency,
+                "created_at": now,
             }
             for j, c in zip(part, comps)
         ]

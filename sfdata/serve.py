@@ -18,7 +18,9 @@ from typing import Any
 from sfdata.engines.base import Engine, SamplingParams
 
 
-def make_server(engine: Engine, host: str = "127.0.0.1", port: int = 8000, model_name: str | None = None) -> ThreadingHTTPServer:
+def make_server(
+    engine: Engine, host: str = "127.0.0.1", port: int = 8000, model_name: str | None = None
+) -> ThreadingHTTPServer:
     lock = threading.Lock()
     name = model_name or getattr(engine, "model", "model")
 
@@ -38,7 +40,9 @@ def make_server(engine: Engine, host: str = "127.0.0.1", port: int = 8000, model
 
         def do_GET(self) -> None:
             if self.path.rstrip("/") in ("/v1/models", "/models"):
-                self._send(200, {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "skillfactory"}]})
+                self._send(
+                    200, {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "skillfactory"}]}
+                )
             elif self.path.rstrip("/") in ("/health", "/v1/health"):
                 self._send(200, {"status": "ok"})
             else:
@@ -57,9 +61,14 @@ def make_server(engine: Engine, host: str = "127.0.0.1", port: int = 8000, model
             if not prompt:
                 return self._send(400, {"error": {"message": "missing 'messages'" if chat else "missing 'prompt'"}})
             try:
-                sp = SamplingParams(n=int(body.get("n", 1)), temperature=float(body.get("temperature", 1.0)),
-                                    top_p=float(body.get("top_p", 1.0)), max_tokens=int(body.get("max_tokens", 256)),
-                                    seed=int(body.get("seed") or 0), stop=body.get("stop"))
+                sp = SamplingParams(
+                    n=int(body.get("n", 1)),
+                    temperature=float(body.get("temperature", 1.0)),
+                    top_p=float(body.get("top_p", 1.0)),
+                    max_tokens=int(body.get("max_tokens", 256)),
+                    seed=int(body.get("seed") or 0),
+                    stop=body.get("stop"),
+                )
             except (TypeError, ValueError) as e:
                 return self._send(400, {"error": {"message": f"bad sampling parameters: {e}"}})
             with lock:
@@ -72,11 +81,22 @@ def make_server(engine: Engine, host: str = "127.0.0.1", port: int = 8000, model
                 else:
                     choice["text"] = c.text
                 choices.append(choice)
-            usage = {"prompt_tokens": outs[0].prompt_tokens if outs else 0,
-                     "completion_tokens": sum(c.completion_tokens for c in outs)}
+            usage = {
+                "prompt_tokens": outs[0].prompt_tokens if outs else 0,
+                "completion_tokens": sum(c.completion_tokens for c in outs),
+            }
             usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-            self._send(200, {"id": f"cmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion" if chat else "text_completion",
-                             "created": int(time.time()), "model": name, "choices": choices, "usage": usage})
+            self._send(
+                200,
+                {
+                    "id": f"cmpl-{uuid.uuid4().hex[:12]}",
+                    "object": "chat.completion" if chat else "text_completion",
+                    "created": int(time.time()),
+                    "model": name,
+                    "choices": choices,
+                    "usage": usage,
+                },
+            )
 
     return ThreadingHTTPServer((host, port), Handler)
 

@@ -23,7 +23,9 @@ from sfdata.tasks import Question, extract_answer, get_task
 _TAG = re.compile(r"<\s*(/?)\s*(think|sample|reflect|answer)\s*>", re.IGNORECASE)
 _SAMPLE_BLOCK = re.compile(r"<sample>(.*?)</sample>", re.IGNORECASE | re.DOTALL)
 _VERDICT = re.compile(r"<\s*verdict\s*>\s*(correct|incorrect)\s*<\s*/\s*verdict\s*>", re.IGNORECASE)
-_BACKTRACK_CUE = re.compile(r"\b(go(?:ing)? back|backtrack\w*|return to (?:it|my earlier)|earlier (?:answer|solution|attempt))\b", re.I)
+_BACKTRACK_CUE = re.compile(
+    r"\b(go(?:ing)? back|backtrack\w*|return to (?:it|my earlier)|earlier (?:answer|solution|attempt))\b", re.I
+)
 
 CUES: dict[str, str] = {
     "cue_wait": r"\bwait\b",
@@ -174,13 +176,21 @@ def skills_stage(run: RunDir) -> dict[str, Any]:
     frames = []
     traces = run.read("traces")
     if traces.height:
-        frames.append(skills_frame(list(traces.select("trace_id", "trace", "question_id").iter_rows()), "trace", questions))
+        frames.append(
+            skills_frame(list(traces.select("trace_id", "trace", "question_id").iter_rows()), "trace", questions)
+        )
     rollouts = run.read("rollouts")
     if rollouts.height:
-        frames.append(skills_frame(list(rollouts.select("rollout_id", "response", "question_id").iter_rows()), "rollout", questions))
+        frames.append(
+            skills_frame(
+                list(rollouts.select("rollout_id", "response", "question_id").iter_rows()), "rollout", questions
+            )
+        )
     ev = run.read("eval")
     if ev.height:
-        frames.append(skills_frame(list(ev.select("eval_id", "response", "question_id").iter_rows()), "eval", questions))
+        frames.append(
+            skills_frame(list(ev.select("eval_id", "response", "question_id").iter_rows()), "eval", questions)
+        )
     df = pl.concat(frames) if frames else pl.DataFrame(schema=SKILLS)
     run.write("skills", df)
     by_source = dict(df.group_by("source").len().iter_rows()) if df.height else {}

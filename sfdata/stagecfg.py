@@ -16,7 +16,9 @@ def from_dict(cls: type[T], d: dict[str, Any] | None) -> T:
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(d) - names)
     if unknown:
-        raise ValueError(f"unknown option(s) for {cls.__name__}: {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        raise ValueError(
+            f"unknown option(s) for {cls.__name__}: {', '.join(unknown)}; known: {', '.join(sorted(names))}"
+        )
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name in d and isinstance(d[f.name], list) and f.type in ("tuple[str, ...]", "tuple[int, ...]"):
             d[f.name] = tuple(d[f.name])

@@ -21,8 +21,15 @@ class Forced:
     completion_tokens: int
 
 
-def budget_force(engine: Engine, prompts: list[list[dict]], first: list[str], sampling: SamplingParams,
-                 rounds: int, continuation: str = "\n<sample>\n", first_tokens: list[int] | None = None) -> list[Forced]:
+def budget_force(
+    engine: Engine,
+    prompts: list[list[dict]],
+    first: list[str],
+    sampling: SamplingParams,
+    rounds: int,
+    continuation: str = "\n<sample>\n",
+    first_tokens: list[int] | None = None,
+) -> list[Forced]:
     """Continue each first completion up to `rounds` times; only texts that closed </think> are forced."""
     texts = list(first)
     used = [0] * len(texts)
@@ -36,8 +43,14 @@ def budget_force(engine: Engine, prompts: list[list[dict]], first: list[str], sa
             prefix = texts[i][: texts[i].rfind(THINK_CLOSE)].rstrip() + continuation
             prefixes.append(prefix)
             raws.append(engine.chat_text(prompts[i]) + prefix)
-        sp = SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_tokens,
-                            n=1, seed=sampling.seed + 7919 * (r + 1), stop=sampling.stop)
+        sp = SamplingParams(
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            max_tokens=sampling.max_tokens,
+            n=1,
+            seed=sampling.seed + 7919 * (r + 1),
+            stop=sampling.stop,
+        )
         outs = engine.generate(raws, sp)
         for i, prefix, out in zip(idx, prefixes, outs):
             texts[i] = prefix + out[0].text

@@ -35,14 +35,18 @@ def rows_from_frame(df: pl.DataFrame) -> list[dict[str, Any]]:
                 out.append({"prompt": split[0], "completion": split[1]})
     elif {"prompt", "trace"} <= cols:
         for p, t in df.select("prompt", "trace").iter_rows():
-            out.append({"prompt": [{"role": "user", "content": p}], "completion": [{"role": "assistant", "content": t}]})
+            out.append(
+                {"prompt": [{"role": "user", "content": p}], "completion": [{"role": "assistant", "content": t}]}
+            )
     elif {"prompt", "completion"} <= cols:
         for p, c in df.select("prompt", "completion").iter_rows():
             p = p if isinstance(p, list) else [{"role": "user", "content": str(p)}]
             c = c if isinstance(c, list) else [{"role": "assistant", "content": str(c)}]
             out.append({"prompt": p, "completion": c})
     else:
-        raise ValueError(f"no SFT columns found (need conversations, messages, prompt+completion or prompt+trace); have {sorted(cols)}")
+        raise ValueError(
+            f"no SFT columns found (need conversations, messages, prompt+completion or prompt+trace); have {sorted(cols)}"
+        )
     return out
 
 
@@ -53,8 +57,13 @@ def run_traces(run_dir: Path, kept_only: bool = True) -> pl.DataFrame:
     return curated_traces(run_dir, kept_only)
 
 
-def load_sft_rows(source: str | Path, config: str | None = "sft_train", split: str = "train",
-                  kept_only: bool = True, formats: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+def load_sft_rows(
+    source: str | Path,
+    config: str | None = "sft_train",
+    split: str = "train",
+    kept_only: bool = True,
+    formats: tuple[str, ...] | None = None,
+) -> list[dict[str, Any]]:
     """Rows of {prompt, completion} from a run dir, a Parquet/JSON(L) file or folder, or a Hub id."""
     from sfdata.hub.raw import load_hub_frame, read_file
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -32,7 +31,9 @@ def parse_task_specs(specs: list[str] | tuple[str, ...]) -> list[tuple[str, int 
 
 @dataclass
 class EvalConfig:
-    models: list[dict[str, Any]] = field(default_factory=list)  # [{"model": ..., "stage": "base"}]; empty = base (+ run's sft)
+    models: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # [{"model": ..., "stage": "base"}]; empty = base (+ run's sft)
     model: str | None = None  # the base model when `models` is empty
     tasks: tuple[str, ...] = ("countdown:3,4,5,6",)
     n_questions: int = 8  # per task x level
@@ -45,7 +46,7 @@ class EvalConfig:
     batch_size: int = 16
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> "EvalConfig":
+    def from_dict(cls, d: dict[str, Any] | None) -> EvalConfig:
         cfg = from_dict(cls, d)
         cfg.tasks = tuple(cfg.tasks)
         return cfg
@@ -90,24 +91,44 @@ def evaluate_model(run: RunDir, model: str | None, stage: str, cfg: EvalConfig, 
         first = [c[0] for c in comps]
         variants = {0: [(c.text, 0, c.completion_tokens) for c in first]}
         if cfg.budget_forcing > 0:
-            forced = budget_force(engine, msgs, [c.text for c in first], sp, cfg.budget_forcing,
-                                  first_tokens=[c.completion_tokens for c in first])
+            forced = budget_force(
+                engine,
+                msgs,
+                [c.text for c in first],
+                sp,
+                cfg.budget_forcing,
+                first_tokens=[c.completion_tokens for c in first],
+            )
             variants[cfg.budget_forcing] = [(f.text, f.rounds, f.completion_tokens) for f in forced]
     finally:
         engine.close()
     now = now_utc()
     rows = []
     for b, outs in variants.items():
-        for (task, q, s), m, (text, used, ntok) in zip(todo, msgs, outs):
+        for (task, q, s), m, (text, _used, ntok) in zip(todo, msgs, outs):
             i = eid(q, s, b)
             if i in have:
                 continue
             ans, res = grade_response(task, q, text)
-            rows.append({"eval_id": i, "model": label, "stage": stage, "task": q.task, "level": q.level,
-                         "question_id": q.question_id, "sample_idx": s, "budget_rounds": b,
-                         "prompt": m[-1]["content"], "response": text, "extracted_answer": ans,
-                         "is_correct": res.is_correct, "reason": res.reason.value, "completion_tokens": ntok,
-                         "created_at": now})
+            rows.append(
+                {
+                    "eval_id": i,
+                    "model": label,
+                    "stage": stage,
+                    "task": q.task,
+                    "level": q.level,
+                    "question_id": q.question_id,
+                    "sample_idx": s,
+                    "budget_rounds": b,
+                    "prompt": m[-1]["content"],
+                    "response": text,
+                    "extracted_answer": ans,
+                    "is_correct": res.is_correct,
+                    "reason": res.reason.value,
+                    "completion_tokens": ntok,
+                    "created_at": now,
+                }
+            )
     run.append("eval", pl.DataFrame(rows))
     return {"model": label, "stage": stage, "written": len(rows), "seconds": round(time.perf_counter() - t0, 1)}
 

@@ -31,7 +31,7 @@ class RLRunConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> "RLRunConfig":
+    def from_dict(cls, d: dict[str, Any] | None) -> RLRunConfig:
         return from_dict(cls, d)
 
 
@@ -53,8 +53,14 @@ def rl_rows(cfg: RLRunConfig) -> list[dict[str, Any]]:
     for r in qdf.iter_rows(named=True):
         q = Question.from_row(r)
         task = get_task(q.task)
-        rows.append({"prompt": prompts.messages("original", task, q), "task": q.task,
-                     "data": json.dumps(q.data), "answer": q.answer})
+        rows.append(
+            {
+                "prompt": prompts.messages("original", task, q),
+                "task": q.task,
+                "data": json.dumps(q.data),
+                "answer": q.answer,
+            }
+        )
     assert isinstance(qdf, pl.DataFrame)
     return rows
 
@@ -94,20 +100,38 @@ def run_rl(cfg: RLRunConfig, log=print) -> dict[str, Any]:
     use_vllm = vllm_available()
     out = Path(cfg.output_dir)
     grpo_args = GRPOConfig(
-        output_dir=str(out), seed=cfg.seed, logging_steps=1, save_strategy="no", report_to=[],
-        use_cpu=not cuda, bf16=cuda, use_vllm=use_vllm, **({"vllm_mode": "colocate"} if use_vllm else {}),
-        dataloader_num_workers=0, **args,
+        output_dir=str(out),
+        seed=cfg.seed,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=not cuda,
+        bf16=cuda,
+        use_vllm=use_vllm,
+        **({"vllm_mode": "colocate"} if use_vllm else {}),
+        dataloader_num_workers=0,
+        **args,
     )
-    rewards = [correctness_reward] + ([format_reward] if cfg.format_reward else []) + [_load(r) for r in cfg.extra_rewards]
-    trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=grpo_args,
-                          train_dataset=Dataset.from_list(rl_rows(cfg)), processing_class=tok)
+    rewards = (
+        [correctness_reward] + ([format_reward] if cfg.format_reward else []) + [_load(r) for r in cfg.extra_rewards]
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=rewards,
+        args=grpo_args,
+        train_dataset=Dataset.from_list(rl_rows(cfg)),
+        processing_class=tok,
+    )
     trainer.train()
     trainer.save_model(str(out))
     tok.save_pretrained(str(out))
     hist = trainer.state.log_history
     summary = {
-        "model": model_label(cfg.model), "output_dir": str(out), "steps": trainer.state.global_step,
-        "rewards": [h.get("reward") for h in hist if "reward" in h], "vllm": use_vllm,
+        "model": model_label(cfg.model),
+        "output_dir": str(out),
+        "steps": trainer.state.global_step,
+        "rewards": [h.get("reward") for h in hist if "reward" in h],
+        "vllm": use_vllm,
         "seconds": round(time.perf_counter() - t0, 1),
     }
     (out / "sf_summary.json").write_text(json.dumps({**summary, "config": asdict(cfg)}, indent=2, default=str))

@@ -31,7 +31,7 @@ class SFTRunConfig:
     overrides: dict[str, Any] = field(default_factory=dict)  # any TRL SFTConfig field
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> "SFTRunConfig":
+    def from_dict(cls, d: dict[str, Any] | None) -> SFTRunConfig:
         return from_dict(cls, d)
 
     def training_args(self) -> dict[str, Any]:
@@ -70,13 +70,22 @@ def build_sft_trainer(cfg: SFTRunConfig, log=print):
     args = cfg.training_args()
     over, longest = count_truncated(rows, tok, args["max_length"])
     if over:
-        log(f"warning: {over} of {len(rows)} examples exceed max_length={args['max_length']} tokens "
-            f"(longest {longest}) and will be truncated; raise max_length to keep whole traces")
+        log(
+            f"warning: {over} of {len(rows)} examples exceed max_length={args['max_length']} tokens "
+            f"(longest {longest}) and will be truncated; raise max_length to keep whole traces"
+        )
     cuda = torch.cuda.is_available()
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if cuda else torch.float32)
     sft_args = SFTConfig(
-        output_dir=str(cfg.output_dir), seed=cfg.seed, logging_steps=1, save_strategy="no", report_to=[],
-        use_cpu=not cuda, bf16=cuda, completion_only_loss=True, dataloader_num_workers=0,
+        output_dir=str(cfg.output_dir),
+        seed=cfg.seed,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=not cuda,
+        bf16=cuda,
+        completion_only_loss=True,
+        dataloader_num_workers=0,
         **args,
     )
     trainer = SFTTrainer(model=model, args=sft_args, train_dataset=Dataset.from_list(rows), processing_class=tok)
@@ -95,10 +104,17 @@ def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
     tok.save_pretrained(str(out))
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     summary = {
-        "model": model_label(cfg.model), "output_dir": str(out), "examples": rows_n, "truncated": over,
-        "longest_tokens": longest, "steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
-        "last_loss": losses[-1] if losses else None, "train_loss": result.training_loss,
-        "seconds": round(time.perf_counter() - t0, 1), "args": {k: v for k, v in args.items()},
+        "model": model_label(cfg.model),
+        "output_dir": str(out),
+        "examples": rows_n,
+        "truncated": over,
+        "longest_tokens": longest,
+        "steps": trainer.state.global_step,
+        "first_loss": losses[0] if losses else None,
+        "last_loss": losses[-1] if losses else None,
+        "train_loss": result.training_loss,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "args": {k: v for k, v in args.items()},
     }
     (out / "sf_summary.json").write_text(json.dumps({**summary, "config": asdict(cfg)}, indent=2, default=str))
     return summary
@@ -115,11 +131,20 @@ class SFTStageConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> "SFTStageConfig":
+    def from_dict(cls, d: dict[str, Any] | None) -> SFTStageConfig:
         return from_dict(cls, d)
 
 
 def sft_stage(run, cfg: SFTStageConfig) -> dict[str, Any]:
     out = run.path / "models" / "sft"
-    return run_sft(SFTRunConfig(data=str(run.path), model=cfg.model, output_dir=str(out), preset=cfg.preset,
-                                formats=cfg.formats, seed=cfg.seed, overrides=dict(cfg.overrides)))
+    return run_sft(
+        SFTRunConfig(
+            data=str(run.path),
+            model=cfg.model,
+            output_dir=str(out),
+            preset=cfg.preset,
+            formats=cfg.formats,
+            seed=cfg.seed,
+            overrides=dict(cfg.overrides),
+        )
+    )

@@ -6,8 +6,8 @@ as fast as a small one. Labels are written to RUN/labels.parquet atomically on e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
@@ -16,11 +16,19 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
-from tui.data import COLUMNS, PAGE_SIZE, Filters, FilterError, TraceStore, parse_skills
+from tui.data import COLUMNS, PAGE_SIZE, FilterError, Filters, TraceStore, parse_skills
 from tui.screens import CompareScreen, HelpScreen, TraceScreen
 
-_HEADERS = [("id", "id"), ("format", "format"), ("N", "N"), ("correct", "correct"), ("retries", "retries"),
-            ("verdict acc", None), ("length", "length"), ("label", "label")]
+_HEADERS = [
+    ("id", "id"),
+    ("format", "format"),
+    ("N", "N"),
+    ("correct", "correct"),
+    ("retries", "retries"),
+    ("verdict acc", None),
+    ("length", "length"),
+    ("label", "label"),
+]
 _CORRECT = [("correct", True), ("incorrect", False)]
 _LABELS = [("keep", "keep"), ("drop", "drop"), ("unlabeled", "none")]
 
@@ -96,10 +104,13 @@ class InspectorApp(App[None]):
             acc = r.get("verdict_acc")
             label = r["label"] or ""
             table.add_row(
-                r["trace_id"], r["format"], str(r["n_samples"]),
+                r["trace_id"],
+                r["format"],
+                str(r["n_samples"]),
                 Text("✓", style="#a3be8c") if ok else Text("✗", style="#bf616a") if ok is not None else "?",
                 str(r["n_retries"] if r["n_retries"] is not None else ""),
-                "" if acc is None else f"{acc:.2f}", str(r["length"]),
+                "" if acc is None else f"{acc:.2f}",
+                str(r["length"]),
                 Text(label, style="#a3be8c" if label == "keep" else "#bf616a"),
                 key=r["trace_id"],
             )
@@ -113,8 +124,10 @@ class InspectorApp(App[None]):
         kept = sum(1 for v in self.store.labels.values() if v[0] == "keep")
         dropped = sum(1 for v in self.store.labels.values() if v[0] == "drop")
         mark = f"  marked {self.marked}" if self.marked else ""
-        self.set_status(f"[b]{self.total:,}[/] matching  rows {self.offset + 1 if self.total else 0}-{last}{sort}"
-                        f"  keep {kept} / drop {dropped}{mark}")
+        self.set_status(
+            f"[b]{self.total:,}[/] matching  rows {self.offset + 1 if self.total else 0}-{last}{sort}"
+            f"  keep {kept} / drop {dropped}{mark}"
+        )
 
     def set_status(self, text: str) -> None:
         self.query_one("#status", Static).update(text)
@@ -172,7 +185,11 @@ class InspectorApp(App[None]):
         sel = self.query_one(select_id, Select)
         values = [v for _, v in options]
         cur = None if sel.value is Select.NULL else sel.value
-        nxt = values[0] if cur is None else (values[values.index(cur) + 1] if values.index(cur) + 1 < len(values) else None)
+        nxt = (
+            values[0]
+            if cur is None
+            else (values[values.index(cur) + 1] if values.index(cur) + 1 < len(values) else None)
+        )
         if nxt is None:
             sel.clear()
         else:
@@ -262,13 +279,22 @@ class InspectorApp(App[None]):
     # ---- command palette ------------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Export kept traces", "Write keep-labelled traces to RUN/exports/kept.parquet", self.action_export)
+        yield SystemCommand(
+            "Export kept traces", "Write keep-labelled traces to RUN/exports/kept.parquet", self.action_export
+        )
         yield SystemCommand("Reset filters", "Clear every filter and the sort", self.action_reset)
-        yield SystemCommand("Only correct traces", "Filter to traces whose final answer is correct", lambda: self.apply(correct=True))
-        yield SystemCommand("Traces with a backtrack", "Skill filter: backtrack present", lambda: self.apply(skills=("backtrack",)))
+        yield SystemCommand(
+            "Only correct traces", "Filter to traces whose final answer is correct", lambda: self.apply(correct=True)
+        )
+        yield SystemCommand(
+            "Traces with a backtrack", "Skill filter: backtrack present", lambda: self.apply(skills=("backtrack",))
+        )
         yield SystemCommand("Unlabeled traces", "Label filter: no keep/drop yet", lambda: self.apply(label="none"))
-        yield SystemCommand("Compare with marked", "Open the current trace next to the marked one (or an eval output)",
-                            lambda: self.compare(self.current_id()) if self.current_id() else None)
+        yield SystemCommand(
+            "Compare with marked",
+            "Open the current trace next to the marked one (or an eval output)",
+            lambda: self.compare(self.current_id()) if self.current_id() else None,
+        )
         yield SystemCommand("Help: keys", "Show every key binding", self.action_help)
 
     def on_unmount(self) -> None:

@@ -51,7 +51,7 @@ class Filters:
     search: str = ""
     where: str = ""  # raw SQL boolean expression over the traces columns
 
-    def with_(self, **kw: Any) -> "Filters":
+    def with_(self, **kw: Any) -> Filters:
         return replace(self, **kw)
 
     def sql(self) -> tuple[str, list[Any]]:
@@ -131,16 +131,24 @@ class TraceStore:
         except Exception as e:  # duckdb parser/binder errors from the raw WHERE box
             raise FilterError(str(e).splitlines()[0]) from e
 
-    def page(self, f: Filters = Filters(), offset: int = 0, limit: int = PAGE_SIZE, sort: str | None = None,
-             descending: bool = False) -> Page:
+    def page(
+        self,
+        f: Filters = Filters(),
+        offset: int = 0,
+        limit: int = PAGE_SIZE,
+        sort: str | None = None,
+        descending: bool = False,
+    ) -> Page:
         where, params = f.sql()
         order = ""
         if sort:
             if sort not in COLUMNS:
                 raise FilterError(f"cannot sort by {sort!r}")
             order = f" ORDER BY {COLUMNS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, trace_id"
-        sql = (f"SELECT trace_id, format, n_samples, is_correct, n_retries, length(trace) AS length, label "
-               f"FROM t{where}{order} LIMIT {int(limit)} OFFSET {int(offset)}")
+        sql = (
+            f"SELECT trace_id, format, n_samples, is_correct, n_retries, length(trace) AS length, label "
+            f"FROM t{where}{order} LIMIT {int(limit)} OFFSET {int(offset)}"
+        )
         try:
             total = self.count(f)
             df = self.con.sql(sql, params=params or None).pl()
@@ -157,9 +165,12 @@ class TraceStore:
         if not rows:
             return
         ids = [r["trace_id"] for r in rows]
-        acc = dict(self.con.sql(
-            "SELECT id, n_verdict_right / nullif(n_verdicts, 0) FROM skills WHERE source = 'trace' AND id IN (SELECT unnest(?))",
-            params=[ids]).fetchall())
+        acc = dict(
+            self.con.sql(
+                "SELECT id, n_verdict_right / nullif(n_verdicts, 0) FROM skills WHERE source = 'trace' AND id IN (SELECT unnest(?))",
+                params=[ids],
+            ).fetchall()
+        )
         for r in rows:
             r["verdict_acc"] = acc.get(r["trace_id"])
 
@@ -188,12 +199,15 @@ class TraceStore:
                 """SELECT o.pos + 1 AS step, g.variant, g.sample_idx, g.is_correct, g.reason, g.extracted_answer,
                           f.verdict, f.is_valid, o.rollout_id, o.reflection_id
                    FROM _order o LEFT JOIN graded g USING (rollout_id)
-                   LEFT JOIN reflections f ON f.reflection_id = o.reflection_id ORDER BY o.pos""").pl()
+                   LEFT JOIN reflections f ON f.reflection_id = o.reflection_id ORDER BY o.pos"""
+            ).pl()
         finally:
             self.con.unregister("_order")
 
     def eval_outputs(self, limit: int = 50) -> pl.DataFrame:
-        return self.con.sql(f"SELECT eval_id, stage, task, level, is_correct, response FROM eval LIMIT {int(limit)}").pl()
+        return self.con.sql(
+            f"SELECT eval_id, stage, task, level, is_correct, response FROM eval LIMIT {int(limit)}"
+        ).pl()
 
     # ---- curation -------------------------------------------------------------------------
     def set_label(self, trace_id: str, label: str | None, note: str | None = None) -> None:
@@ -212,8 +226,12 @@ class TraceStore:
             self.labels[trace_id] = (label, note)
         now = now_utc()
         df = pl.DataFrame(
-            {"trace_id": list(self.labels), "label": [v[0] for v in self.labels.values()],
-             "note": [v[1] for v in self.labels.values()], "updated_at": [now] * len(self.labels)},
+            {
+                "trace_id": list(self.labels),
+                "label": [v[0] for v in self.labels.values()],
+                "note": [v[1] for v in self.labels.values()],
+                "updated_at": [now] * len(self.labels),
+            },
             schema=LABELS,
         )
         self.run.write("labels", df)
@@ -226,7 +244,9 @@ class TraceStore:
         kept = [k for k, (lab, _) in self.labels.items() if lab == "keep"]
         if not kept:
             raise ValueError("no trace is marked keep (press k on a trace)")
-        df = self.con.sql("SELECT * EXCLUDE (label, note) FROM t WHERE trace_id IN (SELECT unnest(?))", params=[kept]).pl()
+        df = self.con.sql(
+            "SELECT * EXCLUDE (label, note) FROM t WHERE trace_id IN (SELECT unnest(?))", params=[kept]
+        ).pl()
         path = path or self.run.path / "exports" / "kept.parquet"
         write_parquet_atomic(df, path)
         return path, df.height
@@ -268,7 +288,7 @@ def split_samples(trace: str) -> list[tuple[str, str]]:
     pat = re.compile(r"<(sample|reflect|answer)>(.*?)</\1>", re.S | re.I)
     pos = 0
     for m in pat.finditer(trace or ""):
-        gap = trace[pos:m.start()].replace("<think>", "").replace("</think>", "").strip()
+        gap = trace[pos : m.start()].replace("<think>", "").replace("</think>", "").strip()
         if gap:
             blocks.append(("glue", gap))
         blocks.append((m.group(1).lower(), m.group(2).strip("\n")))

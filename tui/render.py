@@ -28,7 +28,12 @@ def trace_text(trace: str, outside: str = "glue") -> Text:
         kind = outside if kind == "glue" else kind
         if kind == "tag":
             name = piece.strip("</>").lower()
-            style = {"sample": "bold #81a1c1", "reflect": "bold #88c0d0", "verdict": "dim", "answer": "bold #ebcb8b"}.get(name, "dim")
+            style = {
+                "sample": "bold #81a1c1",
+                "reflect": "bold #88c0d0",
+                "verdict": "dim",
+                "answer": "bold #ebcb8b",
+            }.get(name, "dim")
             out.append(piece, style=style)
         elif kind == "verdict":
             out.append(piece, style=verdict_style(piece))

@@ -16,17 +16,49 @@ from tui.data import TraceStore, split_samples
 from tui.render import block_text, trace_text
 
 KEYS = [
-    ("Table", [("enter", "open the trace under the cursor"), ("/", "focus the search box"),
-               ("f", "cycle the format filter"), ("c", "cycle correct / incorrect / any"),
-               ("l", "cycle label filter keep / drop / unlabeled / any"), ("s", "sort: a column ascending, again descending, then the next column (or click a header)"),
-               ("] / [", "next / previous page"), ("k / d / u", "keep / drop / clear label"), ("m", "mark for compare"),
-               ("x", "export kept traces to RUN/exports/kept.parquet"), ("r", "reset filters"), ("ctrl+p", "command palette"),
-               ("?", "this help"), ("q", "quit")]),
-    ("Trace", [("n / p", "jump to next / previous sample"), ("a", "expand or collapse all samples"),
-               ("k / d / u", "keep / drop / clear label"), ("e", "edit the note"), ("m", "mark for compare"),
-               ("c", "compare with the marked trace (or an eval output)"), ("escape", "back to the table")]),
-    ("Filters", [("format, correct, label", "drop-downs"), ("skills", "e.g. 'backtrack !retry' (! = absent): reflect retry backtrack confirm multi wait verify alternatively"),
-                 ("search", "case-insensitive text in the trace"), ("where", "raw SQL over trace columns, e.g. n_samples >= 3 AND length(trace) < 4000")]),
+    (
+        "Table",
+        [
+            ("enter", "open the trace under the cursor"),
+            ("/", "focus the search box"),
+            ("f", "cycle the format filter"),
+            ("c", "cycle correct / incorrect / any"),
+            ("l", "cycle label filter keep / drop / unlabeled / any"),
+            ("s", "sort: a column ascending, again descending, then the next column (or click a header)"),
+            ("] / [", "next / previous page"),
+            ("k / d / u", "keep / drop / clear label"),
+            ("m", "mark for compare"),
+            ("x", "export kept traces to RUN/exports/kept.parquet"),
+            ("r", "reset filters"),
+            ("ctrl+p", "command palette"),
+            ("?", "this help"),
+            ("q", "quit"),
+        ],
+    ),
+    (
+        "Trace",
+        [
+            ("n / p", "jump to next / previous sample"),
+            ("a", "expand or collapse all samples"),
+            ("k / d / u", "keep / drop / clear label"),
+            ("e", "edit the note"),
+            ("m", "mark for compare"),
+            ("c", "compare with the marked trace (or an eval output)"),
+            ("escape", "back to the table"),
+        ],
+    ),
+    (
+        "Filters",
+        [
+            ("format, correct, label", "drop-downs"),
+            (
+                "skills",
+                "e.g. 'backtrack !retry' (! = absent): reflect retry backtrack confirm multi wait verify alternatively",
+            ),
+            ("search", "case-insensitive text in the trace"),
+            ("where", "raw SQL over trace columns, e.g. n_samples >= 3 AND length(trace) < 4000"),
+        ],
+    ),
 ]
 
 
@@ -55,7 +87,9 @@ class NoteScreen(ModalScreen[str | None]):
         self.note = note
 
     def compose(self) -> ComposeResult:
-        yield Vertical(Static("Note for this trace (enter saves, escape cancels)"), Input(self.note, id="note-input"), id="note")
+        yield Vertical(
+            Static("Note for this trace (enter saves, escape cancels)"), Input(self.note, id="note-input"), id="note"
+        )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
@@ -123,8 +157,12 @@ class TraceScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         t = self.trace
-        yield Static(Text.assemble((" trace ", "reverse"), f" {t['trace_id']}  ", (t["format"], "bold"),
-                                   f"  {t['n_samples']} sample(s)"), id="trace-title")
+        yield Static(
+            Text.assemble(
+                (" trace ", "reverse"), f" {t['trace_id']}  ", (t["format"], "bold"), f"  {t['n_samples']} sample(s)"
+            ),
+            id="trace-title",
+        )
         with Horizontal():
             with VerticalScroll(id="trace-body"):
                 yield from self._blocks()
@@ -140,8 +178,12 @@ class TraceScreen(Screen[None]):
             if kind == "sample":
                 n += 1
                 first = text.strip().splitlines()[0][:70] if text.strip() else ""
-                yield Collapsible(Static(block_text(kind, text), classes="sample-text"), title=f"sample {n}: {first}",
-                                  collapsed=False, classes="sample")
+                yield Collapsible(
+                    Static(block_text(kind, text), classes="sample-text"),
+                    title=f"sample {n}: {first}",
+                    collapsed=False,
+                    classes="sample",
+                )
             else:
                 yield Static(block_text(kind, text), classes=f"block {kind}")
 
@@ -195,8 +237,11 @@ class TraceScreen(Screen[None]):
 class CompareScreen(Screen[None]):
     """Two texts side by side: two traces, or a trace and an eval output."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "back"), Binding("n", "cycle(1)", "next eval output"),
-                Binding("p", "cycle(-1)", "prev eval output")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "back"),
+        Binding("n", "cycle(1)", "next eval output"),
+        Binding("p", "cycle(-1)", "prev eval output"),
+    ]
 
     def __init__(self, store: TraceStore, left_id: str, right_id: str | None):
         super().__init__()
@@ -214,7 +259,10 @@ class CompareScreen(Screen[None]):
             return "nothing to compare", Text("Mark a trace with m first, or run `sf eval` so eval outputs exist.")
         row = self.evals.row(self.idx % self.evals.height, named=True)
         ok = "✓" if row["is_correct"] else "✗"
-        return f"eval {row['stage']} {row['task']}:{row['level']} {ok} ({self.idx % self.evals.height + 1}/{self.evals.height})", trace_text(row["response"] or "")
+        return (
+            f"eval {row['stage']} {row['task']}:{row['level']} {ok} ({self.idx % self.evals.height + 1}/{self.evals.height})",
+            trace_text(row["response"] or ""),
+        )
 
     def compose(self) -> ComposeResult:
         title, body = self._right()

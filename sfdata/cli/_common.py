@@ -23,7 +23,9 @@ def existing_run(path: Path):
 
     run = RunDir(path)
     if not run.exists():
-        raise FileNotFoundError(f"run directory {path} does not exist (create it with `sf questions {path}` or `sf run CONFIG`)")
+        raise FileNotFoundError(
+            f"run directory {path} does not exist (create it with `sf questions {path}` or `sf run CONFIG`)"
+        )
     return run
 
 
@@ -54,7 +56,9 @@ def emit(df, fmt: str, out: Path | None, title: str = "", limit: int = 200) -> N
         else:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    table = Table(title=title or None, caption=f"{df.height} row(s)" + (f", first {limit} shown" if df.height > limit else ""))
+    table = Table(
+        title=title or None, caption=f"{df.height} row(s)" + (f", first {limit} shown" if df.height > limit else "")
+    )
     for name, dtype in df.schema.items():
         table.add_column(name, justify="right" if dtype.is_numeric() else "left", overflow="fold")
     for row in df.head(limit).iter_rows():

@@ -19,8 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-unique-variants", action="store_true", help="do not prefer distinct prompt variants")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--chunk", type=int, default=5000, help="traces per part file")
-    p.add_argument("--replace", action="store_true",
-                   help="make the traces table exactly this build (default: add to it, skipping existing ids)")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="make the traces table exactly this build (default: add to it, skipping existing ids)",
+    )
     p.add_argument("--workers", type=int, default=0, help="assembly processes (0: all cores for >= 20k questions)")
 
 
@@ -31,17 +34,28 @@ def run(args: argparse.Namespace) -> int:
     from sfdata.factory.build import DEFAULT_FORMATS, BuildConfig, build_stage
 
     run_dir = existing_run(args.run)
-    cfg = BuildConfig(formats=tuple(args.formats or DEFAULT_FORMATS), n=args.n,
-                      n_range=tuple(args.n_range) if args.n_range else None, repeats=args.repeats,
-                      unique_variants=not args.no_unique_variants, ablation=args.ablation, variant=args.variant,
-                      seed=args.seed, chunk=args.chunk, workers=args.workers)
+    cfg = BuildConfig(
+        formats=tuple(args.formats or DEFAULT_FORMATS),
+        n=args.n,
+        n_range=tuple(args.n_range) if args.n_range else None,
+        repeats=args.repeats,
+        unique_variants=not args.no_unique_variants,
+        ablation=args.ablation,
+        variant=args.variant,
+        seed=args.seed,
+        chunk=args.chunk,
+        workers=args.workers,
+    )
     cfg.validate()
     info = build_stage(run_dir, cfg, replace=args.replace)
     run_dir.set_stage("build", "done", info=info)
     t = Table(title=f"{info['traces']} traces ({info['written']} new, {info['existing']} already there)")
     if info.get("other_traces_kept"):
-        console.print(f"note: {info['other_traces_kept']} traces from earlier builds with other settings stay in the table "
-                      "(use --replace to keep only this build)", markup=False)
+        console.print(
+            f"note: {info['other_traces_kept']} traces from earlier builds with other settings stay in the table "
+            "(use --replace to keep only this build)",
+            markup=False,
+        )
     t.add_column("format")
     t.add_column("traces", justify="right")
     for f, n in info["per_format"].items():

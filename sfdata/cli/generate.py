@@ -29,13 +29,25 @@ def run(args: argparse.Namespace) -> int:
 
     run_dir = existing_run(args.run)
     opts = {"base_url": args.base_url} if args.base_url else {}
-    cfg = GenerateConfig(model=args.model, engine=args.engine, variants=tuple(args.variants or DEFAULT_VARIANTS),
-                         n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
-                         seed=args.seed, batch_size=args.batch_size, chunk=args.chunk, engine_options=opts,
-                         fewshot=args.fewshot)
+    cfg = GenerateConfig(
+        model=args.model,
+        engine=args.engine,
+        variants=tuple(args.variants or DEFAULT_VARIANTS),
+        n=args.n,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        chunk=args.chunk,
+        engine_options=opts,
+        fewshot=args.fewshot,
+    )
     run_dir.set_stage("generate", "running")
     info = generate_stage(run_dir, cfg)
     run_dir.set_stage("generate", "done", info=info)
-    console.print(f"planned {info['planned']}, already there {info['existing']}, written {info.get('written', 0)}"
-                  + (f" ({info['tokens_per_s']} tok/s)" if info.get("tokens_per_s") else ""))
+    console.print(
+        f"planned {info['planned']}, already there {info['existing']}, written {info.get('written', 0)}"
+        + (f" ({info['tokens_per_s']} tok/s)" if info.get("tokens_per_s") else "")
+    )
     return 0

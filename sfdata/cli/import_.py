@@ -9,7 +9,10 @@ from pathlib import Path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="Hub dataset id (e.g. SkillFactory/RAW_DATA-countdown3args-Qwen2.5-1.5B-Instruct) or a local file/folder")
+    p.add_argument(
+        "source",
+        help="Hub dataset id (e.g. SkillFactory/RAW_DATA-countdown3args-Qwen2.5-1.5B-Instruct) or a local file/folder",
+    )
     p.add_argument("--run", type=Path, required=True, help="run directory to create or extend")
     p.add_argument("--task", default="countdown")
     p.add_argument("--config", default=None, help="Hub dataset config name")

@@ -11,17 +11,47 @@ from importlib import import_module
 
 # (group, name, module, one-line help)
 COMMANDS: list[tuple[str, str, str, str]] = [
-    ("pipeline", "questions", "sfdata.cli.questions", "Create a run with generated task questions (countdown, OOD tasks)"),
-    ("pipeline", "generate", "sfdata.cli.generate", "Sample N responses per question x prompt variant into rollouts Parquet (resumable)"),
+    (
+        "pipeline",
+        "questions",
+        "sfdata.cli.questions",
+        "Create a run with generated task questions (countdown, OOD tasks)",
+    ),
+    (
+        "pipeline",
+        "generate",
+        "sfdata.cli.generate",
+        "Sample N responses per question x prompt variant into rollouts Parquet (resumable)",
+    ),
     ("pipeline", "grade", "sfdata.cli.grade", "Extract and grade the final <answer> of every rollout"),
-    ("pipeline", "reflect", "sfdata.cli.reflect", "Ask the model to verify each rollout; keep verdicts that match the grade"),
-    ("pipeline", "build", "sfdata.cli.build", "Rearrange rollouts + reflections into SkillFactory traces (all formats)"),
+    (
+        "pipeline",
+        "reflect",
+        "sfdata.cli.reflect",
+        "Ask the model to verify each rollout; keep verdicts that match the grade",
+    ),
+    (
+        "pipeline",
+        "build",
+        "sfdata.cli.build",
+        "Rearrange rollouts + reflections into SkillFactory traces (all formats)",
+    ),
     ("pipeline", "run", "sfdata.cli.run", "Run every stage from one TOML/YAML config, skipping completed stages"),
     ("data", "import", "sfdata.cli.import_", "Import a published RAW_DATA set (Hub name or local file) into a run"),
-    ("data", "export", "sfdata.cli.export", "Export traces: published SFT schema, TRL messages, sharegpt, verl RL parquet"),
+    (
+        "data",
+        "export",
+        "sfdata.cli.export",
+        "Export traces: published SFT schema, TRL messages, sharegpt, verl RL parquet",
+    ),
     ("data", "push", "sfdata.cli.push", "Build a dataset folder with card and push it to the Hugging Face Hub"),
     ("data", "pull", "sfdata.cli.pull", "Load a published SFT or RAW dataset into a run directory"),
-    ("analysis", "skills", "sfdata.cli.skills", "Detect skill events in traces / rollouts / eval outputs into skills.parquet"),
+    (
+        "analysis",
+        "skills",
+        "sfdata.cli.skills",
+        "Detect skill events in traces / rollouts / eval outputs into skills.parquet",
+    ),
     ("analysis", "query", "sfdata.cli.query", "Run a named SQL query from queries/ over a run (sf query --list)"),
     ("analysis", "sql", "sfdata.cli.sql", "Run ad-hoc SQL over a run's views"),
     ("analysis", "report", "sfdata.cli.report", "One-page summary and PNG plots for a run"),

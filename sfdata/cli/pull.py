@@ -8,7 +8,10 @@ from pathlib import Path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="Hub id (e.g. SkillFactory/SFT_DATA-cd3args-main-Qwen2.5-1.5B-Instruct-SkillFactory) or local path")
+    p.add_argument(
+        "source",
+        help="Hub id (e.g. SkillFactory/SFT_DATA-cd3args-main-Qwen2.5-1.5B-Instruct-SkillFactory) or local path",
+    )
     p.add_argument("--run", type=Path, required=True)
     p.add_argument("--config", default=None, help="dataset config (published SFT sets use sft_train)")
     p.add_argument("--split", default="train")

@@ -11,7 +11,9 @@ from pathlib import Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", type=Path)
     p.add_argument("repo_id", help="e.g. your-name/SFT_DATA-countdown-SmolLM2-SkillFactory")
-    p.add_argument("--configs", nargs="+", default=["sft_train", "raw", "verl"], choices=["sft_train", "messages", "raw", "verl"])
+    p.add_argument(
+        "--configs", nargs="+", default=["sft_train", "raw", "verl"], choices=["sft_train", "messages", "raw", "verl"]
+    )
     p.add_argument("--folder", type=Path, default=None, help="dataset folder (default RUN/hub/<name>)")
     p.add_argument("--private", action="store_true")
     p.add_argument("--all-traces", action="store_true", help="ignore keep/drop labels")
@@ -26,8 +28,9 @@ def run(args: argparse.Namespace) -> int:
 
     run_dir = existing_run(args.run)
     folder = args.folder or run_dir.path / "hub" / args.repo_id.split("/")[-1]
-    counts = build_folder(run_dir.path, folder, args.repo_id, tuple(args.configs), kept_only=not args.all_traces,
-                          license=args.license)
+    counts = build_folder(
+        run_dir.path, folder, args.repo_id, tuple(args.configs), kept_only=not args.all_traces, license=args.license
+    )
     loaded = check_loads(folder, tuple(args.configs))
     for cfg, n in loaded.items():
         if n != counts[cfg]:

@@ -26,15 +26,28 @@ def run(args: argparse.Namespace) -> int:
 
     run_dir = existing_run(args.run)
     opts = {"base_url": args.base_url} if args.base_url else {}
-    cfg = ReflectConfig(model=args.model, engine=args.engine, k=args.k, temperature=args.temperature,
-                        max_tokens=args.max_tokens, seed=args.seed, batch_size=args.batch_size, chunk=args.chunk,
-                        force_verdict=not args.no_force_verdict, engine_options=opts)
+    cfg = ReflectConfig(
+        model=args.model,
+        engine=args.engine,
+        k=args.k,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        chunk=args.chunk,
+        force_verdict=not args.no_force_verdict,
+        engine_options=opts,
+    )
     run_dir.set_stage("reflect", "running")
     info = reflect_stage(run_dir, cfg)
     run_dir.set_stage("reflect", "done", info=info)
     m = info["metrics"]
-    console.print(f"reflections {m.get('reflections', 0)}, parsed verdicts {m.get('parsed', 0)}, valid {m.get('valid', 0)}")
+    console.print(
+        f"reflections {m.get('reflections', 0)}, parsed verdicts {m.get('parsed', 0)}, valid {m.get('valid', 0)}"
+    )
     if m.get("parsed"):
-        console.print(f"verdict precision {m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f} "
-                      f"(F1 of 'Incorrect' {m['f1_incorrect']:.3f})")
+        console.print(
+            f"verdict precision {m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f} "
+            f"(F1 of 'Incorrect' {m['f1_incorrect']:.3f})"
+        )
     return 0

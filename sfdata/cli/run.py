@@ -18,8 +18,13 @@ def run(args: argparse.Namespace) -> int:
     from sfdata.pipeline import load_config, run_pipeline
 
     cfg = load_config(args.config)
-    out = run_pipeline(cfg, args.run, tuple(args.force), tuple(args.only),
-                       log=lambda msg: console.print(msg, markup=False, highlight=False))
+    out = run_pipeline(
+        cfg,
+        args.run,
+        tuple(args.force),
+        tuple(args.only),
+        log=lambda msg: console.print(msg, markup=False, highlight=False),
+    )
     if "report" in cfg and (not args.only or "report" in args.only):
         from sfdata.report import print_report
         from sfdata.store import RunDir
@@ -32,6 +37,11 @@ def run(args: argparse.Namespace) -> int:
 
         table = before_after(RunDir(out["run"]))
         if table.height:
-            emit(table, "table", None, title="eval: accuracy and <sample>-tag use, before/after SFT (+BF = budget forcing)")
+            emit(
+                table,
+                "table",
+                None,
+                title="eval: accuracy and <sample>-tag use, before/after SFT (+BF = budget forcing)",
+            )
     console.print(f"[green]done[/]: {out['run']}")
     return 0

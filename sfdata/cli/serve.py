@@ -20,7 +20,9 @@ def run(args: argparse.Namespace) -> int:
 
     engine = TransformersEngine(args.model, batch_size=args.batch_size)
     srv = make_server(engine, args.host, args.port)
-    console.print(f"serving {engine.model} at http://{args.host}:{srv.server_address[1]}/v1 (ctrl+c to stop)", markup=False)
+    console.print(
+        f"serving {engine.model} at http://{args.host}:{srv.server_address[1]}/v1 (ctrl+c to stop)", markup=False
+    )
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

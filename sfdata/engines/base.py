@@ -6,8 +6,9 @@ this); a list of `{role, content}` dicts is a chat, templated with a generation 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, Sequence, Union
+from typing import Any, Protocol, Union
 
 Prompt = Union[str, list[dict[str, str]]]
 
@@ -29,7 +30,7 @@ class SamplingParams:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SamplingParams":
+    def from_dict(cls, d: dict[str, Any]) -> SamplingParams:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 

@@ -7,7 +7,8 @@ back in the caller's order. Works on CPU (default here) and CUDA.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sfdata.engines.base import Completion, Prompt, SamplingParams, cut_at_stop
 
@@ -60,7 +61,9 @@ class TransformersEngine:
         eos_ids = self._eos_ids()
         for b0 in range(0, len(jobs), self.batch_size):
             batch = jobs[b0 : b0 + self.batch_size]
-            enc = self.tokenizer([texts[i] for i, _ in batch], return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = self.tokenizer(
+                [texts[i] for i, _ in batch], return_tensors="pt", padding=True, add_special_tokens=False
+            )
             enc = {k: v.to(self.device) for k, v in enc.items()}
             gen_kwargs: dict[str, Any] = dict(
                 max_new_tokens=sampling.max_tokens,

@@ -11,8 +11,9 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any
 
 from sfdata.engines.base import Completion, Prompt, SamplingParams
 
@@ -20,8 +21,15 @@ from sfdata.engines.base import Completion, Prompt, SamplingParams
 class OpenAIEngine:
     name = "openai"
 
-    def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
-                 timeout: float = 600.0, retries: int = 3, concurrency: int = 8):
+    def __init__(
+        self,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 600.0,
+        retries: int = 3,
+        concurrency: int = 8,
+    ):
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "http://127.0.0.1:8000/v1").rstrip("/")
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         self.model = model or "default"
@@ -35,8 +43,12 @@ class OpenAIEngine:
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         data = json.dumps(body).encode()
-        req = urllib.request.Request(f"{self.base_url}{path}", data=data, method="POST",
-                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"})
+        req = urllib.request.Request(
+            f"{self.base_url}{path}",
+            data=data,
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
+        )
         last: Exception | None = None
         for attempt in range(self.retries + 1):
             try:
@@ -54,8 +66,14 @@ class OpenAIEngine:
         raise ConnectionError(f"cannot reach OpenAI-compatible server at {self.base_url}: {last}")
 
     def _one(self, prompt: Prompt, sampling: SamplingParams) -> list[Completion]:
-        common = {"model": self.model, "n": max(1, sampling.n), "temperature": sampling.temperature,
-                  "top_p": sampling.top_p, "max_tokens": sampling.max_tokens, "seed": sampling.seed}
+        common = {
+            "model": self.model,
+            "n": max(1, sampling.n),
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "max_tokens": sampling.max_tokens,
+            "seed": sampling.seed,
+        }
         if sampling.stop:
             common["stop"] = sampling.stop
         if isinstance(prompt, str):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from sfdata.engines.base import Completion, Prompt, SamplingParams
 
@@ -10,8 +10,14 @@ from sfdata.engines.base import Completion, Prompt, SamplingParams
 class VLLMEngine:
     name = "vllm"
 
-    def __init__(self, model: str | None = None, tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.85,
-                 max_model_len: int | None = None, **kwargs):
+    def __init__(
+        self,
+        model: str | None = None,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.85,
+        max_model_len: int | None = None,
+        **kwargs,
+    ):
         try:
             from vllm import LLM
         except ImportError as e:  # pragma: no cover - depends on the GPU extra
@@ -19,8 +25,13 @@ class VLLMEngine:
         from sfdata.models import model_label, resolve_model
 
         self.model = model_label(model)
-        self.llm = LLM(model=resolve_model(model), tensor_parallel_size=tensor_parallel_size,
-                       gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, **kwargs)
+        self.llm = LLM(
+            model=resolve_model(model),
+            tensor_parallel_size=tensor_parallel_size,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+            **kwargs,
+        )
         self.tokenizer = self.llm.get_tokenizer()
 
     def chat_text(self, messages: list[dict[str, str]]) -> str:
@@ -29,15 +40,25 @@ class VLLMEngine:
     def generate(self, prompts: Sequence[Prompt], sampling: SamplingParams) -> list[list[Completion]]:
         from vllm import SamplingParams as VSP
 
-        sp = VSP(n=max(1, sampling.n), temperature=sampling.temperature, top_p=sampling.top_p,
-                 max_tokens=sampling.max_tokens, seed=sampling.seed, stop=sampling.stop)
+        sp = VSP(
+            n=max(1, sampling.n),
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            max_tokens=sampling.max_tokens,
+            seed=sampling.seed,
+            stop=sampling.stop,
+        )
         texts = [p if isinstance(p, str) else self.chat_text(p) for p in prompts]
         results = self.llm.generate(texts, sp, use_tqdm=False)
         out = []
         for r in results:
             plen = len(r.prompt_token_ids or [])
-            out.append([Completion(o.text, plen, len(o.token_ids), "length" if o.finish_reason == "length" else "stop")
-                        for o in r.outputs])
+            out.append(
+                [
+                    Completion(o.text, plen, len(o.token_ids), "length" if o.finish_reason == "length" else "stop")
+                    for o in r.outputs
+                ]
+            )
         return out
 
     def close(self) -> None:

@@ -12,8 +12,9 @@ import hashlib
 import random
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import polars as pl
 
@@ -40,7 +41,7 @@ class BuildConfig:
     workers: int = 0  # processes for assembly; 0 = all cores for large builds (>= 20k questions), else 1
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> "BuildConfig":
+    def from_dict(cls, d: dict[str, Any] | None) -> BuildConfig:
         cfg = from_dict(cls, d)
         cfg.formats = tuple(cfg.formats)
         if cfg.n_range is not None:
@@ -82,14 +83,14 @@ class SampleTable:
     def question_ids(self) -> list[str]:
         return self.samples["question_id"].unique(maintain_order=True).to_list()
 
-    def chunks(self, k: int) -> list["SampleTable"]:
+    def chunks(self, k: int) -> list[SampleTable]:
         """About `k` pieces on question boundaries."""
         sizes = self.samples.group_by("question_id", maintain_order=True).agg(pl.len(), pl.col("n_refl").sum())
         rows, refl = sizes["len"].to_list(), sizes["n_refl"].to_list()
         per = -(-len(rows) // max(1, k))
         out, s0, r0 = [], 0, 0
         for q0 in range(0, len(rows), per):
-            ns, nr = sum(rows[q0:q0 + per]), sum(refl[q0:q0 + per])
+            ns, nr = sum(rows[q0 : q0 + per]), sum(refl[q0 : q0 + per])
             out.append(SampleTable(self.samples.slice(s0, ns), self.refls.slice(r0, nr)))
             s0, r0 = s0 + ns, r0 + nr
         return out
@@ -104,7 +105,8 @@ def samples_by_question(rollouts: pl.DataFrame, grades: pl.DataFrame, reflection
         .with_row_index("pos")
     )
     valid = (
-        reflections.filter(pl.col("is_valid").fill_null(False)).select("rollout_id", "reflection_idx", "reflection_id", "text")
+        reflections.filter(pl.col("is_valid").fill_null(False))
+        .select("rollout_id", "reflection_idx", "reflection_id", "text")
         .join(joined.select("rollout_id", "pos"), on="rollout_id", how="inner")
         .sort("pos", "reflection_idx", "reflection_id")
     )
@@ -112,10 +114,17 @@ def samples_by_question(rollouts: pl.DataFrame, grades: pl.DataFrame, reflection
     tags = "|".join(STRUCTURAL_TAGS)
     resp = pl.col("response").fill_null("")
     clean = (resp.str.strip_chars() != "") & pl.col("extracted_answer").is_not_null() & ~resp.str.contains(tags)
-    samples = (joined.join(counts, on="pos", how="left")
-               .with_columns(clean.alias("clean"), resp.alias("response"), pl.col("is_correct").fill_null(False),
-                             pl.col("n_refl").fill_null(0))
-               .sort("pos").drop("pos"))
+    samples = (
+        joined.join(counts, on="pos", how="left")
+        .with_columns(
+            clean.alias("clean"),
+            resp.alias("response"),
+            pl.col("is_correct").fill_null(False),
+            pl.col("n_refl").fill_null(0),
+        )
+        .sort("pos")
+        .drop("pos")
+    )
     return SampleTable(samples, valid.select("reflection_id", "text"))
 
 
@@ -131,7 +140,7 @@ def _questions(table: SampleTable):
         qid, out = qids[i], []
         while i < n and qids[i] == qid:
             k = nref[i]
-            refl = tuple(zip(f_ids[r:r + k], f_texts[r:r + k])) if k else ()
+            refl = tuple(zip(f_ids[r : r + k], f_texts[r : r + k])) if k else ()
             r += k
             out.append(Sample(rids[i], variants[i], responses[i], answers[i], oks[i], refl, cleans[i]))
             i += 1
@@ -143,8 +152,9 @@ def _key(*parts: Any) -> bytes:
     return hashlib.blake2b("\x1f".join(map(str, parts)).encode("utf-8"), digest_size=8).digest()
 
 
-def iter_traces(grouped: SampleTable, prompts: dict[str, str], tasks: dict[str, str], cfg: BuildConfig,
-                skipped: Counter) -> Iterator[dict[str, Any]]:
+def iter_traces(
+    grouped: SampleTable, prompts: dict[str, str], tasks: dict[str, str], cfg: BuildConfig, skipped: Counter
+) -> Iterator[dict[str, Any]]:
     """Trace rows for every question x format x repeat; skips are counted as `format:reason`."""
     created = now_utc()
     reflections_on = cfg.ablation != "no_reflections"
@@ -161,9 +171,15 @@ def iter_traces(grouped: SampleTable, prompts: dict[str, str], tasks: dict[str, 
                 rng = random.Random(int.from_bytes(_key(cfg.seed, qid, fmt, rep, cfg.ablation), "big"))
                 n = rng.randint(*cfg.n_range) if cfg.n_range else cfg.n
                 try:
-                    traces = choose(fmt, samples, n, rng, reflections=reflections_on,
-                                    unique_variants=cfg.unique_variants and cfg.ablation != "no_prompt_diversity",
-                                    sample_order=order_on)
+                    traces = choose(
+                        fmt,
+                        samples,
+                        n,
+                        rng,
+                        reflections=reflections_on,
+                        unique_variants=cfg.unique_variants and cfg.ablation != "no_prompt_diversity",
+                        sample_order=order_on,
+                    )
                 except Skip as e:
                     skipped[f"{fmt}:{e.reason}"] += 1
                     continue
@@ -172,16 +188,28 @@ def iter_traces(grouped: SampleTable, prompts: dict[str, str], tasks: dict[str, 
                     steps = t.steps
                     n_retries = sum(1 for i, s in enumerate(steps[:-1]) if not s.sample.is_correct)
                     yield {
-                        "trace_id": _key(qid, fmt, cfg.ablation, rep, "\x1e".join(t.rollout_ids),
-                                         "\x1e".join(t.reflection_ids), text).hex(),
-                        "question_id": qid, "task": tasks.get(qid, ""), "format": fmt, "ablation": cfg.ablation,
-                        "n_samples": len(steps), "prompt": prompt, "trace": text, "final_answer": t.final.answer,
-                        "is_correct": t.final.is_correct, "rollout_ids": t.rollout_ids,
-                        "reflection_ids": t.reflection_ids, "variants": t.variants,
+                        "trace_id": _key(
+                            qid, fmt, cfg.ablation, rep, "\x1e".join(t.rollout_ids), "\x1e".join(t.reflection_ids), text
+                        ).hex(),
+                        "question_id": qid,
+                        "task": tasks.get(qid, ""),
+                        "format": fmt,
+                        "ablation": cfg.ablation,
+                        "n_samples": len(steps),
+                        "prompt": prompt,
+                        "trace": text,
+                        "final_answer": t.final.answer,
+                        "is_correct": t.final.is_correct,
+                        "rollout_ids": t.rollout_ids,
+                        "reflection_ids": t.reflection_ids,
+                        "variants": t.variants,
                         "n_correct": sum(s.sample.is_correct for s in steps),
                         "n_incorrect": sum(not s.sample.is_correct for s in steps),
-                        "n_retries": n_retries, "n_backtracks": t.n_backtracks, "n_confirms": t.n_confirms,
-                        "seed": cfg.seed, "created_at": created,
+                        "n_retries": n_retries,
+                        "n_backtracks": t.n_backtracks,
+                        "n_confirms": t.n_confirms,
+                        "seed": cfg.seed,
+                        "created_at": created,
                     }
 
 
@@ -234,8 +262,9 @@ def _assemble_chunk(args: tuple) -> tuple[pl.DataFrame, Counter]:
     return rows_to_frame(list(iter_traces(grouped, prompts, tasks, cfg, skipped))), skipped
 
 
-def assemble(grouped: SampleTable, prompts: dict[str, str], tasks: dict[str, str],
-             cfg: BuildConfig) -> tuple[pl.DataFrame, Counter]:
+def assemble(
+    grouped: SampleTable, prompts: dict[str, str], tasks: dict[str, str], cfg: BuildConfig
+) -> tuple[pl.DataFrame, Counter]:
     """Traces for the grouped samples, split over worker processes for large builds.
 
     Each question's RNG comes from its own ids, so the result does not depend on the split;
@@ -253,7 +282,9 @@ def assemble(grouped: SampleTable, prompts: dict[str, str], tasks: dict[str, str
     jobs = []
     for part in grouped.chunks(workers * 4):  # a few chunks per worker keeps them busy
         qids = part.question_ids()
-        jobs.append((part, {q: prompts[q] for q in qids if q in prompts}, {q: tasks[q] for q in qids if q in tasks}, cfg))
+        jobs.append(
+            (part, {q: prompts[q] for q in qids if q in prompts}, {q: tasks[q] for q in qids if q in tasks}, cfg)
+        )
     frames, skipped = [], Counter()
     # one Polars thread per worker: the workers already use every core
     old = os.environ.get("POLARS_MAX_THREADS")
@@ -290,9 +321,15 @@ def build_stage(run: RunDir, cfg: BuildConfig, replace: bool = False) -> dict[st
             run.append("traces", todo.slice(c0, cfg.chunk))
     per_format = dict(df.group_by("format").len().sort("format").iter_rows()) if df.height else {}
     stale = len(have - set(df["trace_id"].to_list())) if have else 0
-    return {"traces": df.height, "written": todo.height, "existing": df.height - todo.height,
-            "other_traces_kept": stale, "per_format": per_format, "skipped": dict(sorted(skipped.items())),
-            "seconds": round(time.perf_counter() - t0, 2)}
+    return {
+        "traces": df.height,
+        "written": todo.height,
+        "existing": df.height - todo.height,
+        "other_traces_kept": stale,
+        "per_format": per_format,
+        "skipped": dict(sorted(skipped.items())),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
 
 
 def replace_parts(run: RunDir, table: str, df: pl.DataFrame, chunk: int) -> None:

@@ -139,8 +139,16 @@ def _steps(samples: list[Sample], rng: random.Random, with_reflections: bool) ->
     return out
 
 
-def choose(fmt: str, samples: list[Sample], n: int, rng: random.Random, *, reflections: bool = True,
-           unique_variants: bool = True, sample_order: bool = True) -> list[Trace]:
+def choose(
+    fmt: str,
+    samples: list[Sample],
+    n: int,
+    rng: random.Random,
+    *,
+    reflections: bool = True,
+    unique_variants: bool = True,
+    sample_order: bool = True,
+) -> list[Trace]:
     """Traces of format `fmt` for one question (several for *C_full). Raises Skip with a reason."""
     need_refl = reflections and fmt not in ("no_reflection", "star")
     cands = [s for s in samples if usable(s, need_refl)]

@@ -12,8 +12,11 @@ import polars as pl
 def _yaml_configs(configs: dict[str, str]) -> str:
     lines = ["configs:"]
     for i, (name, pattern) in enumerate(configs.items()):
-        lines += [f"- config_name: {name}"] + (["  default: true"] if i == 0 else []) + [
-            "  data_files:", "  - split: train", f"    path: {pattern}"]
+        lines += (
+            [f"- config_name: {name}"]
+            + (["  default: true"] if i == 0 else [])
+            + ["  data_files:", "  - split: train", f"    path: {pattern}"]
+        )
     return "\n".join(lines)
 
 
@@ -21,15 +24,19 @@ def trace_stats(traces: pl.DataFrame) -> pl.DataFrame:
     """Format mix and skill statistics, one row per format."""
     if traces.height == 0:
         return pl.DataFrame()
-    return (traces.group_by("format").agg(
-        pl.len().alias("traces"),
-        pl.col("n_samples").mean().round(2).alias("samples/trace"),
-        pl.col("n_retries").mean().round(2).alias("retries/trace"),
-        pl.col("n_backtracks").mean().round(2).alias("backtracks/trace"),
-        pl.col("n_confirms").mean().round(2).alias("confirms/trace"),
-        pl.col("is_correct").mean().round(3).alias("final correct"),
-        pl.col("trace").str.len_chars().mean().round(0).cast(pl.Int64).alias("chars"),
-    ).sort("format"))
+    return (
+        traces.group_by("format")
+        .agg(
+            pl.len().alias("traces"),
+            pl.col("n_samples").mean().round(2).alias("samples/trace"),
+            pl.col("n_retries").mean().round(2).alias("retries/trace"),
+            pl.col("n_backtracks").mean().round(2).alias("backtracks/trace"),
+            pl.col("n_confirms").mean().round(2).alias("confirms/trace"),
+            pl.col("is_correct").mean().round(3).alias("final correct"),
+            pl.col("trace").str.len_chars().mean().round(0).cast(pl.Int64).alias("chars"),
+        )
+        .sort("format")
+    )
 
 
 def _md_table(df: pl.DataFrame) -> str:
@@ -41,27 +48,41 @@ def _md_table(df: pl.DataFrame) -> str:
     return "\n".join([head, sep, *rows])
 
 
-def render_card(repo_id: str, manifest: dict[str, Any], traces: pl.DataFrame, configs: dict[str, str],
-                counts: dict[str, int], license: str = "apache-2.0") -> str:
+def render_card(
+    repo_id: str,
+    manifest: dict[str, Any],
+    traces: pl.DataFrame,
+    configs: dict[str, str],
+    counts: dict[str, int],
+    license: str = "apache-2.0",
+) -> str:
     tasks = sorted(set(traces["task"].to_list())) if traces.height else []
-    models = manifest.get("config", {}).get("model") or manifest.get("config", {}).get("generate", {}).get("model") or "embedded SmolLM2-135M-Instruct"
-    meta = "\n".join([
-        "---",
-        f"license: {license}",
-        "task_categories:\n- text-generation",
-        "language:\n- en",
-        "tags:\n- skillfactory\n- reasoning\n- self-distillation\n- synthetic" + "".join(f"\n- {t}" for t in tasks),
-        f"size_categories:\n- {_size_category(counts.get('sft_train', 0))}",
-        _yaml_configs(configs),
-        "---",
-    ])
+    models = (
+        manifest.get("config", {}).get("model")
+        or manifest.get("config", {}).get("generate", {}).get("model")
+        or "embedded SmolLM2-135M-Instruct"
+    )
+    meta = "\n".join(
+        [
+            "---",
+            f"license: {license}",
+            "task_categories:\n- text-generation",
+            "language:\n- en",
+            "tags:\n- skillfactory\n- reasoning\n- self-distillation\n- synthetic" + "".join(f"\n- {t}" for t in tasks),
+            f"size_categories:\n- {_size_category(counts.get('sft_train', 0))}",
+            _yaml_configs(configs),
+            "---",
+        ]
+    )
     gen_cfg = json.dumps(manifest.get("config", {}), indent=2, sort_keys=True, default=str)
     versions = ", ".join(f"{k} {v}" for k, v in sorted(manifest.get("versions", {}).items()))
-    config_lines = "\n".join(f"- `{name}`: {counts.get(name, 0)} rows (`{pattern}`)" for name, pattern in configs.items())
+    config_lines = "\n".join(
+        f"- `{name}`: {counts.get(name, 0)} rows (`{pattern}`)" for name, pattern in configs.items()
+    )
     first = next(iter(configs))
     return f"""{meta}
 
-# {repo_id.split('/')[-1]}
+# {repo_id.split("/")[-1]}
 
 Silver reasoning traces made with [SkillFactory](https://arxiv.org/abs/2512.04072)-style self-distillation:
 the model's own sampled answers (several prompt variants) were graded, verified by the same model

@@ -37,8 +37,14 @@ def curated_traces(run_dir: str | Path, kept_only: bool = True) -> pl.DataFrame:
     return traces
 
 
-def _chat(prompt_col: str = "prompt", trace_col: str = "trace", role_key: str = "role", content_key: str = "content",
-          user: str = "user", assistant: str = "assistant") -> pl.Expr:
+def _chat(
+    prompt_col: str = "prompt",
+    trace_col: str = "trace",
+    role_key: str = "role",
+    content_key: str = "content",
+    user: str = "user",
+    assistant: str = "assistant",
+) -> pl.Expr:
     return pl.concat_list(
         pl.struct(pl.lit(user).alias(role_key), pl.col(prompt_col).alias(content_key)),
         pl.struct(pl.lit(assistant).alias(role_key), pl.col(trace_col).alias(content_key)),
@@ -49,7 +55,14 @@ def sft_frame(traces: pl.DataFrame) -> pl.DataFrame:
     """Published SFT schema, plus provenance columns that loaders ignore."""
     return traces.select(
         _chat().alias("conversations"),
-        "trace_id", "question_id", "task", "format", "ablation", "n_samples", "is_correct", "final_answer",
+        "trace_id",
+        "question_id",
+        "task",
+        "format",
+        "ablation",
+        "n_samples",
+        "is_correct",
+        "final_answer",
     )
 
 
@@ -58,15 +71,24 @@ def messages_frame(traces: pl.DataFrame) -> pl.DataFrame:
 
 
 def sharegpt_records(traces: pl.DataFrame) -> list[dict[str, Any]]:
-    df = traces.select(_chat(role_key="from", content_key="value", user="human", assistant="gpt").alias("conversations"),
-                       "trace_id", "format")
+    df = traces.select(
+        _chat(role_key="from", content_key="value", user="human", assistant="gpt").alias("conversations"),
+        "trace_id",
+        "format",
+    )
     return df.to_dicts()
 
 
 def sharegpt_info(name: str, file_name: str) -> dict[str, Any]:
     """The `dataset_info.json` entry LLaMA-Factory needs for a sharegpt file."""
-    return {name: {"file_name": file_name, "formatting": "sharegpt", "columns": {"messages": "conversations"},
-                   "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"}}}
+    return {
+        name: {
+            "file_name": file_name,
+            "formatting": "sharegpt",
+            "columns": {"messages": "conversations"},
+            "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
+        }
+    }
 
 
 def verl_frame(run_dir: str | Path, split: str | None = None) -> pl.DataFrame:
@@ -84,17 +106,21 @@ def verl_frame(run_dir: str | Path, split: str | None = None) -> pl.DataFrame:
         q = Question.from_row(row)
         task = get_task(q.task)
         truth = {"answer": q.answer, **{k: v for k, v in q.data.items() if k != "witness"}}
-        rows.append({
-            "data_source": f"skillfactory/{q.task}",
-            "prompt": [{"role": "user", "content": render("original", task, q)}],
-            "ability": "math" if q.task in ("countdown", "multiplication") else "reasoning",
-            "reward_model": {"style": "rule", "ground_truth": json.dumps(truth, sort_keys=True)},
-            "extra_info": {"split": q.split, "index": i, "question_id": q.question_id, "level": q.level},
-        })
+        rows.append(
+            {
+                "data_source": f"skillfactory/{q.task}",
+                "prompt": [{"role": "user", "content": render("original", task, q)}],
+                "ability": "math" if q.task in ("countdown", "multiplication") else "reasoning",
+                "reward_model": {"style": "rule", "ground_truth": json.dumps(truth, sort_keys=True)},
+                "extra_info": {"split": q.split, "index": i, "question_id": q.question_id, "level": q.level},
+            }
+        )
     return pl.DataFrame(rows)
 
 
-def export(run_dir: str | Path, fmt: str, out: str | Path, kept_only: bool = True, name: str | None = None) -> list[Path]:
+def export(
+    run_dir: str | Path, fmt: str, out: str | Path, kept_only: bool = True, name: str | None = None
+) -> list[Path]:
     """Write one export format under folder `out`; returns the files written (atomically)."""
     from sfdata.hub.raw import export_raw
     from sfdata.store.parquet import write_parquet_atomic

@@ -22,8 +22,14 @@ class HubError(RuntimeError):
     """A Hub operation failed for a reason the user can fix (token, network, name)."""
 
 
-def build_folder(run_dir: str | Path, folder: str | Path, repo_id: str, configs: tuple[str, ...] = DEFAULT_CONFIGS,
-                 kept_only: bool = True, license: str = "apache-2.0") -> dict[str, int]:
+def build_folder(
+    run_dir: str | Path,
+    folder: str | Path,
+    repo_id: str,
+    configs: tuple[str, ...] = DEFAULT_CONFIGS,
+    kept_only: bool = True,
+    license: str = "apache-2.0",
+) -> dict[str, int]:
     """Write Parquet per config + README card into `folder` (replaced atomically). Returns row counts."""
     from sfdata.hub.card import render_card, write_card
     from sfdata.hub.export import curated_traces, export
@@ -42,7 +48,11 @@ def build_folder(run_dir: str | Path, folder: str | Path, repo_id: str, configs:
             files = export(run_dir, _FOLDER_OF[cfg], staging, kept_only=kept_only)
             counts[cfg] = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in files)
             patterns[cfg] = f"{files[0].parent.name}/*.parquet"
-        traces = curated_traces(run_dir, kept_only) if "sft_train" in configs or "messages" in configs else RunDir(run_dir).read("traces").head(0)
+        traces = (
+            curated_traces(run_dir, kept_only)
+            if "sft_train" in configs or "messages" in configs
+            else RunDir(run_dir).read("traces").head(0)
+        )
         write_card(staging, render_card(repo_id, RunDir(run_dir).manifest(), traces, patterns, counts, license))
         if folder.exists():
             old = folder.with_name(f".{folder.name}.old")
@@ -93,8 +103,14 @@ def resolve_token(token: str | None = None) -> str:
     return found
 
 
-def push_folder(folder: str | Path, repo_id: str, token: str | None = None, private: bool = False,
-                api: Any = None, commit_message: str | None = None) -> str:
+def push_folder(
+    folder: str | Path,
+    repo_id: str,
+    token: str | None = None,
+    private: bool = False,
+    api: Any = None,
+    commit_message: str | None = None,
+) -> str:
     """Create the dataset repo if needed and upload the folder in one commit. Returns the repo URL."""
     folder = Path(folder)
     if not (folder / "README.md").is_file():
@@ -102,7 +118,9 @@ def push_folder(folder: str | Path, repo_id: str, token: str | None = None, priv
     if "/" not in repo_id:
         raise HubError(f"repo id {repo_id!r} must look like 'user-or-org/name'")
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        raise HubError(f"offline (HF_HUB_OFFLINE is set): cannot push to {repo_id}; the dataset folder is kept at {folder}")
+        raise HubError(
+            f"offline (HF_HUB_OFFLINE is set): cannot push to {repo_id}; the dataset folder is kept at {folder}"
+        )
     tok = resolve_token(token)
     if api is None:
         from huggingface_hub import HfApi
@@ -110,16 +128,24 @@ def push_folder(folder: str | Path, repo_id: str, token: str | None = None, priv
         api = HfApi(token=tok)
     try:
         api.create_repo(repo_id=repo_id, repo_type="dataset", private=private, exist_ok=True, token=tok)
-        info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset", token=tok,
-                                 commit_message=commit_message or f"SkillFactory dataset from {folder.name}")
+        info = api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            repo_type="dataset",
+            token=tok,
+            commit_message=commit_message or f"SkillFactory dataset from {folder.name}",
+        )
     except Exception as e:  # network errors, 401/403, bad names: one clear line, folder kept
-        raise HubError(f"push to {repo_id} failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
-                       f"the dataset folder is kept at {folder}") from e
+        raise HubError(
+            f"push to {repo_id} failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+            f"the dataset folder is kept at {folder}"
+        ) from e
     return str(getattr(info, "commit_url", None) or f"https://huggingface.co/datasets/{repo_id}")
 
 
-def pull(source: str | Path, run_dir: str | Path, config: str | None = None, split: str = "train",
-         task: str = "countdown") -> dict[str, Any]:
+def pull(
+    source: str | Path, run_dir: str | Path, config: str | None = None, split: str = "train", task: str = "countdown"
+) -> dict[str, Any]:
     """Load a published SFT or RAW dataset (Hub id or local folder/file) into a run directory."""
     from sfdata.hub.raw import RESP, import_raw, read_source
 
@@ -128,8 +154,10 @@ def pull(source: str | Path, run_dir: str | Path, config: str | None = None, spl
         return {"kind": "raw", **import_raw(source, run_dir, task=task, config=config, split=split).summary()}
     col = next((c for c in ("conversations", "messages") if c in df.columns), None)
     if col is None:
-        raise ValueError(f"{source}: neither a raw (needs {RESP}) nor an SFT dataset (needs conversations or messages); "
-                         f"columns: {sorted(df.columns)}")
+        raise ValueError(
+            f"{source}: neither a raw (needs {RESP}) nor an SFT dataset (needs conversations or messages); "
+            f"columns: {sorted(df.columns)}"
+        )
     return {"kind": "sft", **import_conversations(df, col, run_dir, str(source), task)}
 
 
@@ -171,14 +199,30 @@ def import_conversations(df: pl.DataFrame, col: str, run_dir: str | Path, source
         tid = stable_id("pull", source, i, user, asst)
         if tid in have:
             continue
-        rows.append({
-            "trace_id": tid, "question_id": stable_id("pull-q", user), "task": task,
-            "format": str(r.get("format") or "imported"), "ablation": None, "n_samples": c.n_samples,
-            "prompt": user, "trace": asst, "final_answer": final, "is_correct": ok,
-            "rollout_ids": [], "reflection_ids": [], "variants": [],
-            "n_correct": None, "n_incorrect": None, "n_retries": c.n_retries, "n_backtracks": c.n_backtracks,
-            "n_confirms": c.n_confirms, "seed": 0, "created_at": now,
-        })
+        rows.append(
+            {
+                "trace_id": tid,
+                "question_id": stable_id("pull-q", user),
+                "task": task,
+                "format": str(r.get("format") or "imported"),
+                "ablation": None,
+                "n_samples": c.n_samples,
+                "prompt": user,
+                "trace": asst,
+                "final_answer": final,
+                "is_correct": ok,
+                "rollout_ids": [],
+                "reflection_ids": [],
+                "variants": [],
+                "n_correct": None,
+                "n_incorrect": None,
+                "n_retries": c.n_retries,
+                "n_backtracks": c.n_backtracks,
+                "n_confirms": c.n_confirms,
+                "seed": 0,
+                "created_at": now,
+            }
+        )
     if rows:
         run.append("traces", fill_missing(pl.DataFrame(rows, infer_schema_length=None), schema_of("traces")))
     run.set_stage("build", "done", imported_from=source)

@@ -55,8 +55,12 @@ class ImportResult:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "rows": self.rows, "imported_rows": self.imported_rows, "bad_rows": len(self.bad_rows),
-            "questions": self.questions, "rollouts": self.rollouts, "reflections": self.reflections,
+            "rows": self.rows,
+            "imported_rows": self.imported_rows,
+            "bad_rows": len(self.bad_rows),
+            "questions": self.questions,
+            "rollouts": self.rollouts,
+            "reflections": self.reflections,
             "grade_disagreements": self.grade_disagreements,
         }
 
@@ -149,8 +153,9 @@ def _as_list(v: Any) -> list | None:
     return None
 
 
-def import_frame(df: pl.DataFrame, task: str = "countdown", model: str = "imported",
-                 source: str = "") -> tuple[dict[str, pl.DataFrame], ImportResult]:
+def import_frame(
+    df: pl.DataFrame, task: str = "countdown", model: str = "imported", source: str = ""
+) -> tuple[dict[str, pl.DataFrame], ImportResult]:
     """Raw rows -> our tables. Rows that cannot be used are reported, never fatal."""
     from sfdata.reflect import parse_verdict
     from sfdata.skills import well_formed
@@ -212,10 +217,20 @@ def import_frame(df: pl.DataFrame, task: str = "countdown", model: str = "import
             used_row = True
             idx = base + j
             rid = stable_id("import", source, q.question_id, variant, idx, text)
-            rollouts.append({
-                "rollout_id": rid, "question_id": q.question_id, "task": q.task, "variant": variant, "sample_idx": idx,
-                "prompt": qtext, "response": text, "model": model, "engine": "import", "created_at": now,
-            })
+            rollouts.append(
+                {
+                    "rollout_id": rid,
+                    "question_id": q.question_id,
+                    "task": q.task,
+                    "variant": variant,
+                    "sample_idx": idx,
+                    "prompt": qtext,
+                    "response": text,
+                    "model": model,
+                    "engine": "import",
+                    "created_at": now,
+                }
+            )
             extracted = extract_answer(text)
             if task == "countdown" or task in ("multiplication",):
                 g = the_task.grade(q, extracted) if extracted is not None else None
@@ -226,21 +241,37 @@ def import_frame(df: pl.DataFrame, task: str = "countdown", model: str = "import
                 reason = "correct" if ok else "wrong_value"
             if flags is not None and flags[j] is not None and bool(flags[j]) != ok:
                 res.grade_disagreements += 1
-            grades.append({"rollout_id": rid, "question_id": q.question_id, "extracted_answer": extracted,
-                           "is_correct": ok, "reason": reason, "grader": f"{the_task.name}/{getattr(the_task, 'grader_version', '1')}"})
+            grades.append(
+                {
+                    "rollout_id": rid,
+                    "question_id": q.question_id,
+                    "extracted_answer": extracted,
+                    "is_correct": ok,
+                    "reason": reason,
+                    "grader": f"{the_task.name}/{getattr(the_task, 'grader_version', '1')}",
+                }
+            )
             r_for = refls[j] if refls else None
             r_list = r_for if isinstance(r_for, (list, tuple)) else ([r_for] if r_for else [])
             for k, rtext in enumerate(r_list):
                 if not isinstance(rtext, str) or not rtext.strip():
                     continue
                 verdict = parse_verdict(rtext)
-                reflections.append({
-                    "reflection_id": stable_id("import-refl", rid, k, rtext), "rollout_id": rid,
-                    "question_id": q.question_id, "reflection_idx": k, "prompt": "", "text": rtext,
-                    "verdict": verdict, "rollout_is_correct": ok,
-                    "is_valid": verdict is not None and (verdict == "Correct") == ok,
-                    "model": model, "created_at": now,
-                })
+                reflections.append(
+                    {
+                        "reflection_id": stable_id("import-refl", rid, k, rtext),
+                        "rollout_id": rid,
+                        "question_id": q.question_id,
+                        "reflection_idx": k,
+                        "prompt": "",
+                        "text": rtext,
+                        "verdict": verdict,
+                        "rollout_is_correct": ok,
+                        "is_valid": verdict is not None and (verdict == "Correct") == ok,
+                        "model": model,
+                        "created_at": now,
+                    }
+                )
         variant_counter[(q.question_id, variant)] = base + len(responses)
         if used_row:
             res.imported_rows += 1
@@ -254,18 +285,25 @@ def import_frame(df: pl.DataFrame, task: str = "countdown", model: str = "import
     return tables, res
 
 
-def import_raw(source: str | Path, run_dir: str | Path, task: str = "countdown", model: str | None = None,
-               config: str | None = None, split: str = "train") -> ImportResult:
+def import_raw(
+    source: str | Path,
+    run_dir: str | Path,
+    task: str = "countdown",
+    model: str | None = None,
+    config: str | None = None,
+    split: str = "train",
+) -> ImportResult:
     """Import a raw dataset into a run directory (new or existing); ids are stable so reimport is a no-op."""
     from sfdata.store import RunDir
-    from sfdata.store.parquet import write_parquet_atomic
-    from sfdata.store.parquet import conform
+    from sfdata.store.parquet import conform, write_parquet_atomic
     from sfdata.store.schemas import schema_of
 
     df = read_source(source, config, split)
     tables, res = import_frame(df, task=task, model=model or str(source), source=str(source))
     run = RunDir(run_dir)
-    run.init(None if run.exists() else {"import": {"source": str(source), "task": task, "config": config, "split": split}})
+    run.init(
+        None if run.exists() else {"import": {"source": str(source), "task": task, "config": config, "split": split}}
+    )
     for name in ("questions", "grades"):
         new = tables[name]
         if new.height == 0:
@@ -282,8 +320,10 @@ def import_raw(source: str | Path, run_dir: str | Path, task: str = "countdown",
         have = run.ids(name)
         new = new.filter(~pl.col(id_col).is_in(list(have))) if have else new
         run.append(name, fill_missing(new, schema_of(name)))
-    report = pl.DataFrame({"row": [b.row for b in res.bad_rows], "reason": [b.reason for b in res.bad_rows]},
-                          schema={"row": pl.Int64, "reason": pl.String})
+    report = pl.DataFrame(
+        {"row": [b.row for b in res.bad_rows], "reason": [b.reason for b in res.bad_rows]},
+        schema={"row": pl.Int64, "reason": pl.String},
+    )
     write_parquet_atomic(report, run.path / "import_report.parquet")
     for stage in ("questions", "generate", "grade", "reflect"):
         run.set_stage(stage, "done", imported_from=str(source))
@@ -304,17 +344,27 @@ def export_raw(run_dir: str | Path) -> pl.DataFrame:
     r = run.read("rollouts").select("rollout_id", "question_id", "variant", "sample_idx", "response")
     g = run.read("grades").select("rollout_id", "is_correct", "extracted_answer")
     refl = run.read("reflections")
-    refl = (refl.sort("reflection_idx").group_by("rollout_id", maintain_order=True).agg(pl.col("text").first())
-            if refl.height else pl.DataFrame(schema={"rollout_id": pl.String, "text": pl.String}))
-    rows = (r.join(g, on="rollout_id", how="left").join(refl, on="rollout_id", how="left")
-            .sort("question_id", "variant", "sample_idx")
-            .group_by("question_id", "variant", maintain_order=True)
-            .agg(pl.col("response").alias(RESP),
-                 pl.col("is_correct").fill_null(False).alias(f"{RESP}__eval_is_correct"),
-                 pl.col("extracted_answer").fill_null("").alias(f"{RESP}__eval_extracted_answers"),
-                 pl.col("text").fill_null("").alias(f"{RESP}_reflection")))
+    refl = (
+        refl.sort("reflection_idx").group_by("rollout_id", maintain_order=True).agg(pl.col("text").first())
+        if refl.height
+        else pl.DataFrame(schema={"rollout_id": pl.String, "text": pl.String})
+    )
+    rows = (
+        r.join(g, on="rollout_id", how="left")
+        .join(refl, on="rollout_id", how="left")
+        .sort("question_id", "variant", "sample_idx")
+        .group_by("question_id", "variant", maintain_order=True)
+        .agg(
+            pl.col("response").alias(RESP),
+            pl.col("is_correct").fill_null(False).alias(f"{RESP}__eval_is_correct"),
+            pl.col("extracted_answer").fill_null("").alias(f"{RESP}__eval_extracted_answers"),
+            pl.col("text").fill_null("").alias(f"{RESP}_reflection"),
+        )
+    )
     out = rows.join(q, on="question_id", how="left").rename({"variant": "prompt_variant"})
-    return out.select("question", "answer", "prompt_variant", *[c for c in RAW_COLUMNS if c.startswith(RESP)], "question_id")
+    return out.select(
+        "question", "answer", "prompt_variant", *[c for c in RAW_COLUMNS if c.startswith(RESP)], "question_id"
+    )
 
 
 def write_json_report(res: ImportResult, path: Path) -> None:

@@ -51,7 +51,9 @@ def table_view_sql(table: str, files: list[Path]) -> str:
     return f'CREATE OR REPLACE VIEW "{table}" AS SELECT {nulls} WHERE false'
 
 
-def connect(run: RunDir | str | Path, on_corrupt: OnCorrupt = "raise", database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+def connect(
+    run: RunDir | str | Path, on_corrupt: OnCorrupt = "raise", database: str = ":memory:"
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with one view per table of `run`."""
     run = run if isinstance(run, RunDir) else RunDir(run)
     con = duckdb.connect(database)

@@ -13,7 +13,7 @@ import platform
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,11 @@ import polars as pl
 
 from sfdata.store.parquet import (
     OnCorrupt,
+    conform,
     list_parts,
     new_part_name,
     read_files,
     write_parquet_atomic,
-    conform,
 )
 from sfdata.store.schemas import TABLES, schema_of
 
@@ -35,7 +35,7 @@ _VERSIONED = ("skillfactory", "torch", "transformers", "trl", "datasets", "polar
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def write_text_atomic(text: str, path: Path) -> Path:
@@ -143,7 +143,7 @@ class RunDir:
         except json.JSONDecodeError as e:
             raise ValueError(f"{self.manifest_path} is not valid JSON: {e}") from e
 
-    def init(self, config: dict[str, Any] | None = None) -> "RunDir":
+    def init(self, config: dict[str, Any] | None = None) -> RunDir:
         """Create the folder and a manifest (keeps an existing manifest's stage history)."""
         self.path.mkdir(parents=True, exist_ok=True)
         m = self.manifest()

@@ -37,9 +37,13 @@ class Acronym:
             listed = [rng.choice(by_letter[c]) for c in target]
             for _ in range(2):  # distractors at random positions
                 listed.insert(rng.randint(0, len(listed)), rng.choice(vocab))
-            q = (f"Words: {', '.join(listed)}. Pick some of these words, keeping their order, so that their first "
-                 f"letters spell an English word of exactly {length} letters.")
-            return Question(self.name, q, target, length, {"words": listed, "length": length, "example": target}, seed, split)
+            q = (
+                f"Words: {', '.join(listed)}. Pick some of these words, keeping their order, so that their first "
+                f"letters spell an English word of exactly {length} letters."
+            )
+            return Question(
+                self.name, q, target, length, {"words": listed, "length": length, "example": target}, seed, split
+            )
 
         return draw_distinct(rng, targets, n, length, make)
 

@@ -69,7 +69,7 @@ class Question:
         }
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "Question":
+    def from_row(cls, row: dict[str, Any]) -> Question:
         data = row.get("data") or "{}"
         return cls(
             task=row["task"],

@@ -93,7 +93,12 @@ def solve(numbers: list[int], target: int) -> str | None:
         for i, j in combinations(range(len(items)), 2):
             (a, ea), (b, eb) = items[i], items[j]
             rest = [it for k, it in enumerate(items) if k not in (i, j)]
-            cands = [(a + b, f"({ea} + {eb})"), (a * b, f"({ea} * {eb})"), (a - b, f"({ea} - {eb})"), (b - a, f"({eb} - {ea})")]
+            cands = [
+                (a + b, f"({ea} + {eb})"),
+                (a * b, f"({ea} * {eb})"),
+                (a - b, f"({ea} - {eb})"),
+                (b - a, f"({eb} - {ea})"),
+            ]
             if b != 0:
                 cands.append((a / b, f"({ea} / {eb})"))
             if a != 0:
@@ -128,7 +133,11 @@ def _grade_steps(lines: list[str], numbers: list[int], target: int) -> GradeResu
         except ArithError as e:
             return GradeResult(False, e.reason, e.detail)
         if ev.value != claimed:
-            return GradeResult(False, GradeReason.WRONG_CLAIM, f"{lhs.strip()} is {fraction_text(ev.value)}, not {fraction_text(claimed)}")
+            return GradeResult(
+                False,
+                GradeReason.WRONG_CLAIM,
+                f"{lhs.strip()} is {fraction_text(ev.value)}, not {fraction_text(claimed)}",
+            )
         for lit, cnt in ev.literals.items():
             if pool[lit] < cnt:
                 reason = GradeReason.REUSED_NUMBER if lit in seen else GradeReason.UNKNOWN_NUMBER
@@ -144,7 +153,9 @@ def _grade_steps(lines: list[str], numbers: list[int], target: int) -> GradeResu
     if +given_left:
         return GradeResult(False, GradeReason.MISSING_NUMBER, f"unused: {sorted((+given_left).elements())}")
     if last != target:
-        return GradeResult(False, GradeReason.WRONG_VALUE, f"final step gives {fraction_text(last)}", fraction_text(last))
+        return GradeResult(
+            False, GradeReason.WRONG_VALUE, f"final step gives {fraction_text(last)}", fraction_text(last)
+        )
     return GradeResult(True, GradeReason.CORRECT, value=str(target))
 
 
@@ -208,8 +219,10 @@ class Countdown:
         """A short correct solution, used as a few-shot demonstration."""
         nums, target, w = question.data["numbers"], question.data["target"], question.data.get("witness")
         w = w or solve(list(nums), int(target))
-        return (f"I need {target} from {', '.join(map(str, nums))}. Trying {w}: it uses every number once "
-                f"and equals {target}.\n<answer>{w}</answer>")
+        return (
+            f"I need {target} from {', '.join(map(str, nums))}. Trying {w}: it uses every number once "
+            f"and equals {target}.\n<answer>{w}</answer>"
+        )
 
     def generate(
         self,

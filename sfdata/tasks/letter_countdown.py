@@ -28,9 +28,13 @@ class LetterCountdown:
         def make(w: str) -> Question:
             letters = list(w) + [rng.choice(string.ascii_lowercase) for _ in range(max(2, 9 - len(w)))]
             rng.shuffle(letters)
-            q = (f"Using only these letters: {' '.join(letters).upper()}, form an English word with at least "
-                 f"{min_len} letters. Each letter can be used at most as many times as it appears.")
-            return Question(self.name, q, w, min_len, {"letters": letters, "min_len": min_len, "example": w}, seed, split)
+            q = (
+                f"Using only these letters: {' '.join(letters).upper()}, form an English word with at least "
+                f"{min_len} letters. Each letter can be used at most as many times as it appears."
+            )
+            return Question(
+                self.name, q, w, min_len, {"letters": letters, "min_len": min_len, "example": w}, seed, split
+            )
 
         return draw_distinct(rng, pool, n, min_len, make)
 
@@ -42,8 +46,11 @@ class LetterCountdown:
             return GradeResult(False, GradeReason.WRONG_ANSWER, f"shorter than {question.data['min_len']} letters")
         have = Counter(question.data["letters"])
         if Counter(word) - have:
-            return GradeResult(False, GradeReason.REUSED_NUMBER if set(word) <= set(have) else GradeReason.UNKNOWN_NUMBER,
-                               f"uses letters not available: {''.join(sorted((Counter(word) - have).elements()))}")
+            return GradeResult(
+                False,
+                GradeReason.REUSED_NUMBER if set(word) <= set(have) else GradeReason.UNKNOWN_NUMBER,
+                f"uses letters not available: {''.join(sorted((Counter(word) - have).elements()))}",
+            )
         if not is_word(word):
             return GradeResult(False, GradeReason.WRONG_ANSWER, f"{word!r} is not in the word list")
         return GradeResult(True, GradeReason.CORRECT, value=word)

@@ -22,9 +22,14 @@ class Multiplication:
         if b < 10:
             steps = f"{a} * {b} means {b} groups of {a}: " + " + ".join([str(a)] * b) + f" = {a * b}."
         else:
-            parts = [(int(d) * 10 ** i) for i, d in enumerate(reversed(str(b))) if d != "0"][::-1]
-            steps = (f"{a} * {b} = " + " + ".join(f"{a} * {p}" for p in parts) + " = "
-                     + " + ".join(str(a * p) for p in parts) + f" = {a * b}.")
+            parts = [(int(d) * 10**i) for i, d in enumerate(reversed(str(b))) if d != "0"][::-1]
+            steps = (
+                f"{a} * {b} = "
+                + " + ".join(f"{a} * {p}" for p in parts)
+                + " = "
+                + " + ".join(str(a * p) for p in parts)
+                + f" = {a * b}."
+            )
         return f"{steps}\n<answer>{a * b}</answer>"
 
     def generate(self, n: int, seed: int, level: int | None = None, split: str = "train", **_: Any) -> list[Question]:

@@ -4,9 +4,10 @@ the letter tasks. Loaded once, lazily."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from sfdata.tasks.base import GradeReason, GradeResult
 

@@ -10,7 +10,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model to evaluate (default: embedded SmolLM2)")
     p.add_argument("--stage", default="model", help="label stored with the rows (base, sft, rl, ...)")
     p.add_argument("--run", type=Path, default=Path("runs/eval"), help="run dir for the eval table")
-    p.add_argument("--tasks", nargs="+", default=["countdown:3,4,5,6"], help="task[:levels], e.g. countdown:3,4 multiplication:2")
+    p.add_argument(
+        "--tasks", nargs="+", default=["countdown:3,4,5,6"], help="task[:levels], e.g. countdown:3,4 multiplication:2"
+    )
     p.add_argument("--n-questions", type=int, default=8, help="per task x level")
     p.add_argument("--samples", type=int, default=1)
     p.add_argument("--temperature", type=float, default=0.0)
@@ -26,9 +28,17 @@ def run(args: argparse.Namespace) -> int:
     from sftrain.eval import EvalConfig, evaluate_model, summary_frame
 
     run_dir = RunDir(args.run).init() if not (args.run / "manifest.json").exists() else RunDir(args.run)
-    cfg = EvalConfig(model=args.model, tasks=tuple(args.tasks), n_questions=args.n_questions, samples=args.samples,
-                     temperature=args.temperature, max_tokens=args.max_tokens, budget_forcing=args.budget_forcing,
-                     seed=args.seed, engine=args.engine)
+    cfg = EvalConfig(
+        model=args.model,
+        tasks=tuple(args.tasks),
+        n_questions=args.n_questions,
+        samples=args.samples,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        budget_forcing=args.budget_forcing,
+        seed=args.seed,
+        engine=args.engine,
+    )
     info = evaluate_model(run_dir, args.model, args.stage, cfg)
     console.print(f"{info['model']} ({info['stage']}): {info['written']} new rows in {args.run}")
     emit(summary_frame(run_dir), "table", None, title="eval: accuracy and skill use")

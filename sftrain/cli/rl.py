@@ -23,10 +23,21 @@ def run(args: argparse.Namespace) -> int:
     from sftrain.cli.sft import parse_overrides
     from sftrain.rl import RLRunConfig, run_rl
 
-    cfg = RLRunConfig(model=args.model, output_dir=args.output, preset=args.preset, task=args.task, level=args.level,
-                      n_questions=args.n_questions, questions_from=args.questions_from, seed=args.seed,
-                      format_reward=not args.no_format_reward, overrides=parse_overrides(args.set))
+    cfg = RLRunConfig(
+        model=args.model,
+        output_dir=args.output,
+        preset=args.preset,
+        task=args.task,
+        level=args.level,
+        n_questions=args.n_questions,
+        questions_from=args.questions_from,
+        seed=args.seed,
+        format_reward=not args.no_format_reward,
+        overrides=parse_overrides(args.set),
+    )
     s = run_rl(cfg, log=console.print)
-    console.print(f"GRPO: {s['steps']} steps in {s['seconds']}s (vLLM: {s['vllm']}); rewards per step {s['rewards']}; "
-                  f"saved to {s['output_dir']}")
+    console.print(
+        f"GRPO: {s['steps']} steps in {s['seconds']}s (vLLM: {s['vllm']}); rewards per step {s['rewards']}; "
+        f"saved to {s['output_dir']}"
+    )
     return 0

@@ -7,8 +7,11 @@ import json
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("data", help="run dir, local Parquet/JSON(L) file or folder, or Hub id "
-                                "(e.g. SkillFactory/SFT_DATA-cd3args-main-Qwen2.5-1.5B-Instruct-SkillFactory)")
+    p.add_argument(
+        "data",
+        help="run dir, local Parquet/JSON(L) file or folder, or Hub id "
+        "(e.g. SkillFactory/SFT_DATA-cd3args-main-Qwen2.5-1.5B-Instruct-SkillFactory)",
+    )
     p.add_argument("--model", default=None, help="base model (default: embedded SmolLM2)")
     p.add_argument("--output", default="models/sft", help="where to save the model")
     p.add_argument("--preset", default="cpu", choices=["cpu", "paper"])
@@ -17,8 +20,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--formats", nargs="*", default=None, help="only these trace formats (run dirs)")
     p.add_argument("--all", action="store_true", help="ignore labels (default: drop traces labelled drop)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--set", action="append", default=[], metavar="K=V",
-                   help="override any TRL SFTConfig field, e.g. --set max_steps=10 --set learning_rate=1e-5")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="override any TRL SFTConfig field, e.g. --set max_steps=10 --set learning_rate=1e-5",
+    )
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -38,10 +46,21 @@ def run(args: argparse.Namespace) -> int:
     from sfdata.cli._common import console
     from sftrain.sft import SFTRunConfig, run_sft
 
-    cfg = SFTRunConfig(data=args.data, model=args.model, output_dir=args.output, preset=args.preset,
-                       config=args.config, split=args.split, formats=tuple(args.formats) if args.formats else None,
-                       kept_only=not args.all, seed=args.seed, overrides=parse_overrides(args.set))
+    cfg = SFTRunConfig(
+        data=args.data,
+        model=args.model,
+        output_dir=args.output,
+        preset=args.preset,
+        config=args.config,
+        split=args.split,
+        formats=tuple(args.formats) if args.formats else None,
+        kept_only=not args.all,
+        seed=args.seed,
+        overrides=parse_overrides(args.set),
+    )
     s = run_sft(cfg, log=lambda m: console.print(f"[yellow]{m}"))
-    console.print(f"trained {s['steps']} steps on {s['examples']} examples in {s['seconds']}s; "
-                  f"loss {s['first_loss']:.3f} -> {s['last_loss']:.3f}; saved to {s['output_dir']}")
+    console.print(
+        f"trained {s['steps']} steps on {s['examples']} examples in {s['seconds']}s; "
+        f"loss {s['first_loss']:.3f} -> {s['last_loss']:.3f}; saved to {s['output_dir']}"
+    )
     return 0

@@ -22,20 +22,38 @@ def trace(*parts: str, final: str) -> str:
 
 # ---- detector -------------------------------------------------------------------------------
 def test_detect_retry_then_correct():
-    t = trace(S.format("try <answer>1 + 2</answer>"), R.format("no", "Incorrect"), "Let me try again.",
-              S.format("again <answer>3 * 4</answer>"), R.format("yes", "Correct"), final="3 * 4")
+    t = trace(
+        S.format("try <answer>1 + 2</answer>"),
+        R.format("no", "Incorrect"),
+        "Let me try again.",
+        S.format("again <answer>3 * 4</answer>"),
+        R.format("yes", "Correct"),
+        final="3 * 4",
+    )
     c = detect(t)
     assert (c.n_samples, c.n_reflections, c.n_verdicts, c.n_verdict_correct, c.n_verdict_incorrect) == (2, 2, 2, 1, 1)
     assert (c.n_retries, c.n_backtracks, c.n_confirms, c.final_matches_last, c.malformed) == (1, 0, 0, True, False)
 
 
 def test_detect_backtrack_and_confirm():
-    bt = trace(S.format("<answer>A</answer>"), R.format("ok", "Correct"), S.format("<answer>B</answer>"),
-               R.format("bad", "Incorrect"), "Going back to my earlier answer.", S.format("<answer>A</answer>"), final="A")
+    bt = trace(
+        S.format("<answer>A</answer>"),
+        R.format("ok", "Correct"),
+        S.format("<answer>B</answer>"),
+        R.format("bad", "Incorrect"),
+        "Going back to my earlier answer.",
+        S.format("<answer>A</answer>"),
+        final="A",
+    )
     c = detect(bt)
     assert c.n_backtracks == 1 and c.n_retries == 1 and c.final_matches_last
-    cc = trace(S.format("<answer>A</answer>"), R.format("ok", "Correct"), S.format("<answer>A</answer>"),
-               R.format("ok", "Correct"), final="A")
+    cc = trace(
+        S.format("<answer>A</answer>"),
+        R.format("ok", "Correct"),
+        S.format("<answer>A</answer>"),
+        R.format("ok", "Correct"),
+        final="A",
+    )
     assert detect(cc).n_confirms == 1
 
 
@@ -43,8 +61,13 @@ def test_detect_verdict_right_needs_the_question():
     q = Question("countdown", "q", "22", 3, {"numbers": [3, 5, 7], "target": 22})
     from sfdata.tasks import get_task
 
-    t = trace(S.format("<answer>3 * 5 + 7</answer>"), R.format("x", "Incorrect"), S.format("<answer>3 + 5 + 7</answer>"),
-              R.format("x", "Incorrect"), final="3 + 5 + 7")
+    t = trace(
+        S.format("<answer>3 * 5 + 7</answer>"),
+        R.format("x", "Incorrect"),
+        S.format("<answer>3 + 5 + 7</answer>"),
+        R.format("x", "Incorrect"),
+        final="3 + 5 + 7",
+    )
     c = detect(t, q, get_task("countdown"))
     assert c.n_verdict_right == 1 and detect(t).n_verdict_right is None
 
@@ -54,7 +77,12 @@ def test_detect_cues_and_malformed_text():
     c = detect(base)
     assert (c.cue_wait, c.cue_alternatively, c.cue_check) == (2, 1, 1) and c.cue_verify >= 1
     assert c.n_samples == 0 and c.final_matches_last is None and not c.malformed
-    for bad in ["<think><sample>a</think></sample>", "<sample><sample>x</sample></sample>", "</reflect>", "<think>open"]:
+    for bad in [
+        "<think><sample>a</think></sample>",
+        "<sample><sample>x</sample></sample>",
+        "</reflect>",
+        "<think>open",
+    ]:
         assert not well_formed(bad) and detect(bad).malformed
     assert detect(None).n_samples == 0 and detect("").malformed is False
 
@@ -78,51 +106,193 @@ def fx(tmp_path_factory):
     q1, q2 = qdf["question_id"].to_list()
     now = now_utc()
     spec = [  # question, variant, sample_idx, correct, reason, tokens
-        (q1, "original", 0, True, "correct", 10), (q1, "original", 1, False, "wrong_value", 20),
-        (q1, "rephrase", 0, False, "no_answer", 30), (q2, "original", 0, True, "correct", 40),
-        (q2, "original", 1, True, "correct", 50), (q2, "rephrase", 0, False, "reused_number", 60),
+        (q1, "original", 0, True, "correct", 10),
+        (q1, "original", 1, False, "wrong_value", 20),
+        (q1, "rephrase", 0, False, "no_answer", 30),
+        (q2, "original", 0, True, "correct", 40),
+        (q2, "original", 1, True, "correct", 50),
+        (q2, "rephrase", 0, False, "reused_number", 60),
     ]
     rolls, grades = [], []
     for i, (q, v, s, ok, reason, tok) in enumerate(spec):
         rid = f"r{i}"
-        rolls.append({"rollout_id": rid, "question_id": q, "task": "countdown", "variant": v, "sample_idx": s, "prompt": "p",
-                      "response": f"answer {i}", "model": "m", "engine": "e", "temperature": 0.7, "top_p": 1.0,
-                      "max_tokens": 64, "seed": 0, "prompt_tokens": 5, "completion_tokens": tok, "finish_reason": "stop",
-                      "latency_s": 0.1, "created_at": now})
-        grades.append({"rollout_id": rid, "question_id": q, "extracted_answer": None, "is_correct": ok, "reason": reason,
-                       "grader": "countdown/1"})
+        rolls.append(
+            {
+                "rollout_id": rid,
+                "question_id": q,
+                "task": "countdown",
+                "variant": v,
+                "sample_idx": s,
+                "prompt": "p",
+                "response": f"answer {i}",
+                "model": "m",
+                "engine": "e",
+                "temperature": 0.7,
+                "top_p": 1.0,
+                "max_tokens": 64,
+                "seed": 0,
+                "prompt_tokens": 5,
+                "completion_tokens": tok,
+                "finish_reason": "stop",
+                "latency_s": 0.1,
+                "created_at": now,
+            }
+        )
+        grades.append(
+            {
+                "rollout_id": rid,
+                "question_id": q,
+                "extracted_answer": None,
+                "is_correct": ok,
+                "reason": reason,
+                "grader": "countdown/1",
+            }
+        )
     run.append("rollouts", pl.DataFrame(rolls))
     run.write("grades", pl.DataFrame(grades))
-    refl = [("r0", "Correct", True), ("r1", "Correct", False), ("r2", "Incorrect", False), ("r3", None, True), ("r4", "Incorrect", True)]
-    run.append("reflections", pl.DataFrame([
-        {"reflection_id": f"f{i}", "rollout_id": r, "question_id": q1, "reflection_idx": 0, "prompt": "v", "text": "t",
-         "verdict": v, "rollout_is_correct": truth, "is_valid": v is not None and (v == "Correct") == truth, "model": "m",
-         "temperature": 0.6, "seed": 0, "completion_tokens": 5, "latency_s": 0.1, "created_at": now}
-        for i, (r, v, truth) in enumerate(refl)]))
+    refl = [
+        ("r0", "Correct", True),
+        ("r1", "Correct", False),
+        ("r2", "Incorrect", False),
+        ("r3", None, True),
+        ("r4", "Incorrect", True),
+    ]
+    run.append(
+        "reflections",
+        pl.DataFrame(
+            [
+                {
+                    "reflection_id": f"f{i}",
+                    "rollout_id": r,
+                    "question_id": q1,
+                    "reflection_idx": 0,
+                    "prompt": "v",
+                    "text": "t",
+                    "verdict": v,
+                    "rollout_is_correct": truth,
+                    "is_valid": v is not None and (v == "Correct") == truth,
+                    "model": "m",
+                    "temperature": 0.6,
+                    "seed": 0,
+                    "completion_tokens": 5,
+                    "latency_s": 0.1,
+                    "created_at": now,
+                }
+                for i, (r, v, truth) in enumerate(refl)
+            ]
+        ),
+    )
     texts = {
-        "t1": ("*C", 2, True, 1, 0, trace(S.format("<answer>1</answer>"), R.format("no", "Incorrect"), "Retry.",
-                                            S.format("<answer>2</answer>"), R.format("yes", "Correct"), final="2")),
+        "t1": (
+            "*C",
+            2,
+            True,
+            1,
+            0,
+            trace(
+                S.format("<answer>1</answer>"),
+                R.format("no", "Incorrect"),
+                "Retry.",
+                S.format("<answer>2</answer>"),
+                R.format("yes", "Correct"),
+                final="2",
+            ),
+        ),
         "t2": ("*C", 1, True, 0, 0, trace(S.format("<answer>2</answer>"), R.format("yes", "Correct"), final="2")),
-        "t3": ("*C*IC", 3, True, 1, 1, trace(S.format("<answer>2</answer>"), R.format("ok", "Correct"), S.format("<answer>5</answer>"),
-                                              R.format("no", "Incorrect"), "Going back to my earlier answer.",
-                                              S.format("<answer>2</answer>"), final="2")),
-        "t4": ("random", 2, False, 1, 0, trace(S.format("<answer>7</answer>"), R.format("no", "Incorrect"), "Wait, again.",
-                                                S.format("<answer>8</answer>"), R.format("no", "Incorrect"), final="8")),
+        "t3": (
+            "*C*IC",
+            3,
+            True,
+            1,
+            1,
+            trace(
+                S.format("<answer>2</answer>"),
+                R.format("ok", "Correct"),
+                S.format("<answer>5</answer>"),
+                R.format("no", "Incorrect"),
+                "Going back to my earlier answer.",
+                S.format("<answer>2</answer>"),
+                final="2",
+            ),
+        ),
+        "t4": (
+            "random",
+            2,
+            False,
+            1,
+            0,
+            trace(
+                S.format("<answer>7</answer>"),
+                R.format("no", "Incorrect"),
+                "Wait, again.",
+                S.format("<answer>8</answer>"),
+                R.format("no", "Incorrect"),
+                final="8",
+            ),
+        ),
     }
-    run.append("traces", pl.DataFrame([
-        {"trace_id": tid, "question_id": q1, "task": "countdown", "format": f, "ablation": None, "n_samples": n, "prompt": "p",
-         "trace": text, "final_answer": "2", "is_correct": ok, "rollout_ids": [], "reflection_ids": [], "variants": [],
-         "n_correct": 0, "n_incorrect": 0, "n_retries": rt, "n_backtracks": bt, "n_confirms": 0, "seed": 0, "created_at": now}
-        for tid, (f, n, ok, rt, bt, text) in texts.items()]))
-    run.write("labels", pl.DataFrame({"trace_id": ["t1", "t4"], "label": ["keep", "drop"], "note": ["", "loops"],
-                                      "updated_at": [now, now]}))
+    run.append(
+        "traces",
+        pl.DataFrame(
+            [
+                {
+                    "trace_id": tid,
+                    "question_id": q1,
+                    "task": "countdown",
+                    "format": f,
+                    "ablation": None,
+                    "n_samples": n,
+                    "prompt": "p",
+                    "trace": text,
+                    "final_answer": "2",
+                    "is_correct": ok,
+                    "rollout_ids": [],
+                    "reflection_ids": [],
+                    "variants": [],
+                    "n_correct": 0,
+                    "n_incorrect": 0,
+                    "n_retries": rt,
+                    "n_backtracks": bt,
+                    "n_confirms": 0,
+                    "seed": 0,
+                    "created_at": now,
+                }
+                for tid, (f, n, ok, rt, bt, text) in texts.items()
+            ]
+        ),
+    )
+    run.write(
+        "labels",
+        pl.DataFrame(
+            {"trace_id": ["t1", "t4"], "label": ["keep", "drop"], "note": ["", "loops"], "updated_at": [now, now]}
+        ),
+    )
     ev = []
-    for stage, resp, ok in [("base", "It is 5.", False), ("base", "<answer>2</answer>", True),
-                            ("sft", trace(S.format("<answer>2</answer>"), R.format("ok", "Correct"), final="2"), True),
-                            ("sft", trace(S.format("<answer>2</answer>"), R.format("ok", "Correct"), final="2"), True)]:
-        ev.append({"eval_id": stable_id(stage, len(ev)), "model": "m", "stage": stage, "task": "countdown", "level": 3,
-                   "question_id": q1, "sample_idx": 0, "budget_rounds": 0, "prompt": "p", "response": resp,
-                   "extracted_answer": None, "is_correct": ok, "reason": "x", "completion_tokens": 10, "created_at": now})
+    for stage, resp, ok in [
+        ("base", "It is 5.", False),
+        ("base", "<answer>2</answer>", True),
+        ("sft", trace(S.format("<answer>2</answer>"), R.format("ok", "Correct"), final="2"), True),
+        ("sft", trace(S.format("<answer>2</answer>"), R.format("ok", "Correct"), final="2"), True),
+    ]:
+        ev.append(
+            {
+                "eval_id": stable_id(stage, len(ev)),
+                "model": "m",
+                "stage": stage,
+                "task": "countdown",
+                "level": 3,
+                "question_id": q1,
+                "sample_idx": 0,
+                "budget_rounds": 0,
+                "prompt": "p",
+                "response": resp,
+                "extracted_answer": None,
+                "is_correct": ok,
+                "reason": "x",
+                "completion_tokens": 10,
+                "created_at": now,
+            }
+        )
     from sfdata.store.parquet import write_parquet_atomic
 
     write_parquet_atomic(pl.DataFrame(ev), run.path / "eval" / "part-0.parquet")
@@ -136,23 +306,44 @@ def rows(df: pl.DataFrame) -> list[tuple]:
 
 def test_every_query_is_covered_here():
     assert {q.name for q in queries.available()} == {
-        "accuracy_by_attempts", "accuracy_by_variant", "eval_accuracy", "grade_reasons", "label_summary",
-        "samples_per_trace", "skill_by_source", "skill_frequency", "trace_length", "verdict_confusion"}
+        "accuracy_by_attempts",
+        "accuracy_by_variant",
+        "eval_accuracy",
+        "grade_reasons",
+        "label_summary",
+        "samples_per_trace",
+        "skill_by_source",
+        "skill_frequency",
+        "trace_length",
+        "verdict_confusion",
+    }
     assert all(q.description for q in queries.available())
 
 
 def test_accuracy_by_variant(fx):
     df = queries.run_query(fx[0], "accuracy_by_variant")
     assert rows(df.select("variant", "sample_idx", "rollouts", "correct", "accuracy", "mean_tokens")) == [
-        ("original", 0, 2, 2, 1.0, 25.0), ("original", 1, 2, 1, 0.5, 35.0), ("rephrase", 0, 2, 0, 0.0, 45.0)]
+        ("original", 0, 2, 2, 1.0, 25.0),
+        ("original", 1, 2, 1, 0.5, 35.0),
+        ("rephrase", 0, 2, 0, 0.0, 45.0),
+    ]
 
 
 def test_grade_reasons(fx):
     df = queries.run_query(fx[0], "grade_reasons")
-    assert rows(df) == [("original", "correct", 3, 0.75), ("original", "wrong_value", 1, 0.25),
-                        ("rephrase", "no_answer", 1, 0.5), ("rephrase", "reused_number", 1, 0.5)] or \
-        sorted(rows(df)) == sorted([("original", "correct", 3, 0.75), ("original", "wrong_value", 1, 0.25),
-                                    ("rephrase", "no_answer", 1, 0.5), ("rephrase", "reused_number", 1, 0.5)])
+    assert rows(df) == [
+        ("original", "correct", 3, 0.75),
+        ("original", "wrong_value", 1, 0.25),
+        ("rephrase", "no_answer", 1, 0.5),
+        ("rephrase", "reused_number", 1, 0.5),
+    ] or sorted(rows(df)) == sorted(
+        [
+            ("original", "correct", 3, 0.75),
+            ("original", "wrong_value", 1, 0.25),
+            ("rephrase", "no_answer", 1, 0.5),
+            ("rephrase", "reused_number", 1, 0.5),
+        ]
+    )
 
 
 def test_verdict_confusion_and_metrics(fx):
@@ -163,12 +354,21 @@ def test_verdict_confusion_and_metrics(fx):
 
 
 def test_samples_per_trace_with_and_without_parameter(fx):
-    assert rows(queries.run_query(fx[0], "samples_per_trace")) == [("*C", 1, 1), ("*C", 2, 1), ("*C*IC", 3, 1), ("random", 2, 1)]
+    assert rows(queries.run_query(fx[0], "samples_per_trace")) == [
+        ("*C", 1, 1),
+        ("*C", 2, 1),
+        ("*C*IC", 3, 1),
+        ("random", 2, 1),
+    ]
     assert rows(queries.run_query(fx[0], "samples_per_trace", {"format": "*C"})) == [("*C", 1, 1), ("*C", 2, 1)]
 
 
 def test_accuracy_by_attempts(fx):
-    assert rows(queries.run_query(fx[0], "accuracy_by_attempts")) == [(1, 1, 1.0, 0.0), (2, 2, 0.5, 1.0), (3, 1, 1.0, 1.0)]
+    assert rows(queries.run_query(fx[0], "accuracy_by_attempts")) == [
+        (1, 1, 1.0, 0.0),
+        (2, 2, 0.5, 1.0),
+        (3, 1, 1.0, 1.0),
+    ]
 
 
 def test_trace_length(fx):
@@ -181,7 +381,11 @@ def test_trace_length(fx):
 
 
 def test_label_summary(fx):
-    assert rows(queries.run_query(fx[0], "label_summary")) == [("*C", 2, 1, 0, 1), ("*C*IC", 1, 0, 0, 1), ("random", 1, 0, 1, 0)]
+    assert rows(queries.run_query(fx[0], "label_summary")) == [
+        ("*C", 2, 1, 0, 1),
+        ("*C*IC", 1, 0, 0, 1),
+        ("random", 1, 0, 1, 0),
+    ]
 
 
 def test_skill_frequency(fx):
@@ -202,7 +406,9 @@ def test_skill_by_source_compares_stages(fx):
 
 def test_eval_accuracy(fx):
     assert rows(queries.run_query(fx[0], "eval_accuracy").select("stage", "level", "outputs", "accuracy")) == [
-        ("base", 3, 2, 0.5), ("sft", 3, 2, 1.0)]
+        ("base", 3, 2, 0.5),
+        ("sft", 3, 2, 1.0),
+    ]
 
 
 def test_query_cli_formats_and_adhoc_sql(fx, tmp_path, capsys):

@@ -16,7 +16,13 @@ def config(tmp_path, n: int = 2) -> dict:
     return {
         "run": {"name": "t", "dir": str(tmp_path / "run"), "model": str(tiny_model_dir()), "engine": "transformers"},
         "questions": {"task": "countdown", "n": 2, "level": 3, "seed": 0},
-        "generate": {"n": n, "variants": ["original", "alternatively"], "max_tokens": 12, "batch_size": 8, "fewshot": 1},
+        "generate": {
+            "n": n,
+            "variants": ["original", "alternatively"],
+            "max_tokens": 12,
+            "batch_size": 8,
+            "fewshot": 1,
+        },
         "grade": {},
         "reflect": {"k": 1, "max_tokens": 10, "batch_size": 8},
         "build": {"formats": ["random", "no_reflection"], "n": 2},
@@ -32,7 +38,10 @@ def test_run_all_stages_then_skip_then_extend(tmp_path):
     assert set(out["stages"]) == {"questions", "generate", "grade", "reflect", "build", "skills", "report"}
     run = RunDir(tmp_path / "run")
     con = connect(run)
-    counts = {t: con.sql(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in ("questions", "rollouts", "grades", "reflections", "skills")}
+    counts = {
+        t: con.sql(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+        for t in ("questions", "rollouts", "grades", "reflections", "skills")
+    }
     assert counts == {"questions": 2, "rollouts": 8, "grades": 8, "reflections": 8, "skills": counts["skills"]}
     assert counts["skills"] >= 8
     m = run.manifest()

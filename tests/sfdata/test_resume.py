@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import polars as pl
-
 from sfdata.store import RunDir
 from sfdata.tasks import make_questions
 from tests.helpers import tiny_model_dir
@@ -27,7 +25,9 @@ def _questions(path: Path, n: int = 4) -> RunDir:
 
 def _kill_after_parts(cmd: list[str], folder: Path, parts: int, timeout: float = 240) -> None:
     """Start `cmd`, SIGKILL it once `folder` holds `parts` part files; it must not finish first."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": os.getcwd()}
+    )
     t0 = time.time()
     try:
         while time.time() - t0 < timeout:
@@ -50,10 +50,38 @@ def _ids(run: RunDir, table: str, col: str) -> list[str]:
 
 def test_generate_and_reflect_survive_kill_9(tmp_path):
     model = str(tiny_model_dir())
-    gen = ["generate", "--model", model, "--engine", "transformers", "--n", "3", "--max-tokens", "12",
-           "--chunk", "4", "--batch-size", "4", "--seed", "5"]
-    refl = ["reflect", "--model", model, "--engine", "transformers", "--k", "2", "--max-tokens", "10",
-            "--chunk", "4", "--batch-size", "4"]
+    gen = [
+        "generate",
+        "--model",
+        model,
+        "--engine",
+        "transformers",
+        "--n",
+        "3",
+        "--max-tokens",
+        "12",
+        "--chunk",
+        "4",
+        "--batch-size",
+        "4",
+        "--seed",
+        "5",
+    ]
+    refl = [
+        "reflect",
+        "--model",
+        model,
+        "--engine",
+        "transformers",
+        "--k",
+        "2",
+        "--max-tokens",
+        "10",
+        "--chunk",
+        "4",
+        "--batch-size",
+        "4",
+    ]
     ref = _questions(tmp_path / "ref")
     subprocess.run([*CLI, gen[0], str(ref.path), *gen[1:]], check=True, capture_output=True)
     subprocess.run([*CLI, "grade", str(ref.path)], check=True, capture_output=True)

@@ -31,8 +31,12 @@ def _params(path) -> dict[str, torch.Tensor]:
 def test_sft_masks_the_prompt_and_changes_parameters(run, tmp_path):
     from sftrain.sft import SFTRunConfig, build_sft_trainer, run_sft
 
-    cfg = SFTRunConfig(data=str(run.path), model=str(tiny_model_dir()), output_dir=str(tmp_path / "sft"),
-                       overrides={"max_steps": 3, "max_length": 512, "per_device_train_batch_size": 2, "learning_rate": 1e-3})
+    cfg = SFTRunConfig(
+        data=str(run.path),
+        model=str(tiny_model_dir()),
+        output_dir=str(tmp_path / "sft"),
+        overrides={"max_steps": 3, "max_length": 512, "per_device_train_batch_size": 2, "learning_rate": 1e-3},
+    )
     trainer, tok, facts = build_sft_trainer(cfg)
     assert facts["examples"] == run.read("traces").height
     ex = trainer.train_dataset[0]
@@ -44,7 +48,9 @@ def test_sft_masks_the_prompt_and_changes_parameters(run, tmp_path):
     trained = [t for t, lab in zip(ex["input_ids"], labels) if lab != -100]
     assert "<sample>" in tok.decode(trained) and ex["prompt"][0]["content"][:40] not in tok.decode(trained)
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
-    assert (batch["labels"][0][:n_masked] == -100).all() and (batch["labels"][0] != -100).sum() == len(labels) - n_masked
+    assert (batch["labels"][0][:n_masked] == -100).all() and (batch["labels"][0] != -100).sum() == len(
+        labels
+    ) - n_masked
 
     before = _params(tiny_model_dir())
     logs: list[str] = []
@@ -59,8 +65,15 @@ def test_sft_warns_with_counts_when_truncating(run, tmp_path):
     from sftrain.sft import SFTRunConfig, build_sft_trainer
 
     logs: list[str] = []
-    build_sft_trainer(SFTRunConfig(data=str(run.path), model=str(tiny_model_dir()), output_dir=str(tmp_path / "o"),
-                                   overrides={"max_length": 64}), log=logs.append)
+    build_sft_trainer(
+        SFTRunConfig(
+            data=str(run.path),
+            model=str(tiny_model_dir()),
+            output_dir=str(tmp_path / "o"),
+            overrides={"max_length": 64},
+        ),
+        log=logs.append,
+    )
     n = run.read("traces").height
     assert any(f"of {n} examples exceed max_length=64" in m for m in logs)
 
@@ -70,7 +83,10 @@ def test_sft_respects_drop_labels(run, tmp_path):
     from sftrain.data import load_sft_rows
 
     t = run.read("traces")
-    run.write("labels", pl.DataFrame({"trace_id": [t["trace_id"][0]], "label": ["drop"], "note": [""], "updated_at": [now_utc()]}))
+    run.write(
+        "labels",
+        pl.DataFrame({"trace_id": [t["trace_id"][0]], "label": ["drop"], "note": [""], "updated_at": [now_utc()]}),
+    )
     try:
         assert len(load_sft_rows(run.path)) == t.height - 1
         assert len(load_sft_rows(run.path, kept_only=False)) == t.height
@@ -87,10 +103,20 @@ def test_grpo_steps_run_and_change_parameters(tmp_path):
 
     # a random tiny model never answers correctly (all-zero rewards give zero advantage), so a
     # length reward gives GRPO a signal to move on; the grader reward still runs alongside
-    cfg = RLRunConfig(model=str(tiny_model_dir()), output_dir=str(tmp_path / "rl"), n_questions=4,
-                      extra_rewards=("tests.sftrain.test_training:length_reward",),
-                      overrides={"max_steps": 2, "max_completion_length": 12, "learning_rate": 1e-2, "num_generations": 2,
-                                 "per_device_train_batch_size": 2, "beta": 0.04})
+    cfg = RLRunConfig(
+        model=str(tiny_model_dir()),
+        output_dir=str(tmp_path / "rl"),
+        n_questions=4,
+        extra_rewards=("tests.sftrain.test_training:length_reward",),
+        overrides={
+            "max_steps": 2,
+            "max_completion_length": 12,
+            "learning_rate": 1e-2,
+            "num_generations": 2,
+            "per_device_train_batch_size": 2,
+            "beta": 0.04,
+        },
+    )
     before = _params(tiny_model_dir())
     s = run_rl(cfg)
     assert s["steps"] == 2 and len(s["rewards"]) == 2 and all(r is not None for r in s["rewards"])
@@ -104,8 +130,14 @@ def test_rewards_use_the_safe_graders():
     from sftrain.rewards import correctness_reward, format_reward
 
     data = json.dumps({"numbers": [3, 5, 7], "target": 22})
-    comps = ["... <answer>3 * 5 + 7</answer>", [{"role": "assistant", "content": "<answer>7 + 3 * 5</answer>"}],
-             "<answer>__import__('os').system('x')</answer>", "<answer>9**9**9</answer>", "no tag", "<answer>3+5+7</answer>"]
+    comps = [
+        "... <answer>3 * 5 + 7</answer>",
+        [{"role": "assistant", "content": "<answer>7 + 3 * 5</answer>"}],
+        "<answer>__import__('os').system('x')</answer>",
+        "<answer>9**9**9</answer>",
+        "no tag",
+        "<answer>3+5+7</answer>",
+    ]
     r = correctness_reward(comps, task=["countdown"] * 6, data=[data] * 6, answer=["22"] * 6)
     assert r == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
     assert format_reward(comps) == [0.1, 0.1, 0.1, 0.1, 0.0, 0.1]
@@ -148,8 +180,14 @@ def test_eval_writes_accuracy_and_skill_use_with_budget_forcing(tmp_path):
     from sftrain.eval import EvalConfig, eval_stage, summary_frame
 
     run = RunDir(tmp_path / "ev").init({})
-    cfg = EvalConfig(model=str(tiny_model_dir()), tasks=("countdown:3,4", "multiplication:1"), n_questions=2,
-                     max_tokens=12, budget_forcing=1, engine="transformers")
+    cfg = EvalConfig(
+        model=str(tiny_model_dir()),
+        tasks=("countdown:3,4", "multiplication:1"),
+        n_questions=2,
+        max_tokens=12,
+        budget_forcing=1,
+        engine="transformers",
+    )
     info = eval_stage(run, cfg)
     ev = run.read("eval")
     assert ev.height == 3 * 2 * 2  # 3 task-levels x 2 questions x (plain, forced)

@@ -10,7 +10,7 @@ from sfdata.skills import skills_stage
 from sfdata.store import RunDir
 from tests.synth import make_run
 from tui.app import InspectorApp
-from tui.data import Filters, FilterError, TraceStore, segments, split_samples
+from tui.data import FilterError, Filters, TraceStore, segments, split_samples
 from tui.screens import CompareScreen, HelpScreen, NoteScreen, TraceScreen
 
 
@@ -32,8 +32,11 @@ def test_store_filters_pages_and_sql_errors(run):
     assert store.count(Filters(skills=("!backtrack",))) == traces.filter(pl.col("n_backtracks") == 0).height
     assert store.count(Filters(where="n_samples >= 3")) == traces.filter(pl.col("n_samples") >= 3).height
     both = Filters(format="*C", where="n_samples >= 2", search="let me try")
-    expect = traces.filter((pl.col("format") == "*C") & (pl.col("n_samples") >= 2)
-                           & pl.col("trace").str.to_lowercase().str.contains("let me try", literal=True)).height
+    expect = traces.filter(
+        (pl.col("format") == "*C")
+        & (pl.col("n_samples") >= 2)
+        & pl.col("trace").str.to_lowercase().str.contains("let me try", literal=True)
+    ).height
     assert store.count(both) == expect
     # user text is a parameter: quotes cannot break out
     assert store.count(Filters(search="x' OR 1=1 --")) == 0
@@ -163,12 +166,25 @@ async def test_compare_with_eval_output_when_nothing_marked(run):
     from sfdata.store.run import now_utc
 
     now = now_utc()
-    ev = pl.DataFrame({
-        "eval_id": ["e1", "e2"], "model": ["m", "m"], "stage": ["sft", "sft"], "task": ["countdown"] * 2, "level": [3, 4],
-        "question_id": ["q", "q2"], "sample_idx": [0, 0], "budget_rounds": [0, 0], "prompt": ["p", "p"],
-        "response": ["<sample>x</sample><answer>1</answer>", "<answer>2</answer>"], "extracted_answer": ["1", "2"],
-        "is_correct": [True, False], "reason": ["correct", "wrong_value"], "completion_tokens": [5, 3], "created_at": [now, now],
-    })
+    ev = pl.DataFrame(
+        {
+            "eval_id": ["e1", "e2"],
+            "model": ["m", "m"],
+            "stage": ["sft", "sft"],
+            "task": ["countdown"] * 2,
+            "level": [3, 4],
+            "question_id": ["q", "q2"],
+            "sample_idx": [0, 0],
+            "budget_rounds": [0, 0],
+            "prompt": ["p", "p"],
+            "response": ["<sample>x</sample><answer>1</answer>", "<answer>2</answer>"],
+            "extracted_answer": ["1", "2"],
+            "is_correct": [True, False],
+            "reason": ["correct", "wrong_value"],
+            "completion_tokens": [5, 3],
+            "created_at": [now, now],
+        }
+    )
     from sfdata.store.parquet import write_parquet_atomic
 
     (run.path / "eval").mkdir(exist_ok=True)

@@ -7,8 +7,29 @@ import sys
 
 from sfdata.cli.main import COMMANDS, main
 
-PLANNED = {"generate", "grade", "reflect", "build", "run", "import", "export", "push", "pull", "query", "sql",
-           "report", "inspect", "sft", "rl", "eval", "skills", "questions", "model", "tasks", "serve"}
+PLANNED = {
+    "generate",
+    "grade",
+    "reflect",
+    "build",
+    "run",
+    "import",
+    "export",
+    "push",
+    "pull",
+    "query",
+    "sql",
+    "report",
+    "inspect",
+    "sft",
+    "rl",
+    "eval",
+    "skills",
+    "questions",
+    "model",
+    "tasks",
+    "serve",
+}
 
 
 def test_help_lists_all_planned_subcommands(capsys):
@@ -29,8 +50,10 @@ def test_every_command_module_has_the_interface():
 
 
 def test_help_does_not_import_heavy_packages():
-    code = "import sys; from sfdata.cli.main import main; main(['--help']); " \
-           "print(sorted(m for m in ('torch','transformers','trl','vllm','datasets','textual') if m in sys.modules))"
+    code = (
+        "import sys; from sfdata.cli.main import main; main(['--help']); "
+        "print(sorted(m for m in ('torch','transformers','trl','vllm','datasets','textual') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
 

@@ -17,7 +17,11 @@ def engine():
 
 
 def test_transformers_engine_batches_keep_order_and_count_tokens(engine):
-    prompts = [[{"role": "user", "content": "hi"}], "a much longer raw text prompt " * 5, [{"role": "user", "content": "a b c d e f"}]]
+    prompts = [
+        [{"role": "user", "content": "hi"}],
+        "a much longer raw text prompt " * 5,
+        [{"role": "user", "content": "a b c d e f"}],
+    ]
     outs = engine.generate(prompts, SamplingParams(n=2, max_tokens=8, temperature=0.9, seed=1))
     assert [len(o) for o in outs] == [2, 2, 2]
     expected = [len(engine.tokenizer(engine._texts([p])[0], add_special_tokens=False)["input_ids"]) for p in prompts]
@@ -29,7 +33,10 @@ def test_transformers_engine_batches_keep_order_and_count_tokens(engine):
 
 
 def test_cut_at_stop():
-    assert cut_at_stop("abc</answer>def", ["</answer>"]) == ("abc</answer>", True) or cut_at_stop("abc</answer>def", ["</answer>"])[1]
+    assert (
+        cut_at_stop("abc</answer>def", ["</answer>"]) == ("abc</answer>", True)
+        or cut_at_stop("abc</answer>def", ["</answer>"])[1]
+    )
     assert cut_at_stop("abc", None) == ("abc", False)
 
 
@@ -39,7 +46,9 @@ def test_openai_engine_against_a_local_server(engine):
     srv, url = serve_in_thread(engine)
     try:
         client = get_engine("openai", "tiny", base_url=url, retries=0)
-        outs = client.generate([[{"role": "user", "content": "hello"}], "raw prompt"], SamplingParams(n=2, max_tokens=6, seed=3))
+        outs = client.generate(
+            [[{"role": "user", "content": "hello"}], "raw prompt"], SamplingParams(n=2, max_tokens=6, seed=3)
+        )
         assert [len(o) for o in outs] == [2, 2]
         assert all(c.completion_tokens > 0 for o in outs for c in o)
         direct = engine.generate([[{"role": "user", "content": "hello"}]], SamplingParams(n=2, max_tokens=6, seed=3))

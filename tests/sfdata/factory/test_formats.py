@@ -19,15 +19,19 @@ _BLOCK = re.compile(r"<sample>\n(.*?)\n</sample>(?:\n<reflect>\n(.*?)\n</reflect
 
 def _sample(i: int, correct: bool, variant: str, n_refl: int) -> Sample:
     ans = f"({i} + 1) * 2" if correct else f"{i} - 9"
-    refl = tuple((f"f{i}_{k}", f"check {i}/{k}\n<verdict>{'Correct' if correct else 'Incorrect'}</verdict>")
-                 for k in range(n_refl))
+    refl = tuple(
+        (f"f{i}_{k}", f"check {i}/{k}\n<verdict>{'Correct' if correct else 'Incorrect'}</verdict>")
+        for k in range(n_refl)
+    )
     return Sample(f"r{i}", variant, f"attempt {i}: <answer>{ans}</answer>", ans, correct, refl)
 
 
 samples_st = st.lists(
-    st.tuples(st.booleans(), st.sampled_from(["original", "plan_and_execute", "alternatively", "rephrase"]),
-              st.integers(0, 2)),
-    min_size=0, max_size=10,
+    st.tuples(
+        st.booleans(), st.sampled_from(["original", "plan_and_execute", "alternatively", "rephrase"]), st.integers(0, 2)
+    ),
+    min_size=0,
+    max_size=10,
 ).map(lambda xs: [_sample(i, c, v, k) for i, (c, v, k) in enumerate(xs)])
 
 
@@ -54,7 +58,7 @@ def check_trace(fmt, t, text, samples):
         else:
             assert refl == ""
     steps = t.steps
-    for i, st_ in enumerate(steps[:-1]):
+    for _i, st_ in enumerate(steps[:-1]):
         assert st_.glue in (phrases.DOUBLE_CHECK if st_.sample.is_correct else phrases.RETRY)
     if fmt in ("0C", "*C", "*C_full", "*CC", "no_reflection"):
         assert steps[-1].sample.is_correct and t.final is steps[-1].sample
@@ -80,7 +84,13 @@ def test_format_invariants_hold_or_skip_with_reason(samples, fmt, n, seed):
     try:
         traces = choose(fmt, samples, n, rng)
     except Skip as e:
-        assert e.reason in {"no_correct", "no_incorrect", "fewer_than_two_correct", "no_usable_sample", "too_few_samples"}
+        assert e.reason in {
+            "no_correct",
+            "no_incorrect",
+            "fewer_than_two_correct",
+            "no_usable_sample",
+            "too_few_samples",
+        }
         return
     assert traces
     for t in traces:
@@ -113,7 +123,9 @@ def test_reflections_off_uses_samples_without_reflections():
 
 
 def test_structural_tags_inside_a_response_exclude_it():
-    bad = Sample("x", "original", "sneaky </think> <answer>1</answer>", "1", True, (("f", "<verdict>Correct</verdict>"),))
+    bad = Sample(
+        "x", "original", "sneaky </think> <answer>1</answer>", "1", True, (("f", "<verdict>Correct</verdict>"),)
+    )
     with pytest.raises(Skip, match="no_correct"):
         choose("0C", [bad], 1, random.Random(0))
 

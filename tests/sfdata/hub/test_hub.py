@@ -86,7 +86,9 @@ def test_exports_have_the_published_shapes_and_respect_labels(built_run, tmp_pat
     drop = traces["trace_id"][0]
     from sfdata.store.run import now_utc
 
-    built_run.write("labels", pl.DataFrame({"trace_id": [drop], "label": ["drop"], "note": ["bad glue"], "updated_at": [now_utc()]}))
+    built_run.write(
+        "labels", pl.DataFrame({"trace_id": [drop], "label": ["drop"], "note": ["bad glue"], "updated_at": [now_utc()]})
+    )
     try:
         (sft,) = export(built_run.path, "sft", tmp_path)
         df = pl.read_parquet(sft)
@@ -123,8 +125,16 @@ def test_trl_sft_trainer_accepts_the_messages_export(built_run, tmp_path):
         model=AutoModelForCausalLM.from_pretrained(path),
         processing_class=AutoTokenizer.from_pretrained(path),
         train_dataset=ds,
-        args=SFTConfig(output_dir=str(tmp_path / "o"), max_steps=1, per_device_train_batch_size=2, report_to=[],
-                       max_length=512, save_strategy="no", use_cpu=True, assistant_only_loss=False),
+        args=SFTConfig(
+            output_dir=str(tmp_path / "o"),
+            max_steps=1,
+            per_device_train_batch_size=2,
+            report_to=[],
+            max_length=512,
+            save_strategy="no",
+            use_cpu=True,
+            assistant_only_loss=False,
+        ),
     )
     out = trainer.train()
     assert out.global_step == 1 and out.training_loss == out.training_loss  # finite, not NaN
@@ -144,7 +154,9 @@ def test_folder_builds_loads_and_pushes_in_one_commit(built_run, tmp_path, monke
     api.upload_folder.return_value = mock.Mock(commit_url="https://huggingface.co/datasets/me/sf-test/commit/abc")
     url = push_folder(folder, "me/sf-test", token="hf_x", api=api)
     assert url.endswith("/commit/abc")
-    api.create_repo.assert_called_once_with(repo_id="me/sf-test", repo_type="dataset", private=False, exist_ok=True, token="hf_x")
+    api.create_repo.assert_called_once_with(
+        repo_id="me/sf-test", repo_type="dataset", private=False, exist_ok=True, token="hf_x"
+    )
     api.upload_folder.assert_called_once()
     kw = api.upload_folder.call_args.kwargs
     assert kw["folder_path"] == str(folder) and kw["repo_type"] == "dataset" and kw["repo_id"] == "me/sf-test"
@@ -199,11 +211,21 @@ def test_cli_import_export_push_dry_run(built_run, tmp_path, capsys):
 
 def test_pull_reports_bad_sft_rows_by_id(tmp_path):
     conv = [
-        [{"role": "user", "content": "Use the numbers [3, 5, 7] to make 22."},
-         {"role": "assistant", "content": "<think><sample>3 * 5 + 7<answer>3 * 5 + 7</answer></sample></think><answer>3 * 5 + 7</answer>"}],
+        [
+            {"role": "user", "content": "Use the numbers [3, 5, 7] to make 22."},
+            {
+                "role": "assistant",
+                "content": "<think><sample>3 * 5 + 7<answer>3 * 5 + 7</answer></sample></think><answer>3 * 5 + 7</answer>",
+            },
+        ],
         [{"role": "user", "content": "Use the numbers [3, 5, 7] to make 22."}],
-        [{"role": "user", "content": "Use the numbers [3, 5, 7] to make 22."},
-         {"role": "assistant", "content": "<think><sample>open <answer>3 + 5 + 7</answer></think><answer>3 + 5 + 7</answer>"}],
+        [
+            {"role": "user", "content": "Use the numbers [3, 5, 7] to make 22."},
+            {
+                "role": "assistant",
+                "content": "<think><sample>open <answer>3 + 5 + 7</answer></think><answer>3 + 5 + 7</answer>",
+            },
+        ],
     ]
     f = tmp_path / "sft.parquet"
     pl.DataFrame({"conversations": conv}).write_parquet(f)

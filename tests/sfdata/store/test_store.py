@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -33,7 +32,7 @@ def _grades(n: int, start: int = 0) -> pl.DataFrame:
 
 
 def _rollouts(n: int, start: int = 0) -> pl.DataFrame:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return pl.DataFrame(
         {
             "rollout_id": [f"r{i}" for i in range(start, start + n)],

@@ -72,10 +72,20 @@ def test_hostile_answers_are_wrong_with_reason_and_never_hang(answer, reason):
     assert res.reason == reason, res
 
 
-@pytest.mark.parametrize("answer", [
-    "(3 + 4) * 5", "(3+4)*5", "5 * (4 + 3)", "(3 + 4) * 5 = 35", "35 = (3 + 4) * 5", "(3 + 4) × 5",
-    "$(3 + 4) \\times 5$", "(3 + 4) x 5", "Step 1: 3 + 4 = 7\nStep 2: 7 * 5 = 35",
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "(3 + 4) * 5",
+        "(3+4)*5",
+        "5 * (4 + 3)",
+        "(3 + 4) * 5 = 35",
+        "35 = (3 + 4) * 5",
+        "(3 + 4) × 5",
+        "$(3 + 4) \\times 5$",
+        "(3 + 4) x 5",
+        "Step 1: 3 + 4 = 7\nStep 2: 7 * 5 = 35",
+    ],
+)
 def test_correct_spellings(answer):
     res = graded_within(answer)
     assert res.is_correct, res
@@ -153,6 +163,7 @@ def test_solver_finds_solutions_and_reports_impossible():
 
 
 # ---- properties ---------------------------------------------------------------------------
+
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200))

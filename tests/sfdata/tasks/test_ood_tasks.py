@@ -15,8 +15,17 @@ def test_registry_lists_all_tasks():
         get_task("sudoku")
 
 
-@pytest.mark.parametrize("name,level", [("multiplication", 2), ("multiplication", 4), ("letter_countdown", 4),
-                                        ("letter_countdown", 6), ("acronym", 3), ("acronym", 5)])
+@pytest.mark.parametrize(
+    "name,level",
+    [
+        ("multiplication", 2),
+        ("multiplication", 4),
+        ("letter_countdown", 4),
+        ("letter_countdown", 6),
+        ("acronym", 3),
+        ("acronym", 5),
+    ],
+)
 def test_known_solution_grades_correct_and_generation_is_deterministic(name, level):
     task = get_task(name)
     qs = task.generate(30, 5, level=level)
