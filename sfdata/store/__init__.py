@@ -1,6 +1,6 @@
 """Parquet store: canonical schemas, atomic writes, run directories, DuckDB views."""
 
-from sfdata.store.ids import stable_id
+from sfdata.store.ids import seed_from_id, stable_id
 from sfdata.store.parquet import CorruptFileError, SchemaError, conform, write_parquet_atomic
 from sfdata.store.run import RunDir
 from sfdata.store.schemas import TABLES, schema_of
@@ -12,6 +12,7 @@ __all__ = [
     "TABLES",
     "conform",
     "schema_of",
+    "seed_from_id",
     "stable_id",
     "write_parquet_atomic",
 ]
