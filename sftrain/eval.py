@@ -39,55 +39,109 @@ class EvalConfig:
     n_questions: int = 8  # per task x level
     samples: int = 1
     temperature: float = 0.0
-    max_tokens: int = 256
+    max_tokens: int = 256  # the whole answer's budget, budget-forcing rounds included
     budget_forcing: int = 0  # extra rounds; 0 = off (rows for 0 are always written)
-    seed: int = 777  # eval questions differ from training questions (different seed)
+    seed: int = 777  # eval questions differ from training questions (different seed + key filter)
     engine: str = "auto"
     batch_size: int = 16
+    variant: str = "original"  # prompt variant every stage is asked with
+    fewshot: int | None = None  # demonstrations before each question; None = as the run's [generate] used
+    exclude_from: tuple[str, ...] = ()  # more run dirs whose questions must not appear in eval
+    preset: str | None = None  # "paper": max_tokens 16384, greedy (sftrain.presets.EVAL_PRESETS)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> EvalConfig:
+        from sftrain.presets import EVAL_PRESETS
+
+        d = dict(d or {})
+        if d.get("preset"):
+            if d["preset"] not in EVAL_PRESETS:
+                raise ValueError(f"unknown eval preset {d['preset']!r}; known: {', '.join(EVAL_PRESETS)}")
+            d = {**EVAL_PRESETS[d["preset"]], **d}  # values written in the config win over the preset
         cfg = from_dict(cls, d)
         cfg.tasks = tuple(cfg.tasks)
+        cfg.exclude_from = tuple(cfg.exclude_from)
         return cfg
 
 
-def _questions(cfg: EvalConfig):
-    from sfdata.tasks import get_task
+def prompt_setup(variant: str, fewshot: int) -> str:
+    """How eval questions are asked, as recorded in every eval row and shown in the tables."""
+    return f"{variant}, {fewshot}-shot"
 
-    out = []
+
+def resolve_fewshot(run: RunDir, cfg: EvalConfig) -> int:
+    """The eval's demonstration count: the config's, else the one the run's data was sampled with,
+    so base, SFT and RL models are all scored with the prompt the data came from."""
+    if cfg.fewshot is not None:
+        return int(cfg.fewshot)
+    gen = (run.manifest().get("config") or {}).get("generate") or {}
+    return int(gen.get("fewshot") or 0)
+
+
+def eval_questions(run: RunDir, cfg: EvalConfig, models: list[str | None], fewshot: int, log=print):
+    """(task, question) pairs disjoint from every training question of the run, of `exclude_from` runs, of
+    the models' own training data, and from the few-shot demonstrations; and the count removed per task:level."""
+    from sfdata import prompts as pv
+    from sfdata.tasks import get_task
+    from sftrain.heldout import draw_held_out, keys_of, merge, run_keys, trained_keys
+
+    out, removed = [], {}
+    base = merge(run_keys(run.path), *(run_keys(r) for r in cfg.exclude_from), *(trained_keys(m) for m in models))
     for name, level in parse_task_specs(cfg.tasks):
         task = get_task(name)
-        out += [(task, q) for q in task.generate(cfg.n_questions, cfg.seed, level=level, split="test")]
-    return out
+        demos = task.generate(fewshot, pv.FEWSHOT_SEED, level=level) if fewshot > 0 else []
+        drawn = draw_held_out(task, cfg.n_questions, cfg.seed, level, merge(base, keys_of(demos)))
+        removed[f"{name}:{level}" if level is not None else name] = drawn.overlap_removed
+        if drawn.overlap_removed:
+            log(f"eval {name}:{level}: removed {drawn.overlap_removed} questions that overlap training questions")
+        out += [(task, q) for q in drawn.questions]
+    return out, removed
 
 
-def evaluate_model(run: RunDir, model: str | None, stage: str, cfg: EvalConfig, log=print) -> dict[str, Any]:
+def evaluate_model(
+    run: RunDir,
+    model: str | None,
+    stage: str,
+    cfg: EvalConfig,
+    log=print,
+    questions: list | None = None,
+    fewshot: int | None = None,
+) -> dict[str, Any]:
+    """Score one model; `questions` and `fewshot` are shared by every stage of one eval so they compare."""
     from sfdata import prompts as pv
     from sfdata.engines import get_engine
     from sfdata.engines.base import SamplingParams
     from sfdata.models import model_label
+    from sfdata.store.ids import seed_from_id
     from sfdata.store.run import now_utc
     from sfdata.tasks import grade_response
     from sftrain.budget import budget_force
+    from sftrain.sampling import generate_with_seeds
 
     label = model_label(model)
+    k = resolve_fewshot(run, cfg) if fewshot is None else fewshot
+    setup = prompt_setup(cfg.variant, k)
+    if questions is None:
+        questions, _ = eval_questions(run, cfg, [model], k, log)
     sp = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=cfg.seed)
     rounds_list = [0] + ([cfg.budget_forcing] if cfg.budget_forcing > 0 else [])
-    items = [(t, q, s) for t, q in _questions(cfg) for s in range(cfg.samples)]
+    items = [(t, q, s) for t, q in questions for s in range(cfg.samples)]
 
     def eid(q, s, b):
-        return stable_id("eval", label, stage, q.question_id, s, b, sp.key(), cfg.seed)
+        return stable_id("eval", label, stage, q.question_id, s, b, sp.key(), cfg.seed, setup)
 
     have = run.ids("eval")
     todo = [(t, q, s) for t, q, s in items if any(eid(q, s, b) not in have for b in rounds_list)]
     if not todo:
-        return {"model": label, "stage": stage, "written": 0}
+        return {"model": label, "stage": stage, "written": 0, "prompt": setup}
     t0 = time.perf_counter()
     engine = get_engine(cfg.engine, model, batch_size=cfg.batch_size)
     try:
-        msgs = [pv.messages("original", t, q) for t, q, _ in todo]
-        comps = engine.generate(msgs, SamplingParams(**{**sp.__dict__, "n": 1}))
+        msgs = [
+            pv.fewshot_messages(cfg.variant, t, k, q.level or None) + pv.messages(cfg.variant, t, q) for t, q, _ in todo
+        ]
+        seeds = [seed_from_id(eid(q, s, 0), cfg.seed) for _, q, s in todo]
+        comps = generate_with_seeds(engine, msgs, SamplingParams(**{**sp.__dict__, "n": 1}), seeds)
         first = [c[0] for c in comps]
         variants = {0: [(c.text, 0, c.completion_tokens) for c in first]}
         if cfg.budget_forcing > 0:
@@ -98,6 +152,7 @@ def evaluate_model(run: RunDir, model: str | None, stage: str, cfg: EvalConfig, 
                 sp,
                 cfg.budget_forcing,
                 first_tokens=[c.completion_tokens for c in first],
+                seeds=[seed_from_id(eid(q, s, cfg.budget_forcing), cfg.seed) for _, q, s in todo],
             )
             variants[cfg.budget_forcing] = [(f.text, f.rounds, f.completion_tokens) for f in forced]
     finally:
@@ -120,6 +175,7 @@ def evaluate_model(run: RunDir, model: str | None, stage: str, cfg: EvalConfig, 
                     "question_id": q.question_id,
                     "sample_idx": s,
                     "budget_rounds": b,
+                    "prompt_setup": setup,
                     "prompt": m[-1]["content"],
                     "response": text,
                     "extracted_answer": ans,
@@ -130,7 +186,8 @@ def evaluate_model(run: RunDir, model: str | None, stage: str, cfg: EvalConfig, 
                 }
             )
     run.append("eval", pl.DataFrame(rows))
-    return {"model": label, "stage": stage, "written": len(rows), "seconds": round(time.perf_counter() - t0, 1)}
+    secs = round(time.perf_counter() - t0, 1)
+    return {"model": label, "stage": stage, "written": len(rows), "seconds": secs, "prompt": setup}
 
 
 def summary_frame(run: RunDir) -> pl.DataFrame:
@@ -148,7 +205,7 @@ def summary_frame(run: RunDir) -> pl.DataFrame:
         pl.Series("retries", [c.n_retries > 0 for c in sk]),
     )
     return (
-        ev.group_by("stage", "task", "level", "budget_rounds")
+        ev.group_by("prompt_setup", "stage", "task", "level", "budget_rounds")
         .agg(
             pl.len().alias("n"),
             pl.col("is_correct").mean().round(3).alias("accuracy"),
@@ -158,28 +215,30 @@ def summary_frame(run: RunDir) -> pl.DataFrame:
             pl.col("retries").mean().round(3).alias("retry_rate"),
             pl.col("completion_tokens").mean().round(1).alias("tokens"),
         )
-        .sort("task", "level", "budget_rounds", "stage")
+        .sort("prompt_setup", "task", "level", "budget_rounds", "stage")
     )
 
 
 def before_after(run: RunDir) -> pl.DataFrame:
-    """One row per task:level with accuracy and skill use per model stage, readable at 80 columns.
+    """One row per prompt x task:level with accuracy and skill use per model stage, readable at 80 columns.
 
-    `acc base`, `acc sft`: accuracy; `acc sft+BF`: the last stage with budget forcing;
-    `tags X`: share of answers using <sample> tags; `verify sft`: share that verify.
+    `prompt`: how every stage was asked (variant, demonstrations); `acc base`, `acc sft`: accuracy;
+    `acc sft+BF`: the last stage with budget forcing; `tags X`: share of answers using <sample> tags;
+    `verify sft`: share that verify.
     """
     s = summary_frame(run)
     if s.height == 0:
         return s
-    s = s.with_columns(pl.format("{}:{}", "task", "level").alias("task:level"))
+    s = s.with_columns(pl.format("{}:{}", "task", "level").alias("task:level"), pl.col("prompt_setup").alias("prompt"))
     stages = s["stage"].unique(maintain_order=True).to_list()
     last = stages[-1]
     plain = s.filter(pl.col("budget_rounds") == 0)
-    out = plain.select("task:level").unique(maintain_order=True)
+    on = ["prompt", "task:level"]
+    out = plain.select(on).unique(maintain_order=True)
 
     def add(frame: pl.DataFrame, col: str, name: str) -> None:
         nonlocal out
-        out = out.join(frame.select("task:level", pl.col(col).alias(name)), on="task:level", how="left")
+        out = out.join(frame.select(*on, pl.col(col).alias(name)), on=on, how="left")
 
     for st in stages:
         add(plain.filter(pl.col("stage") == st), "accuracy", f"acc {st}")
@@ -189,16 +248,30 @@ def before_after(run: RunDir) -> pl.DataFrame:
     for st in stages:
         add(plain.filter(pl.col("stage") == st), "sample_tags", f"tags {st}")
     add(plain.filter(pl.col("stage") == last), "verification_rate", f"verify {last}")
-    return out.sort("task:level")
+    return out.sort(on)
 
 
 def eval_stage(run: RunDir, cfg: EvalConfig) -> dict[str, Any]:
+    """Reads the run's questions (to keep them out) and models/sft; appends to the `eval` table.
+
+    Every stage is scored on the same held-out questions with the same prompt (variant + demonstrations).
+    """
     models = list(cfg.models)
     if not models:
         models = [{"model": cfg.model, "stage": "base"}]
         sft_dir = run.path / "models" / "sft"
         if (sft_dir / "config.json").is_file():
             models.append({"model": str(sft_dir), "stage": "sft"})
-    results = [evaluate_model(run, m.get("model"), m.get("stage", "model"), cfg) for m in models]
+    fewshot = resolve_fewshot(run, cfg)
+    questions, removed = eval_questions(run, cfg, [m.get("model") for m in models], fewshot)
+    results = [
+        evaluate_model(run, m.get("model"), m.get("stage", "model"), cfg, questions=questions, fewshot=fewshot)
+        for m in models
+    ]
     summ = summary_frame(run)
-    return {"models": results, "summary": summ.to_dicts() if summ.height else []}
+    return {
+        "models": results,
+        "prompt": prompt_setup(cfg.variant, fewshot),
+        "overlap_removed": removed,
+        "summary": summ.to_dicts() if summ.height else [],
+    }

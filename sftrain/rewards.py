@@ -1,5 +1,9 @@
-"""GRPO rewards from the task graders: 1.0 for a correct final answer, an optional small bonus
-for a well-formed `<answer>` tag. Graders are the same safe ones used for data (never eval)."""
+"""GRPO rewards from the task graders: 1.0 for a correct final answer (the paper's binary reward), and
+an opt-in small bonus for a well-formed answer. Graders are the same safe ones used for data (never eval).
+
+Why the bonus is opt-in: with group-normalised advantages (scale_rewards="group") a 0.1 bonus in a group
+where every answer is wrong is divided by that group's small std and becomes a full-size advantage, so
+the model would be trained on format, not correctness."""
 
 from __future__ import annotations
 
@@ -30,10 +34,10 @@ def correctness_reward(completions: list, task: list[str], data: list[Any], answ
 
 
 def format_reward(completions: list, **_: Any) -> list[float]:
-    """0.1 for exactly one final <answer>...</answer> after any reasoning; small so it cannot dominate."""
+    """0.1 for exactly one <answer>...</answer> (one opening, one closing tag, non-empty), else 0.0."""
     out = []
     for comp in completions:
-        text = _text(comp)
-        ok = extract_answer(text) is not None and text.lower().count("</answer>") >= 1
+        text = _text(comp).lower()
+        ok = text.count("<answer>") == 1 and text.count("</answer>") == 1 and extract_answer(text) is not None
         out.append(0.1 if ok else 0.0)
     return out

@@ -1,19 +1,24 @@
-"""GRPO with TRL's GRPOTrainer and a reward from the task graders.
+"""GRPO with TRL's GRPOTrainer and a reward from the task graders, in the paper's batch shape.
 
-vLLM (colocate mode) generates rollouts when it is installed and a GPU is present;
+`preset = "paper"`: 256 prompts x 16 completions per generation, 8 optimizer updates of 32 prompts,
+lr 1e-6, 4096 completion tokens, temperature 1.0, clip 0.2, group-normalised advantages, no KL
+(sftrain/presets.py cites each number). RL questions are held out from what the start model was trained
+on (sftrain/heldout.py). vLLM (colocate mode) generates when it is installed and a GPU is present;
 otherwise transformers generates, which is what runs on CPU.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sfdata.stagecfg import from_dict
-from sftrain.presets import RL_PRESETS
+from sftrain.precision import Precision, current_precision
+from sftrain.presets import RL_PRESETS, RL_QUESTIONS, scale_to_world
 
 
 @dataclass
@@ -23,46 +28,84 @@ class RLRunConfig:
     preset: str = "cpu"
     task: str = "countdown"
     level: int = 3
-    n_questions: int = 64
+    n_questions: int | None = None  # None = the preset's (paper: 1,000 held-out questions)
     questions_from: str | None = None  # a run dir whose questions to use instead of generating
+    exclude_from: tuple[str, ...] = ()  # run dirs whose questions are training data (kept out of RL)
     seed: int = 1234  # different from data-generation seeds so RL questions are fresh
-    format_reward: bool = True
+    format_reward: bool = False  # opt-in: under group scaling a constant bonus is a full advantage in all-wrong groups
     extra_rewards: tuple[str, ...] = ()  # more reward functions as "package.module:function" (TRL signature)
+    precision: str = "auto"  # sftrain.precision: auto = fp32 master weights + bf16 compute on CUDA
     overrides: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> RLRunConfig:
-        return from_dict(cls, d)
+        cfg = from_dict(cls, d)
+        cfg.exclude_from = tuple(cfg.exclude_from)
+        return cfg
+
+    def training_args(self, world_size: int = 1) -> dict[str, Any]:
+        """Preset + overrides as TRL GRPOConfig fields, with the global batch shape kept on `world_size` processes."""
+        if self.preset not in RL_PRESETS:
+            raise ValueError(f"unknown RL preset {self.preset!r}; known: {', '.join(RL_PRESETS)}")
+        return {**scale_to_world(RL_PRESETS[self.preset], world_size), **self.overrides}
 
 
-def rl_rows(cfg: RLRunConfig) -> list[dict[str, Any]]:
-    import polars as pl
+def grpo_config(cfg: RLRunConfig, precision: Precision, use_vllm: bool = False, world_size: int = 1):
+    """The TRL GRPOConfig of a run: preset shape, precision decision, logging defaults."""
+    from trl import GRPOConfig
 
-    from sfdata import prompts
-    from sfdata.tasks import Question, get_task, make_questions
+    return GRPOConfig(
+        output_dir=str(cfg.output_dir),
+        seed=cfg.seed,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        **precision.trainer_args(),
+        use_vllm=use_vllm,
+        **({"vllm_mode": "colocate"} if use_vllm else {}),
+        dataloader_num_workers=0,
+        **cfg.training_args(world_size),
+    )
 
+
+def rl_questions(cfg: RLRunConfig, log=print) -> tuple[list, int]:
+    """RL questions minus any that overlap the start model's (or `exclude_from` runs') training questions."""
+    from sfdata.store import RunDir
+    from sfdata.tasks import Question, get_task
+    from sftrain.heldout import draw_held_out, merge, question_key, run_keys, trained_keys
+
+    exclude = merge(trained_keys(cfg.model), *(run_keys(r) for r in cfg.exclude_from))
+    n = cfg.n_questions if cfg.n_questions is not None else RL_QUESTIONS.get(cfg.preset, 64)
     if cfg.questions_from:
-        from sfdata.store import RunDir
-
         qdf = RunDir(cfg.questions_from).read("questions")
         if qdf.height == 0:
             raise FileNotFoundError(f"{cfg.questions_from} has no questions")
+        qs = [Question.from_row(r) for r in qdf.iter_rows(named=True)]
+        kept = [q for q in qs if question_key(get_task(q.task), q) not in exclude.get(q.task, set())]
+        removed = len(qs) - len(kept)
     else:
-        qdf = make_questions(cfg.task, cfg.n_questions, cfg.seed, level=cfg.level)
-    rows = []
-    for r in qdf.iter_rows(named=True):
-        q = Question.from_row(r)
-        task = get_task(q.task)
-        rows.append(
-            {
-                "prompt": prompts.messages("original", task, q),
-                "task": q.task,
-                "data": json.dumps(q.data),
-                "answer": q.answer,
-            }
-        )
-    assert isinstance(qdf, pl.DataFrame)
-    return rows
+        drawn = draw_held_out(get_task(cfg.task), n, cfg.seed, cfg.level, exclude, split="train")
+        kept, removed = drawn.questions, drawn.overlap_removed
+    if removed:
+        log(f"RL questions: removed {removed} that overlap the start model's training questions")
+    if not kept:
+        raise ValueError("no RL questions left after removing those the model was trained on")
+    return kept, removed
+
+
+def rl_rows(questions: list) -> list[dict[str, Any]]:
+    from sfdata import prompts
+    from sfdata.tasks import get_task
+
+    return [
+        {
+            "prompt": prompts.messages("original", get_task(q.task), q),
+            "task": q.task,
+            "data": json.dumps(q.data),
+            "answer": q.answer,
+        }
+        for q in questions
+    ]
 
 
 def _load(spec: str):
@@ -76,42 +119,29 @@ def _load(spec: str):
         raise ValueError(f"cannot load reward function {spec!r}: {e}") from e
 
 
-def run_rl(cfg: RLRunConfig, log=print) -> dict[str, Any]:
-    import torch
+def run_rl(cfg: RLRunConfig, log=print, precision: Precision | None = None) -> dict[str, Any]:
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOTrainer
 
     from sfdata.engines import vllm_available
     from sfdata.models import model_label, resolve_model
+    from sfdata.store.run import write_json_atomic
+    from sftrain.heldout import keys_of
     from sftrain.rewards import correctness_reward, format_reward
 
-    if cfg.preset not in RL_PRESETS:
-        raise ValueError(f"unknown RL preset {cfg.preset!r}; known: {', '.join(RL_PRESETS)}")
     t0 = time.perf_counter()
-    args = {**RL_PRESETS[cfg.preset], **cfg.overrides}
+    questions, removed = rl_questions(cfg, log)
+    prec = precision or current_precision(cfg.precision)
     path = resolve_model(cfg.model)
     tok = AutoTokenizer.from_pretrained(path, clean_up_tokenization_spaces=False)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"
-    cuda = torch.cuda.is_available()
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if cuda else torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=prec.torch_dtype)
     use_vllm = vllm_available()
     out = Path(cfg.output_dir)
-    grpo_args = GRPOConfig(
-        output_dir=str(out),
-        seed=cfg.seed,
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        use_cpu=not cuda,
-        bf16=cuda,
-        use_vllm=use_vllm,
-        **({"vllm_mode": "colocate"} if use_vllm else {}),
-        dataloader_num_workers=0,
-        **args,
-    )
+    grpo_args = grpo_config(cfg, prec, use_vllm, int(os.environ.get("WORLD_SIZE", "1")))
     rewards = (
         [correctness_reward] + ([format_reward] if cfg.format_reward else []) + [_load(r) for r in cfg.extra_rewards]
     )
@@ -119,7 +149,7 @@ def run_rl(cfg: RLRunConfig, log=print) -> dict[str, Any]:
         model=model,
         reward_funcs=rewards,
         args=grpo_args,
-        train_dataset=Dataset.from_list(rl_rows(cfg)),
+        train_dataset=Dataset.from_list(rl_rows(questions)),
         processing_class=tok,
     )
     trainer.train()
@@ -130,9 +160,14 @@ def run_rl(cfg: RLRunConfig, log=print) -> dict[str, Any]:
         "model": model_label(cfg.model),
         "output_dir": str(out),
         "steps": trainer.state.global_step,
+        "questions": len(questions),
+        "overlap_removed": removed,
         "rewards": [h.get("reward") for h in hist if "reward" in h],
         "vllm": use_vllm,
+        "precision": prec.mode,
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    (out / "sf_summary.json").write_text(json.dumps({**summary, "config": asdict(cfg)}, indent=2, default=str))
+    keys = {t: sorted(ks) for t, ks in keys_of(questions).items()}  # later evals keep these out
+    record = {**summary, "config": asdict(cfg), "question_keys": keys}
+    write_json_atomic(record, out / "sf_summary.json")
     return summary

@@ -7,13 +7,13 @@ silently cutting the answer off.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sfdata.stagecfg import from_dict
+from sftrain.precision import Precision, current_precision
 from sftrain.presets import SFT_PRESETS
 
 
@@ -28,6 +28,7 @@ class SFTRunConfig:
     formats: tuple[str, ...] | None = None  # restrict run traces to these formats
     kept_only: bool = True
     seed: int = 0
+    precision: str = "auto"  # see sftrain.precision: auto = fp32 master weights + bf16 compute on CUDA
     overrides: dict[str, Any] = field(default_factory=dict)  # any TRL SFTConfig field
 
     @classmethod
@@ -52,9 +53,11 @@ def count_truncated(rows: list[dict], tokenizer, max_length: int) -> tuple[int, 
     return over, longest
 
 
-def build_sft_trainer(cfg: SFTRunConfig, log=print):
-    """The configured TRL SFTTrainer (not yet trained) and facts about the data it will see."""
-    import torch
+def build_sft_trainer(cfg: SFTRunConfig, log=print, precision: Precision | None = None):
+    """The configured TRL SFTTrainer (not yet trained) and facts about the data it will see.
+
+    `precision` defaults to `current_precision(cfg.precision)`; tests pass the CUDA answer in.
+    """
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
@@ -74,26 +77,27 @@ def build_sft_trainer(cfg: SFTRunConfig, log=print):
             f"warning: {over} of {len(rows)} examples exceed max_length={args['max_length']} tokens "
             f"(longest {longest}) and will be truncated; raise max_length to keep whole traces"
         )
-    cuda = torch.cuda.is_available()
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if cuda else torch.float32)
+    prec = precision or current_precision(cfg.precision)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=prec.torch_dtype)
     sft_args = SFTConfig(
         output_dir=str(cfg.output_dir),
         seed=cfg.seed,
         logging_steps=1,
         save_strategy="no",
         report_to=[],
-        use_cpu=not cuda,
-        bf16=cuda,
+        **prec.trainer_args(),
         completion_only_loss=True,
         dataloader_num_workers=0,
         **args,
     )
     trainer = SFTTrainer(model=model, args=sft_args, train_dataset=Dataset.from_list(rows), processing_class=tok)
-    return trainer, tok, {"examples": len(rows), "truncated": over, "longest_tokens": longest, "args": args}
+    facts = {"examples": len(rows), "truncated": over, "longest_tokens": longest, "args": args, "precision": prec.mode}
+    return trainer, tok, facts
 
 
 def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
     from sfdata.models import model_label
+    from sfdata.store.run import write_json_atomic
 
     t0 = time.perf_counter()
     trainer, tok, facts = build_sft_trainer(cfg, log)
@@ -115,8 +119,9 @@ def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
         "train_loss": result.training_loss,
         "seconds": round(time.perf_counter() - t0, 1),
         "args": {k: v for k, v in args.items()},
+        "precision": facts["precision"],
     }
-    (out / "sf_summary.json").write_text(json.dumps({**summary, "config": asdict(cfg)}, indent=2, default=str))
+    write_json_atomic({**summary, "config": asdict(cfg)}, out / "sf_summary.json")
     return summary
 
 
@@ -128,6 +133,7 @@ class SFTStageConfig:
     preset: str = "cpu"
     formats: tuple[str, ...] | None = None
     seed: int = 0
+    precision: str = "auto"
     overrides: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -145,6 +151,7 @@ def sft_stage(run, cfg: SFTStageConfig) -> dict[str, Any]:
             preset=cfg.preset,
             formats=cfg.formats,
             seed=cfg.seed,
+            precision=cfg.precision,
             overrides=dict(cfg.overrides),
         )
     )

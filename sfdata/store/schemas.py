@@ -129,6 +129,7 @@ EVAL: dict[str, pl.DataType] = {
     "question_id": pl.String,
     "sample_idx": pl.Int32,
     "budget_rounds": pl.Int32,  # budget-forcing continuations used (0 = none)
+    "prompt_setup": pl.String,  # how the question was asked, e.g. "original, 1-shot" (same for every stage)
     "prompt": pl.String,
     "response": pl.String,
     "extracted_answer": pl.String,

@@ -47,6 +47,10 @@ class Acronym:
 
         return draw_distinct(rng, targets, n, length, make)
 
+    def question_key(self, question: Question) -> str:
+        """Order-free identity for train/test disjointness: the set of listed words."""
+        return ",".join(sorted({str(w).lower() for w in question.data["words"]}))
+
     def grade(self, question: Question, answer: str | None) -> GradeResult:
         word, failed = parse_word(answer)
         if failed is not None:

@@ -264,5 +264,10 @@ class Countdown:
             out.append(Question(self.name, question_text(numbers, target), str(target), level, data, seed, split))
         return out
 
+    def question_key(self, question: Question) -> str:
+        """Order-free identity for train/test disjointness: the sorted numbers and the target."""
+        nums = ",".join(str(n) for n in sorted(int(x) for x in question.data["numbers"]))
+        return f"{nums}->{int(question.data['target'])}"
+
     def grade(self, question: Question, answer: str | None) -> GradeResult:
         return grade_countdown(answer, list(question.data["numbers"]), int(question.data["target"]))

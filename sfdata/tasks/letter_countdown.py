@@ -38,6 +38,10 @@ class LetterCountdown:
 
         return draw_distinct(rng, pool, n, min_len, make)
 
+    def question_key(self, question: Question) -> str:
+        """Order-free identity for train/test disjointness: the given letters, sorted."""
+        return "".join(sorted(str(c).lower() for c in question.data["letters"]))
+
     def grade(self, question: Question, answer: str | None) -> GradeResult:
         word, failed = parse_word(answer)
         if failed is not None:

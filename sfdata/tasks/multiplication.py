@@ -49,6 +49,10 @@ class Multiplication:
             out.append(Question(self.name, f"What is {a} * {b}?", str(a * b), digits, {"a": a, "b": b}, seed, split))
         return out
 
+    def question_key(self, question: Question) -> str:
+        """Order-free identity for train/test disjointness: the sorted factors (`4 * 3` is `3 * 4`)."""
+        return "*".join(str(f) for f in sorted((int(question.data["a"]), int(question.data["b"]))))
+
     def grade(self, question: Question, answer: str | None) -> GradeResult:
         if answer is None or not answer.strip():
             return GradeResult(False, GradeReason.NO_ANSWER)

@@ -16,10 +16,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-questions", type=int, default=8, help="per task x level")
     p.add_argument("--samples", type=int, default=1)
     p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--max-tokens", type=int, default=256, help="total budget per answer, forced rounds included")
     p.add_argument("--budget-forcing", type=int, default=0, help="extra rounds after </think>")
     p.add_argument("--engine", default="auto", choices=["auto", "transformers", "vllm", "openai"])
     p.add_argument("--seed", type=int, default=777)
+    p.add_argument("--variant", default="original", help="prompt variant (the same for every model you compare)")
+    p.add_argument(
+        "--fewshot", type=int, default=None, help="demonstrations per question (default: as the run's [generate])"
+    )
+    p.add_argument(
+        "--exclude-from", nargs="*", default=[], help="run dirs whose questions were training data (kept out of eval)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,8 +45,13 @@ def run(args: argparse.Namespace) -> int:
         budget_forcing=args.budget_forcing,
         seed=args.seed,
         engine=args.engine,
+        variant=args.variant,
+        fewshot=args.fewshot,
+        exclude_from=tuple(args.exclude_from),
     )
-    info = evaluate_model(run_dir, args.model, args.stage, cfg)
-    console.print(f"{info['model']} ({info['stage']}): {info['written']} new rows in {args.run}")
+    info = evaluate_model(run_dir, args.model, args.stage, cfg, log=console.print)
+    console.print(
+        f"{info['model']} ({info['stage']}, prompt {info['prompt']}): {info['written']} new rows in {args.run}"
+    )
     emit(summary_frame(run_dir), "table", None, title="eval: accuracy and skill use")
     return 0

@@ -21,6 +21,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--all", action="store_true", help="ignore labels (default: drop traces labelled drop)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16-mixed", "fp16-mixed", "bf16"],
+        help="auto: fp32 master weights + bf16 compute on CUDA, fp32 on CPU; bf16 = bf16 weights (loses small updates)",
+    )
+    p.add_argument(
         "--set",
         action="append",
         default=[],
@@ -56,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         formats=tuple(args.formats) if args.formats else None,
         kept_only=not args.all,
         seed=args.seed,
+        precision=args.precision,
         overrides=parse_overrides(args.set),
     )
     s = run_sft(cfg, log=lambda m: console.print(f"[yellow]{m}"))

@@ -284,6 +284,7 @@ def fx(tmp_path_factory):
                 "question_id": q1,
                 "sample_idx": 0,
                 "budget_rounds": 0,
+                "prompt_setup": "original, 0-shot",
                 "prompt": "p",
                 "response": resp,
                 "extracted_answer": None,

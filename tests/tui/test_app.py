@@ -176,6 +176,7 @@ async def test_compare_with_eval_output_when_nothing_marked(run):
             "question_id": ["q", "q2"],
             "sample_idx": [0, 0],
             "budget_rounds": [0, 0],
+            "prompt_setup": ["original, 0-shot"] * 2,
             "prompt": ["p", "p"],
             "response": ["<sample>x</sample><answer>1</answer>", "<answer>2</answer>"],
             "extracted_answer": ["1", "2"],
