@@ -141,6 +141,7 @@ def test_rewards_use_the_safe_graders():
     r = correctness_reward(comps, task=["countdown"] * 6, data=[data] * 6, answer=["22"] * 6)
     assert r == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
     assert format_reward(comps) == [0.1, 0.1, 0.1, 0.1, 0.0, 0.1]
+    assert format_reward(["<answer>1</answer><answer>2</answer>"]) == [0.0]  # "exactly one", as documented
 
 
 @dataclass
@@ -168,7 +169,7 @@ def test_budget_forcing_continues_only_closed_thoughts():
     eng = ScriptedEngine(["more work</sample>\n</think>\n<answer>9</answer>", "x</sample></think><answer>8</answer>"])
     prompts = [[{"role": "user", "content": "q1"}], [{"role": "user", "content": "q2"}]]
     first = ["<think>\n<sample>a</sample>\n</think>\n<answer>1</answer>", "no think at all <answer>2</answer>"]
-    out = budget_force(eng, prompts, first, SamplingParams(max_tokens=8), rounds=2, first_tokens=[5, 6])
+    out = budget_force(eng, prompts, first, SamplingParams(max_tokens=64), rounds=2, first_tokens=[5, 6])
     assert out[1].rounds == 0 and out[1].text == first[1]
     assert out[0].rounds == 2 and out[0].text.count("<sample>") == 3 and out[0].text.endswith("<answer>8</answer>")
     assert out[0].completion_tokens == 5 + 4 + 4
