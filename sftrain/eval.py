@@ -92,9 +92,10 @@ def eval_questions(run: RunDir, cfg: EvalConfig, models: list[str | None], fewsh
         demos = task.generate(fewshot, pv.FEWSHOT_SEED, level=level) if fewshot > 0 else []
         drawn = draw_held_out(task, cfg.n_questions, cfg.seed, level, merge(base, keys_of(demos)))
         removed[f"{name}:{level}" if level is not None else name] = drawn.overlap_removed
-        if drawn.overlap_removed:
-            log(f"eval {name}:{level}: removed {drawn.overlap_removed} questions that overlap training questions")
         out += [(task, q) for q in drawn.questions]
+    log(
+        "eval questions removed as overlapping training questions: " + ", ".join(f"{k} {v}" for k, v in removed.items())
+    )
     return out, removed
 
 

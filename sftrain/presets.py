@@ -79,6 +79,7 @@ PAPER_RL: dict[str, Cited] = {
     "loss_type": Cited("dapo", f"verl token-mean loss aggregation; closest TRL loss ({TRL_MAP})"),
     "beta": Cited(0.0, f"{VERL_CMD}: kl_ctrl.kl_coef only acts with use_kl_in_reward (off); no KL loss"),
     "max_steps": Cited(RL_ROLLOUT_STEPS * UPDATES_PER_GENERATION, "150 rollout steps x 8 updates (see above)"),
+    "gradient_checkpointing": Cited(True, f"{VERL_CMD} model.enable_gradient_checkpointing (memory only)"),
 }
 
 PAPER_SFT: dict[str, Cited] = {
