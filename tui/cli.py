@@ -19,7 +19,7 @@ def resolve_source(source: str, config: str | None = None, split: str = "train")
     p = Path(source)
     if p.is_dir() and (p / "manifest.json").is_file():
         return p
-    from sfdata.hub.push import pull
+    from sfdata.hub.pull import pull
 
     key = hashlib.sha256(f"{p.resolve() if p.exists() else source}|{config}|{split}".encode()).hexdigest()[:12]
     run = Path.home() / ".cache" / "skillfactory" / "inspect" / key

@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sfdata.cli._common import console
-    from sfdata.hub.push import pull
+    from sfdata.hub.pull import pull
 
     info = pull(args.source, args.run, config=args.config, split=args.split, task=args.task)
     for k, v in info.items():

@@ -1,8 +1,10 @@
-"""Hugging Face Hub and interchange: import the published raw schema, export SFT/TRL/sharegpt/verl,
-dataset cards, push and pull."""
+"""Hugging Face Hub and interchange, one job per module: `readers` (local files, folders, Hub ids),
+`raw` (published raw layouts: import, export), `export` (SFT/TRL/sharegpt/verl), `card` (dataset
+card), `push` (build, check, upload a dataset folder), `pull` (published sets into a run)."""
 
 from sfdata.hub.export import EXPORT_FORMATS, curated_traces, export
-from sfdata.hub.push import HubError, build_folder, check_loads, pull, push_folder
+from sfdata.hub.pull import pull
+from sfdata.hub.push import HubError, build_folder, check_loads, push_folder
 from sfdata.hub.raw import RAW_COLUMNS, RawSchemaError, import_raw
 
 __all__ = [

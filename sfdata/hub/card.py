@@ -1,4 +1,8 @@
-"""Dataset card (README.md with YAML metadata) for a pushed SkillFactory dataset."""
+"""Dataset card (README.md with YAML metadata) for a pushed SkillFactory dataset.
+
+Metadata goes through `huggingface_hub.DatasetCardData`, so the YAML is what the Hub parses;
+config names are read back from the parsed card, never from string matching.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,34 @@ from typing import Any
 
 import polars as pl
 
+SIZE_CATEGORIES = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+    (1_000_000_000, "100M<n<1B"),
+)
+# License ids the Hub accepts (https://huggingface.co/docs/hub/repositories-licenses), the common ones.
+LICENSES = (
+    "apache-2.0", "mit", "bsd-2-clause", "bsd-3-clause", "cc0-1.0", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0",
+    "cc-by-nc-sa-4.0", "cc-by-nd-4.0", "cc-by-nc-nd-4.0", "odc-by", "odbl", "pddl", "gpl-3.0", "lgpl-3.0",
+    "agpl-3.0", "mpl-2.0", "llama3", "llama3.1", "llama3.2", "gemma", "openrail", "other", "unknown",
+)  # fmt: skip
 
-def _yaml_configs(configs: dict[str, str]) -> str:
-    lines = ["configs:"]
-    for i, (name, pattern) in enumerate(configs.items()):
-        lines += (
-            [f"- config_name: {name}"]
-            + (["  default: true"] if i == 0 else [])
-            + ["  data_files:", "  - split: train", f"    path: {pattern}"]
-        )
-    return "\n".join(lines)
+
+def size_category(n: int) -> str:
+    for bound, label in SIZE_CATEGORIES:
+        if n < bound:
+            return label
+    return "1B<n<10B"
+
+
+def check_license(license: str) -> str:
+    if license not in LICENSES:
+        raise ValueError(f"license {license!r} is not a Hub license id; use one of: {', '.join(LICENSES)}")
+    return license
 
 
 def trace_stats(traces: pl.DataFrame) -> pl.DataFrame:
@@ -36,6 +58,7 @@ def trace_stats(traces: pl.DataFrame) -> pl.DataFrame:
             pl.col("trace").str.len_chars().mean().round(0).cast(pl.Int64).alias("chars"),
         )
         .sort("format")
+        .with_columns(("`" + pl.col("format") + "`").alias("format"))  # `*C*IC` must not render as italics
     )
 
 
@@ -48,6 +71,37 @@ def _md_table(df: pl.DataFrame) -> str:
     return "\n".join([head, sep, *rows])
 
 
+def card_data(configs: dict[str, str], counts: dict[str, int], tasks: list[str], license: str):
+    from huggingface_hub import DatasetCardData
+
+    return DatasetCardData(
+        license=check_license(license),
+        language=["en"],
+        task_categories=["text-generation"],
+        tags=["skillfactory", "reasoning", "self-distillation", "synthetic", *tasks],
+        size_categories=[size_category(max(counts.values(), default=0))],
+        configs=[
+            {
+                "config_name": name,
+                "data_files": [{"split": "train", "path": pattern}],
+                **({"default": True} if i == 0 else {}),
+            }
+            for i, (name, pattern) in enumerate(configs.items())
+        ],
+    )
+
+
+def source_models(manifest: dict[str, Any], rollouts: pl.DataFrame | None) -> str:
+    """The model(s) that sampled the data: the rollouts' own `model` column first (right for
+    imported runs), then the config."""
+    if rollouts is not None and rollouts.height and "model" in rollouts.columns:
+        names = sorted({m for m in rollouts["model"].to_list() if m})
+        if names:
+            return ", ".join(names)
+    cfg = manifest.get("config") or {}
+    return cfg.get("model") or (cfg.get("generate") or {}).get("model") or "embedded SmolLM2-135M-Instruct"
+
+
 def render_card(
     repo_id: str,
     manifest: dict[str, Any],
@@ -55,33 +109,22 @@ def render_card(
     configs: dict[str, str],
     counts: dict[str, int],
     license: str = "apache-2.0",
+    rollouts: pl.DataFrame | None = None,
 ) -> str:
+    from huggingface_hub import DatasetCard
+
     tasks = sorted(set(traces["task"].to_list())) if traces.height else []
-    models = (
-        manifest.get("config", {}).get("model")
-        or manifest.get("config", {}).get("generate", {}).get("model")
-        or "embedded SmolLM2-135M-Instruct"
-    )
-    meta = "\n".join(
-        [
-            "---",
-            f"license: {license}",
-            "task_categories:\n- text-generation",
-            "language:\n- en",
-            "tags:\n- skillfactory\n- reasoning\n- self-distillation\n- synthetic" + "".join(f"\n- {t}" for t in tasks),
-            f"size_categories:\n- {_size_category(counts.get('sft_train', 0))}",
-            _yaml_configs(configs),
-            "---",
-        ]
-    )
+    data = card_data(configs, counts, tasks, license)
+    body = _body(repo_id, manifest, traces, configs, counts, tasks, source_models(manifest, rollouts))
+    return str(DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}"))
+
+
+def _body(repo_id, manifest, traces, configs, counts, tasks, models) -> str:
     gen_cfg = json.dumps(manifest.get("config", {}), indent=2, sort_keys=True, default=str)
     versions = ", ".join(f"{k} {v}" for k, v in sorted(manifest.get("versions", {}).items()))
-    config_lines = "\n".join(
-        f"- `{name}`: {counts.get(name, 0)} rows (`{pattern}`)" for name, pattern in configs.items()
-    )
+    config_lines = "\n".join(f"- `{n}`: {counts.get(n, 0)} rows (`{p}`)" for n, p in configs.items())
     first = next(iter(configs))
-    return f"""{meta}
-
+    return f"""
 # {repo_id.split("/")[-1]}
 
 Silver reasoning traces made with [SkillFactory](https://arxiv.org/abs/2512.04072)-style self-distillation:
@@ -103,7 +146,7 @@ ds = load_dataset("{repo_id}", "{first}", split="train")
 `sft_train` uses the published SkillFactory SFT schema: `conversations` is a list of
 `{{role, content}}` (user question, assistant trace); provenance columns (`format`, `trace_id`,
 `question_id`, `n_samples`, `is_correct`) ride along.
-
+{_snippets(repo_id, configs)}
 ## Format mix and skill statistics
 
 {_md_table(trace_stats(traces))}
@@ -118,11 +161,62 @@ Built with: {versions or "n/a"}.
 """
 
 
-def _size_category(n: int) -> str:
-    for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
-        if n < bound:
-            return label
-    return "n>1M"
+def _snippets(repo_id: str, configs: dict[str, str]) -> str:
+    out = []
+    if "sft_train" in configs:
+        entry = {
+            "skillfactory": {
+                "hf_hub_url": repo_id,
+                "subset": "sft_train",
+                "split": "train",
+                "formatting": "sharegpt",
+                "columns": {"messages": "conversations"},
+                "tags": {
+                    "role_tag": "role",
+                    "content_tag": "content",
+                    "user_tag": "user",
+                    "assistant_tag": "assistant",
+                },
+            }
+        }
+        out.append(
+            "\n## LLaMA-Factory\n\nAdd this entry to `data/dataset_info.json`, then train with `dataset: skillfactory`:\n\n"
+            f"```json\n{json.dumps(entry, indent=2)}\n```\n"
+        )
+    if "verl" in configs:
+        out.append(
+            "\n## verl (GRPO)\n\n`verl/` holds `train.parquet`, `val.parquet` and `reward.py` (it grades with the "
+            "`skillfactory` package, so install it next to verl):\n\n```bash\n"
+            f"hf download {repo_id} --repo-type dataset --include 'verl/*' --local-dir sf_data\n"
+            "python -m verl.trainer.main_ppo algorithm.adv_estimator=grpo \\\n"
+            "  data.train_files=sf_data/verl/train.parquet data.val_files=sf_data/verl/val.parquet \\\n"
+            "  custom_reward_function.path=sf_data/verl/reward.py custom_reward_function.name=compute_score \\\n"
+            "  actor_rollout_ref.model.path=Qwen/Qwen2.5-1.5B-Instruct actor_rollout_ref.rollout.n=16\n```\n"
+        )
+    return "".join(out)
+
+
+def card_configs(folder: str | Path) -> dict[str, list[str]]:
+    """{config name: data file patterns} from a folder's README card, parsed as the Hub parses it."""
+    readme = Path(folder) / "README.md"
+    if not readme.is_file():
+        return {}
+    from huggingface_hub import DatasetCard
+
+    configs = DatasetCard.load(readme).data.to_dict().get("configs") or []
+    out: dict[str, list[str]] = {}
+    for c in configs:
+        files = c.get("data_files") or []
+        out[c["config_name"]] = [p for f in ([files] if isinstance(files, str) else files) for p in _paths(f)]
+    return out
+
+
+def _paths(entry: Any) -> list[str]:
+    """A data_files entry is a pattern, or {split, path} where path is a pattern or a list of them."""
+    if isinstance(entry, str):
+        return [entry]
+    path = entry.get("path", [])
+    return [path] if isinstance(path, str) else list(path)
 
 
 def write_card(folder: Path, text: str) -> Path:

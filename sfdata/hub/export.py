@@ -1,10 +1,14 @@
 """Export a run's (curated) traces to the schemas other tools read.
 
-- `sft`: the published SkillFactory SFT schema, `conversations` = [{role, content}] (config `sft_train`)
+- `sft`: the published SkillFactory SFT schema, `conversations` = list<struct<role, content>> with
+  plain (not large) Arrow types, so it concatenates with the published sets (config `sft_train`)
 - `messages`: TRL's conversational `messages` column (SFTTrainer reads it directly)
+- `prompt_completion`: TRL's conversational prompt/completion columns: loss on the completion only
+  with any chat template (TRL's `assistant_only_loss` needs generation markers most templates lack)
 - `sharegpt`: LLaMA-Factory JSON (`conversations` of {from, value}) plus a `dataset_info.json` entry
-- `verl`: verl RL parquet (`data_source`, `prompt`, `ability`, `reward_model.ground_truth`, `extra_info`)
-- `raw`: the published raw sampling schema (one row per question x variant)
+- `verl`: verl RL parquet (`data_source`, `prompt`, `ability`, `reward_model.ground_truth`, `extra_info`),
+  train and val files, plus `reward.py` (verl's custom reward function, our graders)
+- `raw`: the published raw sampling schema, official layout (one row per response, every reflection)
 
 Labels are respected: traces marked `drop` are left out and, once any trace is marked `keep`,
 only kept ones go out.
@@ -13,12 +17,17 @@ only kept ones go out.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-EXPORT_FORMATS = ("sft", "messages", "sharegpt", "verl", "raw")
+EXPORT_FORMATS = ("sft", "messages", "prompt_completion", "sharegpt", "verl", "raw")
+EXPORT_FOLDERS = {"sft": "sft_train", "messages": "messages", "prompt_completion": "prompt_completion"}
+VERL_DATA_SOURCE = "skillfactory/{task}"
 
 
 def curated_traces(run_dir: str | Path, kept_only: bool = True) -> pl.DataFrame:
@@ -37,18 +46,19 @@ def curated_traces(run_dir: str | Path, kept_only: bool = True) -> pl.DataFrame:
     return traces
 
 
-def _chat(
-    prompt_col: str = "prompt",
-    trace_col: str = "trace",
-    role_key: str = "role",
-    content_key: str = "content",
-    user: str = "user",
-    assistant: str = "assistant",
-) -> pl.Expr:
-    return pl.concat_list(
-        pl.struct(pl.lit(user).alias(role_key), pl.col(prompt_col).alias(content_key)),
-        pl.struct(pl.lit(assistant).alias(role_key), pl.col(trace_col).alias(content_key)),
-    )
+def check_name(name: str) -> str:
+    """A dataset/file name must be a plain file name (no folders, no `..`), so writes stay under --out."""
+    if not name or name in (".", "..") or Path(name).name != name or "/" in name or "\\" in name:
+        raise ValueError(f"--name {name!r} must be a plain file name (no '/', '\\\\' or '..')")
+    return name
+
+
+def _msg(role: str, col: str, role_key: str = "role", content_key: str = "content") -> pl.Expr:
+    return pl.struct(pl.lit(role).alias(role_key), pl.col(col).alias(content_key))
+
+
+def _chat(role_key: str = "role", content_key: str = "content", user: str = "user", assistant: str = "assistant"):
+    return pl.concat_list(_msg(user, "prompt", role_key, content_key), _msg(assistant, "trace", role_key, content_key))
 
 
 def sft_frame(traces: pl.DataFrame) -> pl.DataFrame:
@@ -70,12 +80,18 @@ def messages_frame(traces: pl.DataFrame) -> pl.DataFrame:
     return traces.select(_chat().alias("messages"), "trace_id", "format")
 
 
-def sharegpt_records(traces: pl.DataFrame) -> list[dict[str, Any]]:
-    df = traces.select(
-        _chat(role_key="from", content_key="value", user="human", assistant="gpt").alias("conversations"),
+def prompt_completion_frame(traces: pl.DataFrame) -> pl.DataFrame:
+    """TRL conversational prompt/completion: completion_only_loss trains on the trace alone."""
+    return traces.select(
+        pl.concat_list(_msg("user", "prompt")).alias("prompt"),
+        pl.concat_list(_msg("assistant", "trace")).alias("completion"),
         "trace_id",
         "format",
     )
+
+
+def sharegpt_records(traces: pl.DataFrame) -> list[dict[str, Any]]:
+    df = traces.select(_chat("from", "value", "human", "gpt").alias("conversations"), "trace_id", "format")
     return df.to_dicts()
 
 
@@ -91,25 +107,53 @@ def sharegpt_info(name: str, file_name: str) -> dict[str, Any]:
     }
 
 
-def verl_frame(run_dir: str | Path, split: str | None = None) -> pl.DataFrame:
-    """RL prompts for verl: one row per question, ground truth as JSON the reward function parses."""
+def small_types(t):
+    """Arrow type with large_string/large_list replaced by string/list (the published sets' types)."""
+    import pyarrow as pa
+
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_large_list(t) or pa.types.is_list(t):
+        return pa.list_(pa.field(t.value_field.name, small_types(t.value_type)))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, small_types(f.type), f.nullable) for f in t])
+    return t
+
+
+def write_published_parquet(df: pl.DataFrame, path: Path) -> Path:
+    """Parquet with plain Arrow string/list types (Polars writes large_* ones), atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = df.to_arrow()
+    table = table.cast(pa.schema([pa.field(f.name, small_types(f.type), f.nullable) for f in table.schema]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def verl_frame(run_dir: str | Path) -> pl.DataFrame:
+    """RL prompts for verl: one row per question, ground truth as JSON that reward.py parses."""
     from sfdata.prompts import render
     from sfdata.store import RunDir
     from sfdata.tasks import get_task
     from sfdata.tasks.base import Question
 
-    qs = RunDir(run_dir).read("questions")
-    if split:
-        qs = qs.filter(pl.col("split") == split)
     rows = []
-    for i, row in enumerate(qs.iter_rows(named=True)):
+    for i, row in enumerate(RunDir(run_dir).read("questions").iter_rows(named=True)):
         q = Question.from_row(row)
-        task = get_task(q.task)
         truth = {"answer": q.answer, **{k: v for k, v in q.data.items() if k != "witness"}}
         rows.append(
             {
-                "data_source": f"skillfactory/{q.task}",
-                "prompt": [{"role": "user", "content": render("original", task, q)}],
+                "data_source": VERL_DATA_SOURCE.format(task=q.task),
+                "prompt": [{"role": "user", "content": render("original", get_task(q.task), q)}],
                 "ability": "math" if q.task in ("countdown", "multiplication") else "reasoning",
                 "reward_model": {"style": "rule", "ground_truth": json.dumps(truth, sort_keys=True)},
                 "extra_info": {"split": q.split, "index": i, "question_id": q.question_id, "level": q.level},
@@ -118,33 +162,58 @@ def verl_frame(run_dir: str | Path, split: str | None = None) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
+def split_verl(df: pl.DataFrame, val_fraction: float = 0.05) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(train, val): the run's non-train questions are val; with none, a stable ~5% slice by question id."""
+    split = df["extra_info"].struct.field("split")
+    if (split != "train").any() and (split == "train").any():
+        return df.filter(split == "train"), df.filter(split != "train")
+    qid = df["extra_info"].struct.field("question_id")
+    n_val = max(1, round(df.height * val_fraction)) if df.height > 1 else 0
+    val_ids = set(sorted(qid.to_list())[:n_val])
+    is_val = qid.is_in(list(val_ids))
+    return df.filter(~is_val), df.filter(is_val)
+
+
+def write_verl(run_dir: str | Path, folder: Path) -> list[Path]:
+    from sfdata.store.parquet import write_parquet_atomic
+
+    train, val = split_verl(verl_frame(run_dir))
+    reward = folder / "reward.py"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / ".reward.py.tmp"
+    shutil.copyfile(Path(__file__).with_name("verl_reward.py"), tmp)
+    os.replace(tmp, reward)
+    return [
+        write_parquet_atomic(train, folder / "train.parquet"),
+        write_parquet_atomic(val, folder / "val.parquet"),
+        reward,
+    ]
+
+
 def export(
     run_dir: str | Path, fmt: str, out: str | Path, kept_only: bool = True, name: str | None = None
 ) -> list[Path]:
     """Write one export format under folder `out`; returns the files written (atomically)."""
     from sfdata.hub.raw import export_raw
-    from sfdata.store.parquet import write_parquet_atomic
     from sfdata.store.run import write_json_atomic
 
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
+    name = check_name(name or Path(run_dir).resolve().name)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    name = name or Path(run_dir).name
     if fmt == "raw":
-        return [write_parquet_atomic(export_raw(run_dir), out / "raw" / "train-00000.parquet")]
+        return [write_published_parquet(export_raw(run_dir), out / "raw" / "train-00000.parquet")]
     if fmt == "verl":
-        return [write_parquet_atomic(verl_frame(run_dir), out / "verl" / "train.parquet")]
+        return write_verl(run_dir, out / "verl")
     traces = curated_traces(run_dir, kept_only)
     if traces.height == 0:
         raise ValueError(f"{run_dir}: no traces to export (run `sf build` first, or check labels: all dropped?)")
-    if fmt == "sft":
-        return [write_parquet_atomic(sft_frame(traces), out / "sft_train" / "train-00000.parquet")]
-    if fmt == "messages":
-        return [write_parquet_atomic(messages_frame(traces), out / "messages" / "train-00000.parquet")]
+    frames = {"sft": sft_frame, "messages": messages_frame, "prompt_completion": prompt_completion_frame}
+    if fmt in frames:
+        return [write_published_parquet(frames[fmt](traces), out / EXPORT_FOLDERS[fmt] / "train-00000.parquet")]
     file_name = f"{name}_sharegpt.json"
-    data = out / file_name
-    write_json_atomic(sharegpt_records(traces), data)
+    data = write_json_atomic(sharegpt_records(traces), out / file_name)
     info_path = out / "dataset_info.json"
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
     info.update(sharegpt_info(name, file_name))

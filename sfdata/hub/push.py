@@ -1,4 +1,4 @@
-"""Build a Hub dataset folder from a run, check it loads, upload it in one commit; pull back.
+"""Build a Hub dataset folder from a run, check it loads, upload it in one commit.
 
 The folder is built and verified locally first (`datasets.load_dataset(folder, config)`), so a
 failed upload (no token, offline) loses nothing: the folder stays for a later `sf push --folder`.
@@ -6,7 +6,9 @@ failed upload (no token, offline) loses nothing: the folder stays for a later `s
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,11 +17,40 @@ from typing import Any
 import polars as pl
 
 DEFAULT_CONFIGS = ("sft_train", "raw", "verl")
-_FOLDER_OF = {"sft_train": "sft", "messages": "messages", "raw": "raw", "verl": "verl"}
+CONFIG_FORMATS = {
+    "sft_train": "sft",
+    "messages": "messages",
+    "prompt_completion": "prompt_completion",
+    "sharegpt": "sharegpt",
+    "raw": "raw",
+    "verl": "verl",
+}
+MARKER = ".sf-dataset-folder"  # written into every folder build_folder makes; only such folders are replaced
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class HubError(RuntimeError):
     """A Hub operation failed for a reason the user can fix (token, network, name)."""
+
+
+def check_repo_id(repo_id: str) -> str:
+    if not _REPO_ID.match(repo_id or "") or ".." in repo_id or repo_id.endswith((".", "-")):
+        raise ValueError(f"repo id {repo_id!r} must look like 'user-or-org/name' (letters, digits, . _ -)")
+    return repo_id
+
+
+def check_target_folder(folder: Path, run_dir: Path) -> None:
+    """Refuse to replace anything but a dataset folder this command made (or an empty/absent one)."""
+    f, run = folder.resolve(), run_dir.resolve()
+    if f == run or f in run.parents:
+        raise ValueError(f"--folder {folder} is (or holds) the run directory {run_dir}; pick a new folder")
+    if f.is_file():
+        raise ValueError(f"--folder {folder} is a file, not a dataset folder")
+    if f.is_dir() and any(f.iterdir()) and not (f / MARKER).is_file():
+        raise ValueError(
+            f"--folder {folder} exists and was not made by `sf push` (no {MARKER}); "
+            "refusing to replace it: pick a new or empty folder"
+        )
 
 
 def build_folder(
@@ -30,50 +61,71 @@ def build_folder(
     kept_only: bool = True,
     license: str = "apache-2.0",
 ) -> dict[str, int]:
-    """Write Parquet per config + README card into `folder` (replaced atomically). Returns row counts."""
-    from sfdata.hub.card import render_card, write_card
-    from sfdata.hub.export import curated_traces, export
+    """Write data per config + README card into `folder` (replaced atomically). Returns row counts."""
+    from sfdata.hub.card import check_license, render_card, write_card
+    from sfdata.hub.export import curated_traces
     from sfdata.store import RunDir
 
-    folder = Path(folder)
-    bad = [c for c in configs if c not in _FOLDER_OF]
+    folder, run = Path(folder), RunDir(run_dir)
+    check_repo_id(repo_id)
+    check_license(license)
+    bad = [c for c in configs if c not in CONFIG_FORMATS]
     if bad:
-        raise ValueError(f"unknown config(s) {bad}; choose from {', '.join(_FOLDER_OF)}")
+        raise ValueError(f"unknown config(s) {bad}; choose from {', '.join(CONFIG_FORMATS)}")
+    check_target_folder(folder, run.path)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        counts: dict[str, int] = {}
-        patterns: dict[str, str] = {}
-        for cfg in configs:
-            files = export(run_dir, _FOLDER_OF[cfg], staging, kept_only=kept_only)
-            counts[cfg] = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in files)
-            patterns[cfg] = f"{files[0].parent.name}/*.parquet"
-        traces = (
-            curated_traces(run_dir, kept_only)
-            if "sft_train" in configs or "messages" in configs
-            else RunDir(run_dir).read("traces").head(0)
-        )
-        write_card(staging, render_card(repo_id, RunDir(run_dir).manifest(), traces, patterns, counts, license))
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-            os.replace(staging, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, folder)
+        (staging / MARKER).write_text(f"built by sf push from {run.path.resolve()}\n", encoding="utf-8")
+        counts, patterns = _write_configs(run.path, staging, configs, kept_only, repo_id)
+        traces = curated_traces(run.path, kept_only) if set(configs) - {"raw", "verl"} else run.read("traces").head(0)
+        card = render_card(repo_id, run.manifest(), traces, patterns, counts, license, rollouts=run.read("rollouts"))
+        write_card(staging, card)
+        _swap_in(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return counts
 
 
+def _write_configs(run_dir: Path, staging: Path, configs, kept_only: bool, repo_id: str):
+    from sfdata.hub.export import export
+
+    counts: dict[str, int] = {}
+    patterns: dict[str, str] = {}
+    for cfg in configs:
+        fmt = CONFIG_FORMATS[cfg]
+        if fmt == "sharegpt":
+            files = export(run_dir, fmt, staging / "sharegpt", kept_only=kept_only, name=repo_id.split("/")[-1])
+            counts[cfg] = len(json.loads(files[0].read_text(encoding="utf-8")))
+            patterns[cfg] = f"sharegpt/{files[0].name}"
+            continue
+        files = [f for f in export(run_dir, fmt, staging, kept_only=kept_only) if f.suffix == ".parquet"]
+        if fmt == "verl":
+            files = [f for f in files if f.name == "train.parquet"]
+        counts[cfg] = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in files)
+        patterns[cfg] = f"{files[0].parent.name}/{'train.parquet' if fmt == 'verl' else '*.parquet'}"
+    return counts, patterns
+
+
+def _swap_in(staging: Path, folder: Path) -> None:
+    if folder.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
+        os.replace(folder, old / "x")
+        os.replace(staging, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, folder)
+
+
 def check_loads(folder: str | Path, configs: tuple[str, ...] | None = None) -> dict[str, int]:
     """Load every config of the folder with `datasets` (what Hub users will do). Returns rows per config."""
     import datasets
 
+    from sfdata.hub.card import card_configs
+
     folder = Path(folder)
-    configs = configs or tuple(_configs_in_card(folder))
+    configs = configs or tuple(card_configs(folder))
     out = {}
     for cfg in configs:
         ds = datasets.load_dataset(str(folder), cfg, split="train")
@@ -81,23 +133,13 @@ def check_loads(folder: str | Path, configs: tuple[str, ...] | None = None) -> d
     return out
 
 
-def _configs_in_card(folder: Path) -> list[str]:
-    text = (folder / "README.md").read_text(encoding="utf-8")
-    return [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("- config_name:")]
-
-
 def resolve_token(token: str | None = None) -> str:
+    """--token, else what huggingface_hub finds (HF_TOKEN, a stored `hf auth login`)."""
     if token:
         return token
-    env = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
-    if env:
-        return env
-    try:
-        from huggingface_hub import get_token
+    from huggingface_hub import get_token
 
-        found = get_token()
-    except Exception:
-        found = None
+    found = get_token()
     if not found:
         raise HubError("no Hugging Face token: set HF_TOKEN or run `hf auth login`, then push again")
     return found
@@ -115,8 +157,10 @@ def push_folder(
     folder = Path(folder)
     if not (folder / "README.md").is_file():
         raise HubError(f"{folder} is not a built dataset folder (no README.md); run `sf push RUN REPO_ID` to build it")
-    if "/" not in repo_id:
-        raise HubError(f"repo id {repo_id!r} must look like 'user-or-org/name'")
+    try:
+        check_repo_id(repo_id)
+    except ValueError as e:
+        raise HubError(str(e)) from None
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
         raise HubError(
             f"offline (HF_HUB_OFFLINE is set): cannot push to {repo_id}; the dataset folder is kept at {folder}"
@@ -141,96 +185,3 @@ def push_folder(
             f"the dataset folder is kept at {folder}"
         ) from e
     return str(getattr(info, "commit_url", None) or f"https://huggingface.co/datasets/{repo_id}")
-
-
-def pull(
-    source: str | Path, run_dir: str | Path, config: str | None = None, split: str = "train", task: str = "countdown"
-) -> dict[str, Any]:
-    """Load a published SFT or RAW dataset (Hub id or local folder/file) into a run directory."""
-    from sfdata.hub.raw import RESP, import_raw, read_source
-
-    df = read_source(source, config, split)
-    if RESP in df.columns:
-        return {"kind": "raw", **import_raw(source, run_dir, task=task, config=config, split=split).summary()}
-    col = next((c for c in ("conversations", "messages") if c in df.columns), None)
-    if col is None:
-        raise ValueError(
-            f"{source}: neither a raw (needs {RESP}) nor an SFT dataset (needs conversations or messages); "
-            f"columns: {sorted(df.columns)}"
-        )
-    return {"kind": "sft", **import_conversations(df, col, run_dir, str(source), task)}
-
-
-def import_conversations(df: pl.DataFrame, col: str, run_dir: str | Path, source: str, task: str) -> dict[str, Any]:
-    """Published SFT rows -> our traces table (format 'imported'), with skill counts and grades."""
-    from sfdata.hub.raw import _countdown_question, fill_missing
-    from sfdata.skills import detect
-    from sfdata.store import RunDir, stable_id
-    from sfdata.store.run import now_utc
-    from sfdata.store.schemas import schema_of
-    from sfdata.tasks import get_task
-    from sfdata.tasks.base import Question, extract_answer
-
-    run = RunDir(run_dir)
-    run.init(None if run.exists() else {"pull": {"source": source, "column": col}})
-    have = run.ids("traces")
-    rows, bad = [], []
-    now = now_utc()
-    the_task = get_task(task)
-    for i, r in enumerate(df.iter_rows(named=True)):
-        msgs = r.get(col) or []
-        user = next((m.get("content") for m in msgs if m and m.get("role") in ("user", "human")), None)
-        asst = next((m.get("content") for m in reversed(msgs) if m and m.get("role") in ("assistant", "gpt")), None)
-        if not user or not asst:
-            bad.append({"row": i, "reason": "no user or no assistant turn"})
-            continue
-        final = extract_answer(asst)
-        ok = None
-        if task == "countdown":
-            try:
-                nums, target = _countdown_question(user, r.get("answer", _target_in(user)), r)
-                q = Question("countdown", user, str(target), len(nums), {"numbers": nums, "target": target})
-                ok = the_task.grade(q, final).is_correct if final else False
-            except (ValueError, TypeError):
-                ok = None
-        c = detect(asst)
-        if c.malformed:
-            bad.append({"row": i, "reason": "unbalanced or out-of-order tags (imported; flagged malformed in skills)"})
-        tid = stable_id("pull", source, i, user, asst)
-        if tid in have:
-            continue
-        rows.append(
-            {
-                "trace_id": tid,
-                "question_id": stable_id("pull-q", user),
-                "task": task,
-                "format": str(r.get("format") or "imported"),
-                "ablation": None,
-                "n_samples": c.n_samples,
-                "prompt": user,
-                "trace": asst,
-                "final_answer": final,
-                "is_correct": ok,
-                "rollout_ids": [],
-                "reflection_ids": [],
-                "variants": [],
-                "n_correct": None,
-                "n_incorrect": None,
-                "n_retries": c.n_retries,
-                "n_backtracks": c.n_backtracks,
-                "n_confirms": c.n_confirms,
-                "seed": 0,
-                "created_at": now,
-            }
-        )
-    if rows:
-        run.append("traces", fill_missing(pl.DataFrame(rows, infer_schema_length=None), schema_of("traces")))
-    run.set_stage("build", "done", imported_from=source)
-    return {"traces": len(rows), "bad_rows": len(bad), "bad": bad[:20]}
-
-
-def _target_in(text: str) -> str | None:
-    import re
-
-    m = re.search(r"(?:make|equals?|reach|to get|target(?: is)?)\s*:?\s*(-?\d+)", text)
-    return m.group(1) if m else None

@@ -1,37 +1,55 @@
-"""The published raw sampling schema (`SkillFactory/RAW_DATA-*`): validate, import, export.
+"""The published raw sampling schema (`SkillFactory/RAW_DATA-*`): detect its layout, import, export.
 
-One raw row is one (question, prompt variant) with aligned lists of responses, grades,
-extracted answers and reflections. Importing turns it into our run tables (questions,
-rollouts, grades, reflections) so the factory, queries and TUI work on published data too.
-Bad rows are reported by row index with a reason and skipped; nothing else is lost.
+Three layouts are in use, told apart row by row:
+- `official`: one row per sampled response; single-element response/grade/answer lists and a
+  list of K reflections, all of that one response (what the official script reads and writes);
+- `multi`: several responses per row, reflections as a list of lists (one list per response);
+- `multi-flat`: several responses per row, one reflection string per response.
+The official README's spellings `model_responses__example_annotation` and `prompt_type` are read
+as `model_responses__mutated_prompts` and `prompt_variant`. Importing turns rows into our run
+tables (questions, rollouts, grades, reflections); bad rows are reported by index and skipped.
+Ids are keyed by content (question, variant, response text), never by the path the file came from.
 """
 
 from __future__ import annotations
 
 import json
-import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from sfdata.hub.readers import load_hub_frame, read_file, read_source  # noqa: F401  (re-exported)
+
 RESP = "model_responses__mutated_prompts"
+RESP_ALIASES = (RESP, "model_responses__example_annotation")
+VARIANT_ALIASES = ("prompt_variant", "prompt_type")
 RAW_COLUMNS: dict[str, str] = {
     "question": "str",
     "answer": "str or int",
-    "prompt_variant": "str",
-    RESP: "list[str]",
+    "prompt_variant": "str (or prompt_type)",
+    RESP: "list[str] (or model_responses__example_annotation)",
     f"{RESP}__eval_is_correct": "list[bool]",
     f"{RESP}__eval_extracted_answers": "list[str]",
-    f"{RESP}_reflection": "list[str] (or list[list[str]])",
+    f"{RESP}_reflection": "list[str] (K reflections of a one-response row) or list[list[str]]",
 }
-REQUIRED = ("question", "answer", RESP)
-_NUMS_RE = re.compile(r"\[([0-9,\s]+)\]")
+LAYOUTS = {
+    "official": "one row per sampled response, K reflections of it",
+    "multi": "several responses per row, a list of reflections per response",
+    "multi-flat": "several responses per row, one reflection per response",
+}
+GRADED_TASKS = ("countdown", "multiplication")  # re-graded by our grader; others keep the published flag
+PUBLISHED_GRADER = "published/eval_is_correct"
 
 
 class RawSchemaError(ValueError):
     """The input is not in the published raw schema (missing columns or wrong types)."""
+
+
+class BadRowError(ValueError):
+    """One raw row cannot be used (reported with its index, never fatal)."""
 
 
 @dataclass
@@ -51,10 +69,12 @@ class ImportResult:
     rollouts: int = 0
     reflections: int = 0
     grade_disagreements: int = 0  # our grader vs the published eval_is_correct
+    layout: str = ""
     bad_rows: list[BadRow] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
+            "layout": self.layout,
             "rows": self.rows,
             "imported_rows": self.imported_rows,
             "bad_rows": len(self.bad_rows),
@@ -65,70 +85,110 @@ class ImportResult:
         }
 
 
-def read_source(source: str | Path, config: str | None = None, split: str = "train") -> pl.DataFrame:
-    """A local Parquet/JSON/JSONL file or folder, or a Hub dataset id, as a Polars frame."""
-    p = Path(source)
-    if p.is_file():
-        return read_file(p)
-    if p.is_dir():
-        files = sorted(p.rglob("*.parquet"))
-        if config:
-            files = [f for f in files if config in f.parts] or files
-        if not files:
-            raise FileNotFoundError(f"no Parquet files under {p}")
-        return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
-    return load_hub_frame(str(source), config, split)
+@dataclass(frozen=True)
+class RawColumns:
+    """Which spelling of each raw column a frame uses."""
+
+    resp: str
+    variant: str | None
+
+    @property
+    def flags(self) -> str:
+        return f"{self.resp}__eval_is_correct"
+
+    @property
+    def reflection(self) -> str:
+        return f"{self.resp}_reflection"
 
 
-def read_file(p: Path) -> pl.DataFrame:
-    """One local Parquet, JSON or JSON Lines file (a .json holding JSON Lines is read too)."""
-    if p.suffix == ".parquet":
-        return pl.read_parquet(p)
-    if p.suffix == ".jsonl":
-        return pl.read_ndjson(p)
-    if p.suffix == ".json":
-        try:
-            return pl.read_json(p)
-        except Exception:
-            return pl.read_ndjson(p)
-    raise ValueError(f"{p}: unsupported file type {p.suffix!r} (use .parquet, .json or .jsonl)")
-
-
-def load_hub_frame(repo_id: str, config: str | None, split: str) -> pl.DataFrame:
-    import datasets
-
-    try:
-        try:
-            ds = datasets.load_dataset(repo_id, config, split=split)
-        except ValueError:
-            if config is None:
-                raise
-            ds = datasets.load_dataset(repo_id, split=split)
-    except Exception as e:  # offline, missing, private
-        raise FileNotFoundError(
-            f"cannot load {repo_id!r} from the Hugging Face Hub ({type(e).__name__}: {e}). "
-            "Check the name, your network and HF_TOKEN, or pass a local .parquet/.jsonl file."
-        ) from e
-    return pl.from_arrow(ds.data.table)
-
-
-def validate_columns(df: pl.DataFrame) -> None:
-    missing = [c for c in REQUIRED if c not in df.columns]
+def raw_columns(df: pl.DataFrame) -> RawColumns:
+    """Resolve column spellings; a frame without question/answer/responses is one clear error."""
+    resp = next((c for c in RESP_ALIASES if c in df.columns), None)
+    missing = [c for c in ("question", "answer") if c not in df.columns] + ([] if resp else [RESP])
     if missing:
         expected = "\n".join(f"  {k}: {v}" for k, v in RAW_COLUMNS.items())
         raise RawSchemaError(
             f"not the published raw schema: missing column(s) {missing}; have {sorted(df.columns)}.\n"
             f"Expected columns:\n{expected}"
         )
-    dtype = df.schema[RESP]
+    dtype = df.schema[resp]
     if not isinstance(dtype, pl.List) and dtype != pl.Null:
-        raise RawSchemaError(f"column {RESP!r} must be a list of strings, got {dtype}")
+        raise RawSchemaError(f"column {resp!r} must be a list of strings, got {dtype}")
+    return RawColumns(resp, next((c for c in VARIANT_ALIASES if c in df.columns), None))
+
+
+def is_raw(df: pl.DataFrame) -> bool:
+    return any(c in df.columns for c in RESP_ALIASES)
+
+
+@dataclass
+class RawSample:
+    text: Any
+    flag: bool | None
+    reflections: list[Any]
+    rollout_id: str | None = None
+    sample_idx: int | None = None
+    reflection_ids: list[Any] | None = None
+
+
+def _as_list(v: Any) -> list | None:
+    if v is None:
+        return None
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    if hasattr(v, "to_list"):
+        return v.to_list()
+    return None
+
+
+def row_samples(row: dict[str, Any], cols: RawColumns) -> tuple[str, list[RawSample]]:
+    """(layout, samples) of one raw row; raises BadRowError when its lists do not line up."""
+    responses = _as_list(row.get(cols.resp))
+    if responses is None:
+        raise BadRowError(f"{cols.resp} is not a list")
+    flags = _as_list(row.get(cols.flags))
+    if flags is not None and len(flags) != len(responses):
+        raise BadRowError(f"{len(flags)} eval_is_correct flags for {len(responses)} responses")
+    refls = _as_list(row.get(cols.reflection)) or []
+    nested = any(isinstance(r, (list, tuple)) or hasattr(r, "to_list") for r in refls)
+    if nested:
+        if len(refls) != len(responses):
+            raise BadRowError(f"{len(refls)} reflection lists for {len(responses)} responses")
+        layout, per = "multi", [_as_list(r) or [] for r in refls]
+    elif len(responses) == 1:
+        layout, per = "official", [refls]
+    elif not refls or len(refls) == len(responses):
+        layout, per = "multi-flat", [[r] for r in refls] or [[] for _ in responses]
+    else:
+        raise BadRowError(f"{len(refls)} reflections for {len(responses)} responses")
+    samples = [
+        RawSample(t, None if flags is None or flags[j] is None else bool(flags[j]), per[j])
+        for j, t in enumerate(responses)
+    ]
+    if len(samples) == 1:  # our own export carries its ids; official rows have none
+        s = samples[0]
+        s.rollout_id = row.get("rollout_id") if isinstance(row.get("rollout_id"), str) else None
+        s.sample_idx = row.get("sample_idx") if isinstance(row.get("sample_idx"), int) else None
+        ids = _as_list(row.get("reflection_ids"))
+        s.reflection_ids = ids if ids is not None and len(ids) == len(s.reflections) else None
+    return layout, samples
+
+
+def describe_layout(counts: Counter) -> str:
+    if not counts:
+        return "no usable rows"
+    if len(counts) == 1:
+        (name,) = counts
+        return f"{name} ({LAYOUTS[name]})"
+    return "mixed: " + ", ".join(f"{n} rows {name}" for name, n in counts.most_common())
 
 
 def _countdown_question(text: str, answer: Any, row: dict[str, Any]) -> tuple[list[int], int]:
+    import re
+
     nums = row.get("nums") or row.get("numbers")
     if nums is None:
-        m = _NUMS_RE.search(text)
+        m = re.search(r"\[([0-9,\s]+)\]", text)
         if not m:
             raise ValueError("no [numbers] list found in the question text")
         nums = [int(x) for x in m.group(1).replace(" ", "").split(",") if x]
@@ -143,146 +203,192 @@ def _countdown_question(text: str, answer: Any, row: dict[str, Any]) -> tuple[li
     return nums, target
 
 
-def _as_list(v: Any) -> list | None:
-    if v is None:
-        return None
-    if isinstance(v, (list, tuple)):
-        return list(v)
-    if hasattr(v, "to_list"):
-        return v.to_list()
-    return None
+def row_question(row: dict[str, Any], task: str):
+    """The Question a raw row asks; BadRowError when it cannot be read."""
+    from sfdata.tasks.base import Question
+
+    qtext, answer = row.get("question"), row.get("answer")
+    if not isinstance(qtext, str) or not qtext.strip():
+        raise BadRowError("empty or non-text question")
+    if answer is None or str(answer).strip() == "":
+        raise BadRowError("missing answer")
+    if isinstance(row.get("question_data"), str):  # our own export: the exact question back, same id
+        try:
+            data = json.loads(row["question_data"])
+        except json.JSONDecodeError:
+            raise BadRowError("question_data is not JSON") from None
+        level, split = int(row.get("level") or 0), str(row.get("split") or "train")
+        return Question(task, qtext, str(answer), level, data, int(row.get("question_seed") or 0), split)
+    if task == "countdown":
+        try:
+            nums, target = _countdown_question(qtext, answer, row)
+        except (ValueError, TypeError) as e:
+            raise BadRowError(f"cannot read the countdown question: {e}") from None
+        return Question("countdown", qtext, str(target), len(nums), {"numbers": nums, "target": target}, 0, "train")
+    return Question(task, qtext, str(answer).strip(), 0, {"answer": str(answer).strip()}, 0, "train")
+
+
+@dataclass
+class _Collector:
+    """Rows gathered from a raw frame before grading (grades decide reflection validity)."""
+
+    model: str
+    now: Any
+    questions: dict[str, dict] = field(default_factory=dict)
+    rollouts: list[dict] = field(default_factory=list)
+    flags: dict[str, bool | None] = field(default_factory=dict)
+    pending: list[tuple[str, str, int, str, str | None]] = field(default_factory=list)
+    next_idx: Counter = field(default_factory=Counter)
+    seen_text: Counter = field(default_factory=Counter)
+
+    def add(self, q, variant: str, s: RawSample, model: str) -> None:
+        from sfdata.store import stable_id
+
+        key = (q.question_id, variant)
+        occurrence = self.seen_text[(*key, s.text)]
+        self.seen_text[(*key, s.text)] += 1
+        rid = s.rollout_id or stable_id("import", q.question_id, variant, s.text, occurrence)
+        idx = s.sample_idx if s.sample_idx is not None else self.next_idx[key]
+        self.next_idx[key] = max(self.next_idx[key], idx + 1)
+        self.questions.setdefault(q.question_id, q.to_row())
+        self.flags[rid] = s.flag
+        self.rollouts.append(
+            {
+                "rollout_id": rid,
+                "question_id": q.question_id,
+                "task": q.task,
+                "variant": variant,
+                "sample_idx": idx,
+                "prompt": q.question,
+                "response": s.text,
+                "model": model,
+                "engine": "import",
+                "created_at": self.now,
+            }
+        )
+        for k, rtext in enumerate(s.reflections):
+            if isinstance(rtext, str) and rtext.strip():
+                given = s.reflection_ids[k] if s.reflection_ids else None
+                self.pending.append((rid, q.question_id, k, rtext, given if isinstance(given, str) else None))
 
 
 def import_frame(
     df: pl.DataFrame, task: str = "countdown", model: str = "imported", source: str = ""
 ) -> tuple[dict[str, pl.DataFrame], ImportResult]:
-    """Raw rows -> our tables. Rows that cannot be used are reported, never fatal."""
-    from sfdata.reflect import parse_verdict
+    """Raw rows -> our tables. Rows that cannot be used are reported, never fatal.
+
+    `source` is informational only: ids depend on content, so the same file imported under any
+    path spelling yields the same rows.
+    """
     from sfdata.skills import well_formed
-    from sfdata.store import stable_id
     from sfdata.store.run import now_utc
-    from sfdata.tasks import get_task
-    from sfdata.tasks.base import GradeReason, Question, extract_answer
 
-    validate_columns(df)
-    the_task = get_task(task)
+    cols = raw_columns(df)
     res = ImportResult(rows=df.height)
-    questions: dict[str, dict] = {}
-    rollouts: list[dict] = []
-    grades: list[dict] = []
-    reflections: list[dict] = []
-    now = now_utc()
-    variant_counter: dict[tuple[str, str], int] = {}
-
+    col = _Collector(model, now_utc())
+    layouts: Counter = Counter()
     for i, row in enumerate(df.iter_rows(named=True)):
-        qtext, answer = row.get("question"), row.get("answer")
-        if not isinstance(qtext, str) or not qtext.strip():
-            res.bad_rows.append(BadRow(i, "empty or non-text question"))
+        try:
+            q = row_question(row, task)
+            layout, samples = row_samples(row, cols)
+        except BadRowError as e:
+            res.bad_rows.append(BadRow(i, str(e)))
             continue
-        if answer is None or str(answer).strip() == "":
-            res.bad_rows.append(BadRow(i, "missing answer"))
-            continue
-        responses = _as_list(row.get(RESP))
-        if responses is None:
-            res.bad_rows.append(BadRow(i, f"{RESP} is not a list"))
-            continue
-        flags = _as_list(row.get(f"{RESP}__eval_is_correct"))
-        refls = _as_list(row.get(f"{RESP}_reflection"))
-        if flags is not None and len(flags) != len(responses):
-            res.bad_rows.append(BadRow(i, f"{len(flags)} eval_is_correct flags for {len(responses)} responses"))
-            continue
-        if refls is not None and len(refls) not in (0, len(responses)):
-            res.bad_rows.append(BadRow(i, f"{len(refls)} reflections for {len(responses)} responses"))
-            continue
-        if task == "countdown":
-            try:
-                nums, target = _countdown_question(qtext, answer, row)
-            except (ValueError, TypeError) as e:
-                res.bad_rows.append(BadRow(i, f"cannot read the countdown question: {e}"))
-                continue
-            q = Question("countdown", qtext, str(target), len(nums), {"numbers": nums, "target": target}, 0, "train")
-        else:
-            q = Question(task, qtext, str(answer).strip(), 0, {"answer": str(answer).strip()}, 0, "train")
-        variant = str(row.get("prompt_variant") or "original")
-        questions.setdefault(q.question_id, q.to_row())
-        base = variant_counter.get((q.question_id, variant), 0)  # duplicate (question, variant) rows append
-        used_row = False
-        for j, text in enumerate(responses):
-            if not isinstance(text, str) or not text.strip():
+        variant = str((row.get(cols.variant) if cols.variant else None) or "original")
+        row_model = row.get("model") if isinstance(row.get("model"), str) and row.get("model") else model
+        used = False
+        for j, s in enumerate(samples):
+            if not isinstance(s.text, str) or not s.text.strip():
                 res.bad_rows.append(BadRow(i, f"response {j} is empty"))
-                continue
-            if not well_formed(text):
+            elif not well_formed(s.text):
                 res.bad_rows.append(BadRow(i, f"response {j} has unbalanced or out-of-order tags"))
-                continue
-            used_row = True
-            idx = base + j
-            rid = stable_id("import", source, q.question_id, variant, idx, text)
-            rollouts.append(
-                {
-                    "rollout_id": rid,
-                    "question_id": q.question_id,
-                    "task": q.task,
-                    "variant": variant,
-                    "sample_idx": idx,
-                    "prompt": qtext,
-                    "response": text,
-                    "model": model,
-                    "engine": "import",
-                    "created_at": now,
-                }
-            )
-            extracted = extract_answer(text)
-            if task == "countdown" or task in ("multiplication",):
-                g = the_task.grade(q, extracted) if extracted is not None else None
-                ok = g is not None and g.is_correct
-                reason = g.reason.value if g is not None else GradeReason.NO_ANSWER.value
             else:
-                ok = bool(flags[j]) if flags is not None and flags[j] is not None else False
-                reason = "correct" if ok else "wrong_value"
-            if flags is not None and flags[j] is not None and bool(flags[j]) != ok:
-                res.grade_disagreements += 1
-            grades.append(
-                {
-                    "rollout_id": rid,
-                    "question_id": q.question_id,
-                    "extracted_answer": extracted,
-                    "is_correct": ok,
-                    "reason": reason,
-                    "grader": f"{the_task.name}/{getattr(the_task, 'grader_version', '1')}",
-                }
-            )
-            r_for = refls[j] if refls else None
-            r_list = r_for if isinstance(r_for, (list, tuple)) else ([r_for] if r_for else [])
-            for k, rtext in enumerate(r_list):
-                if not isinstance(rtext, str) or not rtext.strip():
-                    continue
-                verdict = parse_verdict(rtext)
-                reflections.append(
-                    {
-                        "reflection_id": stable_id("import-refl", rid, k, rtext),
-                        "rollout_id": rid,
-                        "question_id": q.question_id,
-                        "reflection_idx": k,
-                        "prompt": "",
-                        "text": rtext,
-                        "verdict": verdict,
-                        "rollout_is_correct": ok,
-                        "is_valid": verdict is not None and (verdict == "Correct") == ok,
-                        "model": model,
-                        "created_at": now,
-                    }
-                )
-        variant_counter[(q.question_id, variant)] = base + len(responses)
-        if used_row:
+                col.add(q, variant, s, row_model)
+                used = True
+        if used:
             res.imported_rows += 1
-    res.questions, res.rollouts, res.reflections = len(questions), len(rollouts), len(reflections)
-    tables = {
-        "questions": pl.DataFrame(list(questions.values())) if questions else pl.DataFrame(),
-        "rollouts": pl.DataFrame(rollouts) if rollouts else pl.DataFrame(),
-        "grades": pl.DataFrame(grades) if grades else pl.DataFrame(),
-        "reflections": pl.DataFrame(reflections) if reflections else pl.DataFrame(),
-    }
+            layouts[layout] += 1
+    res.layout = describe_layout(layouts)
+    tables = _tables(col, task, res)
+    res.questions, res.rollouts, res.reflections = (tables[t].height for t in ("questions", "rollouts", "reflections"))
     return tables, res
+
+
+def _tables(col: _Collector, task: str, res: ImportResult) -> dict[str, pl.DataFrame]:
+    """Grade with the grade stage's code (or keep the published flag), then judge reflections."""
+    from sfdata.grading import grade_frame
+    from sfdata.reflect import parse_verdict
+    from sfdata.store import stable_id
+    from sfdata.store.schemas import GRADES
+
+    if not col.rollouts:
+        return {t: pl.DataFrame() for t in ("questions", "rollouts", "grades", "reflections")}
+    rollouts = pl.DataFrame(col.rollouts)
+    questions = pl.DataFrame(list(col.questions.values()))
+    if task in GRADED_TASKS:
+        grades = grade_frame(rollouts, questions)
+    else:
+        grades = pl.DataFrame(
+            [
+                {
+                    "rollout_id": r["rollout_id"],
+                    "question_id": r["question_id"],
+                    "extracted_answer": _extract(r["response"]),
+                    "is_correct": bool(col.flags[r["rollout_id"]]),
+                    "reason": "correct" if col.flags[r["rollout_id"]] else "wrong_answer",
+                    "grader": PUBLISHED_GRADER,
+                }
+                for r in col.rollouts
+            ],
+            schema=GRADES,
+        )
+    ok = dict(grades.select("rollout_id", "is_correct").iter_rows())
+    res.grade_disagreements = sum(1 for rid, f in col.flags.items() if f is not None and f != ok[rid])
+    refl = []
+    for rid, qid, k, text, given in col.pending:
+        verdict = parse_verdict(text)
+        refl.append(
+            {
+                "reflection_id": given or stable_id("import-refl", rid, k, text),
+                "rollout_id": rid,
+                "question_id": qid,
+                "reflection_idx": k,
+                "prompt": "",
+                "text": text,
+                "verdict": verdict,
+                "rollout_is_correct": ok[rid],
+                "is_valid": verdict is not None and (verdict == "Correct") == ok[rid],
+                "model": col.model,
+                "created_at": col.now,
+            }
+        )
+    return {
+        "questions": questions,
+        "rollouts": rollouts,
+        "grades": grades,
+        "reflections": pl.DataFrame(refl) if refl else pl.DataFrame(),
+    }
+
+
+def _extract(text: str) -> str | None:
+    from sfdata.tasks.base import extract_answer
+
+    return extract_answer(text)
+
+
+def source_label(source: str | Path) -> str:
+    """A stable name for where data came from: the Hub id, or the resolved local path."""
+    p = Path(str(source)).expanduser()
+    return str(p.resolve()) if p.exists() else str(source)
+
+
+def source_model(source: str | Path) -> str:
+    """The model that sampled a published raw set, read from its name (`RAW_DATA-<task>-<model>`)."""
+    import re
+
+    name = Path(str(source).rstrip("/")).stem if Path(str(source)).exists() else str(source).split("/")[-1]
+    m = re.match(r"RAW_DATA-[^-]+-(.+)$", name)
+    return m.group(1) if m else name
 
 
 def import_raw(
@@ -293,41 +399,51 @@ def import_raw(
     config: str | None = None,
     split: str = "train",
 ) -> ImportResult:
-    """Import a raw dataset into a run directory (new or existing); ids are stable so reimport is a no-op."""
+    """Import a raw dataset into a run directory (new or existing); ids are keyed by content, so a
+    reimport (under any spelling of the path) is a no-op."""
     from sfdata.store import RunDir
-    from sfdata.store.parquet import conform, write_parquet_atomic
-    from sfdata.store.schemas import schema_of
+    from sfdata.store.parquet import write_parquet_atomic
 
     df = read_source(source, config, split)
-    tables, res = import_frame(df, task=task, model=model or str(source), source=str(source))
+    label = source_label(source)
+    tables, res = import_frame(df, task=task, model=model or source_model(source), source=label)
     run = RunDir(run_dir)
-    run.init(
-        None if run.exists() else {"import": {"source": str(source), "task": task, "config": config, "split": split}}
-    )
-    for name in ("questions", "grades"):
-        new = tables[name]
-        if new.height == 0:
-            continue
-        old = run.read(name)
-        id_col = "question_id" if name == "questions" else "rollout_id"
-        merged = pl.concat([old, conform(fill_missing(new, schema_of(name)), schema_of(name), name)], how="vertical")
-        run.write(name, merged.unique(subset=[id_col], keep="first", maintain_order=True))
-    for name in ("rollouts", "reflections"):
-        new = tables[name]
-        if new.height == 0:
-            continue
-        id_col = "rollout_id" if name == "rollouts" else "reflection_id"
-        have = run.ids(name)
-        new = new.filter(~pl.col(id_col).is_in(list(have))) if have else new
-        run.append(name, fill_missing(new, schema_of(name)))
+    run.init(None if run.exists() else {"import": {"source": label, "task": task, "config": config, "split": split}})
+    merge_tables(run, tables)
     report = pl.DataFrame(
         {"row": [b.row for b in res.bad_rows], "reason": [b.reason for b in res.bad_rows]},
         schema={"row": pl.Int64, "reason": pl.String},
     )
     write_parquet_atomic(report, run.path / "import_report.parquet")
     for stage in ("questions", "generate", "grade", "reflect"):
-        run.set_stage(stage, "done", imported_from=str(source))
+        run.set_stage(stage, "done", imported_from=label, layout=res.layout)
     return res
+
+
+def merge_tables(run, tables: dict[str, pl.DataFrame]) -> None:
+    """Add imported rows whose ids the run does not have yet (single tables merged, parts appended)."""
+    from sfdata.store.parquet import conform
+    from sfdata.store.schemas import TABLES, schema_of
+
+    for name in ("questions", "grades"):
+        new = tables[name]
+        if new.height == 0:
+            continue
+        id_col = TABLES[name][1]
+        merged = pl.concat(
+            [run.read(name), conform(fill_missing(new, schema_of(name)), schema_of(name), name)], how="vertical"
+        )
+        run.write(name, merged.unique(subset=[id_col], keep="first", maintain_order=True))
+    for name in ("rollouts", "reflections"):
+        new = tables[name]
+        if new.height == 0:
+            continue
+        id_col = TABLES[name][1]
+        have = run.ids(name)
+        new = new.unique(subset=[id_col], keep="first", maintain_order=True)
+        new = new.filter(~pl.col(id_col).is_in(list(have))) if have else new
+        if new.height:
+            run.append(name, fill_missing(new, schema_of(name)))
 
 
 def fill_missing(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -336,36 +452,51 @@ def fill_missing(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFra
 
 
 def export_raw(run_dir: str | Path) -> pl.DataFrame:
-    """Our run -> the published raw schema (one row per question x variant)."""
+    """Our run -> the official raw layout: one row per rollout, single-element lists, and every
+    reflection of that rollout (in reflection_idx order). Our ids ride along so a reimport
+    gives back the same rows."""
     from sfdata.store import RunDir
 
     run = RunDir(run_dir)
-    q = run.read("questions").select("question_id", "question", "answer")
-    r = run.read("rollouts").select("rollout_id", "question_id", "variant", "sample_idx", "response")
+    q = run.read("questions").select(
+        "question_id",
+        "question",
+        "answer",
+        "level",
+        pl.col("data").alias("question_data"),
+        pl.col("seed").alias("question_seed"),
+        "split",
+    )
+    r = run.read("rollouts").select("rollout_id", "question_id", "variant", "sample_idx", "response", "model")
     g = run.read("grades").select("rollout_id", "is_correct", "extracted_answer")
-    refl = run.read("reflections")
     refl = (
-        refl.sort("reflection_idx").group_by("rollout_id", maintain_order=True).agg(pl.col("text").first())
-        if refl.height
-        else pl.DataFrame(schema={"rollout_id": pl.String, "text": pl.String})
+        run.read("reflections")
+        .sort("rollout_id", "reflection_idx")
+        .group_by("rollout_id", maintain_order=True)
+        .agg(pl.col("text").alias("_refl"), pl.col("reflection_id").alias("reflection_ids"))
     )
     rows = (
         r.join(g, on="rollout_id", how="left")
         .join(refl, on="rollout_id", how="left")
+        .join(q, on="question_id", how="left")
         .sort("question_id", "variant", "sample_idx")
-        .group_by("question_id", "variant", maintain_order=True)
-        .agg(
-            pl.col("response").alias(RESP),
-            pl.col("is_correct").fill_null(False).alias(f"{RESP}__eval_is_correct"),
-            pl.col("extracted_answer").fill_null("").alias(f"{RESP}__eval_extracted_answers"),
-            pl.col("text").fill_null("").alias(f"{RESP}_reflection"),
-        )
     )
-    out = rows.join(q, on="question_id", how="left").rename({"variant": "prompt_variant"})
-    return out.select(
-        "question", "answer", "prompt_variant", *[c for c in RAW_COLUMNS if c.startswith(RESP)], "question_id"
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    return rows.select(
+        "question",
+        "answer",
+        pl.col("variant").alias("prompt_variant"),
+        pl.concat_list(pl.col("response")).alias(RESP),
+        pl.concat_list(pl.col("is_correct").fill_null(False)).alias(f"{RESP}__eval_is_correct"),
+        pl.concat_list(pl.col("extracted_answer").fill_null("")).alias(f"{RESP}__eval_extracted_answers"),
+        pl.col("_refl").fill_null(empty).alias(f"{RESP}_reflection"),
+        "question_id",
+        "question_data",
+        "level",
+        "question_seed",
+        "split",
+        "rollout_id",
+        "sample_idx",
+        "model",
+        pl.col("reflection_ids").fill_null(empty),
     )
-
-
-def write_json_report(res: ImportResult, path: Path) -> None:
-    path.write_text(json.dumps({**res.summary(), "bad": [str(b) for b in res.bad_rows]}, indent=2), encoding="utf-8")

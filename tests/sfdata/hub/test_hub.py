@@ -11,7 +11,8 @@ import pytest
 
 from sfdata.factory.build import BuildConfig, build_stage
 from sfdata.hub.export import curated_traces, export
-from sfdata.hub.push import HubError, build_folder, check_loads, pull, push_folder
+from sfdata.hub.pull import pull
+from sfdata.hub.push import HubError, build_folder, check_loads, push_folder
 from sfdata.hub.raw import RESP, RawSchemaError, export_raw, import_raw
 from sfdata.store import RunDir
 from tests.synth import make_run
@@ -69,16 +70,30 @@ def test_import_wrong_type_is_rejected(tmp_path):
         import_raw(bad, tmp_path / "r")
 
 
-def test_raw_export_import_round_trip(built_run, tmp_path):
+def test_raw_export_writes_the_official_layout_and_round_trips_with_ids(built_run, tmp_path):
+    from sfdata.cli.main import main
+
     raw = export_raw(built_run.path)
-    assert raw.height == 8 * 4  # question x variant
-    f = tmp_path / "raw.parquet"
-    raw.write_parquet(f)
+    assert raw.height == built_run.read("rollouts").height  # one row per sampled response
+    assert set(raw[RESP].list.len().to_list()) == {1}
+    assert raw[f"{RESP}_reflection"].list.len().sum() == built_run.read("reflections").height  # every reflection
+    assert main(["export", str(built_run.path), "--to", "raw", "--out", str(tmp_path / "e")]) == 0
+    f = tmp_path / "e" / "raw" / "train-00000.parquet"
     res = import_raw(f, tmp_path / "back")
-    assert res.bad_rows == [] and res.grade_disagreements == 0
+    assert res.bad_rows == [] and res.grade_disagreements == 0 and res.layout.startswith("official")
     back = RunDir(tmp_path / "back")
-    assert back.read("rollouts").height == built_run.read("rollouts").height
-    assert back.read("grades")["is_correct"].sum() == built_run.read("grades")["is_correct"].sum()
+    r_cols = ["rollout_id", "question_id", "variant", "sample_idx", "response", "model"]
+    assert back.read("rollouts").select(r_cols).sort("rollout_id").equals(
+        built_run.read("rollouts").select(r_cols).sort("rollout_id")
+    )
+    g_cols = ["rollout_id", "question_id", "extracted_answer", "is_correct", "reason", "grader"]
+    assert back.read("grades").select(g_cols).sort("rollout_id").equals(
+        built_run.read("grades").select(g_cols).sort("rollout_id")
+    )
+    f_cols = ["reflection_id", "rollout_id", "question_id", "text", "verdict", "is_valid"]
+    assert back.read("reflections").select(f_cols).sort("reflection_id").equals(
+        built_run.read("reflections").select(f_cols).sort("reflection_id")
+    )
 
 
 def test_exports_have_the_published_shapes_and_respect_labels(built_run, tmp_path):
@@ -101,7 +116,8 @@ def test_exports_have_the_published_shapes_and_respect_labels(built_run, tmp_pat
         rec = json.loads(data.read_text())[0]
         assert [t["from"] for t in rec["conversations"]] == ["human", "gpt"]
         assert json.loads(info.read_text())["demo"]["formatting"] == "sharegpt"
-        (verl,) = export(built_run.path, "verl", tmp_path)
+        verl, val, reward = export(built_run.path, "verl", tmp_path)
+        assert reward.name == "reward.py" and pl.read_parquet(val).height >= 1
         v = pl.read_parquet(verl)
         assert {"data_source", "prompt", "ability", "reward_model", "extra_info"} <= set(v.columns)
         truth = json.loads(v["reward_model"][0]["ground_truth"])
@@ -145,9 +161,15 @@ def test_folder_builds_loads_and_pushes_in_one_commit(built_run, tmp_path, monke
 
     folder = tmp_path / "ds"
     counts = build_folder(built_run.path, folder, "me/sf-test")
-    assert counts["sft_train"] == built_run.read("traces").height and counts["raw"] == 32 and counts["verl"] == 8
+    assert counts["sft_train"] == built_run.read("traces").height and counts["raw"] == 96 and counts["verl"] == 7
     card = (folder / "README.md").read_text()
-    assert card.startswith("---\nlicense: apache-2.0") and "config_name: sft_train" in card and "| format |" in card
+    from huggingface_hub import DatasetCard
+
+    data = DatasetCard(card).data
+    assert data.license == "apache-2.0" and data.size_categories == ["n<1K"]
+    assert [c["config_name"] for c in data.configs] == ["sft_train", "raw", "verl"]
+    assert "| `*C*IC` |" in card  # format names in backticks: `*C*IC` must not render as italics
+    assert "Source model: `synthetic`" in card
     assert check_loads(folder) == counts
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     api = mock.create_autospec(HfApi, instance=True)

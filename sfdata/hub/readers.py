@@ -1,0 +1,150 @@
+"""Read a dataset from a local file, a local folder or the Hugging Face Hub as one Polars frame.
+
+One reader for every consumer (raw import, pull, `sf sft`), so a bad file is the same clear
+one-line error everywhere: the file is named, and nothing is half-read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+DATA_SUFFIXES = (".parquet", ".jsonl", ".json")
+
+
+class DataFileError(ValueError):
+    """A data file that cannot be read (bad UTF-8, not JSON, empty, unsupported type)."""
+
+
+def looks_local(source: str | Path) -> bool:
+    """True when `source` can only mean a local path (a Hub id is `name` or `owner/name`).
+
+    Used to fail at once with "no such file or folder" instead of spending 30-55 s in Hub retries.
+    """
+    s = str(source)
+    if isinstance(source, Path) or s.startswith((".", "/", "~")) or "\\" in s:
+        return True
+    if s.count("/") > 1 or s.endswith("/"):
+        return True
+    return Path(s).suffix.lower() in (*DATA_SUFFIXES, ".csv", ".txt", ".gguf", ".safetensors", ".bin")
+
+
+def check_local(source: str | Path, what: str = "file or folder") -> None:
+    """Raise FileNotFoundError at once for a local-looking path that does not exist."""
+    if looks_local(source) and not Path(str(source)).expanduser().exists():
+        raise FileNotFoundError(f"{source}: no such {what}")
+
+
+def read_file(p: Path) -> pl.DataFrame:
+    """One local Parquet, JSON or JSON Lines file (a .json holding JSON Lines is read too)."""
+    p = Path(p)
+    suffix = p.suffix.lower()
+    if suffix not in DATA_SUFFIXES:
+        raise DataFileError(f"{p}: unsupported file type {p.suffix!r} (use .parquet, .json or .jsonl)")
+    if suffix == ".parquet":
+        try:
+            return pl.read_parquet(p)
+        except Exception as e:
+            raise DataFileError(f"{p}: not a readable Parquet file ({type(e).__name__})") from None
+    return _read_json(p)
+
+
+def _read_json(p: Path) -> pl.DataFrame:
+    raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataFileError(f"{p}: not valid UTF-8 (byte {e.start})") from None
+    if not text.strip():
+        raise DataFileError(f"{p}: empty file, no rows to read")
+    stripped = text.lstrip()
+    if p.suffix.lower() == ".json" and stripped.startswith("["):
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise DataFileError(f"{p}: not JSON ({e.msg} at line {e.lineno})") from None
+        if not rows:
+            raise DataFileError(f"{p}: empty JSON list, no rows to read")
+        return _frame(p, rows)
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise DataFileError(f"{p}: line {n} is not JSON ({e.msg})") from None
+        if not isinstance(rows[-1], dict):
+            raise DataFileError(f"{p}: line {n} is not a JSON object")
+    return _frame(p, rows)
+
+
+def _frame(p: Path, rows: list) -> pl.DataFrame:
+    if not all(isinstance(r, dict) for r in rows):
+        raise DataFileError(f"{p}: expected JSON objects (one per row)")
+    try:
+        return pl.DataFrame(rows, infer_schema_length=None)
+    except Exception as e:  # mixed types in one column
+        raise DataFileError(f"{p}: rows do not share one schema ({type(e).__name__}: {str(e)[:120]})") from None
+
+
+def read_source(source: str | Path, config: str | None = None, split: str = "train") -> pl.DataFrame:
+    """A local Parquet/JSON/JSONL file or folder, or a Hub dataset id, as a Polars frame."""
+    p = Path(str(source)).expanduser()
+    if p.is_file():
+        return read_file(p)
+    if p.is_dir():
+        return pl.concat([read_file(f) for f in folder_files(p, config, split)], how="diagonal_relaxed")
+    check_local(source)
+    return load_hub_frame(str(source), config, split)
+
+
+def folder_files(folder: Path, config: str | None, split: str = "train") -> list[Path]:
+    """The data files of one config of a dataset folder (never a mix of configs).
+
+    A folder with a README card lists each config's files in its YAML; otherwise files under a
+    sub-folder named like the config, otherwise all data files when the folder has no sub-folders.
+    """
+    from sfdata.hub.card import card_configs
+
+    configs = card_configs(folder)
+    if configs:
+        name = config or next(iter(configs))
+        if name not in configs:
+            raise ValueError(f"{folder}: no config {name!r}; its card lists {', '.join(configs)}")
+        files = sorted(f for pat in configs[name] for f in folder.glob(pat) if f.is_file())
+    else:
+        files = sorted(f for f in folder.rglob("*") if f.suffix in DATA_SUFFIXES and f.name != "dataset_info.json")
+        files = [f for f in files if not any(part.startswith(".") for part in f.relative_to(folder).parts)]
+        if config:
+            files = [f for f in files if config in f.relative_to(folder).parts[:-1]] or files
+        dirs = {f.parent for f in files}
+        if len(dirs) > 1:
+            names = sorted(str(d.relative_to(folder)) for d in dirs)
+            raise ValueError(f"{folder}: data in several sub-folders {names}; pick one with --config")
+    if not files:
+        raise FileNotFoundError(
+            f"no Parquet/JSON data files under {folder}" + (f" for config {config}" if config else "")
+        )
+    return files
+
+
+def load_hub_frame(repo_id: str, config: str | None, split: str) -> pl.DataFrame:
+    import datasets
+
+    try:
+        try:
+            ds = datasets.load_dataset(repo_id, config, split=split)
+        except ValueError:
+            if config is None:
+                raise
+            ds = datasets.load_dataset(repo_id, split=split)
+    except Exception as e:  # offline, missing, private
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise FileNotFoundError(
+            f"cannot load {repo_id!r} from the Hugging Face Hub ({type(e).__name__}: {first[:200]}). "
+            "Check the name, your network and HF_TOKEN, or pass a local .parquet/.jsonl file."
+        ) from None
+    return pl.from_arrow(ds.data.table)
