@@ -11,10 +11,12 @@ from pathlib import Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", type=Path)
     p.add_argument("repo_id", help="e.g. your-name/SFT_DATA-countdown-SmolLM2-SkillFactory")
+    from sfdata.hub.push import CONFIG_FORMATS, DEFAULT_CONFIGS
+
+    p.add_argument("--configs", nargs="+", default=list(DEFAULT_CONFIGS), choices=list(CONFIG_FORMATS))
     p.add_argument(
-        "--configs", nargs="+", default=["sft_train", "raw", "verl"], choices=["sft_train", "messages", "raw", "verl"]
+        "--folder", type=Path, default=None, help="new dataset folder (default RUN/hub/<name>); never a foreign folder"
     )
-    p.add_argument("--folder", type=Path, default=None, help="dataset folder (default RUN/hub/<name>)")
     p.add_argument("--private", action="store_true")
     p.add_argument("--all-traces", action="store_true", help="ignore keep/drop labels")
     p.add_argument("--dry-run", action="store_true", help="build and check the folder, do not upload")
@@ -24,8 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sfdata.cli._common import console, err, existing_run
-    from sfdata.hub.push import HubError, build_folder, check_loads, push_folder
+    from sfdata.hub.push import HubError, build_folder, check_loads, check_repo_id, push_folder
 
+    check_repo_id(args.repo_id)
     run_dir = existing_run(args.run)
     folder = args.folder or run_dir.path / "hub" / args.repo_id.split("/")[-1]
     counts = build_folder(

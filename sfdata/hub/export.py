@@ -90,9 +90,12 @@ def prompt_completion_frame(traces: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def sharegpt_frame(traces: pl.DataFrame) -> pl.DataFrame:
+    return traces.select(_chat("from", "value", "human", "gpt").alias("conversations"), "trace_id", "format")
+
+
 def sharegpt_records(traces: pl.DataFrame) -> list[dict[str, Any]]:
-    df = traces.select(_chat("from", "value", "human", "gpt").alias("conversations"), "trace_id", "format")
-    return df.to_dicts()
+    return sharegpt_frame(traces).to_dicts()
 
 
 def sharegpt_info(name: str, file_name: str) -> dict[str, Any]:

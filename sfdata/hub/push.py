@@ -6,7 +6,6 @@ failed upload (no token, offline) loses nothing: the folder stays for a later `s
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -77,7 +76,7 @@ def build_folder(
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         (staging / MARKER).write_text(f"built by sf push from {run.path.resolve()}\n", encoding="utf-8")
-        counts, patterns = _write_configs(run.path, staging, configs, kept_only, repo_id)
+        counts, patterns = _write_configs(run.path, staging, configs, kept_only)
         traces = curated_traces(run.path, kept_only) if set(configs) - {"raw", "verl"} else run.read("traces").head(0)
         card = render_card(repo_id, run.manifest(), traces, patterns, counts, license, rollouts=run.read("rollouts"))
         write_card(staging, card)
@@ -88,17 +87,19 @@ def build_folder(
     return counts
 
 
-def _write_configs(run_dir: Path, staging: Path, configs, kept_only: bool, repo_id: str):
+def _write_configs(run_dir: Path, staging: Path, configs, kept_only: bool):
     from sfdata.hub.export import export
 
     counts: dict[str, int] = {}
     patterns: dict[str, str] = {}
     for cfg in configs:
         fmt = CONFIG_FORMATS[cfg]
-        if fmt == "sharegpt":
-            files = export(run_dir, fmt, staging / "sharegpt", kept_only=kept_only, name=repo_id.split("/")[-1])
-            counts[cfg] = len(json.loads(files[0].read_text(encoding="utf-8")))
-            patterns[cfg] = f"sharegpt/{files[0].name}"
+        if fmt == "sharegpt":  # Parquet in a Hub folder: one builder for every config
+            from sfdata.hub.export import curated_traces, sharegpt_frame, write_published_parquet
+
+            df = sharegpt_frame(curated_traces(run_dir, kept_only))
+            write_published_parquet(df, staging / "sharegpt" / "train-00000.parquet")
+            counts[cfg], patterns[cfg] = df.height, "sharegpt/*.parquet"
             continue
         files = [f for f in export(run_dir, fmt, staging, kept_only=kept_only) if f.suffix == ".parquet"]
         if fmt == "verl":

@@ -1,0 +1,124 @@
+"""Exports fed to their consumers: the published SFT schema (datasets), verl's reward call, and
+push/export never writing or deleting outside what they made."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import polars as pl
+import pytest
+
+from sfdata.factory.build import BuildConfig, build_stage
+from sfdata.hub.export import export
+from sfdata.hub.push import build_folder
+from tests.synth import make_run
+
+
+@pytest.fixture(scope="module")
+def built_run(tmp_path_factory):
+    run = make_run(tmp_path_factory.mktemp("exp") / "run", n_questions=6, n=2, k=2, p_correct=0.5, seed=5)
+    build_stage(run, BuildConfig(formats=("0C", "*C"), n=2))
+    return run
+
+
+def test_sft_export_has_the_published_arrow_types_and_concatenates_with_a_published_set(built_run, tmp_path):
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (sft,) = export(built_run.path, "sft", tmp_path)
+    conv_type = pq.read_schema(sft).field("conversations").type
+    assert conv_type == pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+    # a fixture in the published schema: conversations + optional sft_template_type_idx, plain types
+    published = pa.table(
+        {
+            "conversations": pa.array(
+                [[{"role": "user", "content": "q"}, {"role": "assistant", "content": "<answer>1</answer>"}]],
+                type=conv_type,
+            ),
+            "sft_template_type_idx": pa.array([0], type=pa.int64()),
+        }
+    )
+    pq.write_table(published, tmp_path / "published.parquet")
+    ours = datasets.load_dataset("parquet", data_files=str(sft), split="train").select_columns(["conversations"])
+    theirs = datasets.load_dataset("parquet", data_files=str(tmp_path / "published.parquet"), split="train")
+    both = datasets.concatenate_datasets([ours, theirs.select_columns(["conversations"])])
+    assert both.num_rows == ours.num_rows + 1 and both[-1]["conversations"][1]["content"] == "<answer>1</answer>"
+
+
+def _load_reward(path):
+    """What verl's get_custom_reward_fn does: import the file by path, take `compute_score`."""
+    spec = importlib.util.spec_from_file_location("custom_module", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.compute_score
+
+
+def test_verl_reward_file_scores_every_exported_task_the_way_the_reward_manager_calls_it(built_run, tmp_path):
+    train, val, reward = export(built_run.path, "verl", tmp_path)
+    compute_score = _load_reward(reward)
+    rows = pl.concat([pl.read_parquet(train), pl.read_parquet(val)])
+    assert rows.height == built_run.read("questions").height
+    assert set(rows["extra_info"].struct.field("question_id")).isdisjoint(
+        set(pl.read_parquet(train)["extra_info"].struct.field("question_id"))
+        & set(pl.read_parquet(val)["extra_info"].struct.field("question_id"))
+    )
+    witness = {r["question_id"]: json.loads(r["data"])["witness"] for r in built_run.read("questions").to_dicts()}
+    for row in rows.to_dicts():
+        extra = row["extra_info"]
+        # NaiveRewardManager: compute_score(data_source=, solution_str=, ground_truth=, extra_info=)
+        kwargs = dict(data_source=row["data_source"], ground_truth=row["reward_model"]["ground_truth"], extra_info=extra)
+        good = f"<think>...</think>\n<answer>{witness[extra['question_id']]}</answer>"
+        assert compute_score(solution_str=good, **kwargs) == 1.0
+        assert compute_score(solution_str="<answer>1 + 1</answer>", **kwargs) == 0.0
+        assert compute_score(solution_str="no answer", **kwargs) == 0.0
+
+
+def test_verl_reward_grades_multiplication_too(tmp_path):
+    from sfdata.hub.verl_reward import compute_score
+
+    truth = json.dumps({"answer": "391", "a": 17, "b": 23})
+    assert compute_score("skillfactory/multiplication", "<answer>391</answer>", truth, {"level": 2}) == 1.0
+    assert compute_score("skillfactory/multiplication", "<answer>390</answer>", truth, {"level": 2}) == 0.0
+
+
+def test_export_name_must_be_a_plain_file_name(built_run, tmp_path):
+    from sfdata.cli.main import main
+
+    for bad in ("../../x", "a/b", "..", "/etc/x"):
+        with pytest.raises(ValueError, match="plain file name"):
+            export(built_run.path, "sharegpt", tmp_path / "out", name=bad)
+    assert main(["export", str(built_run.path), "--to", "sharegpt", "--out", str(tmp_path / "o"), "--name", "../x"])
+    assert not (tmp_path / "x_sharegpt.json").exists()
+
+
+def test_push_folder_never_deletes_what_it_did_not_make(built_run, tmp_path):
+    from sfdata.cli.main import main
+
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    for folder in (precious, built_run.path, built_run.path.parent):
+        with pytest.raises(ValueError, match="refusing|run directory"):
+            build_folder(built_run.path, folder, "me/x", configs=("sft_train",))
+        assert main(["push", str(built_run.path), "me/x", "--dry-run", "--folder", str(folder)]) != 0
+    assert (precious / "thesis.tex").read_text() == "years of work" and (built_run.path / "manifest.json").is_file()
+    # a repo id like `me/` would have made the default folder RUN/hub itself
+    (built_run.path / "hub" / "other").mkdir(parents=True, exist_ok=True)
+    assert main(["push", str(built_run.path), "me/", "--dry-run"]) != 0
+    assert (built_run.path / "hub" / "other").is_dir()
+    # a folder this command made is replaced (rebuilt) without complaint
+    out = tmp_path / "ds"
+    build_folder(built_run.path, out, "me/x", configs=("sft_train", "sharegpt"))
+    assert build_folder(built_run.path, out, "me/x", configs=("sft_train", "sharegpt"))["sharegpt"] > 0
+
+
+def test_pushed_folder_with_sharegpt_config_loads_every_config(built_run, tmp_path):
+    from sfdata.hub.card import card_configs
+    from sfdata.hub.push import check_loads
+
+    out = tmp_path / "ds"
+    counts = build_folder(built_run.path, out, "me/x", configs=("sft_train", "sharegpt", "prompt_completion", "verl"))
+    assert list(card_configs(out)) == ["sft_train", "sharegpt", "prompt_completion", "verl"]
+    assert check_loads(out) == counts
