@@ -13,9 +13,21 @@ from typing import Any
 import polars as pl
 
 
+_ROLES = {"human": "user", "gpt": "assistant", "user": "user", "assistant": "assistant", "system": "system"}
+
+
+def _message(m: dict[str, Any]) -> dict[str, str] | None:
+    """{role, content} from a published/TRL message or a sharegpt {from, value} turn."""
+    role = m.get("role", m.get("from"))
+    content = m.get("content", m.get("value"))
+    if role is None or content is None:
+        return None
+    return {"role": _ROLES.get(str(role), str(role)), "content": str(content)}
+
+
 def _split_chat(msgs: list[dict[str, Any]]) -> tuple[list[dict], list[dict]] | None:
     """(prompt messages, [final assistant message]) or None when there is no assistant turn."""
-    msgs = [{"role": str(m["role"]), "content": str(m["content"])} for m in msgs if m and m.get("content") is not None]
+    msgs = [x for x in (_message(m) for m in msgs if m) if x is not None]
     last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=None)
     if last is None or last == 0:
         return None
@@ -23,8 +35,9 @@ def _split_chat(msgs: list[dict[str, Any]]) -> tuple[list[dict], list[dict]] | N
 
 
 def rows_from_frame(df: pl.DataFrame) -> list[dict[str, Any]]:
-    """Accepts columns `conversations` (published schema), `messages` (TRL), `prompt`+`completion`,
-    or `prompt`+`trace` (our traces table)."""
+    """Accepts columns `conversations` (published schema or sharegpt {from, value}), `messages` (TRL),
+    `prompt`+`completion` (TRL, our prompt_completion export), or `prompt`+`trace` (our traces table,
+    `traces/part-*.parquet`, the inspector's `exports/kept.parquet`)."""
     out: list[dict[str, Any]] = []
     cols = set(df.columns)
     if "conversations" in cols or "messages" in cols:
@@ -65,9 +78,9 @@ def load_sft_rows(
     formats: tuple[str, ...] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of {prompt, completion} from a run dir, a Parquet/JSON(L) file or folder, or a Hub id."""
-    from sfdata.hub.raw import load_hub_frame, read_file
+    from sfdata.hub.readers import check_local, folder_files, load_hub_frame, read_file
 
-    p = Path(source)
+    p = Path(str(source)).expanduser()
     if p.is_dir() and (p / "manifest.json").is_file():
         df = run_traces(p, kept_only)
         if formats:
@@ -75,16 +88,10 @@ def load_sft_rows(
         rows = rows_from_frame(df)
     elif p.is_file():
         rows = rows_from_frame(read_file(p))
-    elif p.is_dir():
-        files = sorted([*p.rglob("*.parquet"), *p.rglob("*.jsonl"), *p.rglob("*.json")])
-        files = [f for f in files if f.name != "dataset_info.json"]
-        if config:
-            scoped = [f for f in files if config in f.parts or f.parent.name == config or f.stem.startswith(split)]
-            files = scoped or files
-        if not files:
-            raise FileNotFoundError(f"no Parquet/JSON data under {p}")
-        rows = [r for f in files for r in rows_from_frame(read_file(f))]
+    elif p.is_dir():  # an exported or pushed dataset folder: the SFT config only, never raw/ or verl/
+        rows = [r for f in folder_files(p, config, split) for r in rows_from_frame(read_file(f))]
     else:
+        check_local(source)
         rows = rows_from_frame(load_hub_frame(str(source), config, split))
     if not rows:
         raise ValueError(f"{source}: no usable conversations (each needs a user and an assistant turn)")

@@ -104,31 +104,34 @@ def read_source(source: str | Path, config: str | None = None, split: str = "tra
 def folder_files(folder: Path, config: str | None, split: str = "train") -> list[Path]:
     """The data files of one config of a dataset folder (never a mix of configs).
 
-    A folder with a README card lists each config's files in its YAML; otherwise files under a
-    sub-folder named like the config, otherwise all data files when the folder has no sub-folders.
+    A folder with a README card lists each config's files in its YAML (the Hub's own rule);
+    otherwise the sub-folder named like the config; otherwise all data files when they are one
+    kind in one folder (shards), else an error naming them.
     """
     from sfdata.hub.card import card_configs
 
     configs = card_configs(folder)
     if configs:
-        name = config or next(iter(configs))
-        if name not in configs:
-            raise ValueError(f"{folder}: no config {name!r}; its card lists {', '.join(configs)}")
+        name = config if config in configs else next(iter(configs)) if config is None else None
+        if name is None:
+            raise ValueError(f"{folder}: no config {config!r}; its card lists {', '.join(configs)}")
         files = sorted(f for pat in configs[name] for f in folder.glob(pat) if f.is_file())
+    elif config and (folder / config).is_dir():
+        files = _data_files(folder / config)
     else:
-        files = sorted(f for f in folder.rglob("*") if f.suffix in DATA_SUFFIXES and f.name != "dataset_info.json")
-        files = [f for f in files if not any(part.startswith(".") for part in f.relative_to(folder).parts)]
-        if config:
-            files = [f for f in files if config in f.relative_to(folder).parts[:-1]] or files
-        dirs = {f.parent for f in files}
-        if len(dirs) > 1:
-            names = sorted(str(d.relative_to(folder)) for d in dirs)
-            raise ValueError(f"{folder}: data in several sub-folders {names}; pick one with --config")
+        files = _data_files(folder)
+        kinds = {(f.parent, f.suffix) for f in files}
+        if len(kinds) > 1:
+            names = ", ".join(str(f.relative_to(folder)) for f in files[:8])
+            raise ValueError(f"{folder}: several kinds of data ({names}); pass one file or a --config sub-folder")
     if not files:
-        raise FileNotFoundError(
-            f"no Parquet/JSON data files under {folder}" + (f" for config {config}" if config else "")
-        )
+        raise FileNotFoundError(f"no Parquet/JSON data files under {folder}" + (f" for config {config}" if config else ""))
     return files
+
+
+def _data_files(folder: Path) -> list[Path]:
+    files = sorted(f for f in folder.rglob("*") if f.suffix in DATA_SUFFIXES and f.name != "dataset_info.json")
+    return [f for f in files if f.is_file() and not any(p.startswith(".") for p in f.relative_to(folder).parts)]
 
 
 def load_hub_frame(repo_id: str, config: str | None, split: str) -> pl.DataFrame:
