@@ -12,7 +12,6 @@ from typing import Any
 
 import polars as pl
 
-
 _ROLES = {"human": "user", "gpt": "assistant", "user": "user", "assistant": "assistant", "system": "system"}
 
 

@@ -125,7 +125,9 @@ def folder_files(folder: Path, config: str | None, split: str = "train") -> list
             names = ", ".join(str(f.relative_to(folder)) for f in files[:8])
             raise ValueError(f"{folder}: several kinds of data ({names}); pass one file or a --config sub-folder")
     if not files:
-        raise FileNotFoundError(f"no Parquet/JSON data files under {folder}" + (f" for config {config}" if config else ""))
+        raise FileNotFoundError(
+            f"no Parquet/JSON data files under {folder}" + (f" for config {config}" if config else "")
+        )
     return files
 
 

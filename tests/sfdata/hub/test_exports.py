@@ -68,7 +68,9 @@ def test_verl_reward_file_scores_every_exported_task_the_way_the_reward_manager_
     for row in rows.to_dicts():
         extra = row["extra_info"]
         # NaiveRewardManager: compute_score(data_source=, solution_str=, ground_truth=, extra_info=)
-        kwargs = dict(data_source=row["data_source"], ground_truth=row["reward_model"]["ground_truth"], extra_info=extra)
+        kwargs = dict(
+            data_source=row["data_source"], ground_truth=row["reward_model"]["ground_truth"], extra_info=extra
+        )
         good = f"<think>...</think>\n<answer>{witness[extra['question_id']]}</answer>"
         assert compute_score(solution_str=good, **kwargs) == 1.0
         assert compute_score(solution_str="<answer>1 + 1</answer>", **kwargs) == 0.0

@@ -83,16 +83,25 @@ def test_raw_export_writes_the_official_layout_and_round_trips_with_ids(built_ru
     assert res.bad_rows == [] and res.grade_disagreements == 0 and res.layout.startswith("official")
     back = RunDir(tmp_path / "back")
     r_cols = ["rollout_id", "question_id", "variant", "sample_idx", "response", "model"]
-    assert back.read("rollouts").select(r_cols).sort("rollout_id").equals(
-        built_run.read("rollouts").select(r_cols).sort("rollout_id")
+    assert (
+        back.read("rollouts")
+        .select(r_cols)
+        .sort("rollout_id")
+        .equals(built_run.read("rollouts").select(r_cols).sort("rollout_id"))
     )
     g_cols = ["rollout_id", "question_id", "extracted_answer", "is_correct", "reason", "grader"]
-    assert back.read("grades").select(g_cols).sort("rollout_id").equals(
-        built_run.read("grades").select(g_cols).sort("rollout_id")
+    assert (
+        back.read("grades")
+        .select(g_cols)
+        .sort("rollout_id")
+        .equals(built_run.read("grades").select(g_cols).sort("rollout_id"))
     )
     f_cols = ["reflection_id", "rollout_id", "question_id", "text", "verdict", "is_valid"]
-    assert back.read("reflections").select(f_cols).sort("reflection_id").equals(
-        built_run.read("reflections").select(f_cols).sort("reflection_id")
+    assert (
+        back.read("reflections")
+        .select(f_cols)
+        .sort("reflection_id")
+        .equals(built_run.read("reflections").select(f_cols).sort("reflection_id"))
     )
 
 
