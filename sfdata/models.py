@@ -108,3 +108,13 @@ def model_label(name: str | None) -> str:
     assert name is not None
     p = Path(name)
     return p.name if p.exists() else name
+
+
+def check_model_arg(name: str | None) -> None:
+    """Fail at once on a mistyped local model path ("no such file or folder"), and in a few seconds
+    with one line when a Hub id is given but the Hub cannot be reached (instead of long retries)."""
+    if is_embedded(name):
+        return
+    from sfdata.hub.readers import check_source
+
+    check_source(str(name), "model file or folder")

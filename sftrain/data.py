@@ -77,7 +77,7 @@ def load_sft_rows(
     formats: tuple[str, ...] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of {prompt, completion} from a run dir, a Parquet/JSON(L) file or folder, or a Hub id."""
-    from sfdata.hub.readers import check_local, folder_files, load_hub_frame, read_file
+    from sfdata.hub.readers import check_source, folder_files, load_hub_frame, read_file
 
     p = Path(str(source)).expanduser()
     if p.is_dir() and (p / "manifest.json").is_file():
@@ -90,7 +90,7 @@ def load_sft_rows(
     elif p.is_dir():  # an exported or pushed dataset folder: the SFT config only, never raw/ or verl/
         rows = [r for f in folder_files(p, config, split) for r in rows_from_frame(read_file(f))]
     else:
-        check_local(source)
+        check_source(source)
         rows = rows_from_frame(load_hub_frame(str(source), config, split))
     if not rows:
         raise ValueError(f"{source}: no usable conversations (each needs a user and an assistant turn)")

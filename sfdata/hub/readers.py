@@ -22,19 +22,54 @@ def looks_local(source: str | Path) -> bool:
     """True when `source` can only mean a local path (a Hub id is `name` or `owner/name`).
 
     Used to fail at once with "no such file or folder" instead of spending 30-55 s in Hub retries.
+    `models/sftt` counts as local when `models/` exists here (a typo of a local output folder).
     """
     s = str(source)
-    if isinstance(source, Path) or s.startswith((".", "/", "~")) or "\\" in s:
+    if s.startswith((".", "/", "~")) or "\\" in s or s.count("/") > 1 or s.endswith("/"):
         return True
-    if s.count("/") > 1 or s.endswith("/"):
+    if Path(s).suffix.lower() in (*DATA_SUFFIXES, ".csv", ".txt", ".gguf", ".safetensors", ".bin"):
         return True
-    return Path(s).suffix.lower() in (*DATA_SUFFIXES, ".csv", ".txt", ".gguf", ".safetensors", ".bin")
+    return "/" in s and Path(s).parent.is_dir()
 
 
 def check_local(source: str | Path, what: str = "file or folder") -> None:
     """Raise FileNotFoundError at once for a local-looking path that does not exist."""
     if looks_local(source) and not Path(str(source)).expanduser().exists():
         raise FileNotFoundError(f"{source}: no such {what}")
+
+
+def offline() -> bool:
+    import os
+
+    return os.environ.get("HF_HUB_OFFLINE", "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+def check_hub_reachable(repo_id: str, timeout: float = 3.0) -> None:
+    """One clear line within `timeout` seconds when the Hub cannot be reached, instead of the
+    libraries' retries. Skipped with HF_HUB_OFFLINE set (then only the local cache is read)."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    if offline():
+        return
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        raise ConnectionError(
+            f"{repo_id}: not a local path, and the Hugging Face Hub ({host}) cannot be reached ({e}); "
+            "check the path or your network, or set HF_HUB_OFFLINE=1 to use the local cache"
+        ) from None
+
+
+def check_source(source: str | Path, what: str = "file or folder") -> None:
+    """A path that exists passes; a local-looking one fails at once; a Hub id needs the Hub."""
+    if Path(str(source)).expanduser().exists():
+        return
+    check_local(source, what)
+    check_hub_reachable(str(source))
 
 
 def read_file(p: Path) -> pl.DataFrame:
@@ -97,7 +132,7 @@ def read_source(source: str | Path, config: str | None = None, split: str = "tra
         return read_file(p)
     if p.is_dir():
         return pl.concat([read_file(f) for f in folder_files(p, config, split)], how="diagonal_relaxed")
-    check_local(source)
+    check_source(source)
     return load_hub_frame(str(source), config, split)
 
 

@@ -31,9 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sfdata.cli._common import console, emit
+    from sfdata.models import check_model_arg
     from sfdata.store import RunDir
     from sftrain.eval import EvalConfig, evaluate_model, summary_frame
 
+    if args.engine != "openai":  # an OpenAI server's model name is not a path or Hub id
+        check_model_arg(args.model)
     run_dir = RunDir(args.run).init() if not (args.run / "manifest.json").exists() else RunDir(args.run)
     cfg = EvalConfig(
         model=args.model,

@@ -24,9 +24,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sfdata.cli._common import console
+    from sfdata.models import check_model_arg
     from sftrain.cli.sft import parse_overrides
     from sftrain.rl import RLRunConfig, run_rl
 
+    check_model_arg(args.model)
     cfg = RLRunConfig(
         model=args.model,
         output_dir=args.output,
