@@ -1,4 +1,5 @@
-"""Named SQL queries from `queries/*.sql`, run through DuckDB over a run's views.
+"""Named SQL queries from `sfdata/named_queries/*.sql` (top-level `queries/` links there), run
+through DuckDB over a run's views. The files ship inside the package, so an installed wheel has them.
 
 Each file holds one query; its first comment line is `-- name: what it answers`. Parameters
 are DuckDB prepared parameters (`$name`), bound from `--param k=v`, never spliced into SQL.
@@ -20,7 +21,7 @@ def queries_dir() -> Path:
     env = os.environ.get("SF_QUERIES")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "queries"
+    return Path(__file__).resolve().parent / "named_queries"
 
 
 @dataclass(frozen=True)
