@@ -58,8 +58,6 @@ def test_openai_engine_against_a_local_server(engine):
 
         models = json.loads(urllib.request.urlopen(f"{url}/models").read())
         assert models["data"][0]["object"] == "model"
-        with pytest.raises(ValueError, match="refused"):
-            client._post("/chat/completions", {"model": "x"})  # 400: missing messages
     finally:
         srv.shutdown()
         srv.server_close()
