@@ -124,3 +124,48 @@ def test_pushed_folder_with_sharegpt_config_loads_every_config(built_run, tmp_pa
     counts = build_folder(built_run.path, out, "me/x", configs=("sft_train", "sharegpt", "prompt_completion", "verl"))
     assert list(card_configs(out)) == ["sft_train", "sharegpt", "prompt_completion", "verl"]
     assert check_loads(out) == counts
+
+
+def test_card_metadata_is_valid_and_snippets_work_as_pasted(tmp_path):
+    import re
+    import shutil
+
+    import datasets
+    from huggingface_hub import DatasetCard
+
+    from sfdata.hub.card import check_license, size_category
+    from sfdata.hub.raw import import_raw
+    from sfdata.store import RunDir
+
+    assert [size_category(n) for n in (0, 999, 1000, 2_000_000)] == ["n<1K", "n<1K", "1K<n<10K", "1M<n<10M"]
+    with pytest.raises(ValueError, match="not a Hub license id"):
+        check_license("MIT; rm -rf")
+    # an imported run: the card names the model that sampled it, not our default
+    src = tmp_path / "RAW_DATA-countdown3args-Qwen2.5-1.5B-Instruct.jsonl"
+    shutil.copy(__import__("pathlib").Path(__file__).parents[2] / "fixtures" / "raw_official_layout.jsonl", src)
+    import_raw(src, tmp_path / "run")
+    run = RunDir(tmp_path / "run")
+    build_stage(run, BuildConfig(formats=("0C",), n=1))
+    folder = tmp_path / "ds"
+    build_folder(run.path, folder, "me/cd", configs=("sft_train", "verl"))
+    card = DatasetCard.load(folder / "README.md")
+    assert "Source model: `Qwen2.5-1.5B-Instruct`" in card.text
+    # LLaMA-Factory: the entry names a config the folder has, and its columns/tags match the data
+    entry = json.loads(re.search(r"```json\n(.*?)```", card.text, re.S).group(1))["skillfactory"]
+    assert entry["subset"] in [c["config_name"] for c in card.data.configs]
+    ds = datasets.load_dataset(str(folder), entry["subset"], split=entry["split"])
+    msgs = ds[0][entry["columns"]["messages"]]
+    tags = entry["tags"]
+    assert [m[tags["role_tag"]] for m in msgs] == [tags["user_tag"], tags["assistant_tag"]]
+    assert msgs[1][tags["content_tag"]].startswith("<think>")
+    # verl: every path in the command exists after the download it shows (files under sf_data/)
+    bash = re.search(r"```bash\n(.*?)```", card.text, re.S).group(1)
+    for path in re.findall(r"sf_data/(\S+)", bash):
+        assert (folder / path).is_file(), path
+
+
+def test_token_comes_from_huggingface_hub(monkeypatch):
+    from sfdata.hub.push import resolve_token
+
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: "hf_from_login")
+    assert resolve_token() == "hf_from_login" and resolve_token("hf_flag") == "hf_flag"
