@@ -401,9 +401,12 @@ def import_raw(
 ) -> ImportResult:
     """Import a raw dataset into a run directory (new or existing); ids are keyed by content, so a
     reimport (under any spelling of the path) is a no-op."""
+    from sfdata.hub.card import card_configs
     from sfdata.store import RunDir
     from sfdata.store.parquet import write_parquet_atomic
 
+    if config is None and Path(str(source)).is_dir() and "raw" in card_configs(source):
+        config = "raw"  # a pushed dataset folder: its raw config, not the first (SFT) one
     df = read_source(source, config, split)
     label = source_label(source)
     tables, res = import_frame(df, task=task, model=model or source_model(source), source=label)

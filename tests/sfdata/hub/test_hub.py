@@ -226,6 +226,8 @@ def test_pull_sft_and_raw_configs_from_a_folder(built_run, tmp_path):
     assert pull(folder, tmp_path / "p_sft", config="sft_train")["traces"] == 0  # idempotent
     info = pull(folder, tmp_path / "p_raw", config="raw")
     assert info["kind"] == "raw" and info["rollouts"] == built_run.read("rollouts").height
+    res = import_raw(folder, tmp_path / "i_raw")  # a pushed folder: its raw config, never the SFT one
+    assert res.rollouts == built_run.read("rollouts").height and res.layout.startswith("official")
 
 
 def test_cli_import_export_push_dry_run(built_run, tmp_path, capsys):

@@ -4,7 +4,6 @@ column spellings, path-independent ids, and one-line errors for unreadable files
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import polars as pl
@@ -93,7 +92,7 @@ def test_import_ids_do_not_depend_on_how_the_path_is_spelled(tmp_path, monkeypat
         (b"\n\n", "empty file"),
     ],
 )
-def test_unreadable_jsonl_is_one_clear_line_naming_the_file(tmp_path, content, message):
+def test_unreadable_jsonl_is_one_clear_line_naming_the_file(tmp_path, content, message, capsys):
     from sfdata.cli.main import main
 
     f = tmp_path / "in.jsonl"
@@ -102,9 +101,10 @@ def test_unreadable_jsonl_is_one_clear_line_naming_the_file(tmp_path, content, m
         import_raw(f, tmp_path / "run")
     assert str(f) in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "run").exists()
-    env = dict(os.environ)
+    capsys.readouterr()
     assert main(["import", str(f), "--run", str(tmp_path / "run")]) != 0
-    assert env == dict(os.environ)
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(f) in err and message in err
 
 
 def test_a_mistyped_local_path_fails_at_once_without_the_hub(tmp_path, monkeypatch):
