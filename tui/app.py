@@ -1,7 +1,8 @@
 """`sf inspect`: a Textual app to browse, filter, compare and curate a run's traces.
 
 The table shows one page of a DuckDB query at a time, so a run with a million traces opens
-as fast as a small one. Labels are written to RUN/labels.parquet atomically on every change.
+as fast as a small one. The app is a thin view over `tui.data.TraceStore`: screens post typed
+messages (`tui.messages`), the app owns the listing (filters, sort, page, cursor) and the store.
 """
 
 from __future__ import annotations
@@ -14,23 +15,26 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import Footer, Header, Input, Select, Static
 
+from tui import messages as msg
+from tui.components import (
+    ColumnSuggester,
+    CompareScreen,
+    HelpScreen,
+    RolloutsScreen,
+    SortScreen,
+    StatsPane,
+    TraceScreen,
+    TraceTable,
+)
 from tui.data import COLUMNS, PAGE_SIZE, FilterError, Filters, TraceStore, parse_skills
-from tui.screens import CompareScreen, HelpScreen, TraceScreen
+from tui.render import PALETTE, ok_text
+from tui.source import Source
 
-_HEADERS = [
-    ("id", "id"),
-    ("format", "format"),
-    ("N", "N"),
-    ("correct", "correct"),
-    ("retries", "retries"),
-    ("verdict acc", None),
-    ("length", "length"),
-    ("label", "label"),
-]
 _CORRECT = [("correct", True), ("incorrect", False)]
 _LABELS = [("keep", "keep"), ("drop", "drop"), ("unlabeled", "none")]
+_NARROW = 120  # columns below which the layout stacks (80x24 terminals)
 
 
 class InspectorApp(App[None]):
@@ -39,32 +43,23 @@ class InspectorApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "quit"),
         Binding("question_mark", "help", "help"),
-        Binding("enter", "open", "open", show=False),
-        Binding("slash", "focus_search", "search"),
-        Binding("f", "cycle_format", "format"),
-        Binding("c", "cycle_correct", "correct"),
-        Binding("l", "cycle_label", "label"),
-        Binding("s", "sort", "sort"),
-        Binding("right_square_bracket", "page(1)", "next page"),
-        Binding("left_square_bracket", "page(-1)", "prev page"),
-        Binding("k", "label('keep')", "keep"),
-        Binding("d", "label('drop')", "drop"),
-        Binding("u", "label(None)", "clear", show=False),
-        Binding("m", "mark_current", "mark", show=False),
-        Binding("x", "export", "export kept"),
-        Binding("r", "reset", "reset", show=False),
+        Binding("escape", "leave_input", "leave a text box", show=False),
     ]
 
-    def __init__(self, run: str | Path):
+    def __init__(self, source: str | Path | Source):
         super().__init__()
-        self.store = TraceStore(Path(run))
+        self.source = source if isinstance(source, Source) else Source(Path(source))
+        self.store = TraceStore(self.source.run, self.source.traces_files, self.source.labels_path)
         self.filters = Filters()
         self.offset = 0
         self.total = 0
         self.sort: str | None = None
         self.descending = False
         self.marked: str | None = None
-        self.sub_title = Path(run).name
+        self.sub_title = self.source.title
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(PALETTE)
 
     # ---- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -75,68 +70,93 @@ class InspectorApp(App[None]):
             yield Select(_LABELS, prompt="label", id="f-label")
             yield Input(placeholder="skills: backtrack !retry", id="f-skills")
             yield Input(placeholder="search text", id="f-search")
-            yield Input(placeholder="SQL where: n_samples >= 3", id="f-where")
+            names = [n for n, _ in self.store.columns()]
+            yield Input(placeholder="SQL where: n_samples >= 3", id="f-where", suggester=ColumnSuggester(names))
         yield Static("", id="status")
-        table: DataTable = DataTable(id="traces", cursor_type="row", zebra_stripes=True)
-        yield table
+        with Horizontal(id="main"):
+            yield TraceTable(id="traces", cursor_type="row", zebra_stripes=True)
+            yield StatsPane(id="stats")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label, key in _HEADERS:
-            table.add_column(label, key=key or label)
+        self.on_resize()
         self.reload()
-        table.focus()
+        self.query_one(TraceTable).focus()
+        if self.total == 0 and self.filters == Filters() and self.store.rollouts_page(limit=1).total:
+            self.notify("no traces in this run yet: showing its rollouts (sf build makes traces)")
+            self.action_rollouts()
+
+    def on_resize(self, event: object = None) -> None:
+        self.set_class(self.size.width < _NARROW, "-narrow")
 
     # ---- data -----------------------------------------------------------------------------
+    def _headers(self, table: TraceTable) -> None:
+        table.clear(columns=True)
+        for c in COLUMNS:
+            arrow = (" ▼" if self.descending else " ▲") if c == self.sort else ""
+            table.add_column(c + arrow, key=c)
+
     def reload(self, keep_cursor: bool = False) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(TraceTable)
         row = table.cursor_row
         try:
             page = self.store.page(self.filters, self.offset, PAGE_SIZE, self.sort, self.descending)
         except FilterError as e:
-            self.set_status(f"[b red]filter error:[/] {e}")
+            table.clear()  # stale rows would look like the answer to the new filter
+            self.total = 0
+            self.set_status(Text.assemble(("filter error: ", "bold red"), str(e)))
             return
         self.total = page.total
-        table.clear()
+        self._headers(table)
         for r in page.rows:
-            ok = r["is_correct"]
             acc = r.get("verdict_acc")
             label = r["label"] or ""
             table.add_row(
+                Text(label, style=PALETTE["sf-correct" if label == "keep" else "sf-incorrect"]),
                 r["trace_id"],
                 r["format"],
                 str(r["n_samples"]),
-                Text("✓", style="#a3be8c") if ok else Text("✗", style="#bf616a") if ok is not None else "?",
+                ok_text(r["is_correct"]),
                 str(r["n_retries"] if r["n_retries"] is not None else ""),
                 "" if acc is None else f"{acc:.2f}",
                 str(r["length"]),
-                Text(label, style="#a3be8c" if label == "keep" else "#bf616a"),
+                str(r["final_answer"] or "")[:30],
+                str(r["question"] or "")[:60],
                 key=r["trace_id"],
             )
         if keep_cursor and page.rows:
             table.move_cursor(row=min(row, len(page.rows) - 1))
         self.update_status()
+        stats = self.query_one(StatsPane)
+        if stats.display:
+            stats.show_stats(self.store.stats(self.filters))
 
     def update_status(self) -> None:
         last = min(self.offset + PAGE_SIZE, self.total)
-        sort = f"  sort {self.sort}{' desc' if self.descending else ''}" if self.sort else ""
+        pages = max(1, -(-self.total // PAGE_SIZE))
         kept = sum(1 for v in self.store.labels.values() if v[0] == "keep")
         dropped = sum(1 for v in self.store.labels.values() if v[0] == "drop")
-        mark = f"  marked {self.marked}" if self.marked else ""
+        extra = f"  question {self.filters.question_id}" if self.filters.question_id else ""
+        extra += f"  marked {self.marked}" if self.marked else ""
         self.set_status(
-            f"[b]{self.total:,}[/] matching  rows {self.offset + 1 if self.total else 0}-{last}{sort}"
-            f"  keep {kept} / drop {dropped}{mark}"
+            Text.from_markup(
+                f"[b]{self.total:,}[/] matching  rows {self.offset + 1 if self.total else 0}-{last}"
+                f" (page {self.offset // PAGE_SIZE + 1}/{pages})  keep {kept} / drop {dropped}{extra}"
+                f"  labels: {self.store.labels_file()}"
+            )
         )
 
-    def set_status(self, text: str) -> None:
+    def set_status(self, text: Text | str) -> None:
         self.query_one("#status", Static).update(text)
 
     def current_id(self) -> str | None:
-        table = self.query_one(DataTable)
+        table = self.query_one(TraceTable)
         if table.row_count == 0:
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def position(self) -> str:
+        return f"{self.offset + self.query_one(TraceTable).cursor_row + 1}/{self.total:,}"
 
     def apply(self, **kw) -> None:
         self.filters = self.filters.with_(**kw)
@@ -151,49 +171,117 @@ class InspectorApp(App[None]):
             self.apply(**{key: value})
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "f-skills":
-            self.apply(skills=parse_skills(event.value))
-        elif event.input.id == "f-search":
-            self.apply(search=event.value.strip())
-        elif event.input.id == "f-where":
-            self.apply(where=event.value.strip())
-        else:
+        field = {"f-skills": "skills", "f-search": "search", "f-where": "where"}.get(event.input.id or "")
+        if field is None:
             return
-        self.query_one(DataTable).focus()
+        value = parse_skills(event.value) if field == "skills" else event.value.strip()
+        self.apply(**{field: value})
+        if not str(self.query_one("#status", Static).render()).startswith("filter error"):
+            self.query_one(TraceTable).focus()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.open_trace(event.row_key.value)
+    def on_data_table_row_selected(self, event: TraceTable.RowSelected) -> None:
+        if event.data_table.id == "traces":
+            self.open_trace(event.row_key.value)
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        self._sort_by(event.column_key.value)
+    def on_data_table_header_selected(self, event: TraceTable.HeaderSelected) -> None:
+        if event.data_table.id == "traces":
+            self.sort_by(event.column_key.value)
+
+    # ---- messages from the screens ----------------------------------------------------------
+    async def on_step_trace(self, message: msg.StepTrace) -> None:
+        await self._show_step(message.step)
+
+    async def on_label_requested(self, message: msg.LabelRequested) -> None:
+        self.store.set_label(message.trace_id, message.label)
+        self.notify(f"{message.trace_id}: {message.label or 'label cleared'}")
+        self.reload(keep_cursor=True)
+        screen = self.screen
+        if not isinstance(screen, TraceScreen):
+            return
+        if message.advance:
+            # a label filter may have removed the trace: the cursor already sits on the next one
+            await self._show_step(1 if self.current_id() == message.trace_id else 0)
+        else:
+            screen.refresh_trace()
+
+    def on_mark_requested(self, message: msg.MarkRequested) -> None:
+        self.marked = message.trace_id
+        self.notify(f"marked {message.trace_id} for compare")
+        self.update_status()
+
+    def on_compare_requested(self, message: msg.CompareRequested) -> None:
+        other = self.marked if self.marked and self.marked != message.trace_id else None
+        self.push_screen(CompareScreen(self.store, message.trace_id, other))
+
+    def on_question_requested(self, message: msg.QuestionRequested) -> None:
+        while isinstance(self.screen, TraceScreen):
+            self.pop_screen()
+        self.apply(question_id=message.question_id)
+        self.notify("all traces of this question (r resets filters)")
+
+    def on_rollouts_requested(self, message: msg.RolloutsRequested) -> None:
+        self.push_screen(RolloutsScreen(self.store, message.rollout_ids, message.question_id, message.title))
+
+    async def _show_step(self, step: int) -> None:
+        """Move the table cursor by `step` (across pages) and show that trace in the trace view."""
+        table = self.query_one(TraceTable)
+        row = table.cursor_row + step
+        if row >= table.row_count and self.offset + PAGE_SIZE < self.total:
+            self.offset += PAGE_SIZE
+            self.reload()
+            row = 0
+        elif row < 0 and self.offset > 0:
+            self.offset -= PAGE_SIZE
+            self.reload()
+            row = table.row_count - 1
+        if table.row_count == 0:
+            self.notify("no traces left in this selection")
+            self.pop_screen()
+            return
+        if not 0 <= row < table.row_count:
+            self.notify("last trace of the selection" if step > 0 else "first trace of the selection")
+            row = max(0, min(row, table.row_count - 1))
+        table.move_cursor(row=row)
+        screen = self.screen
+        tid = self.current_id()
+        if isinstance(screen, TraceScreen) and tid:
+            await screen.show(tid, self.position())
 
     # ---- actions --------------------------------------------------------------------------
     def open_trace(self, trace_id: str | None) -> None:
         if trace_id:
-            self.push_screen(TraceScreen(self.store, trace_id))
+            self.push_screen(TraceScreen(self.store, trace_id, self.filters.search, self.position()))
 
     def action_open(self) -> None:
         self.open_trace(self.current_id())
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        sections = [
+            ("Table", TraceTable.BINDINGS),
+            ("Trace view", TraceScreen.BINDINGS),
+            ("Rollouts browser", RolloutsScreen.BINDINGS),
+            ("Compare", CompareScreen.BINDINGS),
+            ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "command_palette", "command palette")]),
+        ]
+        self.push_screen(HelpScreen(sections, self.store.columns()))
 
-    def action_focus_search(self) -> None:
-        self.query_one("#f-search", Input).focus()
+    def action_focus(self, widget_id: str) -> None:
+        self.query_one(f"#{widget_id}", Input).focus()
+
+    def action_leave_input(self) -> None:
+        """Esc in a text box gives the keys back to the table (before anything else)."""
+        if isinstance(self.focused, Input) and self.screen is self.screen_stack[0]:
+            self.query_one(TraceTable).focus()
 
     def _cycle(self, select_id: str, options: list) -> None:
         sel = self.query_one(select_id, Select)
         values = [v for _, v in options]
         cur = None if sel.value is Select.NULL else sel.value
-        nxt = (
-            values[0]
-            if cur is None
-            else (values[values.index(cur) + 1] if values.index(cur) + 1 < len(values) else None)
-        )
-        if nxt is None:
+        i = values.index(cur) + 1 if cur in values else 0
+        if i >= len(values) or (cur is None and i):
             sel.clear()
         else:
-            sel.value = nxt
+            sel.value = values[i]
 
     def action_cycle_format(self) -> None:
         self._cycle("#f-format", [(f, f) for f in self.store.formats()])
@@ -204,7 +292,8 @@ class InspectorApp(App[None]):
     def action_cycle_label(self) -> None:
         self._cycle("#f-label", _LABELS)
 
-    def _sort_by(self, key: str | None) -> None:
+    def sort_by(self, key: str | None) -> None:
+        """Sort by a column; the same column again flips the direction."""
         if key not in COLUMNS:
             return
         if self.sort == key:
@@ -214,17 +303,12 @@ class InspectorApp(App[None]):
         self.offset = 0
         self.reload()
 
-    def action_sort(self) -> None:
-        """Cycle: a column ascending, the same column descending, the next column ascending."""
-        keys = list(COLUMNS)
-        if self.sort is None:
-            self.sort, self.descending = keys[0], False
-        elif not self.descending:
-            self.descending = True
-        else:
-            self.sort, self.descending = keys[(keys.index(self.sort) + 1) % len(keys)], False
-        self.offset = 0
-        self.reload()
+    def action_choose_sort(self) -> None:
+        self.push_screen(SortScreen(COLUMNS, self.sort, self.descending), self.sort_by)
+
+    def action_reverse_sort(self) -> None:
+        if self.sort:
+            self.sort_by(self.sort)
 
     def action_page(self, step: int) -> None:
         new = self.offset + step * PAGE_SIZE
@@ -232,31 +316,41 @@ class InspectorApp(App[None]):
             self.offset = new
             self.reload()
 
-    def set_label(self, trace_id: str, label: str | None) -> None:
-        self.store.set_label(trace_id, label)
-        self.notify(f"{trace_id}: {label or 'label cleared'}")
-        self.reload(keep_cursor=True)
+    def action_edge_page(self, last: int) -> None:
+        self.offset = ((max(self.total, 1) - 1) // PAGE_SIZE) * PAGE_SIZE if last else 0
+        self.reload()
 
     def action_label(self, label: str | None) -> None:
         tid = self.current_id()
         if tid:
-            self.set_label(tid, label)
-            table = self.query_one(DataTable)
-            table.move_cursor(row=min(table.cursor_row + 1, table.row_count - 1))
-
-    def mark(self, trace_id: str) -> None:
-        self.marked = trace_id
-        self.notify(f"marked {trace_id} for compare")
-        self.update_status()
+            row = self.query_one(TraceTable).cursor_row
+            self.store.set_label(tid, label)
+            self.notify(f"{tid}: {label or 'label cleared'}")
+            self.reload(keep_cursor=True)
+            table = self.query_one(TraceTable)
+            if self.current_id() == tid:
+                table.move_cursor(row=min(row + 1, table.row_count - 1))
 
     def action_mark_current(self) -> None:
-        tid = self.current_id()
-        if tid:
-            self.mark(tid)
+        if tid := self.current_id():
+            self.post_message(msg.MarkRequested(tid))
 
-    def compare(self, trace_id: str) -> None:
-        other = self.marked if self.marked and self.marked != trace_id else None
-        self.push_screen(CompareScreen(self.store, trace_id, other))
+    def action_compare_current(self) -> None:
+        if tid := self.current_id():
+            self.post_message(msg.CompareRequested(tid))
+
+    def action_same_question(self) -> None:
+        if tid := self.current_id():
+            self.post_message(msg.QuestionRequested(self.store.trace(tid)["question_id"]))
+
+    def action_rollouts(self) -> None:
+        self.post_message(msg.RolloutsRequested(None, None, "all rollouts of the run"))
+
+    def action_toggle_stats(self) -> None:
+        stats = self.query_one(StatsPane)
+        stats.display = not stats.display
+        if stats.display:
+            stats.show_stats(self.store.stats(self.filters))
 
     def action_export(self) -> None:
         try:
@@ -280,9 +374,11 @@ class InspectorApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand(
-            "Export kept traces", "Write keep-labelled traces to RUN/exports/kept.parquet", self.action_export
+            "Export kept traces", f"Write keep-labelled traces to {self.store.export_path()}", self.action_export
         )
         yield SystemCommand("Reset filters", "Clear every filter and the sort", self.action_reset)
+        yield SystemCommand("Statistics", "Show or hide the statistics of the current filter", self.action_toggle_stats)
+        yield SystemCommand("Rollouts browser", "Every rollout with its grade and reflections", self.action_rollouts)
         yield SystemCommand(
             "Only correct traces", "Filter to traces whose final answer is correct", lambda: self.apply(correct=True)
         )
@@ -291,9 +387,7 @@ class InspectorApp(App[None]):
         )
         yield SystemCommand("Unlabeled traces", "Label filter: no keep/drop yet", lambda: self.apply(label="none"))
         yield SystemCommand(
-            "Compare with marked",
-            "Open the current trace next to the marked one (or an eval output)",
-            lambda: self.compare(self.current_id()) if self.current_id() else None,
+            "Compare with marked", "Diff the current trace against the marked one", self.action_compare_current
         )
         yield SystemCommand("Help: keys", "Show every key binding", self.action_help)
 

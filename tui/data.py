@@ -13,27 +13,38 @@ from typing import Any
 
 import polars as pl
 
+from tui.tags import cue_patterns
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
 PAGE_SIZE = 200
-#: skill name -> SQL predicate over the traces view (columns of the canonical traces table)
-SKILLS: dict[str, str] = {
+#: columns of the table, in display order; each is a column of the view `t` (the SQL name is shown)
+COLUMNS: tuple[str, ...] = (
+    "label",
+    "trace_id",
+    "format",
+    "n_samples",
+    "is_correct",
+    "n_retries",
+    "verdict_acc",
+    "length",
+    "final_answer",
+    "question",
+)
+#: skills from the traces table (the cues come from `tui.tags`, the same regexes `sf skills` counts)
+_STRUCTURE: dict[str, str] = {
     "reflect": "len(list_filter(reflection_ids, x -> x <> '')) > 0",
     "retry": "n_retries > 0",
     "backtrack": "n_backtracks > 0",
     "confirm": "n_confirms > 0",
     "multi": "n_samples > 1",
-    "wait": "regexp_matches(trace, '(?i)\\bwait\\b')",
-    "verify": "regexp_matches(trace, '(?i)let me (verify|check|double-check)')",
-    "alternatively": "regexp_matches(trace, '(?i)\\balternatively\\b')",
 }
-#: sortable columns shown in the table -> SQL expression
-COLUMNS: dict[str, str] = {
-    "id": "trace_id",
-    "format": "format",
-    "N": "n_samples",
-    "correct": "is_correct",
-    "retries": "n_retries",
-    "length": "length(trace)",
-    "label": "label",
+SKILLS: dict[str, str] = {
+    **_STRUCTURE,
+    **{name: f"regexp_matches(trace, '(?i)' || {_sql_str(rx)})" for name, rx in cue_patterns().items()},
 }
 _STATEMENT_BREAK = re.compile(r";")  # one expression inside one SELECT: no second statement
 
@@ -50,6 +61,7 @@ class Filters:
     skills: tuple[str, ...] = ()  # "backtrack" present, "!retry" absent
     search: str = ""
     where: str = ""  # raw SQL boolean expression over the traces columns
+    question_id: str | None = None  # all traces of one question
 
     def with_(self, **kw: Any) -> Filters:
         return replace(self, **kw)
@@ -75,6 +87,9 @@ class Filters:
             if name not in SKILLS:
                 raise FilterError(f"unknown skill {name!r}; known: {', '.join(SKILLS)} (prefix ! for absent)")
             parts.append(("NOT " if neg else "") + f"({SKILLS[name]})")
+        if self.question_id:
+            parts.append("question_id = ?")
+            params.append(self.question_id)
         if self.search:
             parts.append("contains(lower(trace), lower(?))")
             params.append(self.search)
@@ -97,39 +112,110 @@ class Page:
 
 
 @dataclass
+class Stats:
+    """What the current selection teaches: mix, correctness, verifier quality, skills, lengths."""
+
+    total: int
+    formats: list[tuple[str, int]]
+    correct_rate: float | None
+    verdict_acc: float | None  # verdicts that match the real grade / all verdicts (skills table)
+    skills: dict[str, tuple[int, int]]  # name -> (occurrences, traces with at least one)
+    labels: dict[str, int]  # keep / drop / unlabeled
+    length_hist: list[tuple[int, int, int]]  # (lo, hi, count), equal-width bins over trace length
+    has_skills_table: bool
+
+
+#: skill columns of `t` summed by the statistics pane (sf skills fills the cue_* ones)
+_STAT_SKILLS = {
+    "samples": "n_samples",
+    "retries": "n_retries",
+    "backtracks": "n_backtracks",
+    "confirms": "n_confirms",
+    "reflections": "n_reflections",
+    "cue wait": "cue_wait",
+    "cue verify": "cue_verify",
+    "cue alternatively": "cue_alternatively",
+    "cue check": "cue_check",
+}
+
+_VIEW_T = """CREATE OR REPLACE VIEW t AS
+SELECT tr.*, length(tr.trace) AS length, q.question, l.label, l.note,
+       s.n_verdict_right / nullif(s.n_verdicts, 0) AS verdict_acc,
+       s.n_reflections, s.n_verdicts, s.n_verdict_right, s.cue_wait, s.cue_verify, s.cue_alternatively,
+       s.cue_check, s.malformed
+FROM traces tr
+LEFT JOIN labels l USING (trace_id)
+LEFT JOIN questions q ON q.question_id = tr.question_id
+LEFT JOIN (SELECT * FROM skills WHERE source = 'trace') s ON s.id = tr.trace_id"""
+
+
+@dataclass
 class TraceStore:
-    """DuckDB view `t` = traces LEFT JOIN labels; pages, counts, details, labels."""
+    """DuckDB view `t` = traces + labels + question text + skills; pages, stats, details, labels.
+
+    `traces_files` narrows the traces to some files (`sf inspect RUN/exports/kept.parquet`) while
+    grades, reflections and skills still come from the run, so a file's numbers match its run's.
+    `labels_path` puts the labels somewhere other than RUN/labels.parquet (next to a single file).
+    """
 
     run_path: Path
+    traces_files: list[Path] | None = None
+    labels_path: Path | None = None
     con: Any = field(init=False, repr=False)
     labels: dict[str, tuple[str, str]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         from sfdata.store import RunDir
-        from sfdata.store.duck import connect
+        from sfdata.store.duck import connect, table_view_sql
+        from sfdata.store.parquet import read_files
 
         self.run = RunDir(self.run_path)
         if not self.run.exists():
             raise FileNotFoundError(f"{self.run_path} is not a run directory")
         self.con = connect(self.run, on_corrupt="skip")
-        self.con.execute(
-            "CREATE OR REPLACE VIEW t AS SELECT tr.*, l.label, l.note FROM traces tr LEFT JOIN labels l USING (trace_id)"
-        )
-        lab = self.run.read("labels", on_corrupt="skip")
+        if self.traces_files is not None:
+            self.con.execute(table_view_sql("traces", list(self.traces_files)))
+        if self.labels_path is not None:
+            self.con.execute(table_view_sql("labels", self.label_files()))
+        self.con.execute(_VIEW_T)
+        lab = read_files(self.label_files(), "labels", "skip")
         self.labels = {r[0]: (r[1], r[2] or "") for r in lab.select("trace_id", "label", "note").iter_rows()}
+
+    def labels_file(self) -> Path:
+        """Where this store's labels are saved (shown on screen)."""
+        return self.labels_path or self.run.table_path("labels")
+
+    def label_files(self) -> list[Path]:
+        if self.labels_path is None:
+            return self.run.files("labels")
+        return [self.labels_path] if self.labels_path.is_file() else []
+
+    def export_path(self) -> Path:
+        """RUN/exports/kept.parquet, or NAME.kept.parquet next to a single file's labels."""
+        if self.labels_path is None:
+            return self.run.path / "exports" / "kept.parquet"
+        return self.labels_path.with_name(self.labels_path.name.replace(".labels.parquet", "") + ".kept.parquet")
+
+    def _sql(self, sql: str, params: list[Any] | None = None) -> Any:
+        """Run a query; DuckDB errors (from the WHERE box) become a FilterError with the whole message."""
+        try:
+            return self.con.sql(sql, params=params or None)
+        except FilterError:
+            raise
+        except Exception as e:  # duckdb parser/binder errors
+            raise FilterError(str(e).strip()) from e
 
     # ---- listing --------------------------------------------------------------------------
     def formats(self) -> list[str]:
         return [r[0] for r in self.con.sql("SELECT DISTINCT format FROM traces ORDER BY 1").fetchall()]
 
+    def columns(self) -> list[tuple[str, str]]:
+        """(name, SQL type) of every column the WHERE box can use."""
+        return [(r[0], r[1]) for r in self.con.sql("DESCRIBE t").fetchall()]
+
     def count(self, f: Filters = Filters()) -> int:
         where, params = f.sql()
-        try:
-            return self.con.sql(f"SELECT count(*) FROM t{where}", params=params or None).fetchall()[0][0]
-        except FilterError:
-            raise
-        except Exception as e:  # duckdb parser/binder errors from the raw WHERE box
-            raise FilterError(str(e).splitlines()[0]) from e
+        return self._sql(f"SELECT count(*) FROM t{where}", params).fetchall()[0][0]
 
     def page(
         self,
@@ -143,36 +229,61 @@ class TraceStore:
         order = ""
         if sort:
             if sort not in COLUMNS:
-                raise FilterError(f"cannot sort by {sort!r}")
-            order = f" ORDER BY {COLUMNS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, trace_id"
-        sql = (
-            f"SELECT trace_id, format, n_samples, is_correct, n_retries, length(trace) AS length, label "
-            f"FROM t{where}{order} LIMIT {int(limit)} OFFSET {int(offset)}"
+                raise FilterError(f"cannot sort by {sort!r}; columns: {', '.join(COLUMNS)}")
+            order = f' ORDER BY "{sort}" {"DESC" if descending else "ASC"} NULLS LAST, trace_id'
+        cols = (
+            ", ".join(f'"{c}"' for c in COLUMNS if c != "question") + ", question_id, left(question, 200) AS question"
         )
-        try:
-            total = self.count(f)
-            df = self.con.sql(sql, params=params or None).pl()
-        except FilterError:
-            raise
-        except Exception as e:
-            raise FilterError(str(e).splitlines()[0]) from e
-        rows = df.to_dicts()
-        self._add_verdict_accuracy(rows)
-        return Page(rows, offset, total)
+        total = self.count(f)
+        rows = self._sql(f"SELECT {cols} FROM t{where}{order} LIMIT {int(limit)} OFFSET {int(offset)}", params)
+        return Page(rows.pl().to_dicts(), offset, total)
 
-    def _add_verdict_accuracy(self, rows: list[dict[str, Any]]) -> None:
-        """Verdict accuracy from the skills table, looked up for the page's ids only (cheap)."""
-        if not rows:
-            return
-        ids = [r["trace_id"] for r in rows]
-        acc = dict(
-            self.con.sql(
-                "SELECT id, n_verdict_right / nullif(n_verdicts, 0) FROM skills WHERE source = 'trace' AND id IN (SELECT unnest(?))",
-                params=[ids],
-            ).fetchall()
+    def position(self, f: Filters, sort: str | None, descending: bool, trace_id: str) -> int | None:
+        """Row number (0-based) of a trace in the filtered, sorted listing, or None if filtered out."""
+        where, params = f.sql()
+        order = f'"{sort}" {"DESC" if descending else "ASC"} NULLS LAST, trace_id' if sort in COLUMNS else ""
+        sql = (
+            f"SELECT n FROM (SELECT trace_id, row_number() OVER ({'ORDER BY ' + order if order else ''}) - 1 AS n "
+            f"FROM t{where}) WHERE trace_id = ?"
         )
-        for r in rows:
-            r["verdict_acc"] = acc.get(r["trace_id"])
+        got = self._sql(sql, [*params, trace_id]).fetchall()
+        return got[0][0] if got else None
+
+    def stats(self, f: Filters = Filters(), bins: int = 10) -> Stats:
+        """Statistics of the filtered traces, all computed in DuckDB (no rows come to Python)."""
+        where, params = f.sql()
+        sums = ", ".join(f"sum({c}), count(*) FILTER ({c} > 0)" for c in _STAT_SKILLS.values())
+        row = self._sql(
+            f"""SELECT count(*), avg(is_correct::INT), sum(n_verdict_right) / nullif(sum(n_verdicts), 0),
+                       count(*) FILTER (label = 'keep'), count(*) FILTER (label = 'drop'),
+                       count(*) FILTER (label IS NULL), min(length), max(length), count(n_verdicts), {sums}
+                FROM t{where}""",
+            params,
+        ).fetchall()[0]
+        total, correct, vacc, keep, drop, unl, lo, hi, n_skilled = row[:9]
+        rest = row[9:]
+        skills = {name: (int(rest[2 * i] or 0), int(rest[2 * i + 1] or 0)) for i, name in enumerate(_STAT_SKILLS)}
+        fmts = self._sql(f"SELECT format, count(*) FROM t{where} GROUP BY 1 ORDER BY 2 DESC, 1", params).fetchall()
+        hist: list[tuple[int, int, int]] = []
+        if total:
+            width = max(1, -(-(hi - lo + 1) // bins))
+            got = dict(
+                self._sql(
+                    f"SELECT (length - {int(lo)}) // {width} AS b, count(*) FROM t{where} GROUP BY 1", params
+                ).fetchall()
+            )
+            nb = (hi - lo) // width + 1
+            hist = [(lo + i * width, lo + (i + 1) * width - 1, int(got.get(i, 0))) for i in range(nb)]
+        return Stats(
+            total=total,
+            formats=[(str(a), int(b)) for a, b in fmts],
+            correct_rate=correct,
+            verdict_acc=vacc,
+            skills=skills,
+            labels={"keep": keep, "drop": drop, "unlabeled": unl},
+            length_hist=hist,
+            has_skills_table=n_skilled > 0,
+        )
 
     # ---- one trace ------------------------------------------------------------------------
     def trace(self, trace_id: str) -> dict[str, Any]:
@@ -204,6 +315,50 @@ class TraceStore:
         finally:
             self.con.unregister("_order")
 
+    # ---- rollouts and reflections (the raw model outputs) ------------------------------------
+    def rollouts_page(
+        self,
+        rollout_ids: list[str] | None = None,
+        question_id: str | None = None,
+        offset: int = 0,
+        limit: int = PAGE_SIZE,
+    ) -> Page:
+        """Graded rollouts with their reflections' verdicts; all of them, one question's, or some ids."""
+        parts, params = [], []
+        if rollout_ids is not None:
+            parts.append("g.rollout_id IN (SELECT unnest(?))")
+            params.append(list(rollout_ids))
+        if question_id:
+            parts.append("g.question_id = ?")
+            params.append(question_id)
+        where = (" WHERE " + " AND ".join(parts)) if parts else ""
+        total = self.con.sql(f"SELECT count(*) FROM graded g{where}", params=params or None).fetchall()[0][0]
+        rows = self.con.sql(
+            f"""SELECT g.rollout_id, g.question_id, g.variant, g.sample_idx, g.is_correct, g.reason,
+                       g.extracted_answer, length(g.response) AS length,
+                       count(f.reflection_id) AS n_reflections,
+                       count(*) FILTER (f.verdict = 'Correct') AS n_say_correct,
+                       count(*) FILTER (f.verdict = 'Incorrect') AS n_say_incorrect,
+                       count(*) FILTER (f.is_valid) AS n_valid
+                FROM graded g LEFT JOIN reflections f USING (rollout_id){where}
+                GROUP BY ALL ORDER BY g.question_id, g.variant, g.sample_idx, g.rollout_id
+                LIMIT {int(limit)} OFFSET {int(offset)}""",
+            params=params or None,
+        ).pl()
+        return Page(rows.to_dicts(), offset, total)
+
+    def rollout(self, rollout_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One graded rollout (prompt, response, grade) and its reflections (text, verdict, validity)."""
+        df = self.con.sql("SELECT * FROM graded WHERE rollout_id = ?", params=[rollout_id]).pl()
+        if df.height == 0:
+            raise KeyError(rollout_id)
+        refl = self.con.sql(
+            "SELECT reflection_id, reflection_idx, text, verdict, is_valid FROM reflections WHERE rollout_id = ? "
+            "ORDER BY reflection_idx, reflection_id",
+            params=[rollout_id],
+        ).pl()
+        return df.to_dicts()[0], refl.to_dicts()
+
     def eval_outputs(self, limit: int = 50) -> pl.DataFrame:
         return self.con.sql(
             f"SELECT eval_id, stage, task, level, is_correct, response FROM eval LIMIT {int(limit)}"
@@ -234,8 +389,17 @@ class TraceStore:
             },
             schema=LABELS,
         )
-        self.run.write("labels", df)
-        self.con.execute(table_view_sql("labels", self.run.files("labels")))
+        self._save_labels(df)
+        self.con.execute(table_view_sql("labels", self.label_files()))
+
+    def _save_labels(self, df: pl.DataFrame) -> None:
+        """Atomic write to RUN/labels.parquet, or to `labels_path` for a single file."""
+        from sfdata.store.parquet import write_parquet_atomic
+
+        if self.labels_path is None:
+            self.run.write("labels", df)
+        else:
+            write_parquet_atomic(df, self.labels_path)
 
     def export_kept(self, path: Path | None = None) -> tuple[Path, int]:
         """Kept traces (full traces schema) -> RUN/exports/kept.parquet, for `sf sft` / `sf push`."""
@@ -244,56 +408,10 @@ class TraceStore:
         kept = [k for k, (lab, _) in self.labels.items() if lab == "keep"]
         if not kept:
             raise ValueError("no trace is marked keep (press k on a trace)")
-        df = self.con.sql(
-            "SELECT * EXCLUDE (label, note) FROM t WHERE trace_id IN (SELECT unnest(?))", params=[kept]
-        ).pl()
-        path = path or self.run.path / "exports" / "kept.parquet"
+        df = self.con.sql("SELECT * FROM traces WHERE trace_id IN (SELECT unnest(?))", params=[kept]).pl()
+        path = path or self.export_path()
         write_parquet_atomic(df, path)
         return path, df.height
 
     def close(self) -> None:
         self.con.close()
-
-
-# ---- trace text -> styled segments ---------------------------------------------------------
-_TAG = re.compile(r"(</?(?:think|sample|reflect|verdict|answer)>)", re.I)
-
-
-def segments(trace: str) -> list[tuple[str, str]]:
-    """Split a trace into (kind, text): kind is sample | reflect | verdict | answer | glue | tag."""
-    out: list[tuple[str, str]] = []
-    stack: list[str] = []
-    for piece in _TAG.split(trace or ""):
-        if not piece:
-            continue
-        m = _TAG.fullmatch(piece)
-        if m:
-            name = piece.strip("</>").lower()
-            if piece.startswith("</"):
-                if name in stack:
-                    while stack and stack.pop() != name:
-                        pass
-            else:
-                stack.append(name)
-            out.append(("tag", piece))
-            continue
-        inner = next((s for s in reversed(stack) if s in ("verdict", "answer", "reflect", "sample")), None)
-        out.append((inner or "glue", piece))
-    return out
-
-
-def split_samples(trace: str) -> list[tuple[str, str]]:
-    """Top-level blocks for the trace view: ("sample", text) | ("reflect", text) | ("glue", text) | ("answer", text)."""
-    blocks: list[tuple[str, str]] = []
-    pat = re.compile(r"<(sample|reflect|answer)>(.*?)</\1>", re.S | re.I)
-    pos = 0
-    for m in pat.finditer(trace or ""):
-        gap = trace[pos : m.start()].replace("<think>", "").replace("</think>", "").strip()
-        if gap:
-            blocks.append(("glue", gap))
-        blocks.append((m.group(1).lower(), m.group(2).strip("\n")))
-        pos = m.end()
-    tail = (trace or "")[pos:].replace("</think>", "").strip()
-    if tail:
-        blocks.append(("glue", tail))
-    return blocks

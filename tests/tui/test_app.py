@@ -10,8 +10,9 @@ from sfdata.skills import skills_stage
 from sfdata.store import RunDir
 from tests.synth import make_run
 from tui.app import InspectorApp
-from tui.data import FilterError, Filters, TraceStore, segments, split_samples
-from tui.screens import CompareScreen, HelpScreen, NoteScreen, TraceScreen
+from tui.components import CompareScreen, HelpScreen, NoteScreen, RolloutsScreen, SortScreen, TraceScreen
+from tui.data import FilterError, Filters, TraceStore
+from tui.tags import segments, split_samples
 
 
 @pytest.fixture()
@@ -69,7 +70,7 @@ async def test_filter_open_jump_label_note_and_files(run):
     async with app.run_test(size=(150, 45)) as pilot:
         await pilot.pause()
         total = run.read("traces").height
-        assert app.total == total and f"{total:,}" in str(app.query_one("#status").render())
+        assert app.total == total and f"{total:,}" in str(app.query_one("#status").content)
         # filter: format via the drop-down, then raw SQL where
         app.query_one("#f-format").value = "*C*IC"
         await pilot.pause()
@@ -88,8 +89,8 @@ async def test_filter_open_jump_label_note_and_files(run):
         await pilot.click("#f-where")
         await pilot.press("enter")
         await pilot.pause()
-        assert "filter error" in str(app.query_one("#status").render())
-        await pilot.press("r")
+        assert "filter error" in str(app.query_one("#status").content)
+        await pilot.press("escape", "r")  # the box keeps focus to fix the error; esc gives keys back
         # open the first multi-sample trace
         app.apply(where="n_samples >= 3")
         await pilot.pause()
@@ -105,7 +106,7 @@ async def test_filter_open_jump_label_note_and_files(run):
         assert screen.current == 0
         await pilot.press("a")
         assert all(c.collapsed for c in screen.samples())
-        await pilot.press("k")
+        await pilot.press("K")  # keep and stay (k keeps and moves on)
         await pilot.press("e")
         await pilot.pause()
         assert isinstance(app.screen, NoteScreen)
@@ -147,7 +148,7 @@ async def test_label_filter_compare_export_help_palette(run):
         assert app.total == run.read("traces").height
         app.open_trace(a)
         await pilot.pause()
-        await pilot.press("c")
+        await pilot.press("v")
         await pilot.pause()
         assert isinstance(app.screen, CompareScreen) and app.screen.right_id == c
         await pilot.press("escape", "escape")
@@ -193,38 +194,24 @@ async def test_compare_with_eval_output_when_nothing_marked(run):
     app = InspectorApp(run.path)
     async with app.run_test(size=(150, 45)) as pilot:
         await pilot.pause()
-        app.compare(app.current_id())
+        await pilot.press("v")
         await pilot.pause()
         scr = app.screen
         assert isinstance(scr, CompareScreen) and scr.right_id is None and scr.evals.height == 2
-        assert "eval sft countdown:3" in str(scr.query_one("#right-title").render())
+        assert "eval sft countdown:3" in str(scr.query_one("#right-title").content)
         await pilot.press("n")
-        assert "countdown:4" in str(scr.query_one("#right-title").render())
+        assert "countdown:4" in str(scr.query_one("#right-title").content)
 
 
 def test_inspect_resolves_a_published_sft_file(run, tmp_path, monkeypatch):
     from sfdata.hub.export import export
-    from tui.cli import resolve_source
+    from tui.source import resolve_source
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (f,) = export(run.path, "sft", tmp_path / "out")
     resolved = resolve_source(str(f))
-    assert resolved != run.path and RunDir(resolved).read("traces").height == run.read("traces").height
-    assert resolve_source(str(run.path)) == run.path
+    assert resolved.run != run.path and RunDir(resolved.run).read("traces").height == run.read("traces").height
+    assert resolved.labels_path == f.with_name(f.name.removesuffix(".parquet") + ".labels.parquet")
+    assert resolve_source(str(run.path)).run == run.path
 
 
-async def test_sort_key_cycles_and_pages(run):
-    app = InspectorApp(run.path)
-    async with app.run_test(size=(150, 45)) as pilot:
-        await pilot.pause()
-        ids = sorted(run.read("traces")["trace_id"].to_list())
-        await pilot.press("s")
-        await pilot.pause()
-        assert (app.sort, app.descending, app.current_id()) == ("id", False, ids[0])
-        await pilot.press("s")
-        await pilot.pause()
-        assert (app.sort, app.descending, app.current_id()) == ("id", True, ids[-1])
-        await pilot.press("s")
-        assert (app.sort, app.descending) == ("format", False)
-        await pilot.press("right_square_bracket")  # one page only: stays on the first
-        assert app.offset == 0

@@ -1,0 +1,61 @@
+"""The help modal: keys generated from the bindings of each screen, and the WHERE box's columns."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+def key_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
+    """(key, description) for every described binding, keys of one action joined with /."""
+    rows: dict[str, list[str]] = {}
+    for b in bindings:
+        if not isinstance(b, Binding) or not b.description:
+            continue
+        keys = b.key_display or ", ".join(_pretty(k) for k in b.key.split(","))
+        rows.setdefault(b.description, []).append(keys)
+    return [(" / ".join(keys), what) for what, keys in rows.items()]
+
+
+def _pretty(key: str) -> str:
+    names = {
+        "question_mark": "?",
+        "slash": "/",
+        "right_square_bracket": "]",
+        "left_square_bracket": "[",
+        "less_than_sign": "<",
+        "greater_than_sign": ">",
+        "escape": "esc",
+    }
+    return names.get(key.strip(), key.strip())
+
+
+class HelpScreen(ModalScreen[None]):
+    """Sections of (title, bindings) plus the SQL columns; nothing here is written by hand twice."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "close", "close")]
+
+    def __init__(self, sections: list[tuple[str, list[BindingType]]], columns: list[tuple[str, str]]):
+        super().__init__()
+        self.sections = sections
+        self.columns = columns
+
+    def compose(self) -> ComposeResult:
+        t = Table(title="SkillFactory inspector: keys", show_header=False, expand=True)
+        t.add_column("key", style="bold", no_wrap=True)
+        t.add_column("what")
+        for section, bindings in self.sections:
+            t.add_row(Text(section, style="bold underline"), "")
+            for k, what in key_rows(bindings):
+                t.add_row(k, what)
+        t.add_row(Text("WHERE box columns", style="bold underline"), "SQL over the view t; e.g. n_samples >= 3")
+        t.add_row("", Text(", ".join(f"{n} {typ.lower()}" for n, typ in self.columns), style="dim"))
+        yield VerticalScroll(Static(t), Static("escape to close", classes="hint"), id="help")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,120 @@
+"""The rollouts browser: the real model outputs with their grade (and reason) and reflections.
+
+Reached from a trace's sources (`o` in the trace view), from the table (`o`: all rollouts),
+and opened at start for a run that has rollouts but no traces yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from tui.data import PAGE_SIZE, TraceStore
+from tui.render import PALETTE, ok_text, trace_text, verdict_style
+
+_COLS = ("rollout_id", "question_id", "variant", "sample_idx", "is_correct", "reason", "reflections", "verdicts")
+
+
+def rollout_detail(rollout: dict[str, Any], reflections: list[dict[str, Any]]) -> Text:
+    """Prompt tail, response, grade and every reflection with its verdict and validity."""
+    t = Text()
+    t.append(f"rollout {rollout['rollout_id']}  variant {rollout['variant']}  sample {rollout['sample_idx']}\n", "bold")
+    t.append("grade ", "bold")
+    t.append_text(ok_text(rollout.get("is_correct"), "✓ correct", "✗ incorrect"))
+    t.append(f"  reason {rollout.get('reason') or '-'}  extracted {rollout.get('extracted_answer')!r}\n\n")
+    t.append("response\n", "bold underline")
+    t.append_text(trace_text(rollout.get("response") or "", outside="sample"))
+    t.append("\n\n")
+    for r in reflections:
+        t.append(f"reflection {r['reflection_idx']}  ", "bold underline")
+        t.append(str(r["verdict"] or "no verdict"), verdict_style(r["verdict"] or ""))
+        valid = r.get("is_valid")
+        t.append("  matches the grade\n" if valid else "  disagrees with the grade\n" if valid is not None else "\n")
+        t.append_text(trace_text(r.get("text") or "", outside="reflect"))
+        t.append("\n\n")
+    if not reflections:
+        t.append("no reflections for this rollout", "dim")
+    return t
+
+
+class RolloutsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "back"),
+        Binding("right_square_bracket", "page(1)", "next page"),
+        Binding("left_square_bracket", "page(-1)", "prev page"),
+    ]
+
+    def __init__(
+        self, store: TraceStore, rollout_ids: list[str] | None = None, question_id: str | None = None, title: str = ""
+    ):
+        super().__init__()
+        self.store = store
+        self.rollout_ids = rollout_ids
+        self.question_id = question_id
+        self.title_text = title or "all rollouts"
+        self.page_offset = 0
+        self.total = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="rollouts-title")
+        with Vertical():
+            yield DataTable(id="rollouts", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="rollout-detail"):
+                yield Static("", id="rollout-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for c in _COLS:
+            table.add_column(c, key=c)
+        self.reload()
+        table.focus()
+
+    def reload(self) -> None:
+        page = self.store.rollouts_page(self.rollout_ids, self.question_id, self.page_offset, PAGE_SIZE)
+        self.total = page.total
+        table = self.query_one(DataTable)
+        table.clear()
+        for r in page.rows:
+            verdicts = Text()
+            verdicts.append(f"{r['n_say_correct']}C", PALETTE["sf-correct"])
+            verdicts.append(f" {r['n_say_incorrect']}I", PALETTE["sf-incorrect"])
+            verdicts.append(f" ({r['n_valid']} right)", "dim")
+            table.add_row(
+                r["rollout_id"],
+                r["question_id"],
+                r["variant"],
+                str(r["sample_idx"]),
+                ok_text(r["is_correct"]),
+                str(r["reason"] or ""),
+                str(r["n_reflections"]),
+                verdicts,
+                key=r["rollout_id"],
+            )
+        last = min(self.page_offset + PAGE_SIZE, self.total)
+        self.query_one("#rollouts-title", Static).update(
+            Text.assemble(
+                (" rollouts ", "reverse"),
+                f" {self.title_text}: {self.total:,} rows, {self.page_offset + 1 if self.total else 0}-{last}",
+            )
+        )
+        if not page.rows:
+            self.query_one("#rollout-body", Static).update(Text("no rollouts in this run yet (sf generate)", "dim"))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is None or event.row_key.value is None:
+            return
+        rollout, refl = self.store.rollout(event.row_key.value)
+        self.query_one("#rollout-body", Static).update(rollout_detail(rollout, refl))
+
+    def action_page(self, step: int) -> None:
+        new = self.page_offset + step * PAGE_SIZE
+        if 0 <= new < max(self.total, 1):
+            self.page_offset = new
+            self.reload()

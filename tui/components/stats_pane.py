@@ -1,0 +1,50 @@
+"""The statistics pane: what the current selection teaches, recomputed (in DuckDB) on every filter."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.data import Stats
+from tui.render import PALETTE
+
+_BAR = 18
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def stats_renderable(s: Stats) -> Table:
+    t = Table.grid(padding=(0, 1))
+    t.add_column(no_wrap=True)
+    t.add_column(justify="right", no_wrap=True)
+    t.add_column(no_wrap=True)
+    t.add_row(Text("selection", style="bold"), f"{s.total:,}", "traces")
+    t.add_row("correct", _pct(s.correct_rate), "final answer right")
+    t.add_row("verdict acc", _pct(s.verdict_acc), "verdicts = real grade")
+    t.add_row(*(Text("labels", style="bold"), "", ""))
+    for k, n in s.labels.items():
+        t.add_row(f"  {k}", f"{n:,}", "")
+    t.add_row(Text("formats", style="bold"), "", "")
+    for fmt, n in s.formats:
+        t.add_row(f"  {fmt}", f"{n:,}", _pct(n / s.total if s.total else None))
+    t.add_row(Text("skills", style="bold"), "total", "traces with")
+    for name, (total, traces) in s.skills.items():
+        t.add_row(f"  {name}", f"{total:,}", f"{traces:,}")
+    if not s.has_skills_table:
+        t.add_row(Text("  (cues need `sf skills`)", style="dim"), "", "")
+    t.add_row(Text("length (chars)", style="bold"), "", "")
+    top = max((n for _, _, n in s.length_hist), default=0)
+    for lo, hi, n in s.length_hist:
+        bar = "█" * round(_BAR * n / top) if top else ""
+        t.add_row(f"  {lo}-{hi}", f"{n:,}", Text(bar, style=PALETTE["sf-sample"]))
+    return t
+
+
+class StatsPane(Static):
+    """Hidden until toggled; the app updates it after each reload while it is shown."""
+
+    def show_stats(self, s: Stats) -> None:
+        self.update(stats_renderable(s))

@@ -1,0 +1,239 @@
+"""One trace: collapsible samples with their grade, reflections, glue and answer; sources on the side.
+
+Curation happens here without going back to the table: `k`/`d` label and move to the next trace,
+arrows step through the table's listing. The screen posts messages; the app owns the listing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Collapsible, Footer, Input, Static
+
+from tui.components.note_screen import NoteScreen
+from tui.data import TraceStore
+from tui.messages import (
+    CompareRequested,
+    LabelRequested,
+    MarkRequested,
+    QuestionRequested,
+    RolloutsRequested,
+    StepTrace,
+)
+from tui.render import PALETTE, block_text, ok_text
+from tui.tags import split_samples
+
+
+def sources_table(src: Any) -> Table:
+    """Rollouts/reflections the trace was stitched from; verdict colour = matches the real grade."""
+    t = Table(
+        title="stitched from (o: open the rollouts)", expand=True, caption="verdict green = agrees with the grade"
+    )
+    t.add_column("#", no_wrap=True)
+    t.add_column("variant", overflow="ellipsis", max_width=16, no_wrap=True)
+    t.add_column("grade")
+    t.add_column("verdict", no_wrap=True)
+    for r in src.iter_rows(named=True) if src.height else []:
+        grade = ok_text(r["is_correct"], "✓ ", "✗ ") + Text(str(r["reason"] or ""))
+        vstyle = "" if r["verdict"] is None else PALETTE["sf-correct" if r["is_valid"] else "sf-incorrect"]
+        t.add_row(str(r["step"]), str(r["variant"]), grade, Text(r["verdict"] or "-", style=vstyle))
+    return t
+
+
+def side_head(store: TraceStore, trace: dict[str, Any]) -> Text:
+    q = store.question(trace["question_id"]) or {}
+    head = Text()
+    head.append("question ", style="bold")
+    head.append("(Q: all its traces)\n", style="dim")
+    head.append((q.get("question") or trace.get("prompt") or "")[:1200] + "\n\n")
+    head.append("ground truth  ", style="bold")
+    head.append(str(q.get("answer", "?")) + "\n")
+    head.append("final answer  ", style="bold")
+    ok = trace.get("is_correct")
+    head.append(f"{trace.get('final_answer')}  ", style=PALETTE["sf-correct" if ok else "sf-incorrect"])
+    head.append_text(ok_text(ok))
+    head.append(f"\nformat {trace['format']}  label {trace.get('label') or '-'}")
+    if trace.get("note"):
+        head.append(f"\nnote: {trace['note']}", style="italic")
+    return head
+
+
+def sample_titles(trace: dict[str, Any], src: Any) -> list[str]:
+    """One title per <sample> block: number, grade, variant, and which earlier block it repeats."""
+    rids = list(trace.get("rollout_ids") or [])
+    rows = list(src.iter_rows(named=True)) if src.height else []
+    titles = []
+    for i in range(sum(1 for k, _ in split_samples(trace["trace"]) if k == "sample")):
+        row = rows[i] if i < len(rows) else {}
+        ok = row.get("is_correct")
+        grade = "✓ correct" if ok else "✗ incorrect" if ok is not None else "? ungraded"
+        title = f"sample {i + 1}  {grade}"
+        if row.get("variant"):
+            title += f"  · {row['variant']}"
+        if i < len(rids) and rids[i] in rids[:i]:
+            title += f"  · repeats sample {rids.index(rids[i]) + 1}"
+        titles.append(title)
+    return titles
+
+
+class TraceScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "back", "back"),
+        Binding("right", "step(1)", "next trace"),
+        Binding("left", "step(-1)", "prev trace"),
+        Binding("k", "label('keep', True)", "keep+next"),
+        Binding("d", "label('drop', True)", "drop+next"),
+        Binding("K", "label('keep', False)", "keep (stay)", show=False),
+        Binding("D", "label('drop', False)", "drop (stay)", show=False),
+        Binding("u", "label(None, False)", "clear label", show=False),
+        Binding("n", "jump(1)", "next sample", show=False),
+        Binding("p", "jump(-1)", "prev sample", show=False),
+        Binding("a", "toggle_all", "expand/collapse", show=False),
+        Binding("slash", "search", "find"),
+        Binding("e", "note", "note", show=False),
+        Binding("m", "mark", "mark for compare", show=False),
+        Binding("v", "compare", "compare"),
+        Binding("o", "rollouts", "rollouts"),
+        Binding("Q", "question", "this question's traces", show=False),
+        Binding("i", "toggle_side", "side panel", show=False),
+    ]
+
+    def __init__(self, store: TraceStore, trace_id: str, search: str = "", position: str = ""):
+        super().__init__()
+        self.store = store
+        self.search = search
+        self.position = position
+        self.load(trace_id)
+
+    def load(self, trace_id: str) -> None:
+        self.trace_id = trace_id
+        self.trace = self.store.trace(trace_id)
+        self.src = self.store.sources(self.trace)
+        self.current = -1
+
+    async def show(self, trace_id: str, position: str = "") -> None:
+        """Replace the shown trace (next/previous) without leaving the screen."""
+        self.load(trace_id)
+        self.position = position
+        await self.recompose()
+
+    def title_text(self) -> Text:
+        t = self.trace
+        blocks = sum(1 for k, _ in split_samples(t["trace"]) if k == "sample")
+        count = f"{blocks} sample block(s)" + (f", {t['n_samples']} distinct" if blocks != t["n_samples"] else "")
+        label = t.get("label")
+        return Text.assemble(
+            (" trace ", "reverse"),
+            f" {self.position}  {t['trace_id']}  ",
+            (t["format"], "bold"),
+            f"  {count}  label ",
+            (label or "-", PALETTE["sf-correct" if label == "keep" else "sf-incorrect"] if label else "dim"),
+        )
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.title_text(), id="trace-title")
+        yield Input(self.search, placeholder="find in this trace (enter; esc leaves the box)", id="trace-search")
+        with Horizontal(id="trace-main"):
+            with VerticalScroll(id="trace-body"):
+                yield from self._blocks()
+            with VerticalScroll(id="side"):
+                yield Static(side_head(self.store, self.trace), id="side-head")
+                yield Static(sources_table(self.src), id="side-sources")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_class(bool(self.search), "-searching")
+        if self.app.size.width >= 120:
+            self.add_class("-side")
+        self.query_one("#trace-body").focus()
+
+    def _blocks(self):
+        titles = iter(sample_titles(self.trace, self.src))
+        for kind, text in split_samples(self.trace["trace"]):
+            body = block_text(kind, text, self.search)
+            if kind == "sample":
+                yield Collapsible(Static(body, classes="sample-text"), title=next(titles), classes="sample")
+            else:
+                yield Static(body, classes=f"block {kind}")
+
+    def samples(self) -> list[Collapsible]:
+        return list(self.query(Collapsible))
+
+    # ---- keys -------------------------------------------------------------------------------
+    def action_back(self) -> None:
+        """Esc leaves the find box first, then the screen."""
+        if isinstance(self.focused, Input):
+            self.query_one("#trace-body").focus()
+        else:
+            self.app.pop_screen()
+
+    def action_step(self, step: int) -> None:
+        self.post_message(StepTrace(step))
+
+    def action_label(self, label: str | None, advance: bool) -> None:
+        self.post_message(LabelRequested(self.trace_id, label, advance))
+
+    def action_mark(self) -> None:
+        self.post_message(MarkRequested(self.trace_id))
+
+    def action_compare(self) -> None:
+        self.post_message(CompareRequested(self.trace_id))
+
+    def action_question(self) -> None:
+        self.post_message(QuestionRequested(self.trace["question_id"]))
+
+    def action_rollouts(self) -> None:
+        ids = list(dict.fromkeys(self.trace.get("rollout_ids") or []))
+        self.post_message(RolloutsRequested(ids, None, f"sources of trace {self.trace_id}"))
+
+    def action_jump(self, step: int) -> None:
+        items = self.samples()
+        if not items:
+            return
+        self.current = max(0, min(len(items) - 1, self.current + step))
+        target = items[self.current]
+        target.collapsed = False
+        self.query_one("#trace-body", VerticalScroll).scroll_to_widget(target, top=True, animate=False)
+        for i, c in enumerate(items):
+            c.set_class(i == self.current, "current")
+
+    def action_toggle_all(self) -> None:
+        items = self.samples()
+        collapse = not all(c.collapsed for c in items)
+        for c in items:
+            c.collapsed = collapse
+
+    def action_toggle_side(self) -> None:
+        self.toggle_class("-side")
+
+    def action_search(self) -> None:
+        self.add_class("-searching")
+        self.query_one("#trace-search", Input).focus()
+
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "trace-search":
+            self.search = event.value.strip()
+            await self.recompose()
+            self.set_class(bool(self.search), "-searching")
+
+    def refresh_trace(self) -> None:
+        """After a label or note change: new header and side panel, same blocks."""
+        self.trace = self.store.trace(self.trace_id)
+        self.query_one("#trace-title", Static).update(self.title_text())
+        self.query_one("#side-head", Static).update(side_head(self.store, self.trace))
+
+    def action_note(self) -> None:
+        def done(note: str | None) -> None:
+            if note is not None:
+                label = self.store.labels.get(self.trace_id, (None, ""))[0]
+                self.store.set_label(self.trace_id, label, note)
+                self.notify("note saved")
+                self.refresh_trace()
+
+        self.app.push_screen(NoteScreen(self.store.labels.get(self.trace_id, (None, ""))[1]), done)
