@@ -127,9 +127,8 @@ class InspectorApp(App[None]):
         if keep_cursor and page.rows:
             table.move_cursor(row=min(row, len(page.rows) - 1))
         self.update_status()
-        stats = self.query_one(StatsPane)
-        if stats.display:
-            stats.show_stats(self.store.stats(self.filters))
+        if self.query_one("#main").has_class("-stats"):
+            self.query_one(StatsPane).show_stats(self.store.stats(self.filters))
 
     def update_status(self) -> None:
         last = min(self.offset + PAGE_SIZE, self.total)
@@ -138,13 +137,16 @@ class InspectorApp(App[None]):
         dropped = sum(1 for v in self.store.labels.values() if v[0] == "drop")
         extra = f"  question {self.filters.question_id}" if self.filters.question_id else ""
         extra += f"  marked {self.marked}" if self.marked else ""
-        self.set_status(
-            Text.from_markup(
-                f"[b]{self.total:,}[/] matching  rows {self.offset + 1 if self.total else 0}-{last}"
-                f" (page {self.offset // PAGE_SIZE + 1}/{pages})  keep {kept} / drop {dropped}{extra}"
-                f"  labels: {self.store.labels_file()}"
-            )
+        if self.source.labels_path is not None:  # a single file: say where its labels go
+            extra += f"  labels: {self.store.labels_file()}"
+        status = Text.assemble(
+            (self.source.title, "bold"),
+            "  ",
+            (f"{self.total:,}", "bold"),
+            f" matching  rows {self.offset + 1 if self.total else 0}-{last} (page {self.offset // PAGE_SIZE + 1}/{pages})",
+            f"  keep {kept} / drop {dropped}{extra}",
         )
+        self.set_status(status)
 
     def set_status(self, text: Text | str) -> None:
         self.query_one("#status", Static).update(text)
@@ -347,10 +349,10 @@ class InspectorApp(App[None]):
         self.post_message(msg.RolloutsRequested(None, None, "all rollouts of the run"))
 
     def action_toggle_stats(self) -> None:
-        stats = self.query_one(StatsPane)
-        stats.display = not stats.display
-        if stats.display:
-            stats.show_stats(self.store.stats(self.filters))
+        main = self.query_one("#main")
+        main.toggle_class("-stats")
+        if main.has_class("-stats"):
+            self.query_one(StatsPane).show_stats(self.store.stats(self.filters))
 
     def action_export(self) -> None:
         try:

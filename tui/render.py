@@ -49,7 +49,7 @@ def verdict_style(text: str) -> str:
 def ok_text(ok: bool | None, yes: str = "✓", no: str = "✗") -> Text:
     """A green tick, a red cross, or ? when unknown."""
     if ok is None:
-        return Text("?", style="dim")
+        return Text("? ungraded" if len(yes) > 2 else "?", style="dim")
     return Text(yes, style=C["sf-correct"]) if ok else Text(no, style=C["sf-incorrect"])
 
 

@@ -10,7 +10,7 @@ from sfdata.skills import skills_stage
 from sfdata.store import RunDir
 from tests.synth import make_run
 from tui.app import InspectorApp
-from tui.components import CompareScreen, HelpScreen, NoteScreen, RolloutsScreen, SortScreen, TraceScreen
+from tui.components import CompareScreen, HelpScreen, NoteScreen, TraceScreen
 from tui.data import FilterError, Filters, TraceStore
 from tui.tags import segments, split_samples
 
@@ -213,5 +213,3 @@ def test_inspect_resolves_a_published_sft_file(run, tmp_path, monkeypatch):
     assert resolved.run != run.path and RunDir(resolved.run).read("traces").height == run.read("traces").height
     assert resolved.labels_path == f.with_name(f.name.removesuffix(".parquet") + ".labels.parquet")
     assert resolve_source(str(run.path)).run == run.path
-
-

@@ -18,9 +18,9 @@ def _pct(x: float | None) -> str:
 
 def stats_renderable(s: Stats) -> Table:
     t = Table.grid(padding=(0, 1))
-    t.add_column(no_wrap=True)
-    t.add_column(justify="right", no_wrap=True)
-    t.add_column(no_wrap=True)
+    t.add_column(no_wrap=True, min_width=14)
+    t.add_column(justify="right", no_wrap=True, min_width=7)
+    t.add_column(no_wrap=True, overflow="ellipsis")
     t.add_row(Text("selection", style="bold"), f"{s.total:,}", "traces")
     t.add_row("correct", _pct(s.correct_rate), "final answer right")
     t.add_row("verdict acc", _pct(s.verdict_acc), "verdicts = real grade")
@@ -44,7 +44,7 @@ def stats_renderable(s: Stats) -> Table:
 
 
 class StatsPane(Static):
-    """Hidden until toggled; the app updates it after each reload while it is shown."""
+    """Hidden until toggled (class `-stats` on its container); the app updates it while it is shown."""
 
     def show_stats(self, s: Stats) -> None:
         self.update(stats_renderable(s))

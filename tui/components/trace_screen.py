@@ -64,20 +64,19 @@ def side_head(store: TraceStore, trace: dict[str, Any]) -> Text:
     return head
 
 
-def sample_titles(trace: dict[str, Any], src: Any) -> list[str]:
+def sample_titles(trace: dict[str, Any], src: Any) -> list[Text]:
     """One title per <sample> block: number, grade, variant, and which earlier block it repeats."""
     rids = list(trace.get("rollout_ids") or [])
     rows = list(src.iter_rows(named=True)) if src.height else []
     titles = []
     for i in range(sum(1 for k, _ in split_samples(trace["trace"]) if k == "sample")):
         row = rows[i] if i < len(rows) else {}
-        ok = row.get("is_correct")
-        grade = "✓ correct" if ok else "✗ incorrect" if ok is not None else "? ungraded"
-        title = f"sample {i + 1}  {grade}"
+        title = Text(f"sample {i + 1}  ")
+        title.append_text(ok_text(row.get("is_correct"), "✓ correct", "✗ incorrect"))
         if row.get("variant"):
-            title += f"  · {row['variant']}"
+            title.append(f"  · {row['variant']}", style="dim")
         if i < len(rids) and rids[i] in rids[:i]:
-            title += f"  · repeats sample {rids.index(rids[i]) + 1}"
+            title.append(f"  · repeats sample {rids.index(rids[i]) + 1}", style="dim")
         titles.append(title)
     return titles
 
@@ -158,7 +157,9 @@ class TraceScreen(Screen[None]):
         for kind, text in split_samples(self.trace["trace"]):
             body = block_text(kind, text, self.search)
             if kind == "sample":
-                yield Collapsible(Static(body, classes="sample-text"), title=next(titles), classes="sample")
+                yield Collapsible(
+                    Static(body, classes="sample-text"), title=next(titles), collapsed=False, classes="sample"
+                )
             else:
                 yield Static(body, classes=f"block {kind}")
 
