@@ -261,6 +261,7 @@ class InspectorApp(App[None]):
         sections = [
             ("Table", TraceTable.BINDINGS),
             ("Trace view", TraceScreen.BINDINGS),
+            ("Statistics pane", StatsPane.BINDINGS),
             ("Rollouts browser", RolloutsScreen.BINDINGS),
             ("Compare", CompareScreen.BINDINGS),
             ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "command_palette", "command palette")]),
@@ -351,8 +352,13 @@ class InspectorApp(App[None]):
     def action_toggle_stats(self) -> None:
         main = self.query_one("#main")
         main.toggle_class("-stats")
+        pane = self.query_one(StatsPane)
         if main.has_class("-stats"):
-            self.query_one(StatsPane).show_stats(self.store.stats(self.filters))
+            pane.show_stats(self.store.stats(self.filters))
+            if self.has_class("-narrow"):  # the pane replaces the table: give it the keys
+                pane.focus()
+        else:
+            self.query_one(TraceTable).focus()
 
     def action_export(self) -> None:
         try:

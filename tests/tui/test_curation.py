@@ -294,6 +294,12 @@ async def test_80x24_layout(run):
         assert fmt.size.width >= len("no_reflection") + 7
         table = app.query_one("#traces")
         assert table.region.height >= 10 and list(table.columns)[0].value == "label"
+        await pilot.press("t")  # the stats pane replaces the table and takes the keys
+        await pilot.pause()
+        assert app.query_one(StatsPane).region.width >= 70 and app.focused is app.query_one(StatsPane)
+        await pilot.press("t")
+        await pilot.pause()
+        assert app.focused is table and table.region.width >= 70
         await pilot.press("question_mark")
         await pilot.pause()
         assert app.screen.query_one("#help").region.width <= 80

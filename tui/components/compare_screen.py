@@ -56,6 +56,10 @@ class CompareScreen(Screen[None]):
                 yield Static(right, id="right-body")
         yield Footer()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """n / p step through eval outputs only when the right side shows them (hidden otherwise)."""
+        return None if action == "cycle" and self.right_id is not None else True
+
     def action_cycle(self, step: int) -> None:
         if self.right_id is None and self.evals is not None and self.evals.height:
             self.idx += step

@@ -12,13 +12,13 @@ from textual.widgets import Static
 
 
 def key_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
-    """(key, description) for every described binding, keys of one action joined with /."""
+    """(key, what) for every described binding (its tooltip, else its footer text); keys of one action joined."""
     rows: dict[str, list[str]] = {}
     for b in bindings:
         if not isinstance(b, Binding) or not b.description:
             continue
         keys = b.key_display or ", ".join(_pretty(k) for k in b.key.split(","))
-        rows.setdefault(b.description, []).append(keys)
+        rows.setdefault(b.tooltip or b.description, []).append(keys)
     return [(" / ".join(keys), what) for what, keys in rows.items()]
 
 
@@ -47,8 +47,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         t = Table(title="SkillFactory inspector: keys", show_header=False, expand=True)
-        t.add_column("key", style="bold", no_wrap=True)
-        t.add_column("what")
+        t.add_column("key", style="bold", no_wrap=True, ratio=1)
+        t.add_column("what", ratio=4)
         for section, bindings in self.sections:
             t.add_row(Text(section, style="bold underline"), "")
             for k, what in key_rows(bindings):

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 from tui.data import PAGE_SIZE, TraceStore
 from tui.render import PALETTE, ok_text, trace_text, verdict_style
 
-_COLS = ("rollout_id", "question_id", "variant", "sample_idx", "is_correct", "reason", "reflections", "verdicts")
+_COLS = ("is_correct", "reason", "verdicts", "variant", "sample_idx", "reflections", "rollout_id", "question_id")
 
 
 def rollout_detail(rollout: dict[str, Any], reflections: list[dict[str, Any]]) -> Text:
@@ -87,14 +87,14 @@ class RolloutsScreen(Screen[None]):
             verdicts.append(f" {r['n_say_incorrect']}I", PALETTE["sf-incorrect"])
             verdicts.append(f" ({r['n_valid']} right)", "dim")
             table.add_row(
-                r["rollout_id"],
-                r["question_id"],
-                r["variant"],
-                str(r["sample_idx"]),
                 ok_text(r["is_correct"]),
                 str(r["reason"] or ""),
-                str(r["n_reflections"]),
                 verdicts,
+                r["variant"],
+                str(r["sample_idx"]),
+                str(r["n_reflections"]),
+                r["rollout_id"],
+                r["question_id"],
                 key=r["rollout_id"],
             )
         last = min(self.page_offset + PAGE_SIZE, self.total)

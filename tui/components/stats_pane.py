@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import Static
 
 from tui.data import Stats
@@ -44,7 +45,15 @@ def stats_renderable(s: Stats) -> Table:
 
 
 class StatsPane(Static):
-    """Hidden until toggled (class `-stats` on its container); the app updates it while it is shown."""
+    """Hidden until toggled (class `-stats` on its container); the app updates it while it is shown.
+
+    Focusable, so at 80 columns (where it replaces the table) its own keys close it again."""
+
+    can_focus = True
+    BINDINGS = [
+        Binding("t", "app.toggle_stats", "hide stats", tooltip="hide the statistics pane"),
+        Binding("escape", "app.toggle_stats", "back", show=False),
+    ]
 
     def show_stats(self, s: Stats) -> None:
         self.update(stats_renderable(s))

@@ -83,24 +83,24 @@ def sample_titles(trace: dict[str, Any], src: Any) -> list[Text]:
 
 class TraceScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape", "back", "back"),
-        Binding("right", "step(1)", "next trace"),
-        Binding("left", "step(-1)", "prev trace"),
-        Binding("k", "label('keep', True)", "keep+next"),
-        Binding("d", "label('drop', True)", "drop+next"),
-        Binding("K", "label('keep', False)", "keep (stay)", show=False),
-        Binding("D", "label('drop', False)", "drop (stay)", show=False),
+        Binding("escape", "back", "back", tooltip="back to the table (leaves the find box first)"),
+        Binding("right", "step(1)", "next trace", tooltip="next trace of the table's listing (same filters and sort)"),
+        Binding("left", "step(-1)", "prev trace", tooltip="previous trace of the listing"),
+        Binding("k", "label('keep', True)", "keep+next", tooltip="label keep and show the next trace"),
+        Binding("d", "label('drop', True)", "drop+next", tooltip="label drop and show the next trace"),
+        Binding("K", "label('keep', False)", "keep (stay)", show=False, tooltip="label keep, stay on this trace"),
+        Binding("D", "label('drop', False)", "drop (stay)", show=False, tooltip="label drop, stay on this trace"),
         Binding("u", "label(None, False)", "clear label", show=False),
         Binding("n", "jump(1)", "next sample", show=False),
         Binding("p", "jump(-1)", "prev sample", show=False),
         Binding("a", "toggle_all", "expand/collapse", show=False),
-        Binding("slash", "search", "find"),
+        Binding("slash", "search", "find", tooltip="find text in this trace (matches highlighted)"),
         Binding("e", "note", "note", show=False),
         Binding("m", "mark", "mark for compare", show=False),
-        Binding("v", "compare", "compare"),
-        Binding("o", "rollouts", "rollouts"),
+        Binding("v", "compare", "compare", tooltip="diff with the marked trace (or eval outputs when none is marked)"),
+        Binding("o", "rollouts", "rollouts", tooltip="open the rollouts and reflections this trace was stitched from"),
         Binding("Q", "question", "this question's traces", show=False),
-        Binding("i", "toggle_side", "side panel", show=False),
+        Binding("i", "toggle_side", "side panel", show=False, tooltip="show / hide the question and sources panel"),
     ]
 
     def __init__(self, store: TraceStore, trace_id: str, search: str = "", position: str = ""):
