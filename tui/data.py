@@ -138,6 +138,23 @@ _STAT_SKILLS = {
     "cue check": "cue_check",
 }
 
+#: traces + labels: the cheap view, used when a filter and sort name no joined-only column
+_VIEW_TL = """CREATE OR REPLACE VIEW tl AS
+SELECT tr.*, length(tr.trace) AS length, l.label, l.note FROM traces tr LEFT JOIN labels l USING (trace_id)"""
+#: columns only the full view `t` has (question text, skills table); the page looks them up by id otherwise
+_JOINED = (
+    "question",
+    "verdict_acc",
+    "n_reflections",
+    "n_verdicts",
+    "n_verdict_right",
+    "cue_wait",
+    "cue_verify",
+    "cue_alternatively",
+    "cue_check",
+    "malformed",
+)
+_JOINED_RE = re.compile(r"\b(" + "|".join(_JOINED) + r")\b", re.I)
 _VIEW_T = """CREATE OR REPLACE VIEW t AS
 SELECT tr.*, length(tr.trace) AS length, q.question, l.label, l.note,
        s.n_verdict_right / nullif(s.n_verdicts, 0) AS verdict_acc,
@@ -177,6 +194,7 @@ class TraceStore:
             self.con.execute(table_view_sql("traces", list(self.traces_files)))
         if self.labels_path is not None:
             self.con.execute(table_view_sql("labels", self.label_files()))
+        self.con.execute(_VIEW_TL)
         self.con.execute(_VIEW_T)
         lab = read_files(self.label_files(), "labels", "skip")
         self.labels = {r[0]: (r[1], r[2] or "") for r in lab.select("trace_id", "label", "note").iter_rows()}
@@ -213,9 +231,14 @@ class TraceStore:
         """(name, SQL type) of every column the WHERE box can use."""
         return [(r[0], r[1]) for r in self.con.sql("DESCRIBE t").fetchall()]
 
+    @staticmethod
+    def _view(f: Filters, sort: str | None = None) -> str:
+        """`tl` (no joins: as fast as the bare traces) unless the WHERE box or the sort needs `t`."""
+        return "t" if _JOINED_RE.search(f"{f.where} {sort or ''}") else "tl"
+
     def count(self, f: Filters = Filters()) -> int:
         where, params = f.sql()
-        return self._sql(f"SELECT count(*) FROM t{where}", params).fetchall()[0][0]
+        return self._sql(f"SELECT count(*) FROM {self._view(f)}{where}", params).fetchall()[0][0]
 
     def page(
         self,
@@ -225,29 +248,40 @@ class TraceStore:
         sort: str | None = None,
         descending: bool = False,
     ) -> Page:
+        """One page of the table: the listing's columns, with the joined ones looked up for its ids only."""
         where, params = f.sql()
         order = ""
         if sort:
             if sort not in COLUMNS:
                 raise FilterError(f"cannot sort by {sort!r}; columns: {', '.join(COLUMNS)}")
             order = f' ORDER BY "{sort}" {"DESC" if descending else "ASC"} NULLS LAST, trace_id'
-        cols = (
-            ", ".join(f'"{c}"' for c in COLUMNS if c != "question") + ", question_id, left(question, 200) AS question"
-        )
+        cols = ", ".join(f'"{c}"' for c in COLUMNS if c not in _JOINED) + ", question_id"
         total = self.count(f)
-        rows = self._sql(f"SELECT {cols} FROM t{where}{order} LIMIT {int(limit)} OFFSET {int(offset)}", params)
-        return Page(rows.pl().to_dicts(), offset, total)
+        view = self._view(f, sort)
+        sql = f"SELECT {cols} FROM {view}{where}{order} LIMIT {int(limit)} OFFSET {int(offset)}"
+        rows = self._sql(sql, params).pl().to_dicts()
+        self._add_joined(rows)
+        return Page(rows, offset, total)
 
-    def position(self, f: Filters, sort: str | None, descending: bool, trace_id: str) -> int | None:
-        """Row number (0-based) of a trace in the filtered, sorted listing, or None if filtered out."""
-        where, params = f.sql()
-        order = f'"{sort}" {"DESC" if descending else "ASC"} NULLS LAST, trace_id' if sort in COLUMNS else ""
-        sql = (
-            f"SELECT n FROM (SELECT trace_id, row_number() OVER ({'ORDER BY ' + order if order else ''}) - 1 AS n "
-            f"FROM t{where}) WHERE trace_id = ?"
+    def _add_joined(self, rows: list[dict[str, Any]]) -> None:
+        """verdict_acc and question text for one page's rows, looked up by id (cheap at any run size)."""
+        if not rows:
+            return
+        acc = dict(
+            self.con.sql(
+                "SELECT id, n_verdict_right / nullif(n_verdicts, 0) FROM skills "
+                "WHERE source = 'trace' AND id IN (SELECT unnest(?))",
+                params=[[r["trace_id"] for r in rows]],
+            ).fetchall()
         )
-        got = self._sql(sql, [*params, trace_id]).fetchall()
-        return got[0][0] if got else None
+        qs = dict(
+            self.con.sql(
+                "SELECT question_id, left(question, 200) FROM questions WHERE question_id IN (SELECT unnest(?))",
+                params=[list({r["question_id"] for r in rows})],
+            ).fetchall()
+        )
+        for r in rows:
+            r["verdict_acc"], r["question"] = acc.get(r["trace_id"]), qs.get(r["question_id"])
 
     def stats(self, f: Filters = Filters(), bins: int = 10) -> Stats:
         """Statistics of the filtered traces, all computed in DuckDB (no rows come to Python)."""
