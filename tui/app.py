@@ -206,6 +206,14 @@ class InspectorApp(App[None]):
         else:
             screen.refresh_trace()
 
+    def on_note_saved(self, message: msg.NoteSaved) -> None:
+        label = self.store.labels.get(message.trace_id, (None, ""))[0]
+        self.store.set_label(message.trace_id, label, message.note)
+        self.notify("note saved")
+        self.reload(keep_cursor=True)
+        if isinstance(self.screen, TraceScreen):
+            self.screen.refresh_trace()
+
     def on_mark_requested(self, message: msg.MarkRequested) -> None:
         self.marked = message.trace_id
         self.notify(f"marked {message.trace_id} for compare")

@@ -17,6 +17,14 @@ class LabelRequested(Message):
 
 
 @dataclass
+class NoteSaved(Message):
+    """The note editor returned a new note for a trace (its label stays)."""
+
+    trace_id: str
+    note: str
+
+
+@dataclass
 class StepTrace(Message):
     """Show the next (+1) or previous (-1) trace of the table's listing in the trace view."""
 

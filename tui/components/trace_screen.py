@@ -22,6 +22,7 @@ from tui.messages import (
     CompareRequested,
     LabelRequested,
     MarkRequested,
+    NoteSaved,
     QuestionRequested,
     RolloutsRequested,
     StepTrace,
@@ -148,7 +149,7 @@ class TraceScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.set_class(bool(self.search), "-searching")
-        if self.app.size.width >= 120:
+        if not self.app.has_class("-narrow"):  # at 80 columns the side panel waits for `i`
             self.add_class("-side")
         self.query_one("#trace-body").focus()
 
@@ -172,7 +173,7 @@ class TraceScreen(Screen[None]):
         if isinstance(self.focused, Input):
             self.query_one("#trace-body").focus()
         else:
-            self.app.pop_screen()
+            self.dismiss()
 
     def action_step(self, step: int) -> None:
         self.post_message(StepTrace(step))
@@ -232,9 +233,6 @@ class TraceScreen(Screen[None]):
     def action_note(self) -> None:
         def done(note: str | None) -> None:
             if note is not None:
-                label = self.store.labels.get(self.trace_id, (None, ""))[0]
-                self.store.set_label(self.trace_id, label, note)
-                self.notify("note saved")
-                self.refresh_trace()
+                self.post_message(NoteSaved(self.trace_id, note))
 
         self.app.push_screen(NoteScreen(self.store.labels.get(self.trace_id, (None, ""))[1]), done)
