@@ -205,6 +205,8 @@ async def test_trace_header_titles_search_and_diff(run):
         scr = app.screen
         n_blocks = len(scr.samples())
         assert f"{n_blocks} sample block(s)" in str(scr.title_text())
+        hits = scr.trace["trace"].lower().count("let me try")
+        assert hits and f"{hits} match(es) of 'let me try'" in str(scr.title_text())
         titles = [str(c.title) for c in scr.samples()]
         assert all(("✓ correct" in t) or ("✗ incorrect" in t) for t in titles)
         assert "repeats sample" in titles[-1]

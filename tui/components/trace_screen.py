@@ -122,12 +122,15 @@ class TraceScreen(Screen[None]):
         self.load(trace_id)
         self.position = position
         await self.recompose()
+        self.query_one("#trace-body").focus()
 
     def title_text(self) -> Text:
         t = self.trace
         blocks = sum(1 for k, _ in split_samples(t["trace"]) if k == "sample")
         count = f"{blocks} sample block(s)" + (f", {t['n_samples']} distinct" if blocks != t["n_samples"] else "")
         label = t.get("label")
+        if self.search:
+            count += f"  {t['trace'].lower().count(self.search.lower())} match(es) of {self.search!r}"
         return Text.assemble(
             (" trace ", "reverse"),
             f" {self.position}  {t['trace_id']}  ",
@@ -223,6 +226,7 @@ class TraceScreen(Screen[None]):
             self.search = event.value.strip()
             await self.recompose()
             self.set_class(bool(self.search), "-searching")
+            self.query_one("#trace-body").focus()
 
     def refresh_trace(self) -> None:
         """After a label or note change: new header and side panel, same blocks."""
