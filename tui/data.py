@@ -125,12 +125,9 @@ class Stats:
     has_skills_table: bool
 
 
-#: skill columns of `t` summed by the statistics pane (sf skills fills the cue_* ones)
-_STAT_SKILLS = {
-    "samples": "n_samples",
-    "retries": "n_retries",
-    "backtracks": "n_backtracks",
-    "confirms": "n_confirms",
+#: skill counts summed by the statistics pane: from the traces table, then from the skills table (sf skills)
+_TRACE_SKILLS = {"samples": "n_samples", "retries": "n_retries", "backtracks": "n_backtracks", "confirms": "n_confirms"}
+_SKILLS_TABLE = {
     "reflections": "n_reflections",
     "cue wait": "cue_wait",
     "cue verify": "cue_verify",
@@ -286,37 +283,47 @@ class TraceStore:
     def stats(self, f: Filters = Filters(), bins: int = 10) -> Stats:
         """Statistics of the filtered traces, all computed in DuckDB (no rows come to Python)."""
         where, params = f.sql()
-        sums = ", ".join(f"sum({c}), count(*) FILTER ({c} > 0)" for c in _STAT_SKILLS.values())
+        view = self._view(f)
+
+        def sums(cols: dict[str, str]) -> str:
+            return ", ".join(f"sum({c}), count(*) FILTER ({c} > 0)" for c in cols.values())
+
         row = self._sql(
-            f"""SELECT count(*), avg(is_correct::INT), sum(n_verdict_right) / nullif(sum(n_verdicts), 0),
-                       count(*) FILTER (label = 'keep'), count(*) FILTER (label = 'drop'),
-                       count(*) FILTER (label IS NULL), min(length), max(length), count(n_verdicts), {sums}
-                FROM t{where}""",
+            f"""SELECT count(*), avg(is_correct::INT), count(*) FILTER (label = 'keep'),
+                       count(*) FILTER (label = 'drop'), count(*) FILTER (label IS NULL), {sums(_TRACE_SKILLS)}
+                FROM {view}{where}""",
             params,
         ).fetchall()[0]
-        total, correct, vacc, keep, drop, unl, lo, hi, n_skilled = row[:9]
-        rest = row[9:]
-        skills = {name: (int(rest[2 * i] or 0), int(rest[2 * i + 1] or 0)) for i, name in enumerate(_STAT_SKILLS)}
-        fmts = self._sql(f"SELECT format, count(*) FROM t{where} GROUP BY 1 ORDER BY 2 DESC, 1", params).fetchall()
+        sk = self._sql(
+            f"""SELECT count(*), sum(n_verdict_right) / nullif(sum(n_verdicts), 0), {sums(_SKILLS_TABLE)}
+                FROM skills WHERE source = 'trace' AND id IN (SELECT trace_id FROM {view}{where})""",
+            params,
+        ).fetchall()[0]
+        total, correct, keep, drop, unl = row[:5]
+        pairs = [*zip(_TRACE_SKILLS, zip(row[5::2], row[6::2])), *zip(_SKILLS_TABLE, zip(sk[2::2], sk[3::2]))]
+        skills = {name: (int(n or 0), int(t or 0)) for name, (n, t) in pairs}
+        fmts = self._sql(f"SELECT format, count(*) FROM {view}{where} GROUP BY 1 ORDER BY 2 DESC, 1", params)
+        # one pass over the trace text: equal-width bins from the selection's own min and max length
+        bins_q = self._sql(
+            f"""WITH l AS MATERIALIZED (SELECT length FROM {view}{where}),
+                     m AS (SELECT min(length) AS lo, greatest(1, ceil((max(length) - min(length) + 1) / {int(bins)}))::BIGINT AS w FROM l)
+                SELECT m.lo, m.w, (l.length - m.lo) // m.w AS b, count(*) FROM l, m GROUP BY ALL ORDER BY b""",
+            params,
+        ).fetchall()
         hist: list[tuple[int, int, int]] = []
-        if total:
-            width = max(1, -(-(hi - lo + 1) // bins))
-            got = dict(
-                self._sql(
-                    f"SELECT (length - {int(lo)}) // {width} AS b, count(*) FROM t{where} GROUP BY 1", params
-                ).fetchall()
-            )
-            nb = (hi - lo) // width + 1
-            hist = [(lo + i * width, lo + (i + 1) * width - 1, int(got.get(i, 0))) for i in range(nb)]
+        if bins_q:
+            lo, width = bins_q[0][0], bins_q[0][1]
+            got = {b: n for _, _, b, n in bins_q}
+            hist = [(lo + i * width, lo + (i + 1) * width - 1, int(got.get(i, 0))) for i in range(max(got) + 1)]
         return Stats(
             total=total,
-            formats=[(str(a), int(b)) for a, b in fmts],
+            formats=[(str(a), int(b)) for a, b in fmts.fetchall()],
             correct_rate=correct,
-            verdict_acc=vacc,
+            verdict_acc=sk[1],
             skills=skills,
             labels={"keep": keep, "drop": drop, "unlabeled": unl},
             length_hist=hist,
-            has_skills_table=n_skilled > 0,
+            has_skills_table=sk[0] > 0,
         )
 
     # ---- one trace ------------------------------------------------------------------------
