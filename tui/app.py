@@ -137,7 +137,7 @@ class InspectorApp(App[None]):
         dropped = sum(1 for v in self.store.labels.values() if v[0] == "drop")
         extra = f"  question {self.filters.question_id}" if self.filters.question_id else ""
         extra += f"  marked {self.marked}" if self.marked else ""
-        if self.source.labels_path is not None:  # a single file: say where its labels go
+        if self.source.name:  # not a plain run directory: say where the labels go
             extra += f"  labels: {self.store.labels_file()}"
         status = Text.assemble(
             (self.source.title, "bold"),

@@ -22,9 +22,11 @@ _COLS = ("is_correct", "reason", "verdicts", "variant", "sample_idx", "reflectio
 
 
 def rollout_detail(rollout: dict[str, Any], reflections: list[dict[str, Any]]) -> Text:
-    """Prompt tail, response, grade and every reflection with its verdict and validity."""
+    """Prompt, response, grade and every reflection with its verdict and validity."""
     t = Text()
     t.append(f"rollout {rollout['rollout_id']}  variant {rollout['variant']}  sample {rollout['sample_idx']}\n", "bold")
+    t.append("prompt  ", "bold")
+    t.append((rollout.get("prompt") or "")[-600:] + "\n", "dim")
     t.append("grade ", "bold")
     t.append_text(ok_text(rollout.get("is_correct"), "✓ correct", "✗ incorrect"))
     t.append(f"  reason {rollout.get('reason') or '-'}  extracted {rollout.get('extracted_answer')!r}\n\n")
