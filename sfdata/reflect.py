@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from sfdata.engines.base import Engine, SamplingParams
+from sfdata.generation import engine_for, job_seed, run_jobs
 from sfdata.stagecfg import from_dict
 from sfdata.store import RunDir, stable_id
 from sfdata.store.run import now_utc
@@ -80,7 +81,12 @@ def verify_messages(question: str, response: str) -> list[dict[str, str]]:
 
 
 def reflect_stage(run: RunDir, cfg: ReflectConfig, engine: Engine | None = None) -> dict[str, Any]:
-    from sfdata.rollouts import model_name, run_jobs
+    """K reflections per graded rollout. Reads `rollouts`, `grades`, `questions`; appends `reflections`.
+
+    Each reflection's request is seeded with its own seed (from its id), so the K reflections of
+    a rollout differ on per-request engines. An engine passed in stays open; one created is closed.
+    """
+    from sfdata.rollouts import model_name
 
     rollouts = run.read("rollouts")
     grades = run.read("grades")
@@ -113,53 +119,49 @@ def reflect_stage(run: RunDir, cfg: ReflectConfig, engine: Engine | None = None)
                         "idx": k,
                         "messages": msgs,
                         "is_correct": bool(r["is_correct"]),
+                        "seed": job_seed(fid, cfg.seed),
                     }
                 )
     info: dict[str, Any] = {"planned": joined.height * cfg.k, "existing": joined.height * cfg.k - len(jobs)}
     if jobs:
-        own = engine is None
-        if own:
-            from sfdata.engines import get_engine
-
-            engine = get_engine(cfg.engine, cfg.model, batch_size=cfg.batch_size, **cfg.engine_options)
-        assert engine is not None
-
-        def to_rows(part, comps, latency):
-            texts = [c.text for c in comps]
-            if cfg.force_verdict:
-                texts = _force_verdicts(engine, part, texts, cfg)
-            now = now_utc()
-            rows = []
-            for j, c, text in zip(part, comps, texts):
-                verdict = parse_verdict(text)
-                rows.append(
-                    {
-                        "reflection_id": j["reflection_id"],
-                        "rollout_id": j["rollout_id"],
-                        "question_id": j["question_id"],
-                        "reflection_idx": j["idx"],
-                        "prompt": j["messages"][-1]["content"],
-                        "text": text,
-                        "verdict": verdict,
-                        "rollout_is_correct": j["is_correct"],
-                        "is_valid": verdict is not None and (verdict == "Correct") == j["is_correct"],
-                        "model": mname,
-                        "temperature": cfg.temperature,
-                        "seed": cfg.seed,
-                        "completion_tokens": c.completion_tokens,
-                        "latency_s": latency,
-                        "created_at": now,
-                    }
-                )
-            return rows
-
-        try:
-            info.update(run_jobs(run, "reflections", jobs, engine, cfg.sampling(), cfg.chunk, to_rows, "reflect"))
-        finally:
-            if own:
-                engine.close()
+        with engine_for(engine, cfg.engine, cfg.model, cfg.batch_size, cfg.engine_options) as eng:
+            to_rows = _to_rows(eng, cfg, mname)
+            info.update(run_jobs(run, "reflections", jobs, eng, cfg.sampling(), cfg.chunk, to_rows, "reflect"))
     info["metrics"] = verdict_metrics(run)
     return info
+
+
+def _to_rows(engine: Engine, cfg: ReflectConfig, mname: str):
+    def to_rows(part, comps, latency):
+        texts = [c.text for c in comps]
+        if cfg.force_verdict:
+            texts = _force_verdicts(engine, part, texts, cfg)
+        now = now_utc()
+        rows = []
+        for j, c, text in zip(part, comps, texts):
+            verdict = parse_verdict(text)
+            rows.append(
+                {
+                    "reflection_id": j["reflection_id"],
+                    "rollout_id": j["rollout_id"],
+                    "question_id": j["question_id"],
+                    "reflection_idx": j["idx"],
+                    "prompt": j["messages"][-1]["content"],
+                    "text": text,
+                    "verdict": verdict,
+                    "rollout_is_correct": j["is_correct"],
+                    "is_valid": verdict is not None and (verdict == "Correct") == j["is_correct"],
+                    "model": mname,
+                    "temperature": cfg.temperature,
+                    "seed": j["seed"],  # this reflection's own sampling seed
+                    "completion_tokens": c.completion_tokens,
+                    "latency_s": latency,
+                    "created_at": now,
+                }
+            )
+        return rows
+
+    return to_rows
 
 
 def _force_verdicts(engine: Engine, part: list[dict], texts: list[str], cfg: ReflectConfig) -> list[str]:
@@ -172,7 +174,7 @@ def _force_verdicts(engine: Engine, part: list[dict], texts: list[str], cfg: Ref
         body = texts[i].rstrip()
         raws.append(engine.chat_text(part[i]["messages"]) + body + "\n<verdict>")
     sp = SamplingParams(temperature=0.0, max_tokens=4, seed=cfg.seed, stop=["</verdict>"])
-    conts = engine.generate(raws, sp)
+    conts = engine.generate(raws, sp, seeds=[part[i]["seed"] for i in missing])
     out = list(texts)
     for i, c in zip(missing, conts):
         word = c[0].text.strip().split()[:1]

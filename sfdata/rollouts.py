@@ -3,18 +3,19 @@
 Resumable by construction: each row's id hashes its inputs (question, variant, sample index,
 model, sampling, seed), rows already on disk are skipped, and each chunk is written as one
 atomic part file, so `kill -9` loses at most the chunk in flight and a rerun fills exactly
-the gap.
+the gap. Each row's request is seeded with its own seed, derived from its id (`job_seed`) and
+stored in the row's `seed` column.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from sfdata.engines.base import Engine, SamplingParams
+from sfdata.generation import engine_for, job_seed, run_jobs
 from sfdata.prompts import DEFAULT_VARIANTS, fewshot_messages, messages
 from sfdata.stagecfg import from_dict
 from sfdata.store import RunDir, stable_id
@@ -66,7 +67,16 @@ def plan(questions: list[Question], cfg: GenerateConfig) -> list[dict[str, Any]]
             for s in range(cfg.n):
                 extra = (cfg.fewshot,) if cfg.fewshot else ()
                 rid = stable_id(q.question_id, variant, s, mname, skey, cfg.seed, *extra)
-                jobs.append({"rollout_id": rid, "question": q, "variant": variant, "sample_idx": s, "messages": msgs})
+                jobs.append(
+                    {
+                        "rollout_id": rid,
+                        "question": q,
+                        "variant": variant,
+                        "sample_idx": s,
+                        "messages": msgs,
+                        "seed": job_seed(rid, cfg.seed),
+                    }
+                )
     return jobs
 
 
@@ -79,65 +89,11 @@ def load_questions(run: RunDir) -> list[Question]:
     return [Question.from_row(r) for r in df.iter_rows(named=True)]
 
 
-def _progress(total: int, done: int, label: str):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn(f"[bold]{label}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        transient=False,
-    )
-
-
-def run_jobs(
-    run: RunDir,
-    table: str,
-    jobs: list[dict[str, Any]],
-    engine: Engine,
-    sampling: SamplingParams,
-    chunk: int,
-    to_rows,
-    label: str,
-) -> dict[str, Any]:
-    """Shared chunked loop for generation-like stages: generate, convert, append one part per chunk."""
-    total_tokens = 0
-    written = 0
-    t0 = time.perf_counter()
-    with _progress(len(jobs), 0, label) as prog:
-        bar = prog.add_task(label, total=len(jobs), rate="")
-        for c0 in range(0, len(jobs), chunk):
-            part = jobs[c0 : c0 + chunk]
-            sp = SamplingParams(**{**asdict(sampling), "n": 1, "seed": sampling.seed + c0})
-            tb = time.perf_counter()
-            comps = engine.generate([j["messages"] if "raw" not in j else j["raw"] for j in part], sp)
-            dt = time.perf_counter() - tb
-            rows = to_rows(part, [c[0] for c in comps], dt / max(1, len(part)))
-            run.append(table, pl.DataFrame(rows))
-            written += len(rows)
-            total_tokens += sum(c[0].completion_tokens for c in comps)
-            el = time.perf_counter() - t0
-            prog.update(bar, advance=len(part), rate=f"{written / el:.2f} rows/s  {total_tokens / el:.0f} tok/s")
-    el = time.perf_counter() - t0
-    return {
-        "written": written,
-        "tokens": total_tokens,
-        "seconds": round(el, 2),
-        "tokens_per_s": round(total_tokens / el, 1) if el else 0.0,
-    }
-
-
 def generate_stage(run: RunDir, cfg: GenerateConfig, engine: Engine | None = None) -> dict[str, Any]:
+    """Sample the planned rollouts that are not on disk yet. Reads `questions`; appends `rollouts`.
+
+    An engine passed in stays open (the caller owns it); one created from `cfg` is closed here.
+    """
     questions = load_questions(run)
     jobs = plan(questions, cfg)
     have = run.ids("rollouts")
@@ -145,10 +101,13 @@ def generate_stage(run: RunDir, cfg: GenerateConfig, engine: Engine | None = Non
     info: dict[str, Any] = {"planned": len(jobs), "existing": len(jobs) - len(todo)}
     if not todo:
         return {**info, "written": 0}
-    own = engine is None
-    engine = engine or _engine(cfg)
     sampling = cfg.sampling()
+    with engine_for(engine, cfg.engine, cfg.model, cfg.batch_size, cfg.engine_options) as eng:
+        info.update(run_jobs(run, "rollouts", todo, eng, sampling, cfg.chunk, _to_rows(cfg, eng.name), "generate"))
+    return info
 
+
+def _to_rows(cfg: GenerateConfig, engine_name: str):
     def to_rows(part, comps, latency):
         now = now_utc()
         return [
@@ -161,11 +120,11 @@ def generate_stage(run: RunDir, cfg: GenerateConfig, engine: Engine | None = Non
                 "prompt": j["messages"][-1]["content"],
                 "response": c.text,
                 "model": model_name(cfg.model),
-                "engine": engine.name,
+                "engine": engine_name,
                 "temperature": cfg.temperature,
                 "top_p": cfg.top_p,
                 "max_tokens": cfg.max_tokens,
-                "seed": cfg.seed,
+                "seed": j["seed"],  # this row's own sampling seed
                 "prompt_tokens": c.prompt_tokens,
                 "completion_tokens": c.completion_tokens,
                 "finish_reason": c.finish_reason,
@@ -175,15 +134,4 @@ def generate_stage(run: RunDir, cfg: GenerateConfig, engine: Engine | None = Non
             for j, c in zip(part, comps)
         ]
 
-    try:
-        info.update(run_jobs(run, "rollouts", todo, engine, sampling, cfg.chunk, to_rows, "generate"))
-    finally:
-        if own:
-            engine.close()
-    return info
-
-
-def _engine(cfg: GenerateConfig) -> Engine:
-    from sfdata.engines import get_engine
-
-    return get_engine(cfg.engine, cfg.model, batch_size=cfg.batch_size, **cfg.engine_options)
+    return to_rows

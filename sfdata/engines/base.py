@@ -1,7 +1,15 @@
-"""Engine protocol: `generate(prompts, sampling) -> n completions per prompt`.
+"""Engine protocol: `generate(prompts, sampling, seeds=None) -> n completions per prompt`.
 
 A str prompt is raw, already-templated text that is continued as is (budget forcing needs
 this); a list of `{role, content}` dicts is a chat, templated with a generation prompt.
+
+Seeds: `seeds`, when given, holds one seed per prompt and that prompt's request is seeded with
+it (vLLM and OpenAI-compatible servers seed one generator per request, so a sample is
+reproduced from its own seed whatever else is in the call). Without `seeds` every request is
+seeded with `sampling.seed`, so identical prompts in one call come out identical on those
+engines: stages that sample a prompt several times must pass one seed per row
+(`sfdata.store.ids.seed_from_id`). The transformers engine can only seed a whole batch; see
+`sfdata.engines.hf`.
 """
 
 from __future__ import annotations
@@ -48,11 +56,23 @@ class Engine(Protocol):
     name: str
     model: str
 
-    def generate(self, prompts: Sequence[Prompt], sampling: SamplingParams) -> list[list[Completion]]: ...
+    def generate(
+        self, prompts: Sequence[Prompt], sampling: SamplingParams, seeds: Sequence[int] | None = None
+    ) -> list[list[Completion]]: ...
 
     def chat_text(self, messages: list[dict[str, str]]) -> str: ...
 
     def close(self) -> None: ...
+
+
+def request_seeds(prompts: Sequence[Prompt], sampling: SamplingParams, seeds: Sequence[int] | None) -> list[int]:
+    """One seed per prompt: the caller's, or `sampling.seed` for all; a length mismatch is an error."""
+    if seeds is None:
+        return [sampling.seed] * len(prompts)
+    seeds = [int(s) for s in seeds]
+    if len(seeds) != len(prompts):
+        raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts; pass one seed per prompt")
+    return seeds
 
 
 def cut_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:

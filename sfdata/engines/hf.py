@@ -2,6 +2,14 @@
 
 Sorting by length keeps padding (wasted compute) small inside each batch; results are put
 back in the caller's order. Works on CPU (default here) and CUDA.
+
+Seeding is per batch, not per request: `generate` draws all rows of a batch from one torch
+generator, seeded from the seeds of the (prompt, sample) jobs in that batch. So a call repeats
+exactly when it is made again with the same prompts, seeds and `batch_size`, but one sample's
+text depends on which other prompts shared its batch (and on padding): change the chunking, the
+batch size or the resume point and a row's text changes, although its recorded seed does not.
+Rows of one batch still differ from each other (each row draws its own random numbers), so the
+N samples of a prompt are not copies. Per-sample reproducibility needs vLLM or a server.
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from sfdata.engines.base import Completion, Prompt, SamplingParams, cut_at_stop
+from sfdata.engines.base import Completion, Prompt, SamplingParams, cut_at_stop, request_seeds
 
 
 class TransformersEngine:
@@ -49,10 +57,13 @@ class TransformersEngine:
     def _texts(self, prompts: Sequence[Prompt]) -> list[str]:
         return [p if isinstance(p, str) else self.chat_text(p) for p in prompts]
 
-    def generate(self, prompts: Sequence[Prompt], sampling: SamplingParams) -> list[list[Completion]]:
+    def generate(
+        self, prompts: Sequence[Prompt], sampling: SamplingParams, seeds: Sequence[int] | None = None
+    ) -> list[list[Completion]]:
         import torch
 
         texts = self._texts(prompts)
+        per_prompt = request_seeds(prompts, sampling, seeds)
         n = max(1, sampling.n)
         # expand to (prompt, sample) jobs; sort by token length so batches pad little
         lengths = [len(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
@@ -74,8 +85,8 @@ class TransformersEngine:
                 gen_kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
             else:
                 gen_kwargs.update(do_sample=False)
-            # one seed per batch, derived from the run seed and the batch's first job: reproducible
-            torch.manual_seed(hash((sampling.seed, batch[0])) & 0x7FFFFFFF)
+            # one seed per batch (torch has one generator), from the seeds of all its jobs: see the module doc
+            torch.manual_seed(_batch_seed([(per_prompt[i], k) for i, k in batch]))
             with torch.inference_mode():
                 seqs = self.lm.generate(**enc, **gen_kwargs)
             plen = enc["input_ids"].shape[1]
@@ -109,3 +120,11 @@ class TransformersEngine:
 
     def close(self) -> None:
         self.lm = None
+
+
+def _batch_seed(jobs: list[tuple[int, int]]) -> int:
+    """A stable 31-bit seed for a batch of (request seed, sample index) jobs (no Python `hash` salt)."""
+    import hashlib
+
+    blob = ",".join(f"{seed}:{k}" for seed, k in jobs).encode()
+    return int.from_bytes(hashlib.blake2b(blob, digest_size=8).digest(), "big") & 0x7FFFFFFF

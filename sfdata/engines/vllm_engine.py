@@ -1,10 +1,14 @@
-"""vLLM offline engine (GPU). Imported only when chosen, so CPU installs never need vllm."""
+"""vLLM offline engine (GPU). Imported only when chosen, so CPU installs never need vllm.
+
+Every prompt gets its own `vllm.SamplingParams` carrying its own seed: vLLM seeds one generator
+per request from `seed`, so one shared seed would make the N samples of a prompt identical.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sfdata.engines.base import Completion, Prompt, SamplingParams
+from sfdata.engines.base import Completion, Prompt, SamplingParams, request_seeds
 
 
 class VLLMEngine:
@@ -37,19 +41,24 @@ class VLLMEngine:
     def chat_text(self, messages: list[dict[str, str]]) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
-    def generate(self, prompts: Sequence[Prompt], sampling: SamplingParams) -> list[list[Completion]]:
+    def generate(
+        self, prompts: Sequence[Prompt], sampling: SamplingParams, seeds: Sequence[int] | None = None
+    ) -> list[list[Completion]]:
         from vllm import SamplingParams as VSP
 
-        sp = VSP(
-            n=max(1, sampling.n),
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            max_tokens=sampling.max_tokens,
-            seed=sampling.seed,
-            stop=sampling.stop,
-        )
+        params = [
+            VSP(
+                n=max(1, sampling.n),
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_tokens,
+                seed=seed,
+                stop=sampling.stop,
+            )
+            for seed in request_seeds(prompts, sampling, seeds)
+        ]
         texts = [p if isinstance(p, str) else self.chat_text(p) for p in prompts]
-        results = self.llm.generate(texts, sp, use_tqdm=False)
+        results = self.llm.generate(texts, params, use_tqdm=False)  # one SamplingParams per prompt
         out = []
         for r in results:
             plen = len(r.prompt_token_ids or [])

@@ -35,7 +35,7 @@ ROLLOUTS: dict[str, pl.DataType] = {
     "temperature": pl.Float64,
     "top_p": pl.Float64,
     "max_tokens": pl.Int32,
-    "seed": pl.Int64,
+    "seed": pl.Int64,  # this row's own sampling seed: seed_from_id(rollout_id, config seed); vLLM/servers replay it
     "prompt_tokens": pl.Int32,
     "completion_tokens": pl.Int32,
     "finish_reason": pl.String,  # "stop" | "length" | ...
@@ -64,7 +64,7 @@ REFLECTIONS: dict[str, pl.DataType] = {
     "is_valid": pl.Boolean,  # verdict == real grade
     "model": pl.String,
     "temperature": pl.Float64,
-    "seed": pl.Int64,
+    "seed": pl.Int64,  # this reflection's own sampling seed: seed_from_id(reflection_id, config seed)
     "completion_tokens": pl.Int32,
     "latency_s": pl.Float64,
     "created_at": UTC_TS,

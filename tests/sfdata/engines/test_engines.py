@@ -76,3 +76,75 @@ def test_vllm_engine_generates():
     eng = get_engine("vllm", str(tiny_model_dir()))
     outs = eng.generate(["hello"], SamplingParams(n=2, max_tokens=4, seed=0))
     assert len(outs[0]) == 2
+
+
+def test_transformers_samples_of_one_prompt_are_not_all_equal(engine):
+    """Seeds are per batch on this engine; rows of a batch still draw their own tokens."""
+    prompt = [{"role": "user", "content": "count to ten"}]
+    sp = SamplingParams(max_tokens=8, temperature=1.0, seed=0)
+    outs = engine.generate([prompt] * 6, sp, seeds=list(range(100, 106)))
+    texts = [o[0].text for o in outs]
+    assert len(set(texts)) > 1, texts
+    assert len({c.text for c in engine.generate([prompt], SamplingParams(n=6, max_tokens=8, temperature=1.0))[0]}) > 1
+    again = engine.generate([prompt] * 6, sp, seeds=list(range(100, 106)))
+    assert [o[0].text for o in again] == texts  # same prompts, seeds and batch size: same text
+    with pytest.raises(ValueError, match="one seed per prompt"):
+        engine.generate([prompt] * 2, sp, seeds=[1])
+
+
+class _FakeVLLM:
+    """Stands in for the `vllm` package: records the SamplingParams each request gets."""
+
+    def __init__(self):
+        import types
+
+        self.requests: list = []
+        fake = self
+
+        class SamplingParams:
+            def __init__(self, **kw):
+                self.kw = kw
+
+        class LLM:
+            def __init__(self, model, **kw):
+                self.model = model
+
+            def get_tokenizer(self):
+                return types.SimpleNamespace(apply_chat_template=lambda m, **kw: "chat:" + m[-1]["content"])
+
+            def generate(self, prompts, params, use_tqdm=True):
+                assert isinstance(params, list) and len(params) == len(prompts)  # one per request
+                fake.requests += list(zip(prompts, params))
+                out = types.SimpleNamespace
+                return [
+                    out(
+                        prompt_token_ids=[1, 2],
+                        outputs=[out(text=f"s{p.kw['seed']}", token_ids=[3], finish_reason="stop")],
+                    )
+                    for p in params
+                ]
+
+        self.module = types.ModuleType("vllm")
+        self.module.LLM = LLM
+        self.module.SamplingParams = SamplingParams
+
+
+def test_vllm_engine_seeds_each_request(monkeypatch):
+    import sys
+
+    fake = _FakeVLLM()
+    monkeypatch.setitem(sys.modules, "vllm", fake.module)
+    from sfdata.engines.vllm_engine import VLLMEngine
+
+    eng = VLLMEngine("some/model")
+    chat = [{"role": "user", "content": "q"}]
+    outs = eng.generate([chat, chat, "raw"], SamplingParams(temperature=0.8, max_tokens=5, seed=9), seeds=[11, 12, 13])
+    assert [p for p, _ in fake.requests] == ["chat:q", "chat:q", "raw"]
+    assert [sp.kw["seed"] for _, sp in fake.requests] == [11, 12, 13]
+    assert all(sp.kw["temperature"] == 0.8 and sp.kw["max_tokens"] == 5 for _, sp in fake.requests)
+    assert [o[0].text for o in outs] == ["s11", "s12", "s13"]
+    fake.requests.clear()
+    eng.generate(["a", "b"], SamplingParams(seed=4))  # no seeds: every request gets sampling.seed
+    assert [sp.kw["seed"] for _, sp in fake.requests] == [4, 4]
+    with pytest.raises(ValueError, match="one seed per prompt"):
+        eng.generate(["a", "b"], SamplingParams(), seeds=[1, 2, 3])
