@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import polars as pl
-
 from sfdata.engines.base import Engine, SamplingParams
 from sfdata.generation import engine_for, job_seed, run_jobs
 from sfdata.prompts import DEFAULT_VARIANTS, fewshot_messages, messages
