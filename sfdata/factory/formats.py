@@ -110,21 +110,30 @@ def usable(s: Sample, need_reflection: bool) -> bool:
     return bool(s.reflections) or not need_reflection
 
 
-def _pick(pool: list[Sample], k: int, rng: random.Random, unique_variants: bool, used: set[str]) -> list[Sample]:
-    """k distinct samples from pool, preferring variants not used yet (prompt diversity)."""
+def _pick(pool: list[Sample], k: int, rng: random.Random, unique_variants: bool, used: dict[str, str]) -> list[Sample]:
+    """k samples from pool not used yet in this trace, preferring prompt variants the trace has least.
+
+    `used` maps the trace's rollout ids to their variants and is shared by every pick of one trace,
+    so prompt diversity holds across the whole trace (a prefix avoids the final sample's variant),
+    not only within one pick. Ties are broken by a seeded shuffle.
+    """
     pool = [s for s in pool if s.rollout_id not in used]
     if k > len(pool):
         raise Skip("too_few_samples")
     _shuffle(rng, pool)
-    if unique_variants:
-        seen: set[str] = set()
-        first, rest = [], []
-        for s in pool:
-            (rest if s.variant in seen else first).append(s)
-            seen.add(s.variant)
-        pool = first + rest
-    chosen = pool[:k]
-    used.update(s.rollout_id for s in chosen)
+    if not unique_variants:
+        chosen = pool[:k]
+    else:
+        counts: dict[str, int] = {}
+        for v in used.values():
+            counts[v] = counts.get(v, 0) + 1
+        chosen = []
+        for _ in range(k):
+            best = min(range(len(pool)), key=lambda i: counts.get(pool[i].variant, 0))  # first of the least-used
+            s = pool.pop(best)
+            counts[s.variant] = counts.get(s.variant, 0) + 1
+            chosen.append(s)
+    used.update((s.rollout_id, s.variant) for s in chosen)
     return chosen
 
 
@@ -154,7 +163,7 @@ def choose(
     cands = [s for s in samples if usable(s, need_refl)]
     correct = [s for s in cands if s.is_correct]
     incorrect = [s for s in cands if not s.is_correct]
-    used: set[str] = set()
+    used: dict[str, str] = {}  # rollout id -> variant, for every sample this trace holds
     with_refl = need_refl
     n = max(1, n)
 
@@ -167,12 +176,11 @@ def choose(
     if fmt in ("0C", "*C", "*C_full", "no_reflection"):
         if not correct:
             raise Skip("no_correct")
-        if fmt == "0C":
-            n_inc = 0
-        else:
-            n_inc = min(n - 1, len(incorrect))
+        # the last sample is correct; the N-1 before it come from every usable sample, right or wrong
         final = _pick(correct, 1, rng, unique_variants, used)[0]
-        prefix = _pick(incorrect, n_inc, rng, unique_variants, used) if n_inc else []
+        others = [s for s in cands if s.rollout_id != final.rollout_id]
+        n_before = 0 if fmt == "0C" else min(n - 1, len(others))
+        prefix = _pick(others, n_before, rng, unique_variants, used) if n_before else []
         if fmt in ("*C_full", "no_reflection"):
             # one trace per length 1..len: the same draw, growing prefix (all end with the correct sample)
             traces = []
@@ -183,11 +191,13 @@ def choose(
         return [_make(fmt, prefix + [final], final, rng, with_refl, sample_order)]
 
     if fmt == "*CC":
+        # a *C trace whose last two samples are correct, then a confirm phrase
         if len(correct) < 2:
             raise Skip("fewer_than_two_correct")
         finals = _pick(correct, 2, rng, unique_variants, used)
-        n_inc = min(max(0, n - 2), len(incorrect))
-        prefix = _pick(incorrect, n_inc, rng, unique_variants, used) if n_inc else []
+        others = [s for s in cands if s.rollout_id not in used]
+        n_before = min(max(0, n - 2), len(others))
+        prefix = _pick(others, n_before, rng, unique_variants, used) if n_before else []
         t = _make(fmt, prefix + finals, finals[-1], rng, with_refl, sample_order)
         t.tail = [_choice(rng, phrases.CONFIRM)]
         t.n_confirms = 1

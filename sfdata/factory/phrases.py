@@ -1,7 +1,9 @@
 """Our glue, ending, backtrack and confirm phrases (written for this project).
 
 One phrase per list item; a test checks no item holds two sentences run together by a missing
-comma (the official script's bug merged neighbouring phrases into one).
+comma (the official script's bug merged neighbouring phrases into one). Every phrase fits every
+task (Countdown, multiplication, letter countdown, acronym, ...): none names a target, numbers,
+letters or words, which a test also checks.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 RETRY = [
     "That attempt does not work. Let me try a different approach.",
     "My answer is wrong, so I will start over with another idea.",
-    "The check failed. I should look for another way to reach the target.",
+    "The check failed. I should look for another way to solve this.",
     "This is not right. Let me rethink the problem from the beginning.",
-    "Since that answer is incorrect, I will try a new combination.",
+    "Since that answer is incorrect, I will try a different solution.",
     "I made a mistake there. Let me attempt the problem again.",
 ]
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sfdata.factory import phrases
-from sfdata.factory.formats import FORMATS, Sample, Skip, choose, render
+from sfdata.factory.formats import FORMATS, Sample, Skip, choose, render, usable
 from sfdata.skills import well_formed
 from sfdata.tasks import extract_answer
 
@@ -63,7 +63,8 @@ def check_trace(fmt, t, text, samples):
     if fmt in ("0C", "*C", "*C_full", "*CC", "no_reflection"):
         assert steps[-1].sample.is_correct and t.final is steps[-1].sample
     if fmt in ("*C", "*C_full", "no_reflection"):
-        assert all(not s.sample.is_correct for s in steps[:-1])
+        # the samples before the last correct one are drawn from all usable samples, right or wrong
+        assert all(s.sample.rollout_id in by_id for s in steps[:-1])
     if fmt == "*CC":
         assert steps[-2].sample.is_correct and t.n_confirms == 1
     if fmt == "*C*IC":
@@ -96,6 +97,22 @@ def test_format_invariants_hold_or_skip_with_reason(samples, fmt, n, seed):
     for t in traces:
         check_trace(fmt, t, render(t, rng), samples)
         assert len(t.steps) <= max(n, 2) or fmt == "*C*IC"
+    check_length_and_diversity(fmt, traces, samples, n)
+
+
+def check_length_and_diversity(fmt, traces, samples, n):
+    """Traces are as long as N and the usable samples allow, with as many prompt variants as possible."""
+    cands = [s for s in samples if usable(s, fmt not in ("no_reflection", "star"))]
+    longest = max(traces, key=lambda t: len(t.steps))
+    n_variants = len({s.sample.variant for s in longest.steps})
+    if fmt in ("*C", "*C_full", "no_reflection", "random"):
+        assert len(longest.steps) == min(max(1, n), len(cands))
+        assert n_variants == min(len(longest.steps), len({s.variant for s in cands}))
+    if fmt == "*CC":
+        assert len(longest.steps) == min(max(2, n), len(cands))
+    if fmt == "*C*IC":
+        wrong = {s.variant for s in cands if not s.is_correct}
+        assert n_variants == min(len(longest.steps), len(wrong | {longest.final.variant}))
 
 
 @settings(max_examples=100, deadline=None)
@@ -174,3 +191,50 @@ def test_build_adds_by_default_and_replace_keeps_only_this_build(tmp_path, capsy
     t = run.read("traces")
     assert set(t["format"]) == {"*C*IC"} and t.height == other["traces"]
     assert not list(run.path.glob(".traces*"))  # staging and old folders are gone
+
+
+def _refl_sample(i: int, correct: bool, variant: str = "original") -> Sample:
+    return _sample(i, correct, variant, 1)
+
+
+def test_star_c_draws_earlier_samples_regardless_of_correctness():
+    """Only correct samples available: *C still has N samples (all correct), not one."""
+    samples = [_refl_sample(i, True, v) for i, v in enumerate(["original", "rephrase", "alternatively", "original"])]
+    (t,) = choose("*C", samples, 3, random.Random(0))
+    assert len(t.steps) == 3 and all(s.sample.is_correct for s in t.steps)
+    assert len(set(t.variants)) == 3
+    text = render(t, random.Random(0))
+    assert text.count("<sample>") == 3 and sum(text.count(p) for p in phrases.DOUBLE_CHECK) == 2
+    # mixed pool: over many draws the earlier samples are sometimes correct, sometimes not
+    mixed = [_refl_sample(i, i % 2 == 0, f"v{i % 3}") for i in range(8)]
+    seen = set()
+    for seed in range(200):
+        (t,) = choose("*C", mixed, 3, random.Random(seed))
+        assert len(t.steps) == 3 and t.steps[-1].sample.is_correct
+        seen.update(s.sample.is_correct for s in t.steps[:-1])
+    assert seen == {True, False}
+
+
+def test_prompt_variants_distinct_across_the_whole_trace():
+    """The final correct sample's variant is avoided by the picks before it when another is available."""
+    samples = [_refl_sample(0, True, "original"), _refl_sample(1, False, "original"), _refl_sample(2, False, "rephrase")]
+    for seed in range(50):
+        for fmt in ("*C", "*C*IC"):
+            (t,) = choose(fmt, samples, 2, random.Random(seed))
+            assert sorted(t.variants[:2]) == ["original", "rephrase"], (fmt, seed, t.variants)
+    (t,) = choose("*C", samples, 2, random.Random(0), unique_variants=False)  # the option still turns it off
+    assert len(t.steps) == 2
+
+
+TASK_WORDS = re.compile(
+    r"\b(target|numbers?|combination|equation|arithmetic|expression|digits?|letters?|words?|acronym|"
+    r"multipl\w*|products?|sums?|add\w*|subtract\w*|countdown)\b",
+    re.IGNORECASE,
+)
+
+
+def test_phrases_fit_every_task():
+    """Glue is read after Countdown, multiplication, letter-countdown and acronym samples alike."""
+    for kind, items in phrases.ALL.items():
+        for p in items:
+            assert not TASK_WORDS.search(p), (kind, p)
