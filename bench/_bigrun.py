@@ -57,6 +57,7 @@ def big_run(n: int, root: Path = Path("/tmp/sf_bench")) -> RunDir:
         pl.lit("countdown").alias("task"),
         fmt.alias("format"),
         pl.lit(None, pl.String).alias("ablation"),
+        pl.lit("main").alias("purpose"),
         k.alias("n_samples"),
         pl.lit("Use the numbers [3, 4, 5] to make 35.").alias("prompt"),
         trace.alias("trace"),

@@ -69,6 +69,25 @@ def run_traces(run_dir: Path, kept_only: bool = True) -> pl.DataFrame:
     return curated_traces(run_dir, kept_only)
 
 
+def select_run_traces(df: pl.DataFrame, names: tuple[str, ...] | None, source: Path | str = "run") -> pl.DataFrame:
+    """The traces SFT reads from a run: by default the main set's official default formats
+    (`0C`, `*C`, `*C*IC`, `*CC`); `names` picks formats (`*C_full` when asked) and/or named sets
+    (`random`, `no_reflection`, `star`, an ablation), see `sfdata.factory.mix.selection`."""
+    from sfdata.factory.mix import purpose_col, select_traces
+
+    chosen = select_traces(df, names)
+    if chosen.height == 0 and df.height:
+        if "purpose" not in df.columns:
+            df = df.with_columns(pl.lit(None, pl.String).alias("purpose"))
+        counts = df.with_columns(purpose_col()).group_by("purpose", "format").len().sort("purpose", "format")
+        found = ", ".join(f"{p}/{f}: {n}" for p, f, n in counts.iter_rows())
+        raise ValueError(
+            f"{source}: no traces match {list(names or []) or 'the default SFT mix'} (the run has {found}); "
+            "name the formats or sets to train on with --formats"
+        )
+    return chosen
+
+
 def load_sft_rows(
     source: str | Path,
     config: str | None = "sft_train",
@@ -81,10 +100,7 @@ def load_sft_rows(
 
     p = Path(str(source)).expanduser()
     if p.is_dir() and (p / "manifest.json").is_file():
-        df = run_traces(p, kept_only)
-        if formats:
-            df = df.filter(pl.col("format").is_in(list(formats)))
-        rows = rows_from_frame(df)
+        rows = rows_from_frame(select_run_traces(run_traces(p, kept_only), formats, p))
     elif p.is_file():
         rows = rows_from_frame(read_file(p))
     elif p.is_dir():  # an exported or pushed dataset folder: the SFT config only, never raw/ or verl/

@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from sfdata.factory.formats import ABLATIONS, FORMATS, STRUCTURAL_TAGS, Sample, Skip, choose, render
+from sfdata.factory.mix import purpose_of
 from sfdata.stagecfg import from_dict
 from sfdata.store import RunDir
 from sfdata.store.run import now_utc
@@ -195,6 +196,7 @@ def iter_traces(
                         "task": tasks.get(qid, ""),
                         "format": fmt,
                         "ablation": cfg.ablation,
+                        "purpose": purpose_of(fmt, cfg.ablation),
                         "n_samples": len(steps),
                         "prompt": prompt,
                         "trace": text,
@@ -320,6 +322,7 @@ def build_stage(run: RunDir, cfg: BuildConfig, replace: bool = False) -> dict[st
         for c0 in range(0, todo.height, cfg.chunk):
             run.append("traces", todo.slice(c0, cfg.chunk))
     per_format = dict(df.group_by("format").len().sort("format").iter_rows()) if df.height else {}
+    per_purpose = dict(df.group_by("purpose").len().sort("purpose").iter_rows()) if df.height else {}
     stale = len(have - set(df["trace_id"].to_list())) if have else 0
     return {
         "traces": df.height,
@@ -327,6 +330,7 @@ def build_stage(run: RunDir, cfg: BuildConfig, replace: bool = False) -> dict[st
         "existing": df.height - todo.height,
         "other_traces_kept": stale,
         "per_format": per_format,
+        "per_purpose": per_purpose,  # main = what `sf sft` reads by default; others only when named
         "skipped": dict(sorted(skipped.items())),
         "seconds": round(time.perf_counter() - t0, 2),
     }

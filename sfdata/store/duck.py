@@ -14,7 +14,7 @@ import polars as pl
 
 from sfdata.store.parquet import OnCorrupt, readable_files
 from sfdata.store.run import RunDir
-from sfdata.store.schemas import TABLES, schema_of
+from sfdata.store.schemas import LATER_COLUMNS, TABLES, schema_of
 
 
 def _sql_str(s: str) -> str:
@@ -39,10 +39,27 @@ def _duck_type(dtype: pl.DataType) -> str:
     raise TypeError(f"no DuckDB type for {dtype}")
 
 
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _later_columns_absent(table: str, files: list[Path]) -> set[str]:
+    """Columns added after the table's first release (schemas.LATER_COLUMNS) that no file holds."""
+    late = set(LATER_COLUMNS.get(table, ()))
+    for p in files:
+        if not late:
+            break
+        late -= set(pl.read_parquet_schema(p))
+    return late
+
+
 def table_view_sql(table: str, files: list[Path]) -> str:
     """`CREATE VIEW` statement for one table: its files cast to the schema, or an empty typed view."""
     schema = schema_of(table)
-    cols = ", ".join(f'CAST("{c}" AS {_duck_type(t)}) AS "{c}"' for c, t in schema.items())
+    absent = _later_columns_absent(table, files)  # older parts may predate a column: read it as NULL
+    cols = ", ".join(
+        f'CAST({"NULL" if c in absent else _ident(c)} AS {_duck_type(t)}) AS "{c}"' for c, t in schema.items()
+    )
     if files:
         lst = "[" + ", ".join(_sql_str(str(p)) for p in files) + "]"
         src = f"read_parquet({lst}, union_by_name = true)"

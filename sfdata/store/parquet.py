@@ -112,7 +112,10 @@ def check_file(path: Path, table: str) -> None:
         file_schema = pl.read_parquet_schema(path)
     except Exception as e:
         raise CorruptFileError(path, f"not a readable Parquet file ({type(e).__name__}: {e})") from e
-    missing = [c for c in schema_of(table) if c not in file_schema]
+    from sfdata.store.schemas import LATER_COLUMNS
+
+    late = LATER_COLUMNS.get(table, ())  # added later: older parts lack them and read back as nulls
+    missing = [c for c in schema_of(table) if c not in file_schema and c not in late]
     if missing:
         raise CorruptFileError(path, f"missing column(s) {', '.join(missing)} of table {table!r}")
 
@@ -132,6 +135,14 @@ def readable_files(paths: Iterable[Path], table: str, on_corrupt: OnCorrupt = "r
     return good
 
 
+def _with_later_columns(df: pl.DataFrame, schema: Mapping[str, pl.DataType], table: str) -> pl.DataFrame:
+    """Parts written before a column was added (schemas.LATER_COLUMNS) get it as typed nulls."""
+    from sfdata.store.schemas import LATER_COLUMNS
+
+    late = [c for c in LATER_COLUMNS.get(table, ()) if c not in df.columns]
+    return df.with_columns([pl.lit(None, dtype=schema[c]).alias(c) for c in late]) if late else df
+
+
 def read_files(paths: Iterable[Path], table: str, on_corrupt: OnCorrupt = "raise") -> pl.DataFrame:
     """Read files of one table into one frame with the canonical schema."""
     files = readable_files(paths, table, on_corrupt)
@@ -141,7 +152,7 @@ def read_files(paths: Iterable[Path], table: str, on_corrupt: OnCorrupt = "raise
     frames = []
     for p in files:
         try:
-            frames.append(conform(pl.read_parquet(p), schema, table))
+            frames.append(conform(_with_later_columns(pl.read_parquet(p), schema, table), schema, table))
         except SchemaError as e:
             if on_corrupt == "raise":
                 raise CorruptFileError(p, e) from e

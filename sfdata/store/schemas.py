@@ -76,6 +76,8 @@ TRACES: dict[str, pl.DataType] = {
     "task": pl.String,
     "format": pl.String,  # 0C | *C | *C_full | *C*IC | *CC | random | no_reflection | star
     "ablation": pl.String,  # null | no_sample_order | no_reflections | no_prompt_diversity
+    # what the trace is for (sfdata.factory.mix): main (the SFT mix) | random | no_reflection | star | <ablation>
+    "purpose": pl.String,
     "n_samples": pl.Int32,
     "prompt": pl.String,  # user message (the question, original variant)
     "trace": pl.String,  # assistant message: <think>...</think> ending <answer>..</answer>
@@ -138,6 +140,9 @@ EVAL: dict[str, pl.DataType] = {
     "completion_tokens": pl.Int32,
     "created_at": UTC_TS,
 }
+
+# columns added after a table's first release: parts written before lack them and read back as nulls
+LATER_COLUMNS: dict[str, tuple[str, ...]] = {"traces": ("purpose",)}
 
 # table name -> (schema, id column, layout). "parts" tables grow by appending part files
 # (resumable stages); "single" tables are rewritten whole, atomically.

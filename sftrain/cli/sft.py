@@ -17,7 +17,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="cpu", choices=["cpu", "paper"])
     p.add_argument("--config", default="sft_train", help="dataset config (Hub / local folder)")
     p.add_argument("--split", default="train")
-    p.add_argument("--formats", nargs="*", default=None, help="only these trace formats (run dirs)")
+    p.add_argument(
+        "--formats",
+        nargs="*",
+        default=None,
+        help="run dirs: trace formats and/or sets to train on (default: 0C *C *C*IC *CC of the main set; "
+        "add *C_full, or name random, no_reflection, star or an ablation to use those sets)",
+    )
     p.add_argument("--all", action="store_true", help="ignore labels (default: drop traces labelled drop)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(

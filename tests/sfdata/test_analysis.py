@@ -241,6 +241,7 @@ def fx(tmp_path_factory):
                     "task": "countdown",
                     "format": f,
                     "ablation": None,
+                    "purpose": "main",
                     "n_samples": n,
                     "prompt": "p",
                     "trace": text,

@@ -217,7 +217,11 @@ def test_star_c_draws_earlier_samples_regardless_of_correctness():
 
 def test_prompt_variants_distinct_across_the_whole_trace():
     """The final correct sample's variant is avoided by the picks before it when another is available."""
-    samples = [_refl_sample(0, True, "original"), _refl_sample(1, False, "original"), _refl_sample(2, False, "rephrase")]
+    samples = [
+        _refl_sample(0, True, "original"),
+        _refl_sample(1, False, "original"),
+        _refl_sample(2, False, "rephrase"),
+    ]
     for seed in range(50):
         for fmt in ("*C", "*C*IC"):
             (t,) = choose(fmt, samples, 2, random.Random(seed))
