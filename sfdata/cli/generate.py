@@ -16,7 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--max-tokens", type=int, default=256)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="base seed: each row is sampled with seed_from_id(its id, this seed)"
+    )
     p.add_argument("--batch-size", type=int, default=16, help="engine batch size")
     p.add_argument("--chunk", type=int, default=32, help="rows per part file")
     p.add_argument("--fewshot", type=int, default=0, help="worked demonstrations before each question (tiny models)")

@@ -14,7 +14,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=int, default=2, help="reflections per rollout")
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--max-tokens", type=int, default=256)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="base seed: each row is sampled with seed_from_id(its id, this seed)"
+    )
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--chunk", type=int, default=32)
     p.add_argument("--no-force-verdict", action="store_true", help="do not complete missing verdict tags")
