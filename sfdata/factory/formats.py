@@ -129,7 +129,13 @@ def _pick(pool: list[Sample], k: int, rng: random.Random, unique_variants: bool,
             counts[v] = counts.get(v, 0) + 1
         chosen = []
         for _ in range(k):
-            best = min(range(len(pool)), key=lambda i: counts.get(pool[i].variant, 0))  # first of the least-used
+            best, least = 0, -1  # the first sample (in shuffled order) of a least-used variant
+            for i, cand in enumerate(pool):
+                c = counts.get(cand.variant, 0)
+                if least < 0 or c < least:
+                    best, least = i, c
+                    if c == 0:
+                        break
             s = pool.pop(best)
             counts[s.variant] = counts.get(s.variant, 0) + 1
             chosen.append(s)
