@@ -2,14 +2,15 @@
 
 A reflection is *valid* when its verdict matches the rollout's real grade; only valid
 reflections are used in traces, so the traces never teach a wrong verification.
-With `force_verdict` (default), a reflection that ends without a parsable verdict is
-continued from `<verdict>` for a few tokens: small models often forget the tag but can
-still judge when asked at the right spot.
+A verdict is exactly one closed `<verdict>Correct|Incorrect</verdict>` (`sfdata.grammar.read_verdict`):
+contradictory verdicts, an echoed instruction line or an unclosed tag leave the reflection without one.
+With `force_verdict` (default), a reflection that ends without a verdict is continued from
+`<verdict>` for a few tokens: small models often forget the tag but can still judge when asked
+at the right spot; the model must close the tag itself.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ import polars as pl
 
 from sfdata.engines.base import Engine, SamplingParams
 from sfdata.generation import engine_for, job_seed, run_jobs
+from sfdata.grammar import parse_verdict, read_verdict
 from sfdata.stagecfg import from_dict
 from sfdata.store import RunDir, stable_id
 from sfdata.store.run import now_utc
@@ -34,21 +36,7 @@ Check the solution step by step: are the calculations right, are the rules of th
 does the final answer inside <answer></answer> actually solve the problem? Point out the first mistake if there is one.
 End with exactly one line: <verdict>Correct</verdict> if the final answer is right, or <verdict>Incorrect</verdict> if it is not."""
 
-_VERDICT = re.compile(r"<\s*verdict\s*>\s*(correct|incorrect)\s*<\s*/\s*verdict\s*>", re.IGNORECASE)
-_OPEN_VERDICT = re.compile(r"<\s*verdict\s*>\s*(correct|incorrect)\b", re.IGNORECASE)
-MAX_RESPONSE_CHARS = 6000
-
-
-def parse_verdict(text: str | None) -> str | None:
-    """'Correct' | 'Incorrect' from the LAST verdict tag (case/whitespace tolerant); None if absent."""
-    if not text:
-        return None
-    found = _VERDICT.findall(text)
-    if not found:
-        found = _OPEN_VERDICT.findall(text)  # tag opened but never closed (cut off at max tokens)
-    if not found:
-        return None
-    return "Correct" if found[-1].lower() == "correct" else "Incorrect"
+__all__ = ["ReflectConfig", "parse_verdict", "read_verdict", "reflect_stage", "verdict_metrics", "verify_messages"]
 
 
 @dataclass
@@ -76,8 +64,8 @@ class ReflectConfig:
 
 
 def verify_messages(question: str, response: str) -> list[dict[str, str]]:
-    resp = response if len(response) <= MAX_RESPONSE_CHARS else response[:MAX_RESPONSE_CHARS] + "\n[...]"
-    return [{"role": "user", "content": VERIFY_TEMPLATE.format(question=question, response=resp)}]
+    """The verifier prompt. It holds the WHOLE response: a cut one hides the final answer being judged."""
+    return [{"role": "user", "content": VERIFY_TEMPLATE.format(question=question, response=response)}]
 
 
 def reflect_stage(run: RunDir, cfg: ReflectConfig, engine: Engine | None = None) -> dict[str, Any]:
@@ -164,25 +152,38 @@ def _to_rows(engine: Engine, cfg: ReflectConfig, mname: str):
     return to_rows
 
 
+#: tokens for a forced verdict: the word and `</verdict>` (~6 tokens) with room for a space or newline
+FORCE_TOKENS = 12
+
+
 def _force_verdicts(engine: Engine, part: list[dict], texts: list[str], cfg: ReflectConfig) -> list[str]:
-    """Continue reflections that lack a verdict from an opened `<verdict>` tag, a few tokens only."""
-    missing = [i for i, t in enumerate(texts) if parse_verdict(t) is None]
+    """Continue reflections that have no verdict from an opened `<verdict>` tag, a few tokens only.
+
+    Only reflections with no verdict at all (none written, or one opened and never closed) are
+    continued; an unclosed `<verdict>` is cut off first. The continuation counts only if the model
+    itself closes the tag (`Correct</verdict>`): we keep its text up to `</verdict>` and never write
+    a tag for it, so a continuation cut at the token limit leaves the reflection without a verdict.
+    """
+    missing = []
+    for i, t in enumerate(texts):
+        read = read_verdict(t)
+        if read.problem in ("no_verdict", "unclosed_verdict") and not read.closed:
+            body = t if read.unclosed_at is None else t[: read.unclosed_at]
+            missing.append((i, body.rstrip() + "\n<verdict>"))
     if not missing:
         return texts
-    raws = []
-    for i in missing:
-        body = texts[i].rstrip()
-        raws.append(engine.chat_text(part[i]["messages"]) + body + "\n<verdict>")
-    sp = SamplingParams(temperature=0.0, max_tokens=4, seed=cfg.seed, stop=["</verdict>"])
-    conts = engine.generate(raws, sp, seeds=[part[i]["seed"] for i in missing])
+    raws = [engine.chat_text(part[i]["messages"]) + body for i, body in missing]
+    sp = SamplingParams(temperature=0.0, max_tokens=FORCE_TOKENS, seed=cfg.seed)
+    conts = engine.generate(raws, sp, seeds=[part[i]["seed"] for i, _ in missing])
     out = list(texts)
-    for i, c in zip(missing, conts):
-        word = c[0].text.strip().split()[:1]
-        if word and word[0].lower().startswith(("correct", "incorrect")):
-            out[i] = (
-                texts[i].rstrip()
-                + f"\n<verdict>{'Correct' if word[0].lower().startswith('correct') else 'Incorrect'}</verdict>"
-            )
+    for (i, body), c in zip(missing, conts):
+        cont = c[0].text
+        close = cont.lower().find("</verdict>")  # the continuation is plain text: cut after the first close
+        if close < 0:
+            continue
+        forced = body + cont[: close + len("</verdict>")]
+        if parse_verdict(forced) is not None:
+            out[i] = forced
     return out
 
 
@@ -205,9 +206,15 @@ def verdict_metrics(run: RunDir) -> dict[str, Any]:
     prec_n = tn / (tn + fn) if tn + fn else 0.0
     rec_n = tn / (tn + fp) if tn + fp else 0.0
     f1_n = 2 * prec_n * rec_n / (prec_n + rec_n) if prec_n + rec_n else 0.0
+    problems: dict[str, int] = {}
+    for text, verdict in df.select("text", "verdict").iter_rows():
+        if verdict is None:
+            why = read_verdict(text).problem or "no_verdict"
+            problems[why] = problems.get(why, 0) + 1
     return {
         "reflections": df.height,
         "parsed": parsed.height,
+        "no_verdict_reasons": dict(sorted(problems.items())),
         "valid": int(df["is_valid"].sum()),
         "tp": tp,
         "fp": fp,

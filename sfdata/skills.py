@@ -9,31 +9,19 @@ or out-of-order tags) is flagged, never fatal.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import polars as pl
 
+from sfdata import grammar
+from sfdata.grammar import CUE_RE, CUES, well_formed
 from sfdata.store import RunDir
 from sfdata.store.schemas import SKILLS
-from sfdata.tasks import Question, extract_answer, get_task
+from sfdata.tasks import Question, get_task
 
-_TAG = re.compile(r"<\s*(/?)\s*(think|sample|reflect|answer)\s*>", re.IGNORECASE)
-_SAMPLE_BLOCK = re.compile(r"<sample>(.*?)</sample>", re.IGNORECASE | re.DOTALL)
-_VERDICT = re.compile(r"<\s*verdict\s*>\s*(correct|incorrect)\s*<\s*/\s*verdict\s*>", re.IGNORECASE)
-_BACKTRACK_CUE = re.compile(
-    r"\b(go(?:ing)? back|backtrack\w*|return to (?:it|my earlier)|earlier (?:answer|solution|attempt))\b", re.I
-)
-
-CUES: dict[str, str] = {
-    "cue_wait": r"\bwait\b",
-    "cue_verify": r"\b(?:let me|let's|i(?:'ll| will)) (?:verify|double[- ]check)\b|\bverif(?:y|ying|ication)\b",
-    "cue_alternatively": r"\balternatively\b|\banother (?:approach|way)\b",
-    "cue_check": r"\blet me (?:check|re-?check)\b|\bchecking\b",
-}
-_CUE_RE = {k: re.compile(v, re.IGNORECASE) for k, v in CUES.items()}
+__all__ = ["CUES", "SkillCounts", "detect", "skills_frame", "skills_stage", "well_formed"]
 
 
 @dataclass
@@ -53,46 +41,74 @@ class SkillCounts:
     cue_alternatively: int = 0
     cue_check: int = 0
     malformed: bool = False
+    problem: str = ""  # why the text was not analysed (over the tag cap); not a column of the skills table
 
 
-def well_formed(text: str) -> bool:
-    """Tags balanced, not nested where they must not be, and sample/reflect only inside <think>."""
-    stack: list[str] = []
-    for m in _TAG.finditer(text):
-        closing, name = m.group(1) == "/", m.group(2).lower()
-        if not closing:
-            if name in stack:
-                return False
-            if name in ("sample", "reflect") and ("sample" in stack or "reflect" in stack):
-                return False
-            stack.append(name)
-        else:
-            if not stack or stack[-1] != name:
-                return False
-            stack.pop()
-    return not stack
+def _events(sc: grammar.Scan) -> list[tuple[str, str | None]]:
+    """Ordered events in one pass over the tags: ("sample", its answer) and ("verdict", "Correct"|"Incorrect").
 
-
-def _events(text: str) -> list[tuple[str, Any]]:
-    """Ordered events: ("sample", answer) and ("verdict", "Correct"|"Incorrect")."""
-    ev: list[tuple[int, str, Any]] = []
-    for m in _SAMPLE_BLOCK.finditer(text):
-        ev.append((m.start(), "sample", extract_answer(m.group(1))))
-    for m in _VERDICT.finditer(text):
-        ev.append((m.start(), "verdict", "Correct" if m.group(1).lower() == "correct" else "Incorrect"))
-    ev.sort(key=lambda e: e[0])
-    return [(k, v) for _, k, v in ev]
+    A sample is a `<sample>` closed by the next `</sample>`; its answer is the last complete `<answer>`
+    inside it. A verdict is a closed `<verdict>Correct|Incorrect</verdict>`.
+    """
+    text, tags = sc.text, sc.tags
+    ev: list[tuple[str, str | None]] = []
+    sample_open: grammar.Tag | None = None
+    answer_open: grammar.Tag | None = None
+    answer: str | None = None
+    verdict_open: grammar.Tag | None = None
+    for t in tags:
+        if t.name == "sample":
+            if not t.closing:
+                if sample_open is None:
+                    sample_open, answer_open, answer = t, None, None
+            elif sample_open is not None:
+                ev.append(("sample", answer))
+                sample_open = None
+        elif t.name == "answer" and sample_open is not None:
+            if not t.closing:
+                answer_open = t
+            elif answer_open is not None:
+                answer = text[answer_open.end : t.start].strip() or None
+                answer_open = None
+        elif t.name == "verdict":
+            if not t.closing:
+                verdict_open = t
+            elif verdict_open is not None:
+                body = text[verdict_open.end : t.start] if t.start - verdict_open.end <= 64 else ""
+                word = body.strip().lower()
+                if word in ("correct", "incorrect"):
+                    ev.append(("verdict", "Correct" if word == "correct" else "Incorrect"))
+                verdict_open = None
+    return ev
 
 
 def detect(text: str | None, question: Question | None = None, task: Any = None) -> SkillCounts:
+    """Skill counts of one text, from one bounded pass over its tags (over `grammar.MAX_TAGS`: malformed, no events)."""
     text = text or ""
     c = SkillCounts()
-    c.malformed = not well_formed(text)
-    c.n_samples = len(re.findall(r"<sample>", text, re.IGNORECASE))
-    c.n_reflections = len(re.findall(r"<reflect>", text, re.IGNORECASE))
-    for key, rx in _CUE_RE.items():
-        setattr(c, key, len(rx.findall(text)))
-    events = _events(text)
+    sc = grammar.scan(text)
+    c.malformed = not well_formed(text, sc)
+    for key, rx in CUE_RE.items():
+        setattr(c, key, sum(1 for _ in rx.finditer(text)))
+    if sc.over_limit:
+        c.problem = f"refused: {sc.problem}"
+        return c
+    c.n_samples = sum(1 for t in sc.tags if t.name == "sample" and not t.closing)
+    c.n_reflections = sum(1 for t in sc.tags if t.name == "reflect" and not t.closing)
+    events = _events(sc)
+    verified = _count_events(c, events, question, task)
+    if c.n_backtracks == 0 and verified and grammar.BACKTRACK_CUE.search(text):
+        c.n_backtracks = sum(1 for _ in grammar.BACKTRACK_CUE.finditer(text))
+    sample_answers = [v for k, v in events if k == "sample"]
+    if sample_answers:
+        cut = grammar.think_close(text)
+        final = grammar.extract_answer(text[cut:]) if cut is not None else None
+        c.final_matches_last = final is not None and sample_answers[-1] is not None and _same(final, sample_answers[-1])
+    return c
+
+
+def _count_events(c: SkillCounts, events: list[tuple[str, str | None]], question: Any, task: Any) -> bool:
+    """Verdicts, retries, backtracks, confirmations from the ordered events; True if a sample was verified."""
     verdicts = [v for k, v in events if k == "verdict"]
     c.n_verdicts = len(verdicts)
     c.n_verdict_correct = sum(v == "Correct" for v in verdicts)
@@ -104,52 +120,31 @@ def detect(text: str | None, question: Question | None = None, task: Any = None)
     verified: set[str] = set()  # answers of samples verified Correct
     saw_incorrect_since = False
     prev_correct_answer: str | None = None
-    sample_answers: list[str | None] = []
     for kind, val in events:
         if kind == "sample":
             if last_verdict == "Incorrect":
                 c.n_retries += 1
             if val is not None and val in verified and saw_incorrect_since:
                 c.n_backtracks += 1
-            sample_answers.append(val)
             last_answer, last_verdict = val, None
-        else:
-            if val == "Correct" and last_answer is not None:
-                if prev_correct_answer is not None and _same(prev_correct_answer, last_answer):
-                    c.n_confirms += 1
-                prev_correct_answer = last_answer
-                verified.add(last_answer)
-                saw_incorrect_since = False
-            elif val == "Incorrect":
-                saw_incorrect_since = bool(verified)
-            if c.n_verdict_right is not None and last_verdict is None:
-                truth = task.grade(question, last_answer).is_correct if last_answer is not None else False
-                c.n_verdict_right += int((val == "Correct") == truth)
-            last_verdict = val
-    if c.n_backtracks == 0 and verified and _BACKTRACK_CUE.search(text):
-        c.n_backtracks = len(_BACKTRACK_CUE.findall(text))
-    if sample_answers:
-        tail = text.rsplit("</think>", 1)[-1] if "</think>" in text.lower() else ""
-        final = extract_answer(tail) if tail else None
-        c.final_matches_last = final is not None and sample_answers[-1] is not None and _same(final, sample_answers[-1])
-    return c
+            continue
+        if val == "Correct" and last_answer is not None:
+            if prev_correct_answer is not None and _same(prev_correct_answer, last_answer):
+                c.n_confirms += 1
+            prev_correct_answer = last_answer
+            verified.add(last_answer)
+            saw_incorrect_since = False
+        elif val == "Incorrect":
+            saw_incorrect_since = bool(verified)
+        if c.n_verdict_right is not None and last_verdict is None:
+            truth = task.grade(question, last_answer).is_correct if last_answer is not None else False
+            c.n_verdict_right += int((val == "Correct") == truth)
+        last_verdict = val
+    return bool(verified)
 
 
 def _same(a: str, b: str) -> bool:
     return " ".join(a.split()) == " ".join(b.split())
-
-
-def count_cues_frame(df: pl.DataFrame, text_col: str) -> pl.DataFrame:
-    """Vectorised tag and cue counts for many texts (Polars regex kernels, no Python loop)."""
-    t = pl.col(text_col)
-    exprs = [
-        t.str.count_matches(r"(?i)<sample>").cast(pl.Int32).alias("n_samples"),
-        t.str.count_matches(r"(?i)<reflect>").cast(pl.Int32).alias("n_reflections"),
-        t.str.count_matches(r"(?i)<verdict>\s*correct\s*</verdict>").cast(pl.Int32).alias("n_verdict_correct"),
-        t.str.count_matches(r"(?i)<verdict>\s*incorrect\s*</verdict>").cast(pl.Int32).alias("n_verdict_incorrect"),
-    ]
-    exprs += [t.str.count_matches("(?i)" + rx).cast(pl.Int32).alias(k) for k, rx in CUES.items()]
-    return df.with_columns(exprs)
 
 
 def skills_frame(texts: list[tuple[str, str, str | None]], source: str, questions: dict[str, Question]) -> pl.DataFrame:
@@ -165,7 +160,9 @@ def skills_frame(texts: list[tuple[str, str, str | None]], source: str, question
             except KeyError:
                 task = None
         c = detect(text, q if task else None, task)
-        rows.append({"id": id_, "source": source, **asdict(c)})
+        row = asdict(c)
+        row.pop("problem")
+        rows.append({"id": id_, "source": source, **row})
     return pl.DataFrame(rows, schema=SKILLS) if rows else pl.DataFrame(schema=SKILLS)
 
 

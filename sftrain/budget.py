@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sfdata.engines.base import Engine, SamplingParams
+from sfdata.grammar import think_close
 from sftrain.sampling import generate_with_seeds
-
-THINK_CLOSE = "</think>"
 
 
 @dataclass
@@ -26,8 +25,8 @@ class Forced:
 
 def thought_before_close(text: str) -> str | None:
     """The text before the last `</think>`, or None when the thought was never closed (parsing only)."""
-    at = text.rfind(THINK_CLOSE)
-    return None if at < 0 else text[:at]
+    at = think_close(text)  # the grammar's last </think>, in any spelling
+    return None if at is None else text[:at]
 
 
 def _rounded_down(remaining: int, total: int) -> int:

@@ -11,7 +11,7 @@ import re
 
 from rich.text import Text
 
-from tui.tags import segments
+from tui.tags import segments, tag_name
 
 PALETTE: dict[str, str] = {
     "sf-correct": "#a3be8c",
@@ -66,7 +66,7 @@ def trace_text(trace: str, outside: str = "glue", search: str = "") -> Text:
     for kind, piece in segments(trace):
         kind = outside if kind == "glue" else kind
         if kind == "tag":
-            out.append(piece, style=_TAG_STYLES.get(piece.strip("</>").lower(), "dim"))
+            out.append(piece, style=_TAG_STYLES.get(tag_name(piece) or "", "dim"))
         elif kind == "verdict":
             out.append(piece, style=verdict_style(piece))
         else:

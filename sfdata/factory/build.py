@@ -18,8 +18,9 @@ from typing import Any
 
 import polars as pl
 
-from sfdata.factory.formats import ABLATIONS, FORMATS, STRUCTURAL_TAGS, Sample, Skip, choose, render
+from sfdata.factory.formats import ABLATIONS, FORMATS, Sample, Skip, choose, render
 from sfdata.factory.mix import purpose_of
+from sfdata.grammar import STRUCTURAL_TAG_PATTERN
 from sfdata.stagecfg import from_dict
 from sfdata.store import RunDir
 from sfdata.store.run import now_utc
@@ -112,9 +113,9 @@ def samples_by_question(rollouts: pl.DataFrame, grades: pl.DataFrame, reflection
         .sort("pos", "reflection_idx", "reflection_id")
     )
     counts = valid.group_by("pos").len().rename({"len": "n_refl"})
-    tags = "|".join(STRUCTURAL_TAGS)
     resp = pl.col("response").fill_null("")
-    clean = (resp.str.strip_chars() != "") & pl.col("extracted_answer").is_not_null() & ~resp.str.contains(tags)
+    no_tag = ~resp.str.contains(STRUCTURAL_TAG_PATTERN)  # the same regex as formats.is_clean (sfdata.grammar)
+    clean = (resp.str.strip_chars() != "") & pl.col("extracted_answer").is_not_null() & no_tag
     samples = (
         joined.join(counts, on="pos", how="left")
         .with_columns(

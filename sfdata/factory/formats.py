@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sfdata.factory import phrases
+from sfdata.grammar import has_structural_tag
 
 FORMATS = ("0C", "*C", "*C_full", "*C*IC", "*CC", "random", "no_reflection", "star")
 ABLATIONS = ("no_sample_order", "no_reflections", "no_prompt_diversity")
-STRUCTURAL_TAGS = ("<think>", "</think>", "<sample>", "</sample>", "<reflect>", "</reflect>")
 
 
 class Sample(NamedTuple):
@@ -88,7 +88,8 @@ class Skip(Exception):
 
 
 def is_clean(response: str, answer: str | None) -> bool:
-    return bool(response.strip()) and answer is not None and not any(t in response for t in STRUCTURAL_TAGS)
+    """Non-empty, has an answer, and holds no structural tag (in any spelling the grammar reads)."""
+    return bool(response.strip()) and answer is not None and not has_structural_tag(response)
 
 
 def _choice(rng: random.Random, seq):

@@ -6,12 +6,14 @@ Graders never `eval`: each task parses answers itself, bounded in size and time.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
+from sfdata.grammar import extract_answer, find_answer
 from sfdata.store.ids import stable_id
+
+__all__ = ["GradeReason", "GradeResult", "Question", "Task", "extract_answer", "grade_response"]
 
 
 class GradeReason(str, Enum):
@@ -97,26 +99,11 @@ class Task(Protocol):
         ...
 
 
-_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
-MAX_ANSWER_CHARS = 2_000
-
-
-def extract_answer(text: str | None) -> str | None:
-    """Text inside the LAST complete `<answer>...</answer>`, stripped; None if there is none."""
-    if not text:
-        return None
-    last = None
-    for m in _ANSWER_RE.finditer(text):
-        last = m.group(1)
-    if last is None:
-        return None
-    last = last.strip()
-    return last or None
-
-
 def grade_response(task: Task, question: Question, response: str | None) -> tuple[str | None, GradeResult]:
-    """Extract the final answer from a full response and grade it."""
-    ans = extract_answer(response)
-    if ans is None:
-        return None, GradeResult(False, GradeReason.NO_ANSWER)
-    return ans, task.grade(question, ans)
+    """Extract the final answer from a full response (`sfdata.grammar`) and grade it."""
+    found = find_answer(response)
+    if found.text is None:
+        if found.problem and found.problem.startswith("refused"):
+            return None, GradeResult(False, GradeReason.TOO_LONG, found.problem)
+        return None, GradeResult(False, GradeReason.NO_ANSWER, found.problem or "")
+    return found.text, task.grade(question, found.text)

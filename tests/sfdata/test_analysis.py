@@ -91,7 +91,8 @@ def test_parse_verdict_is_robust():
     assert parse_verdict("blah <verdict>Correct</verdict>") == "Correct"
     assert parse_verdict("<verdict> incorrect </verdict>") == "Incorrect"
     assert parse_verdict("<VERDICT>CORRECT</VERDICT>") == "Correct"
-    assert parse_verdict("<verdict>Correct</verdict> then <verdict>Incorrect</verdict>") == "Incorrect"
+    # two contradictory verdicts are no verdict (issue 11.2; the old parser took the last one)
+    assert parse_verdict("<verdict>Correct</verdict> then <verdict>Incorrect</verdict>") is None
     assert parse_verdict("The answer is correct.") is None
     assert parse_verdict("<verdict>maybe</verdict>") is None
     assert parse_verdict(None) is None and parse_verdict("") is None
