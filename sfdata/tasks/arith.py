@@ -25,6 +25,10 @@ MAX_DIGITS = 12  # per integer literal
 MAX_BITS = 4096  # numerator/denominator size of any intermediate value
 MAX_NODES = 200
 
+#: after normalising, an expression holds only these (no names, `_`, `#`, `.`, quotes, brackets)
+_ALLOWED = frozenset("0123456789+-*/() \t")
+#: 0x10, 0o20, 0b10000: Python radix literals are not numbers a model was given (and `0x10` is not `0 * 10`)
+_RADIX = re.compile(r"(?<![0-9A-Za-z_])0[xXoObB][0-9A-Za-z_]")
 _SPELLINGS = {"×": "*", "÷": "/", "−": "-", "–": "-", "∗": "*", "·": "*"}
 _X_TIMES = re.compile(r"(?<=[\d)])\s*[xX]\s*(?=[\d(])")
 _DIGIT_RUN = re.compile(r"\d+")
@@ -73,6 +77,9 @@ def precheck(expr: str) -> None:
         raise ArithError(GradeReason.PARSE_ERROR, "unbalanced '('")
     if "**" in expr or "//" in expr or "%" in expr or "^" in expr:
         raise ArithError(GradeReason.ILLEGAL_TOKEN, "only + - * / are allowed")
+    bad = next((c for c in expr if c not in _ALLOWED), None)
+    if bad is not None:  # `1_6`, `# comment`, names, floats: Python syntax that is not arithmetic on integers
+        raise ArithError(GradeReason.ILLEGAL_TOKEN, f"character {bad!r} is not part of + - * / arithmetic")
     for m in _DIGIT_RUN.finditer(expr):
         if len(m.group()) > MAX_DIGITS:
             raise ArithError(GradeReason.TOO_LONG, f"number with {len(m.group())} digits (max {MAX_DIGITS})")
@@ -84,21 +91,21 @@ def _check_size(v: Fraction) -> Fraction:
     return v
 
 
-def _walk(node: ast.AST, lits: Counter, budget: list[int]) -> Fraction:
+def _walk(node: ast.AST, leaves: list[int], budget: list[int]) -> Fraction:
     budget[0] -= 1
     if budget[0] < 0:
         raise ArithError(GradeReason.TOO_LONG, f"more than {MAX_NODES} syntax nodes")
     if isinstance(node, ast.Expression):
-        return _walk(node.body, lits, budget)
+        return _walk(node.body, leaves, budget)
     if isinstance(node, ast.Constant):
         v = node.value
         if isinstance(v, bool) or not isinstance(v, int):
             raise ArithError(GradeReason.ILLEGAL_TOKEN, f"literal {v!r} is not an integer")
-        lits[v] += 1
+        leaves.append(v)
         return Fraction(v)
     if isinstance(node, ast.BinOp):
-        a = _walk(node.left, lits, budget)
-        b = _walk(node.right, lits, budget)
+        a = _walk(node.left, leaves, budget)
+        b = _walk(node.right, leaves, budget)
         op = node.op
         if isinstance(op, ast.Add):
             return _check_size(a + b)
@@ -116,21 +123,52 @@ def _walk(node: ast.AST, lits: Counter, budget: list[int]) -> Fraction:
     raise ArithError(GradeReason.ILLEGAL_TOKEN, f"{type(node).__name__} is not arithmetic")
 
 
-def evaluate(expr: str) -> Evaluated:
-    """Evaluate a bounded +-*/ expression over integer literals exactly; raise ArithError otherwise."""
+def parse(expr: str) -> ast.Expression:
+    """Normalise, check every bound, then parse: the tree holds only int literals and + - * / (or unary ops)."""
+    if _RADIX.search(expr):
+        raise ArithError(GradeReason.ILLEGAL_TOKEN, "only decimal numbers are allowed (no 0x / 0o / 0b literals)")
     expr = normalise(expr)
     if not expr:
         raise ArithError(GradeReason.NO_ANSWER, "empty expression")
     precheck(expr)
     try:
-        tree = ast.parse(expr, mode="eval")
+        return ast.parse(expr, mode="eval")
     except SyntaxError as e:
         raise ArithError(GradeReason.PARSE_ERROR, f"not an expression: {e.msg}") from None
     except (RecursionError, MemoryError, ValueError) as e:  # defensive: precheck should prevent these
         raise ArithError(GradeReason.TOO_LONG, f"parser refused: {type(e).__name__}") from None
-    lits: Counter = Counter()
-    value = _walk(tree, lits, [MAX_NODES])
-    return Evaluated(value, lits)
+
+
+def evaluate_tree(tree: ast.Expression) -> tuple[Fraction, list[int]]:
+    """Exact value of a parsed tree and its integer literals in left-to-right order."""
+    leaves: list[int] = []
+    return _walk(tree, leaves, [MAX_NODES]), leaves
+
+
+_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+
+
+def tree_text(tree: ast.AST, leaf_text: list[str]) -> str:
+    """The tree as text with its literals replaced, in order, by `leaf_text`; every sub-operation parenthesised."""
+    it = iter(leaf_text)
+
+    def rec(node: ast.AST) -> str:
+        if isinstance(node, ast.Expression):
+            return rec(node.body)
+        if isinstance(node, ast.BinOp):
+            left, right = rec(node.left), rec(node.right)
+            left = f"({left})" if isinstance(node.left, ast.BinOp) else left
+            right = f"({right})" if isinstance(node.right, ast.BinOp) else right
+            return f"{left} {_OPS[type(node.op)]} {right}"
+        return next(it)
+
+    return rec(tree)
+
+
+def evaluate(expr: str) -> Evaluated:
+    """Evaluate a bounded +-*/ expression over integer literals exactly; raise ArithError otherwise."""
+    value, leaves = evaluate_tree(parse(expr))
+    return Evaluated(value, Counter(leaves))
 
 
 def fraction_text(v: Fraction) -> str:

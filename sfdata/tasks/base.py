@@ -25,6 +25,7 @@ class GradeReason(str, Enum):
     REUSED_NUMBER = "reused_number"  # a given number used more often than given
     UNKNOWN_NUMBER = "unknown_number"  # a number that was not given
     MISSING_NUMBER = "missing_number"  # a given number not used
+    UNUSED_RESULT = "unused_result"  # step format: an intermediate result no later step uses
     DIVISION_BY_ZERO = "division_by_zero"
     WRONG_VALUE = "wrong_value"  # well-formed but evaluates to something else
     WRONG_CLAIM = "wrong_claim"  # trailing "= X" where X is not the target

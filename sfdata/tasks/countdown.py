@@ -15,9 +15,9 @@ from typing import Any
 
 from sfdata.tasks.arith import ArithError, evaluate, fraction_text
 from sfdata.tasks.base import GradeReason, GradeResult, Question
+from sfdata.tasks.countdown_steps import grade_steps, is_step_answer
 
-GRADER_VERSION = "countdown/1"
-_STEP_LINE = re.compile(r"^\s*step\s*\d+\s*[:.)-]\s*(.+)$", re.IGNORECASE)
+GRADER_VERSION = "countdown/2"  # 2: step answers must form one expression tree; decimal literals only
 _INT = re.compile(r"^\s*\d{1,12}\s*$")
 
 
@@ -113,52 +113,6 @@ def solve(numbers: list[int], target: int) -> str | None:
     return _strip_outer(found) if found else None
 
 
-def _grade_steps(lines: list[str], numbers: list[int], target: int) -> GradeResult:
-    """`Step k: a op b = c` lines: each given number and each intermediate result used once."""
-    pool = Counter(numbers)
-    given_left = Counter(numbers)
-    seen = set(numbers)  # every value that was ever available (given or produced)
-    last: Fraction | None = None
-    for line in lines:
-        m = _STEP_LINE.match(line)
-        if not m:
-            return GradeResult(False, GradeReason.PARSE_ERROR, f"not a step line: {line[:60]!r}")
-        body = m.group(1)
-        if body.count("=") != 1:
-            return GradeResult(False, GradeReason.PARSE_ERROR, "each step needs exactly one '='")
-        lhs, rhs = body.split("=")
-        try:
-            ev = evaluate(lhs)
-            claimed = evaluate(rhs).value
-        except ArithError as e:
-            return GradeResult(False, e.reason, e.detail)
-        if ev.value != claimed:
-            return GradeResult(
-                False,
-                GradeReason.WRONG_CLAIM,
-                f"{lhs.strip()} is {fraction_text(ev.value)}, not {fraction_text(claimed)}",
-            )
-        for lit, cnt in ev.literals.items():
-            if pool[lit] < cnt:
-                reason = GradeReason.REUSED_NUMBER if lit in seen else GradeReason.UNKNOWN_NUMBER
-                return GradeResult(False, reason, f"{lit} is not available at this step")
-            pool[lit] -= cnt
-            given_left[lit] = max(0, given_left[lit] - cnt)
-        if claimed.denominator == 1:
-            pool[int(claimed)] += 1
-            seen.add(int(claimed))
-        last = ev.value
-    if last is None:
-        return GradeResult(False, GradeReason.NO_ANSWER, "no steps")
-    if +given_left:
-        return GradeResult(False, GradeReason.MISSING_NUMBER, f"unused: {sorted((+given_left).elements())}")
-    if last != target:
-        return GradeResult(
-            False, GradeReason.WRONG_VALUE, f"final step gives {fraction_text(last)}", fraction_text(last)
-        )
-    return GradeResult(True, GradeReason.CORRECT, value=str(target))
-
-
 def grade_countdown(answer: str | None, numbers: list[int], target: int) -> GradeResult:
     """Grade one answer string (the text inside <answer>) against numbers and target."""
     if answer is None or not answer.strip():
@@ -167,8 +121,8 @@ def grade_countdown(answer: str | None, numbers: list[int], target: int) -> Grad
     if len(text) > 4 * 512:
         return GradeResult(False, GradeReason.TOO_LONG, f"answer has {len(text)} characters")
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    if lines and _STEP_LINE.match(lines[0]):
-        return _grade_steps(lines, numbers, target)
+    if is_step_answer(lines):  # `Step 1: 3 + 4 = 7` lines, prefix optional: one expression tree
+        return grade_steps(lines, numbers, target)
     if len(lines) > 1:
         text = " ".join(lines)
     parts = text.split("=")
