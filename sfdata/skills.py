@@ -101,7 +101,7 @@ def detect(text: str | None, question: Question | None = None, task: Any = None)
         c.n_backtracks = sum(1 for _ in grammar.BACKTRACK_CUE.finditer(text))
     sample_answers = [v for k, v in events if k == "sample"]
     if sample_answers:
-        cut = grammar.think_close(text)
+        cut = next((t.start for t in reversed(sc.tags) if t.name == "think" and t.closing), None)
         final = grammar.extract_answer(text[cut:]) if cut is not None else None
         c.final_matches_last = final is not None and sample_answers[-1] is not None and _same(final, sample_answers[-1])
     return c
