@@ -31,7 +31,7 @@ _MAX_VERDICT_BODY = 64
 
 _TAG = re.compile(r"<\s*(/?)\s*(think|sample|reflect|verdict|answer)\s*>", re.IGNORECASE)
 _STRUCTURAL_RE = re.compile(STRUCTURAL_TAG_PATTERN)
-_ECHO_AFTER = re.compile(r"\s*(?:if|or|when)\b", re.IGNORECASE)
+_ECHO_AFTER = re.compile(r"[ \t]*(?:if|or|when)\b", re.IGNORECASE)  # same line: the instruction read back
 
 #: untagged skill cues (R1/QwQ style); the skills table and the inspector's filters both use these
 CUES: dict[str, str] = {

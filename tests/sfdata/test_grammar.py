@@ -74,6 +74,7 @@ def test_unclosed_tags_are_read_in_one_pass():
         ("It is wrong. <verdict>Incorrect", None, "unclosed_verdict"),
         ("<verdict>Correct</verdict> ... <verdict>Corr", None, "unclosed_verdict"),
         ("<verdict>maybe</verdict>", None, "unknown_verdict"),
+        ("<verdict>Correct</verdict>\nIf anything, it was easy.", "Correct", None),  # next line: not an echo
         ("<verdict>Correct</verdict>\n<verdict>Correct</verdict>", None, "several_verdicts"),
         ("The answer is correct.", None, "no_verdict"),
         ("", None, "no_verdict"),
