@@ -12,6 +12,7 @@ import pytest
 from sfdata.hub.raw import RESP, import_raw
 from sfdata.hub.readers import DataFileError
 from sfdata.store import RunDir
+from sfdata.tasks.countdown import GRADER_VERSION
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "raw_official_layout.jsonl"
 
@@ -25,7 +26,8 @@ def test_official_layout_imports_every_reflection_of_each_response(tmp_path):
     per = dict(refl.group_by("response").len().iter_rows())
     assert per["<answer>3 + 5 + 7</answer>"] == 4 and per["<answer>6 * 2 + 4</answer>"] == 2
     grades = run.read("grades")
-    assert set(grades["grader"]) == {"countdown/1"}  # the grade stage's grader id, not countdown/countdown/1
+    # the grade stage's grader id (countdown/N), not countdown/countdown/N
+    assert set(grades["grader"]) == {GRADER_VERSION}
     assert grades["is_correct"].sum() == 3 and res.grade_disagreements == 0
     # two rows of one (question, variant) are two samples, not one overwritten
     orig = run.read("rollouts").filter(pl.col("variant") == "original").sort("sample_idx")
