@@ -23,7 +23,7 @@ class FakeEngine:
     def chat_text(self, messages):
         return "USER:" + messages[-1]["content"] + "\nASSISTANT:"
 
-    def generate(self, prompts, sampling: SamplingParams):
+    def generate(self, prompts, sampling: SamplingParams, seeds=None):
         out = []
         for p in prompts:
             if isinstance(p, str):
@@ -45,7 +45,7 @@ def test_verifier_sees_the_whole_response():
 
 def _force(texts, forced):
     eng = FakeEngine("", forced=list(forced))
-    part = [{"messages": [{"role": "user", "content": "check it"}]} for _ in texts]
+    part = [{"messages": [{"role": "user", "content": "check it"}], "seed": i} for i in range(len(texts))]
     return _force_verdicts(eng, part, texts, ReflectConfig(seed=0)), eng
 
 
