@@ -13,7 +13,7 @@ import pytest
 
 from sfdata.engines.base import Completion, SamplingParams, request_seeds
 from sfdata.generation import engine_for, generate_jobs
-from sfdata.reflect import ReflectConfig, reflect_stage
+from sfdata.reflect import FORCE_TOKENS, ReflectConfig, reflect_stage
 from sfdata.rollouts import GenerateConfig, generate_stage
 from sfdata.store import RunDir
 from sfdata.store.ids import seed_from_id
@@ -134,9 +134,9 @@ def test_forced_verdicts_reuse_the_reflection_seed(tmp_path):
     class NoVerdictFirst(SeedRecordingEngine):
         def generate(self, prompts, sampling, seeds=None):
             out = super().generate(prompts, sampling, seeds)
-            if sampling.max_tokens != 4:  # the main reflection: drop the verdict so it gets forced
+            if sampling.max_tokens != FORCE_TOKENS:  # the main reflection: drop the verdict so it gets forced
                 return [[Completion(c[0].text.split("<verdict>")[0], 1, 5)] for c in out]
-            return [[Completion("Correct", 1, 1)] for _ in out]
+            return [[Completion("Correct</verdict>", 1, 1)] for _ in out]  # a forced verdict must close the tag
 
     run, _ = _generate(tmp_path / "r", chunk=50)
     engine = NoVerdictFirst()
