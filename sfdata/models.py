@@ -12,8 +12,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import tempfile
 from pathlib import Path
+
+from sfdata.store.tempfiles import new_temp_dir
 
 EMBEDDED_ALIASES = {None, "", "embedded", "default", "smollm2", "SmolLM2-135M-Instruct"}
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
@@ -71,7 +72,7 @@ def convert_embedded(force: bool = False) -> Path:
         tok.pad_token = tok.eos_token
     tok.clean_up_tokenization_spaces = False  # destructive for BPE; transformers warns on every load otherwise
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{EMBEDDED_NAME}.", dir=target.parent))
+    tmp = new_temp_dir(target.parent, EMBEDDED_NAME)  # follows the umask (mkdtemp makes 0700)
     try:
         fresh.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)

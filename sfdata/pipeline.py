@@ -16,6 +16,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from sfdata.redact import redact, redact_text
 from sfdata.stagecfg import config_hash
 from sfdata.store import RunDir
 
@@ -99,7 +100,18 @@ def run_pipeline(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     run_dir = run_dir or config.get("run", {}).get("dir") or f"runs/{config.get('run', {}).get('name', 'default')}"
-    run = RunDir(run_dir).init(config)
+    run = RunDir(run_dir)
+    redact(config)  # learn the config's secrets so every log line and error below has them masked
+    log = _masked(log)
+    with run.lock(f"sf run {run_dir}"):  # one writer per run, for every stage below
+        return _run_stages(run.init(config), config, force, only, log)
+
+
+def _masked(log: Callable[[str], None]) -> Callable[[str], None]:
+    return lambda msg: log(redact_text(msg))
+
+
+def _run_stages(run: RunDir, config, force, only, log) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for stage, section, module, fn, cfg_cls in STAGES:
         if section not in config or (only and stage not in only):
@@ -133,7 +145,7 @@ def run_pipeline(
         try:
             info = func(run, cfg, **kwargs) if cfg is not None else func(run, **kwargs)
         except BaseException as e:
-            run.set_stage(stage, "failed", error=f"{type(e).__name__}: {e}")
+            run.set_stage(stage, "failed", error=redact_text(f"{type(e).__name__}: {e}"))
             raise
         info = dict(info or {})
         info["seconds"] = round(time.perf_counter() - t0, 2)

@@ -64,6 +64,11 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ("misc", "serve", "sfdata.cli.serve", "Serve a model on an OpenAI-compatible HTTP API (for --engine openai)"),
 ]
 
+# Commands that write into the run given as `RUN` / `--run`: main() holds that run's writer lock for the
+# whole command (one writer per run). `sf run` takes it inside run_pipeline, whose run dir comes from config.
+WRITERS = {"questions", "generate", "grade", "reflect", "build", "import", "pull", "skills", "report", "eval"}
+_CREATORS = {"questions", "import", "pull", "eval"}  # may create the run directory
+
 _GROUPS = {"pipeline": "Pipeline", "data": "Data & Hub", "analysis": "Analysis", "train": "Training", "misc": "Other"}
 
 
@@ -112,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args = parser.parse_args(argv[1:])
     try:
-        return int(mod.run(args) or 0)
+        with _writer_lock(name, args):
+            return int(mod.run(args) or 0)
     except KeyboardInterrupt:
         print("\ninterrupted; completed parts are kept, rerun to resume", file=sys.stderr)
         return 130
@@ -123,8 +129,26 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("SF_DEBUG"):
             raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"sf {name}: error: {msg}", file=sys.stderr)
+        from sfdata.redact import redact_text
+
+        print(f"sf {name}: error: {redact_text(str(msg))}", file=sys.stderr)
         return 1
+
+
+def _writer_lock(name: str, args: argparse.Namespace):
+    """The run's writer lock for a writing command (a no-op context for readers)."""
+    from contextlib import nullcontext
+    from pathlib import Path
+
+    run = getattr(args, "run", None)
+    if name not in WRITERS or run is None:
+        return nullcontext()
+    run = Path(run)
+    if not run.is_dir() and name not in _CREATORS:
+        return nullcontext()  # the command itself says the run does not exist
+    from sfdata.store import RunDir
+
+    return RunDir(run).lock(f"sf {name} {run}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -344,16 +344,14 @@ def replace_parts(run: RunDir, table: str, df: pl.DataFrame, chunk: int) -> None
 
     from sfdata.store.parquet import conform, new_part_name, write_parquet_atomic
     from sfdata.store.schemas import schema_of
+    from sfdata.store.tempfiles import aside_name, new_temp_dir
 
     target = run.table_path(table)
-    staging = target.with_name(f".{target.name}.new")
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = new_temp_dir(target.parent, f"{target.name}.new")  # per process: two builds never share it
     df = conform(df, schema_of(table), table)
     for c0 in range(0, df.height, chunk):
         write_parquet_atomic(df.slice(c0, chunk), staging / new_part_name())
-    shutil.rmtree(old, ignore_errors=True)
+    old = aside_name(target)  # restored by the next writer if we die between the two renames
     if target.exists():
         os.replace(target, old)
     os.replace(staging, target)

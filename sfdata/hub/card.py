@@ -120,7 +120,9 @@ def render_card(
 
 
 def _body(repo_id, manifest, traces, configs, counts, tasks, models) -> str:
-    gen_cfg = json.dumps(manifest.get("config", {}), indent=2, sort_keys=True, default=str)
+    from sfdata.redact import redact  # credentials never reach a pushed card
+
+    gen_cfg = json.dumps(redact(manifest.get("config", {})), indent=2, sort_keys=True, default=str)
     versions = ", ".join(f"{k} {v}" for k, v in sorted(manifest.get("versions", {}).items()))
     config_lines = "\n".join(f"- `{n}`: {counts.get(n, 0)} rows (`{p}`)" for n, p in configs.items())
     first = next(iter(configs))

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from sfdata.store.tempfiles import new_temp_dir
 
 DEFAULT_CONFIGS = ("sft_train", "raw", "verl")
 CONFIG_FORMATS = {
@@ -73,7 +74,7 @@ def build_folder(
         raise ValueError(f"unknown config(s) {bad}; choose from {', '.join(CONFIG_FORMATS)}")
     check_target_folder(folder, run.path)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    staging = new_temp_dir(folder.parent, folder.name)  # umask-following mode, per process
     try:
         (staging / MARKER).write_text(f"built by sf push from {run.path.resolve()}\n", encoding="utf-8")
         counts, patterns = _write_configs(run.path, staging, configs, kept_only)

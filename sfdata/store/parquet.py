@@ -8,7 +8,6 @@ partial file. Reads validate each file and name the path of any file that cannot
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 import uuid
 import warnings
@@ -19,6 +18,7 @@ from typing import Literal
 import polars as pl
 
 from sfdata.store.schemas import schema_of
+from sfdata.store.tempfiles import new_temp_file
 
 
 class SchemaError(ValueError):
@@ -54,9 +54,7 @@ def empty_frame(table: str) -> pl.DataFrame:
 def write_parquet_atomic(df: pl.DataFrame, path: str | Path) -> Path:
     """Write `df` to `path` via temp file + fsync + os.replace."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = new_temp_file(path)
     try:
         df.write_parquet(tmp, compression="zstd", statistics=True)
         with open(tmp, "rb") as fh:

@@ -11,7 +11,9 @@ import json
 import os
 import platform
 import sys
-import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -20,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from sfdata.store.lock import file_lock, run_lock
 from sfdata.store.parquet import (
     OnCorrupt,
     conform,
@@ -29,6 +32,7 @@ from sfdata.store.parquet import (
     write_parquet_atomic,
 )
 from sfdata.store.schemas import TABLES, schema_of
+from sfdata.store.tempfiles import new_temp_file
 
 STAGES = ("questions", "generate", "grade", "reflect", "build", "skills", "sft", "rl", "eval")
 _VERSIONED = ("skillfactory", "torch", "transformers", "trl", "datasets", "polars", "duckdb", "vllm")
@@ -41,10 +45,9 @@ def now_utc() -> datetime:
 def write_text_atomic(text: str, path: Path) -> Path:
     """Write text via a temp file in the same folder + fsync + os.replace: all or nothing."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = new_temp_file(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -58,6 +61,22 @@ def write_text_atomic(text: str, path: Path) -> Path:
 
 def write_json_atomic(obj: Any, path: Path) -> Path:
     return write_text_atomic(json.dumps(obj, indent=2, sort_keys=True, default=str), path)
+
+
+def dedupe_loudly(df: pl.DataFrame, table: str, where: Path) -> pl.DataFrame:
+    """Keep the first row of each id; warn with the count when any id repeats."""
+    id_col = TABLES[table][1]
+    if df.height == 0 or id_col not in df.columns:
+        return df
+    unique = df.unique(id_col, keep="first", maintain_order=True)
+    dropped = df.height - unique.height
+    if dropped:
+        warnings.warn(
+            f"{where}: {dropped} duplicate row(s) of {table} (same {id_col}) ignored; "
+            "keep one writer per run (sf takes a run lock)",
+            stacklevel=3,
+        )
+    return unique
 
 
 def package_versions() -> dict[str, str]:
@@ -101,8 +120,13 @@ class RunDir:
 
     # ---- reading ------------------------------------------------------------------------
     def read(self, table: str, on_corrupt: OnCorrupt = "raise") -> pl.DataFrame:
-        """All rows of a table with its canonical schema (empty frame if none)."""
-        return read_files(self.files(table), table, on_corrupt)
+        """All rows of a table with its canonical schema (empty frame if none).
+
+        A row id present twice (two writers before the run lock existed, or a copied part file)
+        is kept once, with a warning naming the count: never silently.
+        """
+        df = read_files(self.files(table), table, on_corrupt)
+        return dedupe_loudly(df, table, self.table_path(table))
 
     def ids(self, table: str, on_corrupt: OnCorrupt = "raise") -> set[str]:
         """Ids already present in a table: what a resumed stage skips."""
@@ -115,6 +139,16 @@ class RunDir:
         return set(pl.read_parquet(files, columns=[id_col])[id_col].to_list())
 
     # ---- writing ------------------------------------------------------------------------
+    @contextmanager
+    def lock(self, owner: str | None = None, wait: float = 0.0) -> Iterator[RunDir]:
+        """Hold this run's writer lock for a whole stage or command (re-entrant in one process).
+
+        Raises RunBusyError ("run ... is busy (pid N: COMMAND)") when another process writes to it.
+        Taking it also removes temp files that a killed writer left in the run.
+        """
+        with run_lock(self.path, owner, wait):
+            yield self
+
     def append(self, table: str, df: pl.DataFrame) -> Path | None:
         """Add one part file to a parts table (atomic). Empty frames write nothing."""
         if TABLES[table][2] != "parts":
@@ -139,31 +173,49 @@ class RunDir:
         if not self.manifest_path.is_file():
             return {"name": self.name, "stages": {}, "config": {}}
         try:
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            m = json.loads(self.manifest_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
             raise ValueError(f"{self.manifest_path} is not valid JSON: {e}") from e
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{self.manifest_path} is not UTF-8 text: {e}") from e
+        if not isinstance(m, dict):
+            raise ValueError(f"{self.manifest_path} must hold a JSON object, found {type(m).__name__} ({str(m)[:40]})")
+        if not isinstance(m.get("stages", {}), dict):
+            raise ValueError(f"{self.manifest_path}: 'stages' must be a JSON object")
+        return m
+
+    def _write_manifest(self, m: dict[str, Any]) -> None:
+        from sfdata.redact import redact
+
+        write_json_atomic(redact(m), self.manifest_path)
 
     def init(self, config: dict[str, Any] | None = None) -> RunDir:
-        """Create the folder and a manifest (keeps an existing manifest's stage history)."""
+        """Create the folder and a manifest (keeps an existing manifest's stage history); secrets are redacted."""
         self.path.mkdir(parents=True, exist_ok=True)
-        m = self.manifest()
-        m.setdefault("created_at", now_utc().isoformat())
-        m["name"] = self.name
-        if config is not None:
-            m["config"] = config
-        m["versions"] = package_versions()
-        write_json_atomic(m, self.manifest_path)
+        with file_lock(self.manifest_path):
+            m = self.manifest()
+            m.setdefault("created_at", now_utc().isoformat())
+            m["name"] = self.name
+            if config is not None:
+                m["config"] = config
+            m["versions"] = package_versions()
+            self._write_manifest(m)
         return self
 
     def set_stage(self, stage: str, status: str, **info: Any) -> None:
-        """Record a stage's status ("running" | "done" | "failed") with free-form info (rows, seeds...)."""
-        m = self.manifest()
-        entry = dict(m.get("stages", {}).get(stage, {}))
-        entry.update(info)
-        entry["status"] = status
-        entry["updated_at"] = now_utc().isoformat()
-        m.setdefault("stages", {})[stage] = entry
-        write_json_atomic(m, self.manifest_path)
+        """Record a stage's status ("running" | "done" | "failed") with free-form info (rows, seeds...).
+
+        Read-modify-write under a file lock, so concurrent callers never drop each other's updates.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.manifest_path):
+            m = self.manifest()
+            entry = dict(m.get("stages", {}).get(stage, {}))
+            entry.update(info)
+            entry["status"] = status
+            entry["updated_at"] = now_utc().isoformat()
+            m.setdefault("stages", {})[stage] = entry
+            self._write_manifest(m)
 
     def stage_status(self, stage: str) -> str | None:
         return self.manifest().get("stages", {}).get(stage, {}).get("status")
