@@ -84,11 +84,14 @@ def run_query(run, name: str, params: dict[str, object] | None = None) -> pl.Dat
         con.close()
 
 
-def run_sql(run, sql: str) -> pl.DataFrame:
-    from sfdata.store.duck import connect
+def run_sql(run, sql: str, write: bool = False) -> pl.DataFrame:
+    """Ad-hoc SQL over a run's views: read-only unless `write` (then any statement, files and network too)."""
+    from sfdata.store.duck import check_read_only, connect
 
-    con = connect(run)
+    con = connect(run, write=write)
     try:
+        if not write:
+            check_read_only(con, sql)
         rel = con.sql(sql)
         if rel is None:
             return pl.DataFrame()

@@ -28,7 +28,7 @@ from tui.components import (
     TraceScreen,
     TraceTable,
 )
-from tui.data import COLUMNS, PAGE_SIZE, FilterError, Filters, TraceStore, parse_skills
+from tui.data import COLUMNS, PAGE_SIZE, FilterError, Filters, LabelsError, TraceStore, parse_skills
 from tui.render import PALETTE, ok_text
 from tui.source import Source
 
@@ -85,6 +85,18 @@ class InspectorApp(App[None]):
         if self.total == 0 and self.filters == Filters() and self.store.rollouts_page(limit=1).total:
             self.notify("no traces in this run yet: showing its rollouts (sf build makes traces)")
             self.action_rollouts()
+
+        if self.store.labels_error:
+            self.notify(self.store.labels_error, title="labels", severity="error", timeout=30, markup=False)
+
+    def _save_label(self, trace_id: str, label: str | None, note: str | None = None) -> bool:
+        """Save one label; an unreadable labels file is shown on screen and left untouched."""
+        try:
+            self.store.set_label(trace_id, label, note)
+        except LabelsError as e:
+            self.notify(str(e), title="labels", severity="error", timeout=30, markup=False)
+            return False
+        return True
 
     def on_resize(self, event: object = None) -> None:
         self.set_class(self.size.width < _NARROW, "-narrow")
@@ -194,7 +206,8 @@ class InspectorApp(App[None]):
         await self._show_step(message.step)
 
     async def on_label_requested(self, message: msg.LabelRequested) -> None:
-        self.store.set_label(message.trace_id, message.label)
+        if not self._save_label(message.trace_id, message.label):
+            return
         self.notify(f"{message.trace_id}: {message.label or 'label cleared'}")
         self.reload(keep_cursor=True)
         screen = self.screen
@@ -208,7 +221,8 @@ class InspectorApp(App[None]):
 
     def on_note_saved(self, message: msg.NoteSaved) -> None:
         label = self.store.labels.get(message.trace_id, (None, ""))[0]
-        self.store.set_label(message.trace_id, label, message.note)
+        if not self._save_label(message.trace_id, label, message.note):
+            return
         self.notify("note saved")
         self.reload(keep_cursor=True)
         if isinstance(self.screen, TraceScreen):
@@ -335,7 +349,8 @@ class InspectorApp(App[None]):
         tid = self.current_id()
         if tid:
             row = self.query_one(TraceTable).cursor_row
-            self.store.set_label(tid, label)
+            if not self._save_label(tid, label):
+                return
             self.notify(f"{tid}: {label or 'label cleared'}")
             self.reload(keep_cursor=True)
             table = self.query_one(TraceTable)

@@ -46,7 +46,10 @@ SKILLS: dict[str, str] = {
     **_STRUCTURE,
     **{name: f"regexp_matches(trace, '(?i)' || {_sql_str(rx)})" for name, rx in cue_patterns().items()},
 }
-_STATEMENT_BREAK = re.compile(r";")  # one expression inside one SELECT: no second statement
+
+
+class LabelsError(ValueError):
+    """Labels cannot be saved (the labels file is unreadable); the message is meant for the screen."""
 
 
 class FilterError(ValueError):
@@ -94,10 +97,67 @@ class Filters:
             parts.append("contains(lower(trace), lower(?))")
             params.append(self.search)
         if self.where.strip():
-            if _STATEMENT_BREAK.search(self.where):
-                raise FilterError("the WHERE box takes one boolean expression (no ; or statements)")
-            parts.append(f"({self.where})")
+            parts.append(f"({where_expression(self.where)})")
         return (" WHERE " + " AND ".join(parts)) if parts else "", params
+
+
+def _scan_expression(text: str) -> None:
+    """Parentheses balanced outside quotes and never closed below zero; no ';' and no comments."""
+    depth, quote, i = 0, "", 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == quote:
+                if text[i + 1 : i + 2] == quote:  # doubled quote inside a literal
+                    i += 1
+                else:
+                    quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth < 0:
+                raise FilterError("the WHERE box takes one boolean expression: a ')' closes a '(' it did not open")
+        elif c == ";":
+            raise FilterError("the WHERE box takes one boolean expression (no ';' or second statement)")
+        elif text[i : i + 2] in ("--", "/*"):
+            raise FilterError("the WHERE box takes one boolean expression (no SQL comments)")
+        i += 1
+    if quote:
+        raise FilterError(f"unclosed {quote} in the WHERE box")
+    if depth:
+        raise FilterError("the WHERE box takes one boolean expression: a '(' is never closed")
+
+
+def where_expression(text: str) -> str:
+    """The WHERE box's text, checked to be ONE boolean expression that cannot break out of its parentheses.
+
+    A scan rejects unbalanced parentheses, ';' and comments; DuckDB's own parser then must read
+    `SELECT 1 FROM t WHERE NOT (text)` as one SELECT whose condition is that NOT: any text that
+    closes the parenthesis and adds `OR ...` would put the OR on top instead.
+    """
+    import json
+
+    import duckdb
+
+    text = text.strip()
+    _scan_expression(text)
+    con = duckdb.connect(":memory:", config={"enable_external_access": False})
+    try:
+        tree = json.loads(
+            con.sql("SELECT json_serialize_sql(?)", params=[f"SELECT 1 FROM t WHERE NOT ({text})"]).fetchall()[0][0]
+        )
+    finally:
+        con.close()
+    if tree.get("error"):
+        raise FilterError(f"WHERE: {tree.get('error_message', 'syntax error')}")
+    statements = tree.get("statements") or []
+    where = statements[0]["node"].get("where_clause") if len(statements) == 1 else None
+    if not where or where.get("type") != "OPERATOR_NOT":
+        raise FilterError("the WHERE box takes one boolean expression (it cannot close its parentheses)")
+    return text
 
 
 def parse_skills(text: str) -> tuple[str, ...]:
@@ -181,20 +241,20 @@ class TraceStore:
     def __post_init__(self) -> None:
         from sfdata.store import RunDir
         from sfdata.store.duck import connect, table_view_sql
-        from sfdata.store.parquet import read_files
 
         self.run = RunDir(self.run_path)
         if not self.run.exists():
             raise FileNotFoundError(f"{self.run_path} is not a run directory")
-        self.con = connect(self.run, on_corrupt="skip")
+        extra = [*(self.traces_files or []), *([self.labels_path] if self.labels_path is not None else [])]
+        self.con = connect(self.run, on_corrupt="skip", extra_paths=extra)  # read-only: only these files
         if self.traces_files is not None:
             self.con.execute(table_view_sql("traces", list(self.traces_files)))
         if self.labels_path is not None:
             self.con.execute(table_view_sql("labels", self.label_files()))
         self.con.execute(_VIEW_TL)
         self.con.execute(_VIEW_T)
-        lab = read_files(self.label_files(), "labels", "skip")
-        self.labels = {r[0]: (r[1], r[2] or "") for r in lab.select("trace_id", "label", "note").iter_rows()}
+        self.labels_error: str | None = None  # set when the labels file cannot be read: saving stops
+        self.labels = self._read_labels()
 
     def labels_file(self) -> Path:
         """Where this store's labels are saved (shown on screen)."""
@@ -406,31 +466,49 @@ class TraceStore:
         ).pl()
 
     # ---- curation -------------------------------------------------------------------------
+    def _read_labels(self) -> dict[str, tuple[str, str]]:
+        """Labels on disk; an unreadable file turns saving off (never overwritten) and says so."""
+        from sfdata.store.parquet import CorruptFileError, read_files
+
+        try:
+            lab = read_files(self.label_files(), "labels")
+        except (CorruptFileError, OSError, ValueError) as e:
+            self.labels_error = (
+                f"labels not saved: {self.labels_file()} cannot be read ({e}); "
+                "it is left untouched: fix or move it, then reopen the inspector"
+            )
+            return dict(getattr(self, "labels", {}))
+        return {r[0]: (r[1], r[2] or "") for r in lab.select("trace_id", "label", "note").iter_rows()}
+
     def set_label(self, trace_id: str, label: str | None, note: str | None = None) -> None:
-        """Set keep/drop (None clears) and/or a note; rewrites labels.parquet atomically."""
+        """Set keep/drop (None clears) and/or a note for one trace.
+
+        Read-merge-write under the labels lock: the file on disk (other inspectors' labels included)
+        is re-read, only this trace's row changes, and the result replaces the file atomically.
+        Raises LabelsError (and writes nothing) when the labels file cannot be read.
+        """
         from sfdata.store.duck import table_view_sql
+        from sfdata.store.lock import file_lock
+        from sfdata.store.parquet import read_files
         from sfdata.store.run import now_utc
         from sfdata.store.schemas import LABELS
 
         if label not in (None, "keep", "drop"):
             raise ValueError(f"label must be keep, drop or None, got {label!r}")
-        old_label, old_note = self.labels.get(trace_id, (None, ""))
-        note = old_note if note is None else note
-        if label is None and not note:
-            self.labels.pop(trace_id, None)
-        else:
-            self.labels[trace_id] = (label, note)
-        now = now_utc()
-        df = pl.DataFrame(
-            {
-                "trace_id": list(self.labels),
-                "label": [v[0] for v in self.labels.values()],
-                "note": [v[1] for v in self.labels.values()],
-                "updated_at": [now] * len(self.labels),
-            },
-            schema=LABELS,
-        )
-        self._save_labels(df)
+        if self.labels_error:
+            raise LabelsError(self.labels_error)
+        with file_lock(self.labels_file()):
+            disk = self._read_labels()
+            if self.labels_error:
+                raise LabelsError(self.labels_error)
+            old_label, old_note = disk.get(trace_id, self.labels.get(trace_id, (None, "")))
+            note = old_note if note is None else note
+            rows = read_files(self.label_files(), "labels").filter(pl.col("trace_id") != trace_id)
+            if label is not None or note:
+                one = {"trace_id": [trace_id], "label": [label], "note": [note], "updated_at": [now_utc()]}
+                rows = pl.concat([rows, pl.DataFrame(one, schema=LABELS)])
+            self._save_labels(rows)
+        self.labels = {r[0]: (r[1], r[2] or "") for r in rows.select("trace_id", "label", "note").iter_rows()}
         self.con.execute(table_view_sql("labels", self.label_files()))
 
     def _save_labels(self, df: pl.DataFrame) -> None:

@@ -11,6 +11,11 @@ from sfdata.cli._common import add_output_args
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("sql", help="a SQL statement")
     p.add_argument("--run", type=Path, required=True)
+    p.add_argument(
+        "--write",
+        action="store_true",
+        help="allow statements that write files, attach databases, install extensions or reach the network",
+    )
     add_output_args(p)
 
 
@@ -21,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from sfdata.queries import run_sql
 
     try:
-        df = run_sql(existing_run(args.run), args.sql)
+        df = run_sql(existing_run(args.run), args.sql, write=args.write)
     except duckdb.Error as e:
         raise ValueError(f"SQL error: {e}") from None
     emit(df, args.fmt, args.out, limit=args.limit)

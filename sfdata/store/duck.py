@@ -7,6 +7,7 @@ Tables with no file yet are empty views with the canonical schema, so every quer
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -69,20 +70,60 @@ def table_view_sql(table: str, files: list[Path]) -> str:
 
 
 def connect(
-    run: RunDir | str | Path, on_corrupt: OnCorrupt = "raise", database: str = ":memory:"
+    run: RunDir | str | Path,
+    on_corrupt: OnCorrupt = "raise",
+    database: str = ":memory:",
+    write: bool = False,
+    extra_paths: Iterable[str | Path] = (),
 ) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with one view per table of `run`."""
+    """An in-memory DuckDB connection with one view per table of `run`.
+
+    Read-only by default (`sf sql`, named queries, report, inspector): DuckDB may read the run's
+    table files and nothing else (`allowed_paths` + `enable_external_access = false`, locked), and
+    never installs or autoloads an extension, so no query can write files, attach databases or
+    reach the network. `extra_paths` are other files the caller will read (the inspector's single
+    file and its labels). `write=True` (`sf sql --write`) is the explicit opt-out.
+    """
     run = run if isinstance(run, RunDir) else RunDir(run)
-    con = duckdb.connect(database)
+    config = {} if write else {"autoload_known_extensions": False, "autoinstall_known_extensions": False}
+    con = duckdb.connect(database, config=config)
+    allowed: list[str] = [str(p) for p in extra_paths]
     for table in TABLES:
         files = readable_files(run.files(table), table, on_corrupt)
+        allowed += [str(p) for p in files]
+        if TABLES[table][2] == "single":
+            allowed.append(str(run.table_path(table)))  # re-read after a save (inspector labels)
         con.execute(table_view_sql(table, files))
     con.execute(
         """CREATE OR REPLACE VIEW graded AS
         SELECT r.*, g.extracted_answer, g.is_correct, g.reason, g.grader
         FROM rollouts r LEFT JOIN grades g USING (rollout_id)"""
     )
+    if not write:
+        lock_down(con, sorted(set(allowed)))
     return con
+
+
+def lock_down(con: duckdb.DuckDBPyConnection, allowed_paths: list[str]) -> None:
+    """Only `allowed_paths` stay reachable; external access off; the settings cannot be changed back."""
+    con.execute("SET allowed_paths = ?", [allowed_paths])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Refuse statements other than SELECT/EXPLAIN (COPY, ATTACH, INSTALL, SET, CREATE...) by parsing them."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as e:
+        raise ValueError(f"SQL error: {str(e).splitlines()[0]}") from None
+    for st in statements:
+        kind = str(st.type).rpartition(".")[2]
+        if kind not in READ_ONLY_STATEMENTS:
+            raise ValueError(f"{kind} statements are not allowed here: analysis is read-only (sf sql --write opts in)")
 
 
 def query(run: RunDir | str | Path, sql: str, params: list | dict | None = None) -> pl.DataFrame:

@@ -126,10 +126,10 @@ def _clean_run(folder: Path) -> None:
 
 @contextmanager
 def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
-    """A short blocking lock for one read-modify-write of `path` (lock file `.NAME.lock` beside it)."""
+    """A short blocking lock for one read-modify-write of `path` (lock file `.lock.NAME` beside it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    fd = os.open(path.with_name(f".lock.{path.name}"), os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

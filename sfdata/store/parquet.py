@@ -7,6 +7,7 @@ partial file. Reads validate each file and name the path of any file that cannot
 
 from __future__ import annotations
 
+import io
 import os
 import time
 import uuid
@@ -104,18 +105,22 @@ def list_parts(folder: str | Path) -> list[Path]:
 OnCorrupt = Literal["raise", "skip"]
 
 
-def check_file(path: Path, table: str) -> None:
+def check_file(path: Path | io.BytesIO, table: str, name: Path | None = None) -> None:
     """Raise CorruptFileError unless `path` is a readable Parquet file holding the table's columns."""
+    name = Path(name if name is not None else path)  # type: ignore[arg-type]
     try:
         file_schema = pl.read_parquet_schema(path)
     except Exception as e:
-        raise CorruptFileError(path, f"not a readable Parquet file ({type(e).__name__}: {e})") from e
+        raise CorruptFileError(name, f"not a readable Parquet file ({type(e).__name__}: {e})") from e
+    finally:
+        if isinstance(path, io.BytesIO):
+            path.seek(0)
     from sfdata.store.schemas import LATER_COLUMNS
 
     late = LATER_COLUMNS.get(table, ())  # added later: older parts lack them and read back as nulls
     missing = [c for c in schema_of(table) if c not in file_schema and c not in late]
     if missing:
-        raise CorruptFileError(path, f"missing column(s) {', '.join(missing)} of table {table!r}")
+        raise CorruptFileError(name, f"missing column(s) {', '.join(missing)} of table {table!r}")
 
 
 def readable_files(paths: Iterable[Path], table: str, on_corrupt: OnCorrupt = "raise") -> list[Path]:
@@ -142,15 +147,22 @@ def _with_later_columns(df: pl.DataFrame, schema: Mapping[str, pl.DataType], tab
 
 
 def read_files(paths: Iterable[Path], table: str, on_corrupt: OnCorrupt = "raise") -> pl.DataFrame:
-    """Read files of one table into one frame with the canonical schema."""
-    files = readable_files(paths, table, on_corrupt)
+    """Read files of one table into one frame with the canonical schema.
+
+    Each file is opened once and read from memory: a single-file table replaced by another process
+    between Polars' footer read and its page reads would otherwise look truncated.
+    """
     schema = schema_of(table)
-    if not files:
-        return empty_frame(table)
     frames = []
-    for p in files:
+    for p in paths:
         try:
-            frames.append(conform(_with_later_columns(pl.read_parquet(p), schema, table), schema, table))
+            data = io.BytesIO(Path(p).read_bytes())
+            check_file(data, table, name=p)
+            frames.append(conform(_with_later_columns(pl.read_parquet(data), schema, table), schema, table))
+        except CorruptFileError as e:
+            if on_corrupt == "raise":
+                raise
+            warnings.warn(f"skipping {e}", stacklevel=2)
         except SchemaError as e:
             if on_corrupt == "raise":
                 raise CorruptFileError(p, e) from e
