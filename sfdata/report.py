@@ -96,6 +96,7 @@ def report_stage(run: RunDir) -> dict[str, Any]:
 def print_report(run: RunDir, console) -> dict[str, Any]:
     from rich.panel import Panel
     from rich.table import Table
+    from rich.text import Text
 
     from sfdata.reflect import verdict_metrics
 
@@ -116,7 +117,7 @@ def print_report(run: RunDir, console) -> dict[str, Any]:
         )
     if info["format_mix"]:
         t.add_row("format mix", ", ".join(f"{k} {v}" for k, v in info["format_mix"].items()))
-    console.print(Panel(t, title=f"run {run.path}"))
+    console.print(Panel(t, title=Text(f"run {run.path}")))
     from sfdata.cli._common import emit
 
     for name in ("skill_by_source", "skill_frequency", "eval_accuracy"):
@@ -124,5 +125,5 @@ def print_report(run: RunDir, console) -> dict[str, Any]:
         if df.height:
             emit(df, "table", None, title=name)
     for p in info["plots"]:
-        console.print(f"plot: {p}")
+        console.print(f"plot: {p}", markup=False)
     return info

@@ -11,6 +11,20 @@ console = Console(stderr=False)
 err = Console(stderr=True)
 
 
+def esc(value: object) -> str:
+    """User data (answers, paths, names) made safe to embed in rich markup: `[/]` or `[bold red]` print as text."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
+def cell(value: object):
+    """A table cell that rich never parses as markup."""
+    from rich.text import Text
+
+    return Text("" if value is None else str(value))
+
+
 def add_run_arg(p: argparse.ArgumentParser, required: bool = True) -> None:
     if required:
         p.add_argument("run", type=Path, help="run directory (e.g. runs/demo)")
@@ -47,7 +61,7 @@ def emit(df, fmt: str, out: Path | None, title: str = "", limit: int = 200) -> N
         from sfdata.store.parquet import write_parquet_atomic
 
         write_parquet_atomic(df, out)
-        console.print(f"wrote {df.height} rows to {out}")
+        console.print(f"wrote {df.height} rows to {esc(out)}")
         return
     if fmt in ("csv", "json"):
         text = df.write_csv() if fmt == "csv" else df.write_json()
@@ -57,10 +71,11 @@ def emit(df, fmt: str, out: Path | None, title: str = "", limit: int = 200) -> N
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     table = Table(
-        title=title or None, caption=f"{df.height} row(s)" + (f", first {limit} shown" if df.height > limit else "")
+        title=esc(title) if title else None,
+        caption=f"{df.height} row(s)" + (f", first {limit} shown" if df.height > limit else ""),
     )
     for name, dtype in df.schema.items():
-        table.add_column(name, justify="right" if dtype.is_numeric() else "left", overflow="fold")
+        table.add_column(cell(name), justify="right" if dtype.is_numeric() else "left", overflow="fold")
     for row in df.head(limit).iter_rows():
-        table.add_row(*["" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)) for v in row])
+        table.add_row(*[cell(f"{v:.4g}" if isinstance(v, float) else v) for v in row])
     console.print(table)

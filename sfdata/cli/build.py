@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from sfdata.cli._common import console, existing_run
+    from sfdata.cli._common import cell, console, existing_run
     from sfdata.factory.build import DEFAULT_FORMATS, BuildConfig, build_stage
 
     run_dir = existing_run(args.run)
@@ -59,13 +59,13 @@ def run(args: argparse.Namespace) -> int:
     t.add_column("format")
     t.add_column("traces", justify="right")
     for f, n in info["per_format"].items():
-        t.add_row(f, str(n))
+        t.add_row(cell(f), cell(n))
     console.print(t)
     if info["skipped"]:
         s = Table(title="skipped (format:reason)")
         s.add_column("format:reason")
         s.add_column("questions", justify="right")
         for k, v in info["skipped"].items():
-            s.add_row(k, str(v))
+            s.add_row(cell(k), cell(v))
         console.print(s)
     return 0

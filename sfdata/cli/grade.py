@@ -13,7 +13,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from sfdata.cli._common import console, existing_run
+    from sfdata.cli._common import cell, console, existing_run
     from sfdata.grading import grade_stage
 
     run_dir = existing_run(args.run)
@@ -23,6 +23,6 @@ def run(args: argparse.Namespace) -> int:
     t.add_column("reason")
     t.add_column("rows", justify="right")
     for reason, n in info["reasons"].items():
-        t.add_row(reason, str(n))
+        t.add_row(cell(reason), cell(n))
     console.print(t)
     return 0

@@ -24,19 +24,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from sfdata.cli._common import console
+    from sfdata.cli._common import cell, console, esc
     from sfdata.hub.raw import import_raw
 
     res = import_raw(args.source, args.run, task=args.task, model=args.model, config=args.config, split=args.split)
-    t = Table(title=f"imported {args.source} -> {args.run}")
+    t = Table(title=f"imported {esc(args.source)} -> {esc(args.run)}")
     t.add_column("what")
     t.add_column("count", justify="right")
     for k, v in res.summary().items():
-        t.add_row(k, str(v))
+        t.add_row(cell(k), cell(v))
     console.print(t)
     for b in res.bad_rows[: args.show_bad]:
-        console.print(f"[yellow]bad[/] {b}", markup=True, highlight=False)
+        console.print(f"[yellow]bad[/] {esc(b)}", markup=True, highlight=False)
     if len(res.bad_rows) > args.show_bad:
-        console.print(f"... {len(res.bad_rows) - args.show_bad} more in {args.run}/import_report.parquet")
+        console.print(f"... {len(res.bad_rows) - args.show_bad} more in {args.run}/import_report.parquet", markup=False)
     console.print(f"next: sf build {args.run}", markup=False)
     return 0

@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     if args.convert:
         if not is_embedded(args.name):
             raise ValueError("--convert applies to the embedded model only")
-        console.print(str(convert_embedded(force=True)))
+        console.print(str(convert_embedded(force=True)), markup=False)
         return 0
-    console.print(resolve_model(args.name))
+    console.print(resolve_model(args.name), markup=False)
     return 0

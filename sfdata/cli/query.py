@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from sfdata import queries
-    from sfdata.cli._common import console, emit, existing_run
+    from sfdata.cli._common import cell, console, emit, existing_run
 
     if args.list or not args.name:
         t = Table(title="named queries (sf query NAME --run RUN)")
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         t.add_column("answers")
         t.add_column("params")
         for q in queries.available():
-            t.add_row(q.name, q.description, ", ".join(q.params))
+            t.add_row(cell(q.name), cell(q.description), cell(", ".join(q.params)))
         console.print(t)
         return 0
     if args.run is None:

@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sfdata.cli._common import console
+    from sfdata.cli._common import console, esc
     from sfdata.pipeline import QuestionsConfig, questions_stage
     from sfdata.store import RunDir
 
@@ -28,5 +28,5 @@ def run(args: argparse.Namespace) -> int:
     run_dir = RunDir(args.run).init()
     info = questions_stage(run_dir, QuestionsConfig(args.task, args.n, args.level, args.seed, args.split, opts))
     run_dir.set_stage("questions", "done", info=info)
-    console.print(f"[green]{args.run}[/]: {info['added']} new question(s), {info['questions']} in total")
+    console.print(f"[green]{esc(args.run)}[/]: {info['added']} new question(s), {info['questions']} in total")
     return 0

@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sfdata.cli._common import console
+    from sfdata.cli._common import console, esc
     from sfdata.pipeline import load_config, run_pipeline
 
     cfg = load_config(args.config)
@@ -43,5 +43,5 @@ def run(args: argparse.Namespace) -> int:
                 None,
                 title="eval: accuracy and <sample>-tag use, before/after SFT (+BF = budget forcing)",
             )
-    console.print(f"[green]done[/]: {out['run']}")
+    console.print(f"[green]done[/]: {esc(out['run'])}")
     return 0

@@ -12,7 +12,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from sfdata.cli._common import console
+    from sfdata.cli._common import cell, console, esc
     from sfdata.tasks import get_task, task_names
 
     table = Table(title="tasks", show_lines=True)
@@ -22,9 +22,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             task = get_task(name)
         except ImportError as e:  # a task module that is not installed
-            table.add_row(name, f"[red]unavailable: {e}", "", "")
+            table.add_row(name, f"[red]unavailable: {esc(e)}", "", "")
             continue
         q = task.generate(1, args.seed)[0]
-        table.add_row(name, q.question, q.answer, task.answer_format)
+        table.add_row(cell(name), cell(q.question), cell(q.answer), cell(task.answer_format))
     console.print(table)
     return 0
