@@ -66,7 +66,9 @@ def emit(df, fmt: str, out: Path | None, title: str = "", limit: int = 200) -> N
     if fmt in ("csv", "json"):
         text = df.write_csv() if fmt == "csv" else df.write_json()
         if out:
-            out.write_text(text, encoding="utf-8")
+            from sfdata.store.run import write_text_atomic
+
+            write_text_atomic(text, out)
         else:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
