@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -130,9 +129,9 @@ def write_published_parquet(df: pl.DataFrame, path: Path) -> Path:
 
     table = df.to_arrow()
     table = table.cast(pa.schema([pa.field(f.name, small_types(f.type), f.nullable) for f in table.schema]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    from sfdata.store.tempfiles import new_temp_file
+
+    tmp = new_temp_file(path)  # follows the umask (mkstemp made Hub files 0600)
     try:
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, path)

@@ -112,7 +112,7 @@ def _write_configs(run_dir: Path, staging: Path, configs, kept_only: bool):
 
 def _swap_in(staging: Path, folder: Path) -> None:
     if folder.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
+        old = new_temp_dir(folder.parent, f"{folder.name}.prev")
         os.replace(folder, old / "x")
         os.replace(staging, folder)
         shutil.rmtree(old, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,12 @@ formats = ["0C", "*C"]
     assert pushed.returncode == 0, pushed.stderr
     hub_files = [p for p in run.path.rglob("*") if "hub" in p.parts and p.is_file()]
     assert any(p.name == "README.md" for p in hub_files)  # the card was written
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in run.path.rglob("*"):  # the run, its exports and the Hub folder follow the umask (not 0600)
+        if "hub" in p.parts:
+            want = (0o777 if p.is_dir() else 0o666) & ~umask
+            assert stat.S_IMODE(p.stat().st_mode) == want, p
     manifest = run.manifest()
     assert manifest["stages"]["generate"]["status"] == "failed"
     assert MASK in manifest["stages"]["generate"]["error"]
