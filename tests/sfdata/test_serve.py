@@ -59,6 +59,17 @@ def post(port: int, body, path="/v1/chat/completions", headers=None, raw: bytes 
 MSG = [{"role": "user", "content": "hi"}]
 
 
+def raw_exchange(port: int, data: bytes) -> str:
+    """Send raw bytes, read the reply until the server closes the connection."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(data)
+    chunks = []
+    while chunk := s.recv(4096):
+        chunks.append(chunk)
+    s.close()
+    return b"".join(chunks).decode()
+
+
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
@@ -102,20 +113,17 @@ def test_completions_prompt_must_be_a_string(server):
 
 def test_huge_content_length_is_refused_without_reading(server):
     engine, port = server
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\n{")
-    reply = s.recv(4096).decode()
-    s.close()
+    reply = raw_exchange(
+        port, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\n{"
+    )
     assert reply.startswith("HTTP/1.1 413") and "body over" in reply
     assert engine.calls == []
 
 
 def test_slow_body_times_out_with_408(server):
     engine, port = server
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
-    reply = s.recv(4096).decode()  # the server answers after its 1 s body timeout
-    s.close()
+    # the server answers after its 1 s body timeout
+    reply = raw_exchange(port, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
     assert reply.startswith("HTTP/1.1 408")
     assert engine.calls == []
 
@@ -123,10 +131,7 @@ def test_slow_body_times_out_with_408(server):
 def test_bad_json_and_missing_length(server):
     _, port = server
     assert post(port, None, raw=b"{not json")[0] == 400
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert s.recv(4096).decode().startswith("HTTP/1.1 411")
-    s.close()
+    assert raw_exchange(port, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n").startswith("HTTP/1.1 411")
 
 
 def test_api_key_is_required_when_set():
