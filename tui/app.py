@@ -85,7 +85,6 @@ class InspectorApp(App[None]):
         if self.total == 0 and self.filters == Filters() and self.store.rollouts_page(limit=1).total:
             self.notify("no traces in this run yet: showing its rollouts (sf build makes traces)")
             self.action_rollouts()
-
         if self.store.labels_error:
             self.notify(self.store.labels_error, title="labels", severity="error", timeout=30, markup=False)
 
