@@ -107,8 +107,11 @@ def evaluate_model(
     log=print,
     questions: list | None = None,
     fewshot: int | None = None,
+    arm: str = "",
 ) -> dict[str, Any]:
-    """Score one model; `questions` and `fewshot` are shared by every stage of one eval so they compare."""
+    """Score one model; `questions` and `fewshot` are shared by every stage of one eval so they compare.
+
+    `arm` names the experiment arm the rows belong to (`sf query experiment_table`)."""
     from sfdata import prompts as pv
     from sfdata.engines import get_engine
     from sfdata.engines.base import SamplingParams
@@ -129,7 +132,8 @@ def evaluate_model(
     items = [(t, q, s) for t, q in questions for s in range(cfg.samples)]
 
     def eid(q, s, b):
-        return stable_id("eval", label, stage, q.question_id, s, b, sp.key(), cfg.seed, setup)
+        extra = (arm,) if arm else ()  # rows outside an experiment keep their ids
+        return stable_id("eval", label, stage, q.question_id, s, b, sp.key(), cfg.seed, setup, *extra)
 
     have = run.ids("eval")
     todo = [(t, q, s) for t, q, s in items if any(eid(q, s, b) not in have for b in rounds_list)]
@@ -169,6 +173,7 @@ def evaluate_model(
             rows.append(
                 {
                     "eval_id": i,
+                    "arm": arm,
                     "model": label,
                     "stage": stage,
                     "task": q.task,
@@ -266,7 +271,15 @@ def eval_stage(run: RunDir, cfg: EvalConfig) -> dict[str, Any]:
     fewshot = resolve_fewshot(run, cfg)
     questions, removed = eval_questions(run, cfg, [m.get("model") for m in models], fewshot)
     results = [
-        evaluate_model(run, m.get("model"), m.get("stage", "model"), cfg, questions=questions, fewshot=fewshot)
+        evaluate_model(
+            run,
+            m.get("model"),
+            m.get("stage", "model"),
+            cfg,
+            questions=questions,
+            fewshot=fewshot,
+            arm=m.get("arm", ""),
+        )
         for m in models
     ]
     summ = summary_frame(run)

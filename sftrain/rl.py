@@ -119,7 +119,8 @@ def _load(spec: str):
         raise ValueError(f"cannot load reward function {spec!r}: {e}") from e
 
 
-def run_rl(cfg: RLRunConfig, log=print, precision: Precision | None = None) -> dict[str, Any]:
+def run_rl(cfg: RLRunConfig, log=print, precision: Precision | None = None, skill_log=None) -> dict[str, Any]:
+    """Train with GRPO; `skill_log` (an `sftrain.rl_log.RLSkillLog`) records skill use per logging step."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOTrainer
@@ -147,10 +148,11 @@ def run_rl(cfg: RLRunConfig, log=print, precision: Precision | None = None) -> d
     )
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=rewards,
+        reward_funcs=skill_log.wrap(rewards) if skill_log else rewards,
         args=grpo_args,
         train_dataset=Dataset.from_list(rl_rows(questions)),
         processing_class=tok,
+        callbacks=[skill_log.callback()] if skill_log else None,
     )
     trainer.train()
     trainer.save_model(str(out))

@@ -54,13 +54,23 @@ def _later_columns_absent(table: str, files: list[Path]) -> set[str]:
     return late
 
 
+def _column_sql(table: str, column: str, absent: set[str]) -> str:
+    """The column, or for a later column its default where a part lacks it (NULL when the default is None)."""
+    later = LATER_COLUMNS.get(table, {})
+    if column not in later:
+        return _ident(column)
+    default = later[column]
+    lit = "NULL" if default is None else _sql_str(default) if isinstance(default, str) else str(default)
+    if column in absent:
+        return lit
+    return _ident(column) if default is None else f"coalesce({_ident(column)}, {lit})"
+
+
 def table_view_sql(table: str, files: list[Path]) -> str:
     """`CREATE VIEW` statement for one table: its files cast to the schema, or an empty typed view."""
     schema = schema_of(table)
-    absent = _later_columns_absent(table, files)  # older parts may predate a column: read it as NULL
-    cols = ", ".join(
-        f'CAST({"NULL" if c in absent else _ident(c)} AS {_duck_type(t)}) AS "{c}"' for c, t in schema.items()
-    )
+    absent = _later_columns_absent(table, files)  # older parts may predate a column: read its default
+    cols = ", ".join(f'CAST({_column_sql(table, c, absent)} AS {_duck_type(t)}) AS "{c}"' for c, t in schema.items())
     if files:
         lst = "[" + ", ".join(_sql_str(str(p)) for p in files) + "]"
         src = f"read_parquet({lst}, union_by_name = true)"

@@ -117,7 +117,7 @@ def check_file(path: Path | io.BytesIO, table: str, name: Path | None = None) ->
             path.seek(0)
     from sfdata.store.schemas import LATER_COLUMNS
 
-    late = LATER_COLUMNS.get(table, ())  # added later: older parts lack them and read back as nulls
+    late = LATER_COLUMNS.get(table, {})  # added later: older parts lack them and read back with a default
     missing = [c for c in schema_of(table) if c not in file_schema and c not in late]
     if missing:
         raise CorruptFileError(name, f"missing column(s) {', '.join(missing)} of table {table!r}")
@@ -139,11 +139,11 @@ def readable_files(paths: Iterable[Path], table: str, on_corrupt: OnCorrupt = "r
 
 
 def _with_later_columns(df: pl.DataFrame, schema: Mapping[str, pl.DataType], table: str) -> pl.DataFrame:
-    """Parts written before a column was added (schemas.LATER_COLUMNS) get it as typed nulls."""
+    """Parts written before a column was added (schemas.LATER_COLUMNS) get it with its default (or null)."""
     from sfdata.store.schemas import LATER_COLUMNS
 
-    late = [c for c in LATER_COLUMNS.get(table, ()) if c not in df.columns]
-    return df.with_columns([pl.lit(None, dtype=schema[c]).alias(c) for c in late]) if late else df
+    late = {c: v for c, v in LATER_COLUMNS.get(table, {}).items() if c not in df.columns}
+    return df.with_columns([pl.lit(v, dtype=schema[c]).alias(c) for c, v in late.items()]) if late else df
 
 
 def read_files(paths: Iterable[Path], table: str, on_corrupt: OnCorrupt = "raise") -> pl.DataFrame:

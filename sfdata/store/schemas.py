@@ -124,6 +124,7 @@ SKILLS: dict[str, pl.DataType] = {
 
 EVAL: dict[str, pl.DataType] = {
     "eval_id": pl.String,
+    "arm": pl.String,  # experiment arm (base | rl_only | skillfactory | star | ...); "" outside an experiment
     "model": pl.String,
     "stage": pl.String,  # free label: base | sft | rl | ...
     "task": pl.String,
@@ -141,8 +142,33 @@ EVAL: dict[str, pl.DataType] = {
     "created_at": UTC_TS,
 }
 
-# columns added after a table's first release: parts written before lack them and read back as nulls
-LATER_COLUMNS: dict[str, tuple[str, ...]] = {"traces": ("purpose",)}
+RL_LOG: dict[str, pl.DataType] = {
+    "log_id": pl.String,  # stable hash of (arm, step): a resumed or rerun arm replaces nothing, it adds steps
+    "arm": pl.String,
+    "step": pl.Int32,  # optimizer step at which TRL logged
+    "completions": pl.Int32,  # completions sampled since the previous logged step (seen by the reward function)
+    "reward_mean": pl.Float64,  # TRL's logged mean total reward (all reward functions, weighted)
+    "reward_std": pl.Float64,
+    "accuracy": pl.Float64,  # share of those completions the correctness reward scored > 0
+    "completion_tokens": pl.Float64,  # mean completion length in tokens
+    "samples_per_answer": pl.Float64,  # mean <sample> blocks per completion
+    "verification_rate": pl.Float64,  # share with a verdict or a verification cue
+    "retry_rate": pl.Float64,  # share with a new sample after an Incorrect verdict
+    "backtrack_rate": pl.Float64,  # share going back to an earlier verified answer
+    "confirm_rate": pl.Float64,  # share re-confirming a verified answer
+    "cue_rate": pl.Float64,  # share with any untagged cue (wait / verify / alternatively / check)
+    "malformed_rate": pl.Float64,  # share with unbalanced or out-of-order tags
+    "loss": pl.Float64,
+    "learning_rate": pl.Float64,
+    "created_at": UTC_TS,
+}
+
+# Columns added after a table's first release -> the value parts written before read back with
+# (None = null), so old runs stay readable and resumable after the schema grows.
+LATER_COLUMNS: dict[str, dict[str, object]] = {
+    "traces": {"purpose": None},
+    "eval": {"arm": "", "prompt_setup": "original, 0-shot"},  # before shared prompts, eval asked zero-shot
+}
 
 # table name -> (schema, id column, layout). "parts" tables grow by appending part files
 # (resumable stages); "single" tables are rewritten whole, atomically.
@@ -155,6 +181,7 @@ TABLES: dict[str, tuple[dict[str, pl.DataType], str, str]] = {
     "labels": (LABELS, "trace_id", "single"),
     "skills": (SKILLS, "id", "single"),
     "eval": (EVAL, "eval_id", "parts"),
+    "rl_log": (RL_LOG, "log_id", "parts"),
 }
 
 
