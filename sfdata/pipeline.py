@@ -85,11 +85,27 @@ STAGES: list[tuple[str, str, str, str, str]] = [
         "sftrain.sft.SFTStageConfig",
     ),  # skills/report last: they cover eval outputs too
     ("eval", "eval", "sftrain.eval", "eval_stage", "sftrain.eval.EvalConfig"),
+    # arms (base / RL only / SFT -> RL ...), each trained and evaluated; resumable arm step by arm step
+    ("experiment", "experiment", "sftrain.experiment", "experiment_stage", "sftrain.experiment.ExperimentConfig"),
     ("skills", "skills", "sfdata.skills", "skills_stage", ""),
     ("report", "report", "sfdata.report", "report_stage", ""),
 ]
 
 _SHARED_KEYS = ("model", "engine")  # top-level defaults passed to sections that accept them
+
+
+def stage_config(config: dict[str, Any], section: str, cfg_cls: str) -> tuple[dict[str, Any], Any]:
+    """(raw section with [run] defaults, its config object or None): what a stage runs with, also for --dry-run."""
+    raw = dict(config[section] or {})
+    for key in _SHARED_KEYS:
+        if key in config.get("run", {}) and key not in raw:
+            raw[key] = config["run"][key]
+    if not cfg_cls:
+        return raw, None
+    mod_name, _, cls_name = cfg_cls.rpartition(".")
+    cls = getattr(import_module(mod_name), cls_name)
+    raw = {k: v for k, v in raw.items() if k not in _SHARED_KEYS or k in getattr(cls, "__dataclass_fields__", {})}
+    return raw, cls.from_dict(raw)
 
 
 def run_pipeline(
@@ -116,18 +132,7 @@ def _run_stages(run: RunDir, config, force, only, log) -> dict[str, Any]:
     for stage, section, module, fn, cfg_cls in STAGES:
         if section not in config or (only and stage not in only):
             continue
-        raw = dict(config[section] or {})
-        for key in _SHARED_KEYS:
-            if key in config.get("run", {}) and key not in raw:
-                raw[key] = config["run"][key]
-        cfg = None
-        if cfg_cls:
-            mod_name, _, cls_name = cfg_cls.rpartition(".")
-            cls = getattr(import_module(mod_name), cls_name)
-            raw = {
-                k: v for k, v in raw.items() if k not in _SHARED_KEYS or k in getattr(cls, "__dataclass_fields__", {})
-            }
-            cfg = cls.from_dict(raw)
+        raw, cfg = stage_config(config, section, cfg_cls)
         h = config_hash(cfg if cfg is not None else raw)
         entry = run.manifest().get("stages", {}).get(stage, {})
         if entry.get("status") == "done" and entry.get("config_hash") == h and stage not in force:

@@ -11,6 +11,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", type=Path, default=None, help="run directory (default: [run].dir or runs/[run].name)")
     p.add_argument("--force", nargs="*", default=(), help="stages to rerun even if done")
     p.add_argument("--only", nargs="*", default=(), help="run only these stages")
+    p.add_argument(
+        "--dry-run", action="store_true", help="validate the config and print the plan (counts, GPU-hours); run nothing"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,6 +21,12 @@ def run(args: argparse.Namespace) -> int:
     from sfdata.pipeline import load_config, run_pipeline
 
     cfg = load_config(args.config)
+    if args.dry_run:
+        from sfdata.plan import format_plan, make_plan
+
+        print(f"plan for {args.config} (dry run: nothing is run or written)")
+        print("\n".join(format_plan(make_plan(cfg))))
+        return 0
     out = run_pipeline(
         cfg,
         args.run,
@@ -43,5 +52,13 @@ def run(args: argparse.Namespace) -> int:
                 None,
                 title="eval: accuracy and <sample>-tag use, before/after SFT (+BF = budget forcing)",
             )
+    if "experiment" in cfg and (not args.only or "experiment" in args.only):
+        from sfdata.cli._common import emit
+        from sfdata.experiment_report import experiment_table
+        from sfdata.store import RunDir
+
+        table = experiment_table(RunDir(out["run"]))
+        if table.height:
+            emit(table, "table", None, title="experiment: accuracy per task:level and skill use, per arm and stage")
     console.print(f"[green]done[/]: {esc(out['run'])}")
     return 0
