@@ -172,9 +172,8 @@ def _arm_plans(exp, d: dict[str, Any]) -> list[dict[str, Any]]:
 
 def make_plan(config: dict[str, Any]) -> dict[str, Any]:
     """Validate `config` and count what it would do, with a rough device-hours estimate."""
-    from sfdata.stagecfg import from_dict
-
     from sfdata.models import is_embedded
+    from sfdata.stagecfg import from_dict
 
     cfgs = validate(config)
     tp = from_dict(Throughput, config.get(_PLAN_SECTION))
