@@ -147,6 +147,8 @@ def _run_stages(run: RunDir, config, force, only, log) -> dict[str, Any]:
         if "replace" in inspect.signature(func).parameters:
             # a finished stage rerun with a changed config (e.g. build with another N) replaces its output
             kwargs["replace"] = entry.get("status") == "done" and entry.get("config_hash") not in (None, h)
+        if "log" in inspect.signature(func).parameters:  # long stages (experiment) report progress
+            kwargs["log"] = log
         try:
             info = func(run, cfg, **kwargs) if cfg is not None else func(run, **kwargs)
         except BaseException as e:

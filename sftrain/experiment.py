@@ -223,7 +223,7 @@ def run_arm(run: RunDir, cfg: ExperimentConfig, arm: ArmConfig, eval_cfg, log=pr
     return info
 
 
-def experiment_stage(run: RunDir, cfg: ExperimentConfig) -> dict[str, Any]:
+def experiment_stage(run: RunDir, cfg: ExperimentConfig, log=print) -> dict[str, Any]:
     """Train and evaluate every arm, then write the experiment table.
 
     Reads: questions, traces (+ labels) for SFT on the run's data; eval (resume), rl_log (resume).
@@ -233,7 +233,7 @@ def experiment_stage(run: RunDir, cfg: ExperimentConfig) -> dict[str, Any]:
     from sfdata.experiment_report import write_experiment_report
 
     eval_cfg = cfg.eval_config()
-    arms = {arm.name: run_arm(run, cfg, arm, eval_cfg) for arm in cfg.arm_configs()}
+    arms = {arm.name: run_arm(run, cfg, arm, eval_cfg, log=log) for arm in cfg.arm_configs()}
     if cfg.skills:
         from sfdata.skills import skills_stage
 
