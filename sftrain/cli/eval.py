@@ -9,6 +9,7 @@ from pathlib import Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model to evaluate (default: embedded SmolLM2)")
     p.add_argument("--stage", default="model", help="label stored with the rows (base, sft, rl, ...)")
+    p.add_argument("--arm", default="", help="experiment arm stored with the rows (sf query experiment_table)")
     p.add_argument("--run", type=Path, default=Path("runs/eval"), help="run dir for the eval table")
     p.add_argument(
         "--tasks", nargs="+", default=["countdown:3,4,5,6"], help="task[:levels], e.g. countdown:3,4 multiplication:2"
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         fewshot=args.fewshot,
         exclude_from=tuple(args.exclude_from),
     )
-    info = evaluate_model(run_dir, args.model, args.stage, cfg, log=console.print)
+    info = evaluate_model(run_dir, args.model, args.stage, cfg, log=console.print, arm=args.arm)
     console.print(
         f"{info['model']} ({info['stage']}, prompt {info['prompt']}): {info['written']} new rows in {args.run}"
     )
