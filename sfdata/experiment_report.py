@@ -25,6 +25,15 @@ def experiment_table(run: RunDir) -> pl.DataFrame:
     return run_query(run, "experiment_table")
 
 
+def in_arm_order(table: pl.DataFrame, arms: tuple[str, ...] | list[str] = ()) -> pl.DataFrame:
+    """Rows in the config's arm order (the query orders arms by when they were first evaluated)."""
+    if not arms or table.height == 0:
+        return table
+    rank = {a: i for i, a in enumerate(arms)}
+    keys = [rank.get(a, len(rank)) for a in table["arm"].to_list()]
+    return table.with_columns(pl.Series("_k", keys)).with_row_index("_i").sort("_k", "_i").drop("_k", "_i")
+
+
 def rl_skill_use(run: RunDir) -> pl.DataFrame:
     from sfdata.queries import run_query
 
@@ -115,11 +124,11 @@ def plot_rl(log: pl.DataFrame, path: Path) -> Path:
     return _save_png(fig, path)
 
 
-def write_experiment_report(run: RunDir) -> dict[str, Any]:
+def write_experiment_report(run: RunDir, arms: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
     """RUN/report/experiment_table.{csv,md,png} and, when GRPO ran, rl_skill_use.{csv,png}."""
     out = run.path / "report"
     out.mkdir(parents=True, exist_ok=True)
-    table = experiment_table(run)
+    table = in_arm_order(experiment_table(run), arms)
     written: list[Path] = []
     if table.height:
         written.append(_write_text(table.write_csv(), out / "experiment_table.csv"))

@@ -238,5 +238,5 @@ def experiment_stage(run: RunDir, cfg: ExperimentConfig, log=print) -> dict[str,
         from sfdata.skills import skills_stage
 
         skills_stage(run)
-    report = write_experiment_report(run)
+    report = write_experiment_report(run, cfg.arms)
     return {"arms": arms, "table": report["table"].to_dicts(), "report": report["files"]}

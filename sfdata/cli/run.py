@@ -54,10 +54,10 @@ def run(args: argparse.Namespace) -> int:
             )
     if "experiment" in cfg and (not args.only or "experiment" in args.only):
         from sfdata.cli._common import emit
-        from sfdata.experiment_report import experiment_table
+        from sfdata.experiment_report import experiment_table, in_arm_order
         from sfdata.store import RunDir
 
-        table = experiment_table(RunDir(out["run"]))
+        table = in_arm_order(experiment_table(RunDir(out["run"])), cfg["experiment"].get("arms", ()))
         if table.height:
             emit(table, "table", None, title="experiment: accuracy per task:level and skill use, per arm and stage")
     console.print(f"[green]done[/]: {esc(out['run'])}")

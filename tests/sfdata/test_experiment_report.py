@@ -115,3 +115,15 @@ def test_report_writes_csv_markdown_and_png(run):
 
 def test_markdown_marks_missing_values():
     assert markdown(pl.DataFrame({"a": [None, 0.25]})) == "| a |\n|---|\n| - |\n| 0.25 |\n"
+
+
+def test_rows_follow_the_configs_arm_order(run):
+    from sfdata.experiment_report import in_arm_order
+
+    t = in_arm_order(experiment_table(run), ["skillfactory", "base"])
+    assert t.select("arm", "stage").rows() == [
+        ("skillfactory", "sft"),
+        ("skillfactory", "rl"),
+        ("base", "base"),
+        ("rl_only", "rl"),
+    ]

@@ -85,3 +85,19 @@ def spy_reward(completions, **_):
 
     SPY.append([_text(c) for c in completions])
     return [0.0] * len(completions)
+
+
+def test_only_process_zero_writes_and_other_ranks_drop_their_share(tmp_path):
+    from types import SimpleNamespace
+
+    from sftrain.rl_log import RLSkillLog
+
+    run = RunDir(tmp_path / "r").init({})
+    log = RLSkillLog(run, arm="a")
+    cb = log.callback()
+    log.texts, log.scores = [TAGGED], [1.0]
+    cb.on_log(None, SimpleNamespace(is_world_process_zero=False, global_step=1), None, logs={"reward": 1.0})
+    assert log.texts == [] and not run.has("rl_log")  # rank > 0: nothing written, nothing carried over
+    log.texts, log.scores = [TAGGED], [1.0]
+    cb.on_log(None, SimpleNamespace(is_world_process_zero=True, global_step=2), None, logs={"reward": 1.0})
+    assert run.read("rl_log")["step"].to_list() == [2]
