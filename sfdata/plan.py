@@ -94,16 +94,17 @@ def _check_experiment(config: dict[str, Any], exp) -> None:
 
 
 def _rl_plan(rl_cfg, questions: int) -> dict[str, Any]:
-    from sftrain.presets import RL_PRESETS
+    from sftrain.presets import RL_QUESTIONS
 
-    args = {**RL_PRESETS[rl_cfg.preset], **rl_cfg.overrides}
+    args = rl_cfg.training_args()
     per_step = int(args.get("per_device_train_batch_size", 8)) * int(args.get("gradient_accumulation_steps", 1))
     gens = int(args.get("num_generations", 8))
-    n_q = questions if rl_cfg.questions_from else rl_cfg.n_questions
+    n_q = rl_cfg.n_questions if rl_cfg.n_questions is not None else RL_QUESTIONS.get(rl_cfg.preset, 64)
+    n_q = questions if rl_cfg.questions_from else n_q
     epochs = float(args.get("num_train_epochs", 1.0))
     max_steps = int(args.get("max_steps", -1))
     steps = max_steps if max_steps > 0 else math.ceil(n_q * gens * epochs / per_step)
-    completions = steps * per_step
+    completions = steps * per_step  # TRL steps are optimizer updates; each consumes `per_step` completions once
     max_len = int(args.get("max_completion_length", 256))
     return {"steps": steps, "questions": n_q, "completions": completions, "gen_max": completions * max_len}
 

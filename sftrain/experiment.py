@@ -6,9 +6,10 @@ traces then GRPO, and a config may add arms, e.g. SFT on a published set first).
 same training questions (the run's traces), the same RL settings and questions (one `rl` section) and
 one held-out eval set (one `eval` section). Each step's model lands in `RUN/models/ARM/STEP` with a
 marker holding the hash of everything that produced it, so a rerun skips finished arm steps and
-retrains (dropping stale eval/rl_log rows) only what changed. After each step the model is evaluated
-(eval rows carry the arm; stage = the step name), GRPO writes skill use per step to `rl_log`, and
-the table of `queries/experiment_table.sql` is written to RUN/report/.
+retrains (dropping stale eval/rl_log rows) only what changed. GRPO writes skill use per step to
+`rl_log`. Once every arm is trained, all models (the base model and each step's) are evaluated on one
+held-out set, disjoint from everything any arm trained on (eval rows carry the arm; stage = the step
+name), and the table of `queries/experiment_table.sql` is written to RUN/report/.
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ def step_config(cfg: ExperimentConfig, step: StepConfig, model: str | None, out:
 
     if step.kind == "rl":
         raw = {**cfg.rl, **step.overrides, "model": model, "output_dir": out}
+        # every arm keeps the run's training questions out of RL, so all arms draw the same RL questions
+        raw["exclude_from"] = (*tuple(raw.get("exclude_from") or ()), str(run_path))
         return RLRunConfig.from_dict(raw)
     if step.data == RUN_TRACES:
         data, formats = str(run_path), step.formats or ("skillfactory",)
@@ -204,27 +207,41 @@ def run_step(run: RunDir, arm: str, step: StepConfig, step_cfg, chain: str, log=
     return {"hash": h, **{k: v for k, v in summary.items() if k in ("steps", "seconds", "examples", "rewards")}}
 
 
-def run_arm(run: RunDir, cfg: ExperimentConfig, arm: ArmConfig, eval_cfg, log=print) -> dict[str, Any]:
-    """Train an arm's chain step by step, evaluating the base model (base arm) or each step's model."""
+def train_arm(run: RunDir, cfg: ExperimentConfig, arm: ArmConfig, log=print) -> list[dict[str, Any]]:
+    """Train an arm's chain step by step; [{stage, model, ...}] to evaluate (the base model for `base`)."""
     from sfdata.models import model_label
-    from sftrain.eval import evaluate_model
 
-    info: dict[str, Any] = {}
-    model, chain = cfg.model, stable_id("experiment", model_label(cfg.model))
     if not arm.steps:
-        info["base"] = {"eval": evaluate_model(run, model, "base", eval_cfg, log=log, arm=arm.name)}
+        return [{"stage": "base", "model": cfg.model}]
+    out_steps = []
+    model, chain = cfg.model, stable_id("experiment", model_label(cfg.model))
     for step in arm.steps:
         out = run.path / "models" / arm.name / step.name
         step_cfg = step_config(cfg, step, model, str(out), run.path)
         done = run_step(run, arm.name, step, step_cfg, chain, log=log)
         model, chain = str(out), done["hash"]
-        done["eval"] = evaluate_model(run, model, step.name, eval_cfg, log=log, arm=arm.name)
-        info[step.name] = done
-    return info
+        out_steps.append({"stage": step.name, "model": model, **done})
+    return out_steps
+
+
+def evaluate_arms(run: RunDir, eval_cfg, trained: dict[str, list[dict[str, Any]]], log=print) -> dict[str, Any]:
+    """Every arm's models on ONE held-out set: disjoint from the run's questions and from everything any
+    arm trained on (SFT data, RL questions), asked with one prompt (the run's demonstrations)."""
+    from sftrain.eval import eval_questions, evaluate_model, prompt_setup, resolve_fewshot
+
+    fewshot = resolve_fewshot(run, eval_cfg)
+    models = [eval_cfg.model] + [s["model"] for steps in trained.values() for s in steps]
+    questions, removed = eval_questions(run, eval_cfg, models, fewshot, log)
+    for arm, steps in trained.items():
+        for s in steps:
+            s["eval"] = evaluate_model(
+                run, s["model"], s["stage"], eval_cfg, log=log, questions=questions, fewshot=fewshot, arm=arm
+            )
+    return {"prompt": prompt_setup(eval_cfg.variant, fewshot), "overlap_removed": removed}
 
 
 def experiment_stage(run: RunDir, cfg: ExperimentConfig, log=print) -> dict[str, Any]:
-    """Train and evaluate every arm, then write the experiment table.
+    """Train every arm (resumable step by step), evaluate all models on one held-out set, write the table.
 
     Reads: questions, traces (+ labels) for SFT on the run's data; eval (resume), rl_log (resume).
     Writes: RUN/models/ARM/STEP checkpoints, eval (rows with `arm`), rl_log, skills (when `skills`),
@@ -232,11 +249,11 @@ def experiment_stage(run: RunDir, cfg: ExperimentConfig, log=print) -> dict[str,
     """
     from sfdata.experiment_report import write_experiment_report
 
-    eval_cfg = cfg.eval_config()
-    arms = {arm.name: run_arm(run, cfg, arm, eval_cfg, log=log) for arm in cfg.arm_configs()}
+    trained = {arm.name: train_arm(run, cfg, arm, log=log) for arm in cfg.arm_configs()}
+    held_out = evaluate_arms(run, cfg.eval_config(), trained, log=log)
     if cfg.skills:
         from sfdata.skills import skills_stage
 
         skills_stage(run)
     report = write_experiment_report(run, cfg.arms)
-    return {"arms": arms, "table": report["table"].to_dicts(), "report": report["files"]}
+    return {"arms": trained, "eval": held_out, "table": report["table"].to_dicts(), "report": report["files"]}

@@ -32,6 +32,7 @@ def _rows(arm, stage, task, level, oks, text, t):
             "question_id": f"{task}{level}-{i}",
             "sample_idx": 0,
             "budget_rounds": 0,
+            "prompt_setup": "original, 1-shot",
             "prompt": "p",
             "response": text,
             "extracted_answer": "12",
@@ -106,8 +107,8 @@ def test_report_writes_csv_markdown_and_png(run):
     ]
     assert pl.read_csv(out / "experiment_table.csv").height == 4 and info["rl_steps"] == 2
     md = (out / "experiment_table.md").read_text()
-    assert md.splitlines()[0].startswith("| arm | stage | countdown:3 | multiplication:2 |")
-    assert "| skillfactory | rl | 1 | 1 | 4 | 2 | 1 | 1 | 0 |" in md
+    assert md.splitlines()[0].startswith("| arm | stage | prompt | countdown:3 | multiplication:2 |")
+    assert "| skillfactory | rl | original, 1-shot | 1 | 1 | 4 | 2 | 1 | 1 | 0 |" in md
     for png in ("experiment_table.png", "rl_skill_use.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert pl.read_csv(out / "rl_skill_use.csv")["samples_per_answer"].to_list() == [1.0, 1.0]

@@ -20,7 +20,9 @@ def test_dry_run_of_the_paper_config_prints_arms_counts_and_gpu_hours(capsys, tm
     assert "rollouts     256,000" in out and "reflections  1,024,000" in out  # 4000 x 4 variants x 16, x 4
     for arm in ("base:", "rl_only:", "skillfactory:", "star:", "r1:"):
         assert f"  {arm}\n" in out
-    assert "GRPO 150 steps on 1000 questions" in out and "SkillFactory/SFT_DATA-cd3args-baseline-R1-Annotated" in out
+    assert (
+        "GRPO 1200 steps on 1000 questions" in out
+    )  # the preset: 150 rollout steps x 8 updates and "SkillFactory/SFT_DATA-cd3args-baseline-R1-Annotated" in out
     assert "GPU-hours on 1x H100" in out and "sampling 20,000 tok/s" in out
     assert not (tmp_path / "runs").exists()
 

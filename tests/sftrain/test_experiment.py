@@ -44,6 +44,11 @@ def test_every_arm_end_to_end_and_resume(tmp_path):
         for step in steps:
             folder = run.path / "models" / arm / step
             assert (folder / "config.json").is_file() and json.loads((folder / "sf_stage.json").read_text())["hash"]
+    rl_keys = [
+        json.loads((run.path / "models" / a / "rl" / "sf_summary.json").read_text())["question_keys"]
+        for a in ("rl_only", "skillfactory", "star")
+    ]
+    assert rl_keys[0] == rl_keys[1] == rl_keys[2] and rl_keys[0]  # every arm: the same RL questions
     star_sft = json.loads((run.path / "models" / "star" / "sft" / "sf_summary.json").read_text())
     sf_sft = json.loads((run.path / "models" / "skillfactory" / "sft" / "sf_summary.json").read_text())
     traces = run.read("traces")
@@ -61,6 +66,8 @@ def test_every_arm_end_to_end_and_resume(tmp_path):
         ("star", "rl", per_model),
         ("star", "sft", per_model),
     ]
+    sets = ev.group_by("arm", "stage").agg(pl.col("question_id").sort())["question_id"].to_list()
+    assert all(s == sets[0] for s in sets)  # one held-out eval set for every arm and stage
     log = run.read("rl_log")
     assert log.group_by("arm").agg(pl.col("step").sort()).sort("arm").rows() == [
         ("rl_only", [1, 2]),

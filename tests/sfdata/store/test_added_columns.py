@@ -1,4 +1,5 @@
-"""A column added to a table later (eval.arm) reads back with its default from files written before it."""
+"""Columns added to a table later (eval.arm, eval.prompt_setup) read back with their defaults from files
+written before them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sfdata.store.schemas import EVAL
 
 
 def _eval_rows(n: int, arm: str | None) -> pl.DataFrame:
-    cols = {c: t for c, t in EVAL.items() if arm is not None or c != "arm"}
+    cols = {c: t for c, t in EVAL.items() if arm is not None or c not in ("arm", "prompt_setup")}
     row = {
         "eval_id": None,
         "arm": arm,
@@ -23,6 +24,7 @@ def _eval_rows(n: int, arm: str | None) -> pl.DataFrame:
         "question_id": "q",
         "sample_idx": 0,
         "budget_rounds": 0,
+        "prompt_setup": "original, 1-shot",
         "prompt": "p",
         "response": "r",
         "extracted_answer": "1",
@@ -39,11 +41,13 @@ def test_old_eval_files_without_arm_stay_readable(tmp_path):
     folder = run.table_path("eval")
     folder.mkdir(parents=True)
     _eval_rows(2, None).write_parquet(folder / new_part_name())  # written by the code before `arm` existed
-    assert query(run, "select count(*) n, min(arm) a from eval").row(0) == (2, "")  # no file has it yet
+    got = query(run, "select count(*) n, min(arm) a, min(prompt_setup) p from eval").row(0)
+    assert got == (2, "", "original, 0-shot")  # no file has them yet: the defaults
     old = run.read("eval")
     assert old.height == 2 and old["arm"].to_list() == ["", ""]
+    assert old["prompt_setup"].to_list() == ["original, 0-shot"] * 2  # how eval asked before prompts were shared
     assert run.ids("eval") == {"None-0", "None-1"}
     run.append("eval", _eval_rows(1, "rl_only"))  # a new part with the column, next to the old one
     assert sorted(run.read("eval")["arm"].to_list()) == ["", "", "rl_only"]
-    got = query(run, "select arm, count(*) n from eval group by arm order by arm")
-    assert got.rows() == [("", 2), ("rl_only", 1)]
+    got = query(run, "select arm, prompt_setup, count(*) n from eval group by all order by arm")
+    assert got.rows() == [("", "original, 0-shot", 2), ("rl_only", "original, 1-shot", 1)]
