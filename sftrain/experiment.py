@@ -9,7 +9,7 @@ marker holding the hash of everything that produced it, so a rerun skips finishe
 retrains (dropping stale eval/rl_log rows) only what changed. GRPO writes skill use per step to
 `rl_log`. Once every arm is trained, all models (the base model and each step's) are evaluated on one
 held-out set, disjoint from everything any arm trained on (eval rows carry the arm; stage = the step
-name), and the table of `queries/experiment_table.sql` is written to RUN/report/.
+name), and the table of `sf query experiment_table` is written to RUN/report/.
 """
 
 from __future__ import annotations
