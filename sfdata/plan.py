@@ -142,14 +142,29 @@ def data_plan(cfgs: dict[str, Any]) -> dict[str, Any]:
     if r is not None:
         d["reflections"] = d["rollouts"] * r.k
         d["gen_max"] += d["reflections"] * r.max_tokens
+    d["per_format"], d["built_formats"] = 0, ()
     if b is not None:
         per_format = n_q * b.repeats
+        d["per_format"], d["built_formats"] = per_format, tuple(b.formats)
         d["star_traces"] = per_format if "star" in b.formats else 0
         d["traces"] = per_format * len(b.formats)
         mean_n = (sum(b.n_range) / 2) if b.n_range else b.n
         sample = (g.max_tokens if g else 256) + (r.max_tokens if r else 0)
         d["trace_tokens"] = mean_n * sample  # a ceiling per trace; scaled by fill below
     return d
+
+
+def sft_examples(d: dict[str, Any], names: tuple[str, ...] | None) -> int:
+    """Upper bound of the traces an SFT step reads from the run (the same selection `sf sft` makes)."""
+    from sfdata.factory.mix import SFT_DEFAULT_FORMATS, selection
+
+    sets, formats = selection(names)
+    picked = [
+        f
+        for f in d["built_formats"]
+        if (f in formats if formats else f in SFT_DEFAULT_FORMATS or f in sets) and (f in sets or "main" in sets)
+    ]
+    return d["per_format"] * len(picked)
 
 
 def _arm_plans(exp, d: dict[str, Any]) -> list[dict[str, Any]]:
@@ -164,7 +179,7 @@ def _arm_plans(exp, d: dict[str, Any]) -> list[dict[str, Any]]:
             if step.kind == "rl":
                 steps.append({"name": step.name, "kind": "rl", **_rl_plan(cfg, d["questions"])})
                 continue
-            examples = {RUN_TRACES: d["traces"] - d["star_traces"], RUN_STAR: d["star_traces"]}.get(step.data)
+            examples = sft_examples(d, cfg.formats) if step.data in (RUN_TRACES, RUN_STAR) else None
             plan = _sft_plan(cfg, examples, d["trace_tokens"])
             steps.append({"name": step.name, "kind": "sft", "data": step.data, **plan})
         arms.append({"arm": arm.name, "steps": steps, "eval": _eval_plan(eval_cfg, max(1, len(steps)))})

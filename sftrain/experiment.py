@@ -25,7 +25,7 @@ from sfdata.stagecfg import from_dict
 from sfdata.store import RunDir, stable_id
 
 STEP_KINDS = ("sft", "rl")
-RUN_TRACES = "traces"  # sft data: the run's SkillFactory traces (every built format but star)
+RUN_TRACES = "traces"  # sft data: the run's SkillFactory traces (the main set; default mix unless `formats`)
 RUN_STAR = "star"  # sft data: the run's STaR traces (correct responses only, no restructuring)
 MARKER = "sf_stage.json"
 
@@ -37,7 +37,7 @@ class StepConfig:
     kind: str  # "sft" | "rl"
     name: str = ""  # folder under RUN/models/ARM/ and the eval stage label; default = kind
     data: str = RUN_TRACES  # sft only: "traces", "star", or a local file/folder or Hub id (e.g. R1-annotated)
-    formats: tuple[str, ...] | None = None  # sft on "traces": restrict to these formats
+    formats: tuple[str, ...] | None = None  # sft on "traces": formats/sets to read (None = the default SFT mix)
     config: str | None = "sft_train"  # sft on a Hub/local set: its config name
     overrides: dict[str, Any] = field(default_factory=dict)  # this step only: SFTRunConfig/RLRunConfig fields
 
@@ -48,6 +48,10 @@ class StepConfig:
             raise ValueError(f"step kind {step.kind!r} unknown; use one of {', '.join(STEP_KINDS)}")
         step.name = step.name or step.kind
         step.formats = tuple(step.formats) if step.formats is not None else None
+        if step.formats:
+            from sfdata.factory.mix import selection
+
+            selection(step.formats)  # unknown format or set names fail here, not hours into a run
         return step
 
 
@@ -125,8 +129,8 @@ def step_config(cfg: ExperimentConfig, step: StepConfig, model: str | None, out:
         # every arm keeps the run's training questions out of RL, so all arms draw the same RL questions
         raw["exclude_from"] = (*tuple(raw.get("exclude_from") or ()), str(run_path))
         return RLRunConfig.from_dict(raw)
-    if step.data == RUN_TRACES:
-        data, formats = str(run_path), step.formats or ("skillfactory",)
+    if step.data == RUN_TRACES:  # None = the main set's default SFT mix (sfdata.factory.mix)
+        data, formats = str(run_path), step.formats
     elif step.data == RUN_STAR:
         data, formats = str(run_path), (RUN_STAR,)
     else:
@@ -135,18 +139,6 @@ def step_config(cfg: ExperimentConfig, step: StepConfig, model: str | None, out:
     if formats is not None:
         raw["formats"] = formats
     return SFTRunConfig.from_dict(raw)
-
-
-def resolve_formats(run: RunDir, sft_cfg) -> None:
-    """("skillfactory",) = every format in the run's traces except STaR; fail clearly when nothing is left."""
-    if sft_cfg.formats is None or Path(sft_cfg.data) != run.path:
-        return
-    have = set(run.read("traces")["format"].unique().to_list())
-    want = set(have - {RUN_STAR}) if sft_cfg.formats == ("skillfactory",) else set(sft_cfg.formats)
-    if not want & have:
-        hint = ' (add "star" to [build].formats)' if RUN_STAR in want else ""
-        raise ValueError(f"no traces of format(s) {sorted(want)} in {run.path}{hint}; traces have {sorted(have)}")
-    sft_cfg.formats = tuple(sorted(want & have))
 
 
 def _drop_rows(run: RunDir, table: str, arm: str, stage: str | None = None) -> int:
@@ -201,7 +193,6 @@ def run_step(run: RunDir, arm: str, step: StepConfig, step_cfg, chain: str, log=
     else:
         from sftrain.sft import run_sft
 
-        resolve_formats(run, step_cfg)
         summary = run_sft(step_cfg, log=log)
     write_json_atomic({"hash": h, "arm": arm, "step": step.name, "summary": summary}, out / MARKER)
     return {"hash": h, **{k: v for k, v in summary.items() if k in ("steps", "seconds", "examples", "rewards")}}

@@ -33,6 +33,8 @@ def test_paper_plan_numbers():
     arms = {a["arm"]: a for a in p["arms"]}
     assert [s["kind"] for s in arms["skillfactory"]["steps"]] == ["sft", "rl"] and arms["base"]["steps"] == []
     assert arms["skillfactory"]["steps"][0]["examples"] == 12000 and arms["star"]["steps"][0]["examples"] == 4000
+    mini = {a["arm"]: a for a in make_plan(load_config(CONFIGS / "experiment_mini.toml"))["arms"]}
+    assert mini["skillfactory"]["steps"][0]["examples"] == 24 * 4  # default mix: 0C, *C, *C*IC, *CC of 24 questions
     assert arms["r1"]["steps"][0]["examples"] is None  # a published set's size is known only when loaded
     assert p["hours"] > 1 and p["tokens_to_generate_max"] == pytest.approx(2 * p["tokens_to_generate"])
 
@@ -61,6 +63,10 @@ def test_mini_plan_covers_every_arm():
         ("[experiment]\narms = ['star']\n[build]\nformats = ['*C']\n", 'the star arm needs "star" in [build].formats'),
         ("[experiment]\narms = ['skillfactory']\n", "no [build] section"),
         ("[experiment.arm.x]\nsteps = [{kind = 'dpo'}]\n[experiment]\narms=['x']\n", "step kind 'dpo' unknown"),
+        (
+            "[experiment.arm.x]\nsteps = [{kind = 'sft', formats = ['*Q']}]\n[experiment]\narms=['x']\n",
+            "unknown trace format",
+        ),
         ("[generate]\nn = 2\ntemprature = 1.0\n", "[generate]: unknown option(s) for GenerateConfig: temprature"),
         ("[plan]\nprofile = 'tpu'\n", "profile 'tpu' unknown"),
     ],
