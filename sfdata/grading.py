@@ -53,6 +53,7 @@ def grade_frame(rollouts: pl.DataFrame, questions: pl.DataFrame) -> pl.DataFrame
 
 
 def grade_stage(run: RunDir) -> dict[str, Any]:
+    """Reads `questions`, `rollouts`; rewrites `grades` (one row per rollout) in one atomic write."""
     t0 = time.perf_counter()
     rollouts = run.read("rollouts")
     if rollouts.height == 0:

@@ -55,6 +55,8 @@ def convert_embedded(force: bool = False) -> Path:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+    from sfdata.store.dirswap import swap_in
+
     gguf = embedded_gguf()
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
@@ -77,10 +79,8 @@ def convert_embedded(force: bool = False) -> Path:
         fresh.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
         (tmp / _DONE_MARKER).write_text(f"converted from {gguf}\n")
-        if target.exists():
-            shutil.rmtree(target)
         try:
-            os.replace(tmp, target)
+            swap_in(tmp, target)
         except OSError:
             # a concurrent converter won the race: keep its result
             if not (target / _DONE_MARKER).is_file():

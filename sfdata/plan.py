@@ -64,19 +64,20 @@ def params_from_name(model: str | None) -> float | None:
 
 def validate(config: dict[str, Any]) -> dict[str, Any]:
     """Every stage section parsed into its config object (raises a clear error on the first problem)."""
-    from sfdata.pipeline import STAGES, stage_config
+    from sfdata.pipeline import section_for
+    from sfdata.stages import STAGES
 
-    known = {"run", _PLAN_SECTION} | {s[1] for s in STAGES}
+    known = {"run", _PLAN_SECTION} | set(STAGES)
     unknown = sorted(set(config) - known)
     if unknown:
         raise ValueError(f"unknown section(s) [{'], ['.join(unknown)}]; known: {', '.join(sorted(known))}")
     out: dict[str, Any] = {}
-    for _stage, section, _mod, _fn, cls in STAGES:
-        if section in config:
+    for stage in STAGES.values():
+        if stage.name in config:
             try:
-                out[section] = stage_config(config, section, cls)[1]
+                out[stage.name] = stage.make_config(section_for(config, stage))
             except (ValueError, TypeError, KeyError) as e:
-                raise ValueError(f"[{section}]: {e}") from None
+                raise ValueError(f"[{stage.name}]: {e}") from None
     if "experiment" in out:
         _check_experiment(config, out["experiment"])
     return out

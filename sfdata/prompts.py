@@ -1,8 +1,8 @@
 """Prompt variants: the same question asked several ways, for diverse samples.
 
 Each template receives `{question}` and `{answer_format}` (from the task) and must ask for the
-final answer inside <answer></answer>. Users add variants with `register_variant` or a
-`[prompts]` table in the run config.
+final answer inside <answer></answer>. Users add variants with `register_variant` and pick them
+with the `variants` option of the generate stage.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ at the right spot; the model must close the tag itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -19,7 +19,7 @@ import polars as pl
 from sfdata.engines.base import Engine, SamplingParams
 from sfdata.generation import engine_for, job_seed, run_jobs
 from sfdata.grammar import parse_verdict, read_verdict
-from sfdata.stagecfg import from_dict
+from sfdata.stagecfg import EngineConfig, SamplingConfig, opt
 from sfdata.store import RunDir, stable_id
 from sfdata.store.run import now_utc
 from sfdata.tasks import Question
@@ -40,27 +40,12 @@ __all__ = ["ReflectConfig", "parse_verdict", "read_verdict", "reflect_stage", "v
 
 
 @dataclass
-class ReflectConfig:
-    model: str | None = None
-    engine: str = "auto"
-    k: int = 2  # reflections per rollout
-    temperature: float = 0.7
-    top_p: float = 1.0
-    max_tokens: int = 256
-    seed: int = 0
-    chunk: int = 32
-    batch_size: int = 16
-    force_verdict: bool = True
-    engine_options: dict[str, Any] = field(default_factory=dict)
+class ReflectConfig(SamplingConfig, EngineConfig):
+    """`[reflect]` section and `sf reflect` flags (engine and sampling options come from the mixins)."""
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> ReflectConfig:
-        return from_dict(cls, d)
-
-    def sampling(self) -> SamplingParams:
-        return SamplingParams(
-            temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed
-        )
+    k: int = opt(2, "reflections per rollout")
+    chunk: int = opt(32, "rows per part file (the most a hard kill can lose)")
+    force_verdict: bool = opt(True, "complete a missing verdict tag with a few greedy tokens")
 
 
 def verify_messages(question: str, response: str) -> list[dict[str, str]]:
@@ -68,25 +53,26 @@ def verify_messages(question: str, response: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": VERIFY_TEMPLATE.format(question=question, response=response)}]
 
 
-def reflect_stage(run: RunDir, cfg: ReflectConfig, engine: Engine | None = None) -> dict[str, Any]:
-    """K reflections per graded rollout. Reads `rollouts`, `grades`, `questions`; appends `reflections`.
+def graded_rollouts(run: RunDir) -> pl.DataFrame:
+    """Rollouts joined with their grades; a clear error when any rollout is not graded yet."""
+    rollouts = run.read("rollouts")
+    if rollouts.height == 0:
+        raise FileNotFoundError(f"{run.path} has no rollouts; run `sf generate {run.path}` first")
+    grades = run.read("grades").select("rollout_id", "is_correct")
+    joined = rollouts.join(grades, on="rollout_id", how="left")
+    ungraded = joined["is_correct"].null_count()
+    if ungraded:
+        raise FileNotFoundError(
+            f"{ungraded} of {rollouts.height} rollouts in {run.path} have no grade; run `sf grade {run.path}` first"
+        )
+    return joined
 
-    Each reflection's request is seeded with its own seed (from its id), so the K reflections of
-    a rollout differ on per-request engines. An engine passed in stays open; one created is closed.
-    """
+
+def plan_reflections(run: RunDir, cfg: ReflectConfig, joined: pl.DataFrame) -> list[dict[str, Any]]:
+    """Every missing (rollout, k) reflection job with its stable id and its own seed, in a fixed order."""
     from sfdata.rollouts import model_name
 
-    rollouts = run.read("rollouts")
-    grades = run.read("grades")
-    if rollouts.height == 0:
-        raise FileNotFoundError(f"{run.path} has no rollouts; run `sf generate` first")
-    if grades.height < rollouts.height:
-        from sfdata.grading import grade_stage
-
-        grade_stage(run)
-        grades = run.read("grades")
     questions = {r["question_id"]: Question.from_row(r) for r in run.read("questions").iter_rows(named=True)}
-    joined = rollouts.join(grades.select("rollout_id", "is_correct"), on="rollout_id", how="left")
     mname = model_name(cfg.model)
     skey = cfg.sampling().key()
     have = run.ids("reflections")
@@ -110,10 +96,24 @@ def reflect_stage(run: RunDir, cfg: ReflectConfig, engine: Engine | None = None)
                         "seed": job_seed(fid, cfg.seed),
                     }
                 )
+    return jobs
+
+
+def reflect_stage(run: RunDir, cfg: ReflectConfig, engine: Engine | None = None) -> dict[str, Any]:
+    """K reflections per graded rollout. Reads `questions`, `rollouts`, `grades` (every rollout must be graded:
+    `sf grade` first; reflect never grades); appends `reflections`. Info holds the verdict metrics.
+
+    Each reflection's request is seeded with its own seed (from its id), so the K reflections of
+    a rollout differ on per-request engines. An engine passed in stays open; one created is closed.
+    """
+    from sfdata.rollouts import model_name
+
+    joined = graded_rollouts(run)
+    jobs = plan_reflections(run, cfg, joined)
     info: dict[str, Any] = {"planned": joined.height * cfg.k, "existing": joined.height * cfg.k - len(jobs)}
     if jobs:
-        with engine_for(engine, cfg.engine, cfg.model, cfg.batch_size, cfg.engine_options) as eng:
-            to_rows = _to_rows(eng, cfg, mname)
+        with engine_for(engine, cfg.engine, cfg.model, cfg.batch_size, cfg.options()) as eng:
+            to_rows = _to_rows(eng, cfg, model_name(cfg.model))
             info.update(run_jobs(run, "reflections", jobs, eng, cfg.sampling(), cfg.chunk, to_rows, "reflect"))
     info["metrics"] = verdict_metrics(run)
     return info

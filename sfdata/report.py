@@ -88,19 +88,21 @@ def plots(run: RunDir) -> list[Path]:
 
 
 def report_stage(run: RunDir) -> dict[str, Any]:
+    """Reads every table (counts, accuracy, format mix, skills, eval); writes PNG plots to `RUN/plots/`."""
     s = summary(run)
     paths = plots(run)
     return {**s, "plots": [str(p) for p in paths]}
 
 
-def print_report(run: RunDir, console) -> dict[str, Any]:
+def print_report(run: RunDir, console, info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Print the one-page summary; `info` is a finished report stage's (computed here when None)."""
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
 
     from sfdata.reflect import verdict_metrics
 
-    info = report_stage(run)
+    info = info if info is not None and "counts" in info else report_stage(run)
     c = info["counts"]
     t = Table.grid(padding=(0, 2))
     t.add_column(style="bold")
@@ -118,7 +120,7 @@ def print_report(run: RunDir, console) -> dict[str, Any]:
     if info["format_mix"]:
         t.add_row("format mix", ", ".join(f"{k} {v}" for k, v in info["format_mix"].items()))
     console.print(Panel(t, title=Text(f"run {run.path}")))
-    from sfdata.cli._common import emit
+    from sfdata.output import emit
 
     for name in ("skill_by_source", "skill_frequency", "eval_accuracy"):
         df = _safe(run, name)

@@ -9,41 +9,26 @@ stored in the row's `seed` column.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sfdata.engines.base import Engine, SamplingParams
+from sfdata.engines.base import Engine
 from sfdata.generation import engine_for, job_seed, run_jobs
 from sfdata.prompts import DEFAULT_VARIANTS, fewshot_messages, messages
-from sfdata.stagecfg import from_dict
+from sfdata.stagecfg import EngineConfig, SamplingConfig, opt
 from sfdata.store import RunDir, stable_id
 from sfdata.store.run import now_utc
 from sfdata.tasks import Question, get_task
 
 
 @dataclass
-class GenerateConfig:
-    model: str | None = None  # None = embedded SmolLM2
-    engine: str = "auto"
-    variants: tuple[str, ...] = DEFAULT_VARIANTS
-    n: int = 4  # samples per question x variant
-    temperature: float = 0.7
-    top_p: float = 1.0
-    max_tokens: int = 256
-    seed: int = 0
-    chunk: int = 32  # rows per part file (the most a hard kill can lose)
-    batch_size: int = 16  # engine batch
-    fewshot: int = 0  # worked demonstrations before the question (helps tiny models use <answer> tags)
-    engine_options: dict[str, Any] = field(default_factory=dict)
+class GenerateConfig(SamplingConfig, EngineConfig):
+    """`[generate]` section and `sf generate` flags (engine and sampling options come from the mixins)."""
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> GenerateConfig:
-        return from_dict(cls, d)
-
-    def sampling(self) -> SamplingParams:
-        return SamplingParams(
-            temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed
-        )
+    variants: tuple[str, ...] = opt(DEFAULT_VARIANTS, "prompt variants", metavar="VARIANT")
+    n: int = opt(4, "samples per question x variant")
+    chunk: int = opt(32, "rows per part file (the most a hard kill can lose)")
+    fewshot: int = opt(0, "worked demonstrations before each question (helps tiny models use <answer> tags)")
 
 
 def model_name(model: str | None) -> str:
@@ -100,7 +85,7 @@ def generate_stage(run: RunDir, cfg: GenerateConfig, engine: Engine | None = Non
     if not todo:
         return {**info, "written": 0}
     sampling = cfg.sampling()
-    with engine_for(engine, cfg.engine, cfg.model, cfg.batch_size, cfg.engine_options) as eng:
+    with engine_for(engine, cfg.engine, cfg.model, cfg.batch_size, cfg.options()) as eng:
         info.update(run_jobs(run, "rollouts", todo, eng, sampling, cfg.chunk, _to_rows(cfg, eng.name), "generate"))
     return info
 

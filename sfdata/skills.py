@@ -167,7 +167,7 @@ def skills_frame(texts: list[tuple[str, str, str | None]], source: str, question
 
 
 def skills_stage(run: RunDir) -> dict[str, Any]:
-    """Detect skills over the run's traces, rollouts and eval outputs -> skills.parquet."""
+    """Reads `questions`, `traces`, `rollouts`, `eval`; rewrites `skills` (skill events of every text)."""
     t0 = time.perf_counter()
     questions = {r["question_id"]: Question.from_row(r) for r in run.read("questions").iter_rows(named=True)}
     frames = []

@@ -8,12 +8,13 @@ queryable with `sf query eval_accuracy` / `skill_by_source`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
-from sfdata.stagecfg import from_dict
+from sfdata.engines import ENGINE_KINDS
+from sfdata.stagecfg import SamplingConfig, opt
 from sfdata.store import RunDir, stable_id
 
 
@@ -30,38 +31,35 @@ def parse_task_specs(specs: list[str] | tuple[str, ...]) -> list[tuple[str, int 
 
 
 @dataclass
-class EvalConfig:
-    models: list[dict[str, Any]] = field(
-        default_factory=list
-    )  # [{"model": ..., "stage": "base"}]; empty = base (+ run's sft)
-    model: str | None = None  # the base model when `models` is empty
-    tasks: tuple[str, ...] = ("countdown:3,4,5,6",)
-    n_questions: int = 8  # per task x level
-    samples: int = 1
-    temperature: float = 0.0
-    max_tokens: int = 256  # the whole answer's budget, budget-forcing rounds included
-    budget_forcing: int = 0  # extra rounds; 0 = off (rows for 0 are always written)
-    seed: int = 777  # eval questions differ from training questions (different seed + key filter)
-    engine: str = "auto"
-    batch_size: int = 16
-    variant: str = "original"  # prompt variant every stage is asked with
-    fewshot: int | None = None  # demonstrations before each question; None = as the run's [generate] used
-    exclude_from: tuple[str, ...] = ()  # more run dirs whose questions must not appear in eval
-    preset: str | None = None  # "paper": max_tokens 16384, greedy (sftrain.presets.EVAL_PRESETS)
+class EvalConfig(SamplingConfig):
+    """`[eval]` section and `sf eval` flags; sampling options are the generate stage's (greedy by default)."""
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> EvalConfig:
+    temperature: float = opt(0.0, "sampling temperature (0 = greedy)")
+    max_tokens: int = opt(256, "the whole answer's budget, budget-forcing rounds included")
+    seed: int = opt(777, "eval question seed (differs from training seeds; overlapping questions are removed too)")
+    models: list[dict[str, Any]] = opt(
+        [], "[{model, stage}] to score; empty = the base model (+ the run's sft)", cli=False
+    )
+    model: str | None = opt(None, "model to evaluate (default: the embedded SmolLM2)")
+    tasks: tuple[str, ...] = opt(("countdown:3,4,5,6",), "task[:levels], e.g. countdown:3,4 multiplication:2")
+    n_questions: int = opt(8, "questions per task x level")
+    samples: int = opt(1, "samples per question")
+    budget_forcing: int = opt(0, "extra rounds after </think> (0 = off; rows for 0 are always written)")
+    engine: str = opt("auto", "generation engine", choices=ENGINE_KINDS)
+    batch_size: int = opt(16, "engine batch size")
+    variant: str = opt("original", "prompt variant (the same for every model you compare)")
+    fewshot: int | None = opt(None, "demonstrations per question (default: as the run's [generate])")
+    exclude_from: tuple[str, ...] = opt((), "run dirs whose questions were training data (kept out of eval)")
+    preset: str | None = opt(None, "paper: max_tokens 16384, greedy (sftrain.presets.EVAL_PRESETS)")
+
+    @staticmethod
+    def preset_values(name: str) -> dict[str, Any]:
+        """A named preset's field values; the section's own values are laid over them by `from_dict`."""
         from sftrain.presets import EVAL_PRESETS
 
-        d = dict(d or {})
-        if d.get("preset"):
-            if d["preset"] not in EVAL_PRESETS:
-                raise ValueError(f"unknown eval preset {d['preset']!r}; known: {', '.join(EVAL_PRESETS)}")
-            d = {**EVAL_PRESETS[d["preset"]], **d}  # values written in the config win over the preset
-        cfg = from_dict(cls, d)
-        cfg.tasks = tuple(cfg.tasks)
-        cfg.exclude_from = tuple(cfg.exclude_from)
-        return cfg
+        if name not in EVAL_PRESETS:
+            raise ValueError(f"unknown eval preset {name!r}; known: {', '.join(EVAL_PRESETS)}")
+        return dict(EVAL_PRESETS[name])
 
 
 def prompt_setup(variant: str, fewshot: int) -> str:
@@ -127,7 +125,7 @@ def evaluate_model(
     setup = prompt_setup(cfg.variant, k)
     if questions is None:
         questions, _ = eval_questions(run, cfg, [model], k, log)
-    sp = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=cfg.seed)
+    sp = cfg.sampling()
     rounds_list = [0] + ([cfg.budget_forcing] if cfg.budget_forcing > 0 else [])
     items = [(t, q, s) for t, q in questions for s in range(cfg.samples)]
 
@@ -258,7 +256,8 @@ def before_after(run: RunDir) -> pl.DataFrame:
 
 
 def eval_stage(run: RunDir, cfg: EvalConfig) -> dict[str, Any]:
-    """Reads the run's questions (to keep them out) and models/sft; appends to the `eval` table.
+    """Reads the run's `questions` (kept out of eval) and the models to evaluate (default: the base model and
+    `RUN/models/sft` when there); appends to `eval`.
 
     Every stage is scored on the same held-out questions with the same prompt (variant + demonstrations).
     """

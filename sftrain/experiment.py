@@ -116,7 +116,7 @@ class ExperimentConfig:
     def eval_config(self):
         from sftrain.eval import EvalConfig
 
-        return EvalConfig.from_dict({**self.eval, "model": self.model})
+        return from_dict(EvalConfig, {**self.eval, "model": self.model})
 
 
 def step_config(cfg: ExperimentConfig, step: StepConfig, model: str | None, out: str, run_path: Path):
@@ -128,7 +128,7 @@ def step_config(cfg: ExperimentConfig, step: StepConfig, model: str | None, out:
         raw = {**cfg.rl, **step.overrides, "model": model, "output_dir": out}
         # every arm keeps the run's training questions out of RL, so all arms draw the same RL questions
         raw["exclude_from"] = (*tuple(raw.get("exclude_from") or ()), str(run_path))
-        return RLRunConfig.from_dict(raw)
+        return from_dict(RLRunConfig, raw)
     if step.data == RUN_TRACES:  # None = the main set's default SFT mix (sfdata.factory.mix)
         data, formats = str(run_path), step.formats
     elif step.data == RUN_STAR:
@@ -138,7 +138,7 @@ def step_config(cfg: ExperimentConfig, step: StepConfig, model: str | None, out:
     raw = {**cfg.sft, **step.overrides, "data": data, "model": model, "output_dir": out, "config": step.config}
     if formats is not None:
         raw["formats"] = formats
-    return SFTRunConfig.from_dict(raw)
+    return from_dict(SFTRunConfig, raw)
 
 
 def _drop_rows(run: RunDir, table: str, arm: str, stage: str | None = None) -> int:

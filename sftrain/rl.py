@@ -12,36 +12,36 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sfdata.stagecfg import from_dict
-from sftrain.precision import Precision, current_precision
+from sfdata.stagecfg import opt
+from sftrain.precision import MODES, Precision, current_precision
 from sftrain.presets import RL_PRESETS, RL_QUESTIONS, scale_to_world
 
 
 @dataclass
 class RLRunConfig:
-    model: str | None = None
-    output_dir: str = "models/rl"
-    preset: str = "cpu"
-    task: str = "countdown"
-    level: int = 3
-    n_questions: int | None = None  # None = the preset's (paper: 1,000 held-out questions)
-    questions_from: str | None = None  # a run dir whose questions to use instead of generating
-    exclude_from: tuple[str, ...] = ()  # run dirs whose questions are training data (kept out of RL)
-    seed: int = 1234  # different from data-generation seeds so RL questions are fresh
-    format_reward: bool = False  # opt-in: under group scaling a constant bonus is a full advantage in all-wrong groups
-    extra_rewards: tuple[str, ...] = ()  # more reward functions as "package.module:function" (TRL signature)
-    precision: str = "auto"  # sftrain.precision: auto = fp32 master weights + bf16 compute on CUDA
-    overrides: dict[str, Any] = field(default_factory=dict)
+    """`sf rl` flags (and the RL step of a pipeline): GRPO with a reward from the task graders."""
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> RLRunConfig:
-        cfg = from_dict(cls, d)
-        cfg.exclude_from = tuple(cfg.exclude_from)
-        return cfg
+    model: str | None = opt(None, "start model (e.g. an SFT output dir; default: the embedded SmolLM2)")
+    output_dir: str = opt("models/rl", "where to save the model", flag="--output")
+    preset: str = opt("cpu", "training preset (sftrain.presets)", choices=tuple(RL_PRESETS))
+    task: str = opt("countdown", "task the RL questions come from")
+    level: int = opt(3, "task level (countdown: count of numbers)")
+    n_questions: int | None = opt(None, "RL questions (default: the preset's; paper 1000)")
+    questions_from: str | None = opt(None, "use a run's questions instead of generating")
+    exclude_from: tuple[str, ...] = opt((), "run dirs whose questions are training data (kept out of RL)")
+    seed: int = opt(1234, "seed (different from data-generation seeds so RL questions are fresh)")
+    format_reward: bool = opt(
+        False,
+        "add a 0.1 bonus for one well-formed <answer> (opt-in: under group scaling "
+        "a constant bonus is a full advantage in all-wrong groups)",
+    )
+    extra_rewards: tuple[str, ...] = opt((), "more reward functions as package.module:function (TRL signature)")
+    precision: str = opt("auto", "auto = fp32 master weights + bf16 compute on CUDA, fp32 on CPU", choices=MODES)
+    overrides: dict[str, Any] = opt({}, "any TRL GRPOConfig field, e.g. --set max_steps=10", flag="--set")
 
     def training_args(self, world_size: int = 1) -> dict[str, Any]:
         """Preset + overrides as TRL GRPOConfig fields, with the global batch shape kept on `world_size` processes."""

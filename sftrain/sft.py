@@ -8,32 +8,46 @@ silently cutting the answer off.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sfdata.stagecfg import from_dict
-from sftrain.precision import Precision, current_precision
+from sfdata.stagecfg import opt
+from sftrain.precision import MODES, Precision, current_precision
 from sftrain.presets import SFT_PRESETS
+
+PRECISION_HELP = (
+    "auto: fp32 master weights + bf16 compute on CUDA, fp32 on CPU; bf16 = bf16 weights (loses small updates)"
+)
 
 
 @dataclass
-class SFTRunConfig:
-    data: str = ""  # run dir, local file/folder, or Hub id
-    model: str | None = None  # None = embedded SmolLM2
-    output_dir: str = "models/sft"
-    preset: str = "cpu"
-    config: str | None = "sft_train"  # Hub/local dataset config
-    split: str = "train"
-    formats: tuple[str, ...] | None = None  # restrict run traces to these formats
-    kept_only: bool = True
-    seed: int = 0
-    precision: str = "auto"  # see sftrain.precision: auto = fp32 master weights + bf16 compute on CUDA
-    overrides: dict[str, Any] = field(default_factory=dict)  # any TRL SFTConfig field
+class SFTStageConfig:
+    """`[sft]` section of a pipeline config: train on the run's own traces (into `RUN/models/sft`).
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> SFTRunConfig:
-        return from_dict(cls, d)
+    Its fields are shared with `SFTRunConfig` (the `sf sft` flags), so each is written once."""
+
+    model: str | None = opt(None, "base model (default: the embedded SmolLM2)")
+    preset: str = opt("cpu", "training preset (sftrain.presets)", choices=tuple(SFT_PRESETS))
+    formats: tuple[str, ...] | None = opt(
+        None,
+        "run dirs: trace formats and/or sets to train on (default: 0C *C *C*IC *CC of the main set; "
+        "add *C_full, or name random, no_reflection, star or an ablation to use those sets)",
+    )
+    seed: int = opt(0, "training seed")
+    precision: str = opt("auto", PRECISION_HELP, choices=MODES)
+    overrides: dict[str, Any] = opt({}, "any TRL SFTConfig field, e.g. --set max_steps=10", flag="--set")
+
+
+@dataclass
+class SFTRunConfig(SFTStageConfig):
+    """`sf sft` flags: fine-tune on a run, a local file/folder or a Hub dataset."""
+
+    data: str = opt("", "run dir, local Parquet/JSON(L) file or folder, or Hub id", cli=False)
+    output_dir: str = opt("models/sft", "where to save the model", flag="--output")
+    config: str | None = opt("sft_train", "dataset config (Hub / local folder)")
+    split: str = opt("train", "dataset split")
+    kept_only: bool = opt(True, "drop traces labelled drop (keep only kept ones when any are)", cli=False)
 
     def training_args(self) -> dict[str, Any]:
         if self.preset not in SFT_PRESETS:
@@ -125,27 +139,12 @@ def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
     return summary
 
 
-@dataclass
-class SFTStageConfig:
-    """`[sft]` section of a pipeline config: train on the run's own traces."""
-
-    model: str | None = None
-    preset: str = "cpu"
-    formats: tuple[str, ...] | None = None
-    seed: int = 0
-    precision: str = "auto"
-    overrides: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> SFTStageConfig:
-        return from_dict(cls, d)
-
-
 def sft_stage(run, cfg: SFTStageConfig) -> dict[str, Any]:
+    """Reads `traces` (and `labels`: dropped traces are left out); writes the model to `RUN/models/sft`."""
     out = run.path / "models" / "sft"
     return run_sft(
         SFTRunConfig(
-            data=str(run.path),
+            data=run,
             model=cfg.model,
             output_dir=str(out),
             preset=cfg.preset,

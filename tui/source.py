@@ -76,10 +76,11 @@ def resolve_source(source: str, config: str | None = None, split: str = "train")
 
         info = pull(source, cache, config=config, split=split)
         if info.get("kind") == "raw":
-            from sfdata.factory.build import BuildConfig, build_stage
+            from sfdata.factory.build import BuildConfig
+            from sfdata.stages import run_stage
             from sfdata.store import RunDir
 
-            build_stage(RunDir(cache), BuildConfig())
+            run_stage(RunDir(cache), "build", BuildConfig())
     labels = labels_path_for(p) if p.is_file() else None
     return Source(cache, None, labels, p.name if p.exists() else source)
 

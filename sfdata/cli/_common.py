@@ -1,35 +1,24 @@
-"""Helpers shared by subcommands: run argument, console."""
+"""Helpers shared by subcommands: the run argument, output options, and the stage-command plumbing."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from rich.console import Console
+from sfdata.output import cell, console, emit, err, esc
 
-console = Console(stderr=False)
-err = Console(stderr=True)
-
-
-def esc(value: object) -> str:
-    """User data (answers, paths, names) made safe to embed in rich markup: `[/]` or `[bold red]` print as text."""
-    from rich.markup import escape
-
-    return escape(str(value))
-
-
-def cell(value: object):
-    """A table cell that rich never parses as markup."""
-    from rich.text import Text
-
-    return Text("" if value is None else str(value))
-
-
-def add_run_arg(p: argparse.ArgumentParser, required: bool = True) -> None:
-    if required:
-        p.add_argument("run", type=Path, help="run directory (e.g. runs/demo)")
-    else:
-        p.add_argument("--run", type=Path, default=None, help="run directory (e.g. runs/demo)")
+__all__ = [
+    "add_output_args",
+    "add_stage_args",
+    "cell",
+    "console",
+    "emit",
+    "err",
+    "esc",
+    "existing_run",
+    "run_stage_command",
+]
 
 
 def existing_run(path: Path):
@@ -49,35 +38,45 @@ def add_output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=200, help="rows shown in table format")
 
 
-def emit(df, fmt: str, out: Path | None, title: str = "", limit: int = 200) -> None:
-    """Print or save a Polars frame as a rich table, CSV, JSON or Parquet."""
-    import sys
+def add_stage_args(p: argparse.ArgumentParser, stage: str, skip: tuple[str, ...] = ()) -> None:
+    """The run directory, `--config FILE`, `--force`, and one flag per field of the stage's config class."""
+    from sfdata.stagecfg import add_config_args
+    from sfdata.stages import get_stage
 
-    from rich.table import Table
-
-    if fmt == "parquet":
-        if out is None:
-            raise ValueError("--format parquet needs --out FILE")
-        from sfdata.store.parquet import write_parquet_atomic
-
-        write_parquet_atomic(df, out)
-        console.print(f"wrote {df.height} rows to {esc(out)}")
-        return
-    if fmt in ("csv", "json"):
-        text = df.write_csv() if fmt == "csv" else df.write_json()
-        if out:
-            from sfdata.store.run import write_text_atomic
-
-            write_text_atomic(text, out)
-        else:
-            sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        return
-    table = Table(
-        title=esc(title) if title else None,
-        caption=f"{df.height} row(s)" + (f", first {limit} shown" if df.height > limit else ""),
+    p.add_argument("run", type=Path, help="run directory (e.g. runs/demo)")
+    p.add_argument(
+        "--config",
+        dest="config_file",
+        type=Path,
+        default=None,
+        help=f"TOML/YAML config whose [{stage}] section (and [run] model/engine) sets defaults; flags override it",
     )
-    for name, dtype in df.schema.items():
-        table.add_column(cell(name), justify="right" if dtype.is_numeric() else "left", overflow="fold")
-    for row in df.head(limit).iter_rows():
-        table.add_row(*[cell(f"{v:.4g}" if isinstance(v, float) else v) for v in row])
-    console.print(table)
+    p.add_argument("--force", action="store_true", help="run even if done already with the same config and inputs")
+    cls = get_stage(stage).config_class()
+    if cls is not None:
+        add_config_args(p, cls, skip=skip)
+
+
+def stage_config(args: argparse.Namespace, stage: str, extra: dict[str, Any] | None = None) -> Any:
+    """The stage's config: the config file's section, then `extra`, then the command line's flags on top."""
+    from sfdata.pipeline import section_for
+    from sfdata.stagecfg import config_from, load_config
+    from sfdata.stages import get_stage
+
+    st = get_stage(stage)
+    file_cfg = load_config(args.config_file) if args.config_file else {}
+    section = {**section_for(file_cfg, st), **(extra or {})}
+    cls = st.config_class()
+    return config_from(cls, section, args) if cls is not None else st.make_config(section)
+
+
+def run_stage_command(args: argparse.Namespace, stage: str, run=None, extra: dict[str, Any] | None = None, **kw):
+    """Run one stage through the shared runner (same bookkeeping as `sf run`); returns its info."""
+    from sfdata.stages import run_stage
+
+    run = run if run is not None else existing_run(args.run)
+    cfg = stage_config(args, stage, extra)
+    info = run_stage(run, stage, cfg, force=args.force, log=lambda m: None, **kw)
+    if info.get("skipped") is True:
+        console.print(f"{stage}: done already with this config and inputs (--force reruns it)", markup=False)
+    return info

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", type=Path)
+    from sfdata.cli._common import add_stage_args
+
+    add_stage_args(p, "grade")
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from sfdata.cli._common import cell, console, existing_run
-    from sfdata.grading import grade_stage
+    from sfdata.cli._common import cell, console, run_stage_command
 
-    run_dir = existing_run(args.run)
-    info = grade_stage(run_dir)
-    run_dir.set_stage("grade", "done", info=info)
+    info = run_stage_command(args, "grade")
+    if info.get("skipped") is True:
+        return 0
     t = Table(title=f"{info['graded']} rollouts graded, accuracy {info['accuracy']:.1%}")
     t.add_column("reason")
     t.add_column("rows", justify="right")

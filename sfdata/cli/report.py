@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", type=Path)
+    from sfdata.cli._common import add_stage_args
+
+    add_stage_args(p, "report")
 
 
 def run(args: argparse.Namespace) -> int:
-    from sfdata.cli._common import console, existing_run
+    from sfdata.cli._common import console, existing_run, run_stage_command
     from sfdata.report import print_report
 
-    print_report(existing_run(args.run), console)
+    run_dir = existing_run(args.run)
+    args.force = True  # the report is what this command shows: always fresh
+    info = run_stage_command(args, "report", run=run_dir)
+    print_report(run_dir, console, info)
     return 0

@@ -17,8 +17,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sfdata.cli._common import console, esc
+    from sfdata.output import console, emit, esc
     from sfdata.pipeline import load_config, run_pipeline
+    from sfdata.store import RunDir
 
     cfg = load_config(args.config)
     if args.dry_run:
@@ -34,17 +35,15 @@ def run(args: argparse.Namespace) -> int:
         tuple(args.only),
         log=lambda msg: console.print(msg, markup=False, highlight=False),
     )
-    if "report" in cfg and (not args.only or "report" in args.only):
+    run_dir = RunDir(out["run"])
+    if "report" in out["stages"]:
         from sfdata.report import print_report
-        from sfdata.store import RunDir
 
-        print_report(RunDir(out["run"]), console)
+        print_report(run_dir, console, out["stages"]["report"])
     if "eval" in cfg:
-        from sfdata.cli._common import emit
-        from sfdata.store import RunDir
         from sftrain.eval import before_after
 
-        table = before_after(RunDir(out["run"]))
+        table = before_after(run_dir)
         if table.height:
             emit(
                 table,

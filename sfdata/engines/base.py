@@ -37,11 +37,6 @@ class SamplingParams:
         d.pop("seed")
         return d
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SamplingParams:
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
-
 
 @dataclass
 class Completion:

@@ -21,7 +21,7 @@ import polars as pl
 from sfdata.factory.formats import ABLATIONS, FORMATS, Sample, Skip, choose, render
 from sfdata.factory.mix import purpose_of
 from sfdata.grammar import STRUCTURAL_TAG_PATTERN
-from sfdata.stagecfg import from_dict
+from sfdata.stagecfg import opt
 from sfdata.store import RunDir
 from sfdata.store.run import now_utc
 from sfdata.store.schemas import TRACES
@@ -31,25 +31,28 @@ DEFAULT_FORMATS = ("0C", "*C", "*C_full", "*C*IC", "*CC", "random", "no_reflecti
 
 @dataclass
 class BuildConfig:
-    formats: tuple[str, ...] = DEFAULT_FORMATS
-    n: int = 3  # samples per trace (upper bound; formats use what the question has)
-    n_range: tuple[int, ...] | None = None  # sampled N: draw N uniformly from [lo, hi] per trace
-    repeats: int = 1  # traces per question and format
-    unique_variants: bool = True  # prefer samples from different prompt variants within a trace
-    ablation: str | None = None  # no_sample_order | no_reflections | no_prompt_diversity
-    variant: str = "original"  # the one variant kept by no_prompt_diversity
-    seed: int = 0
-    chunk: int = 5000  # rows per part file
-    workers: int = 0  # processes for assembly; 0 = all cores for large builds (>= 20k questions), else 1
+    """`[build]` section and `sf build` flags."""
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> BuildConfig:
-        cfg = from_dict(cls, d)
-        cfg.formats = tuple(cfg.formats)
-        if cfg.n_range is not None:
-            cfg.n_range = tuple(cfg.n_range)
-        cfg.validate()
-        return cfg
+    formats: tuple[str, ...] = opt(
+        DEFAULT_FORMATS, "trace formats (star = the STaR baseline)", choices=FORMATS, metavar="FORMAT"
+    )
+    n: int = opt(3, "samples per trace (upper bound; formats use what the question has)")
+    n_range: tuple[int, ...] | None = opt(
+        None, "sampled N: draw N uniformly from [LO, HI] per trace", nargs=2, metavar=("LO", "HI")
+    )
+    repeats: int = opt(1, "traces per question and format")
+    unique_variants: bool = opt(True, "prefer samples from different prompt variants within a trace")
+    ablation: str | None = opt(None, "paper ablation", choices=ABLATIONS)
+    variant: str = opt("original", "the one variant kept by no_prompt_diversity")
+    seed: int = opt(0, "trace RNG seed")
+    chunk: int = opt(5000, "traces per part file")
+    workers: int = opt(0, "assembly processes (0: all cores for >= 20k questions, else 1)")
+
+    def __post_init__(self) -> None:
+        self.formats = tuple(self.formats)
+        if self.n_range is not None:
+            self.n_range = tuple(self.n_range)
+        self.validate()
 
     def validate(self) -> None:
         bad = [f for f in self.formats if f not in FORMATS]
@@ -306,7 +309,8 @@ def assemble(
 
 
 def build_stage(run: RunDir, cfg: BuildConfig, replace: bool = False) -> dict[str, Any]:
-    """Add this config's traces to the run (resumable: existing ids are skipped).
+    """Reads `questions`, `rollouts`, `grades`, `reflections`; adds this config's traces to `traces`
+    (resumable: existing ids are skipped).
 
     `replace=True` swaps in a traces table holding exactly this build (e.g. after changing N),
     written beside the old one and moved into place, so a crash never leaves a half table.
@@ -339,20 +343,11 @@ def build_stage(run: RunDir, cfg: BuildConfig, replace: bool = False) -> dict[st
 
 def replace_parts(run: RunDir, table: str, df: pl.DataFrame, chunk: int) -> None:
     """Write `df` as the whole of a parts table: staged in a sibling folder, then swapped in."""
-    import os
-    import shutil
-
+    from sfdata.store.dirswap import staged_dir
     from sfdata.store.parquet import conform, new_part_name, write_parquet_atomic
     from sfdata.store.schemas import schema_of
-    from sfdata.store.tempfiles import aside_name, new_temp_dir
 
-    target = run.table_path(table)
-    staging = new_temp_dir(target.parent, f"{target.name}.new")  # per process: two builds never share it
     df = conform(df, schema_of(table), table)
-    for c0 in range(0, df.height, chunk):
-        write_parquet_atomic(df.slice(c0, chunk), staging / new_part_name())
-    old = aside_name(target)  # restored by the next writer if we die between the two renames
-    if target.exists():
-        os.replace(target, old)
-    os.replace(staging, target)
-    shutil.rmtree(old, ignore_errors=True)
+    with staged_dir(run.table_path(table)) as staging:
+        for c0 in range(0, df.height, chunk):
+            write_parquet_atomic(df.slice(c0, chunk), staging / new_part_name())

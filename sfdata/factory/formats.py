@@ -59,7 +59,6 @@ class Trace:
     final: Sample  # the sample whose answer is the final answer
     tail: list[str] = field(default_factory=list)  # extra blocks before </think> (backtrack / confirm)
     tail_sample: Sample | None = None  # *C*IC: the repeated earlier correct sample
-    text: str = ""
     n_backtracks: int = 0
     n_confirms: int = 0
 
@@ -155,6 +154,23 @@ def _steps(samples: list[Sample], rng: random.Random, with_reflections: bool) ->
     return out
 
 
+@dataclass
+class _Pool:
+    """One question's usable samples for one format, and the picking state shared by its helpers."""
+
+    cands: list[Sample]
+    correct: list[Sample]
+    incorrect: list[Sample]
+    rng: random.Random
+    unique_variants: bool
+    with_refl: bool
+    sample_order: bool
+    used: dict[str, str] = field(default_factory=dict)  # rollout id -> variant, for every sample this trace holds
+
+    def pick(self, pool: list[Sample], k: int, unique: bool | None = None) -> list[Sample]:
+        return _pick(pool, k, self.rng, self.unique_variants if unique is None else unique, self.used)
+
+
 def choose(
     fmt: str,
     samples: list[Sample],
@@ -168,73 +184,94 @@ def choose(
     """Traces of format `fmt` for one question (several for *C_full). Raises Skip with a reason."""
     need_refl = reflections and fmt not in ("no_reflection", "star")
     cands = [s for s in samples if usable(s, need_refl)]
-    correct = [s for s in cands if s.is_correct]
-    incorrect = [s for s in cands if not s.is_correct]
-    used: dict[str, str] = {}  # rollout id -> variant, for every sample this trace holds
-    with_refl = need_refl
-    n = max(1, n)
+    p = _Pool(
+        cands,
+        [s for s in cands if s.is_correct],
+        [s for s in cands if not s.is_correct],
+        rng,
+        unique_variants,
+        need_refl,
+        sample_order,
+    )
+    builder = _BUILDERS.get(fmt)
+    if builder is None:
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    return builder(fmt, p, max(1, n))
 
-    if fmt == "star":
-        if not correct:
-            raise Skip("no_correct")
-        s = _pick(correct, 1, rng, False, used)[0]
-        return [Trace(fmt, [Step(s, None)], final=s)]
 
-    if fmt in ("0C", "*C", "*C_full", "no_reflection"):
-        if not correct:
-            raise Skip("no_correct")
-        # the last sample is correct; the N-1 before it come from every usable sample, right or wrong
-        final = _pick(correct, 1, rng, unique_variants, used)[0]
-        others = [s for s in cands if s.rollout_id != final.rollout_id]
-        n_before = 0 if fmt == "0C" else min(n - 1, len(others))
-        prefix = _pick(others, n_before, rng, unique_variants, used) if n_before else []
-        if fmt in ("*C_full", "no_reflection"):
-            # one trace per length 1..len: the same draw, growing prefix (all end with the correct sample)
-            traces = []
-            for k in range(0, len(prefix) + 1):
-                seq = prefix[:k] + [final]
-                traces.append(_make(fmt, seq, final, rng, with_refl and fmt != "no_reflection", sample_order))
-            return traces
-        return [_make(fmt, prefix + [final], final, rng, with_refl, sample_order)]
+def _star(fmt: str, p: _Pool, n: int) -> list[Trace]:
+    if not p.correct:
+        raise Skip("no_correct")
+    s = p.pick(p.correct, 1, unique=False)[0]
+    return [Trace(fmt, [Step(s, None)], final=s)]
 
-    if fmt == "*CC":
-        # a *C trace whose last two samples are correct, then a confirm phrase
-        if len(correct) < 2:
-            raise Skip("fewer_than_two_correct")
-        finals = _pick(correct, 2, rng, unique_variants, used)
-        others = [s for s in cands if s.rollout_id not in used]
-        n_before = min(max(0, n - 2), len(others))
-        prefix = _pick(others, n_before, rng, unique_variants, used) if n_before else []
-        t = _make(fmt, prefix + finals, finals[-1], rng, with_refl, sample_order)
-        t.tail = [_choice(rng, phrases.CONFIRM)]
-        t.n_confirms = 1
-        return [t]
 
-    if fmt == "*C*IC":
-        if not correct:
-            raise Skip("no_correct")
-        if not incorrect:
-            raise Skip("no_incorrect")
-        good = _pick(correct, 1, rng, unique_variants, used)[0]
-        n_inc = min(max(1, n - 1), len(incorrect))
-        wrong = _pick(incorrect, n_inc, rng, unique_variants, used)
-        split = rng.randint(0, len(wrong) - 1)  # incorrect ones before the correct; at least one after
-        seq = wrong[:split] + [good] + wrong[split:]
-        t = _make(fmt, seq, good, rng, with_refl, sample_order=True)
-        t.tail = [_choice(rng, phrases.BACKTRACK)]
-        t.tail_sample = good
-        t.n_backtracks = 1
-        return [t]
+def _ends_correct(fmt: str, p: _Pool, n: int) -> list[Trace]:
+    """0C, *C, *C_full, no_reflection: the last sample is correct; the N-1 before it come from every usable
+    sample, right or wrong (none for 0C)."""
+    if not p.correct:
+        raise Skip("no_correct")
+    final = p.pick(p.correct, 1)[0]
+    others = [s for s in p.cands if s.rollout_id != final.rollout_id]
+    n_before = 0 if fmt == "0C" else min(n - 1, len(others))
+    prefix = p.pick(others, n_before) if n_before else []
+    if fmt in ("*C_full", "no_reflection"):
+        # one trace per length 1..len: the same draw, growing prefix (all end with the correct sample)
+        refl = p.with_refl and fmt != "no_reflection"
+        return [_make(fmt, prefix[:k] + [final], final, p.rng, refl, p.sample_order) for k in range(len(prefix) + 1)]
+    return [_make(fmt, prefix + [final], final, p.rng, p.with_refl, p.sample_order)]
 
-    if fmt == "random":
-        pool = cands
-        k = min(n, len(pool))
-        if k == 0:
-            raise Skip("no_usable_sample")
-        seq = _pick(pool, k, rng, unique_variants, used)
-        return [_make(fmt, seq, seq[-1], rng, with_refl, sample_order=True)]
 
-    raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+def _two_correct(fmt: str, p: _Pool, n: int) -> list[Trace]:
+    """*CC: a *C trace whose last two samples are correct, then a confirm phrase."""
+    if len(p.correct) < 2:
+        raise Skip("fewer_than_two_correct")
+    finals = p.pick(p.correct, 2)
+    others = [s for s in p.cands if s.rollout_id not in p.used]
+    n_before = min(max(0, n - 2), len(others))
+    prefix = p.pick(others, n_before) if n_before else []
+    t = _make(fmt, prefix + finals, finals[-1], p.rng, p.with_refl, p.sample_order)
+    t.tail = [_choice(p.rng, phrases.CONFIRM)]
+    t.n_confirms = 1
+    return [t]
+
+
+def _backtrack(fmt: str, p: _Pool, n: int) -> list[Trace]:
+    """*C*IC: a correct sample earlier, an incorrect one last, then a backtrack to the correct one."""
+    if not p.correct:
+        raise Skip("no_correct")
+    if not p.incorrect:
+        raise Skip("no_incorrect")
+    good = p.pick(p.correct, 1)[0]
+    n_inc = min(max(1, n - 1), len(p.incorrect))
+    wrong = p.pick(p.incorrect, n_inc)
+    split = p.rng.randint(0, len(wrong) - 1)  # incorrect ones before the correct; at least one after
+    seq = wrong[:split] + [good] + wrong[split:]
+    t = _make(fmt, seq, good, p.rng, p.with_refl, sample_order=True)
+    t.tail = [_choice(p.rng, phrases.BACKTRACK)]
+    t.tail_sample = good
+    t.n_backtracks = 1
+    return [t]
+
+
+def _random(fmt: str, p: _Pool, n: int) -> list[Trace]:
+    k = min(n, len(p.cands))
+    if k == 0:
+        raise Skip("no_usable_sample")
+    seq = p.pick(p.cands, k)
+    return [_make(fmt, seq, seq[-1], p.rng, p.with_refl, sample_order=True)]
+
+
+_BUILDERS = {
+    "star": _star,
+    "0C": _ends_correct,
+    "*C": _ends_correct,
+    "*C_full": _ends_correct,
+    "no_reflection": _ends_correct,
+    "*CC": _two_correct,
+    "*C*IC": _backtrack,
+    "random": _random,
+}
 
 
 def _make(fmt: str, seq: list[Sample], final: Sample, rng: random.Random, with_refl: bool, sample_order: bool) -> Trace:

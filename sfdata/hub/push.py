@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-
-from sfdata.store.tempfiles import new_temp_dir
 
 DEFAULT_CONFIGS = ("sft_train", "raw", "verl")
 CONFIG_FORMATS = {
@@ -65,6 +62,7 @@ def build_folder(
     from sfdata.hub.card import check_license, render_card, write_card
     from sfdata.hub.export import curated_traces
     from sfdata.store import RunDir
+    from sfdata.store.dirswap import staged_dir
 
     folder, run = Path(folder), RunDir(run_dir)
     check_repo_id(repo_id)
@@ -73,18 +71,12 @@ def build_folder(
     if bad:
         raise ValueError(f"unknown config(s) {bad}; choose from {', '.join(CONFIG_FORMATS)}")
     check_target_folder(folder, run.path)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = new_temp_dir(folder.parent, folder.name)  # umask-following mode, per process
-    try:
+    with staged_dir(folder) as staging:
         (staging / MARKER).write_text(f"built by sf push from {run.path.resolve()}\n", encoding="utf-8")
         counts, patterns = _write_configs(run.path, staging, configs, kept_only)
         traces = curated_traces(run.path, kept_only) if set(configs) - {"raw", "verl"} else run.read("traces").head(0)
         card = render_card(repo_id, run.manifest(), traces, patterns, counts, license, rollouts=run.read("rollouts"))
         write_card(staging, card)
-        _swap_in(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return counts
 
 
@@ -108,16 +100,6 @@ def _write_configs(run_dir: Path, staging: Path, configs, kept_only: bool):
         counts[cfg] = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in files)
         patterns[cfg] = f"{files[0].parent.name}/{'train.parquet' if fmt == 'verl' else '*.parquet'}"
     return counts, patterns
-
-
-def _swap_in(staging: Path, folder: Path) -> None:
-    if folder.exists():
-        old = new_temp_dir(folder.parent, f"{folder.name}.prev")
-        os.replace(folder, old / "x")
-        os.replace(staging, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, folder)
 
 
 def check_loads(folder: str | Path, configs: tuple[str, ...] | None = None) -> dict[str, int]:

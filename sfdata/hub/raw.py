@@ -14,6 +14,7 @@ Ids are keyed by content (question, variant, response text), never by the path t
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,7 +185,6 @@ def describe_layout(counts: Counter) -> str:
 
 
 def _countdown_question(text: str, answer: Any, row: dict[str, Any]) -> tuple[list[int], int]:
-    import re
 
     nums = row.get("nums") or row.get("numbers")
     if nums is None:
@@ -384,7 +384,6 @@ def source_label(source: str | Path) -> str:
 
 def source_model(source: str | Path) -> str:
     """The model that sampled a published raw set, read from its name (`RAW_DATA-<task>-<model>`)."""
-    import re
 
     name = Path(str(source).rstrip("/")).stem if Path(str(source)).exists() else str(source).split("/")[-1]
     m = re.match(r"RAW_DATA-[^-]+-(.+)$", name)

@@ -89,11 +89,6 @@ def new_part_name() -> str:
     return f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
 
 
-def write_table(df: pl.DataFrame, path: str | Path, table: str) -> Path:
-    """Conform to `table`'s schema and write atomically to `path`."""
-    return write_parquet_atomic(conform(df, schema_of(table), table), path)
-
-
 def list_parts(folder: str | Path) -> list[Path]:
     """Committed part files of a table folder, oldest first (temp files are ignored)."""
     folder = Path(folder)

@@ -34,7 +34,6 @@ from sfdata.store.parquet import (
 from sfdata.store.schemas import TABLES, schema_of
 from sfdata.store.tempfiles import new_temp_file
 
-STAGES = ("questions", "generate", "grade", "reflect", "build", "skills", "sft", "rl", "eval")
 _VERSIONED = ("skillfactory", "torch", "transformers", "trl", "datasets", "polars", "duckdb", "vllm")
 
 
@@ -95,6 +94,10 @@ class RunDir:
 
     def __init__(self, path: str | os.PathLike[str]):
         object.__setattr__(self, "path", Path(path))
+
+    def __fspath__(self) -> str:
+        """A RunDir is accepted wherever a path is (`Path(run)`, `open`), so packages pass the run object."""
+        return str(self.path)
 
     # ---- layout -------------------------------------------------------------------------
     @property

@@ -63,12 +63,13 @@ def test_paper_sft_preset_is_accepted_by_trl(tmp_path):
 
 
 def test_eval_paper_preset_fills_what_the_config_leaves_out():
+    from sfdata.stagecfg import from_dict
     from sftrain.eval import EvalConfig
 
-    assert EvalConfig.from_dict({"preset": "paper"}).max_tokens == 16384
-    assert EvalConfig.from_dict({"preset": "paper", "max_tokens": 512}).max_tokens == 512
+    assert from_dict(EvalConfig, {"preset": "paper"}).max_tokens == 16384
+    assert from_dict(EvalConfig, {"preset": "paper", "max_tokens": 512}).max_tokens == 512
     with pytest.raises(ValueError, match="unknown eval preset"):
-        EvalConfig.from_dict({"preset": "nope"})
+        from_dict(EvalConfig, {"preset": "nope"})
 
 
 def test_reward_is_binary_by_default_and_format_bonus_needs_exactly_one_answer():

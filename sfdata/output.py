@@ -1,0 +1,60 @@
+"""Printing for every package: the shared rich consoles, markup escaping and `emit` (a frame as a table,
+CSV, JSON or Parquet). It lives outside `cli/` so the report and training packages print without importing the CLI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+
+def esc(value: object) -> str:
+    """User data (answers, paths, names) made safe to embed in rich markup: `[/]` or `[bold red]` print as text."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
+def cell(value: object):
+    """A table cell that rich never parses as markup."""
+    from rich.text import Text
+
+    return Text("" if value is None else str(value))
+
+
+def emit(df, fmt: str, out: Path | None, title: str = "", limit: int = 200) -> None:
+    """Print or save a Polars frame as a rich table, CSV, JSON or Parquet."""
+    import sys
+
+    from rich.table import Table
+
+    if fmt == "parquet":
+        if out is None:
+            raise ValueError("--format parquet needs --out FILE")
+        from sfdata.store.parquet import write_parquet_atomic
+
+        write_parquet_atomic(df, out)
+        console.print(f"wrote {df.height} rows to {esc(out)}")
+        return
+    if fmt in ("csv", "json"):
+        text = df.write_csv() if fmt == "csv" else df.write_json()
+        if out:
+            from sfdata.store.run import write_text_atomic
+
+            write_text_atomic(text, out)
+        else:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    table = Table(
+        title=esc(title) if title else None,
+        caption=f"{df.height} row(s)" + (f", first {limit} shown" if df.height > limit else ""),
+    )
+    for name, dtype in df.schema.items():
+        table.add_column(cell(name), justify="right" if dtype.is_numeric() else "left", overflow="fold")
+    for row in df.head(limit).iter_rows():
+        table.add_row(*[cell(f"{v:.4g}" if isinstance(v, float) else v) for v in row])
+    console.print(table)
