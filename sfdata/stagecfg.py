@@ -59,13 +59,14 @@ class EngineConfig:
     base_url: str | None = opt(None, "OpenAI-compatible server URL (engine openai)")
     engine_options: dict[str, Any] = opt({}, "more engine keyword options, as K=V (e.g. tensor_parallel_size=2)")
 
+    def options(self) -> dict[str, Any]:
+        """Engine keyword options: `engine_options` plus `base_url` when set."""
+        return {**self.engine_options, **({"base_url": self.base_url} if self.base_url else {})}
+
     def make_engine(self):
         from sfdata.engines import get_engine
 
-        opts = dict(self.engine_options)
-        if self.base_url:
-            opts["base_url"] = self.base_url
-        return get_engine(self.engine, self.model, batch_size=self.batch_size, **opts)
+        return get_engine(self.engine, self.model, batch_size=self.batch_size, **self.options())
 
 
 # ---- the generic builder -------------------------------------------------------------------------
