@@ -13,6 +13,7 @@ import pytest
 
 from sfdata.engines.base import Completion, SamplingParams, request_seeds
 from sfdata.generation import engine_for, generate_jobs
+from sfdata.grading import grade_stage
 from sfdata.reflect import FORCE_TOKENS, ReflectConfig, reflect_stage
 from sfdata.rollouts import GenerateConfig, generate_stage
 from sfdata.store import RunDir
@@ -118,6 +119,7 @@ def test_reflections_of_one_rollout_get_distinct_stable_seeds(tmp_path):
     runs = {}
     for chunk in (2, 50):
         run, _ = _generate(tmp_path / f"c{chunk}", chunk=5)
+        grade_stage(run)  # reflect needs grades (it never grades as a side effect)
         engine = SeedRecordingEngine()
         reflect_stage(run, ReflectConfig(model="fake", k=3, chunk=chunk, seed=11), engine=engine)
         df = run.read("reflections")
@@ -139,6 +141,7 @@ def test_forced_verdicts_reuse_the_reflection_seed(tmp_path):
             return [[Completion("Correct</verdict>", 1, 1)] for _ in out]  # a forced verdict must close the tag
 
     run, _ = _generate(tmp_path / "r", chunk=50)
+    grade_stage(run)
     engine = NoVerdictFirst()
     reflect_stage(run, ReflectConfig(model="fake", k=2, chunk=100, seed=3), engine=engine)
     main_call, force_call = engine.calls
