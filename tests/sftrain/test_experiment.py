@@ -12,6 +12,7 @@ import pytest
 from sfdata.factory.build import BuildConfig
 from sfdata.factory.mix import SFT_DEFAULT_FORMATS, select_traces
 from sfdata.pipeline import load_config, run_pipeline
+from sfdata.stagecfg import from_dict
 from tests.helpers import tiny_model_dir
 from tests.synth import make_run
 
@@ -35,7 +36,7 @@ def shrunk(config: dict, model: str) -> dict:
 @pytest.mark.slow
 def test_every_arm_end_to_end_and_resume(tmp_path):
     run = make_run(tmp_path / "run", n_questions=4, n=2, k=1, p_correct=0.5, seed=3)
-    BuildConfig.from_dict(load_config(CONFIG)["build"])  # the shipped build section is valid as is
+    from_dict(BuildConfig, load_config(CONFIG)["build"])  # the shipped build section is valid as is
     cfg = shrunk(load_config(CONFIG), str(tiny_model_dir()))
     logs: list[str] = []
     out = run_pipeline(cfg, run.path, log=logs.append)
