@@ -119,3 +119,40 @@ def test_every_shipped_config_builds_through_the_stage_records():
         cfg = load_config(path)
         built = {s.name: s.make_config(section_for(cfg, s)) for s in STAGES.values() if s.name in cfg}
         assert built, path
+
+
+def test_no_module_below_a_cli_imports_a_cli_in_any_spelling():
+    """`import sfdata.cli.x`, `from sfdata.cli import x`, or `import_module("sfdata.cli...")` anywhere in sfdata/
+    (outside sfdata/cli), sftrain/ (outside sftrain/cli) and tui/ (outside tui/cli.py) is an upward import."""
+    allowed = {ROOT / "sfdata" / "cli", ROOT / "sftrain" / "cli", ROOT / "tui" / "cli.py"}
+    offenders = []
+    for package in ("sfdata", "sftrain", "tui"):
+        for path in (ROOT / package).rglob("*.py"):
+            if any(path == a or a in path.parents for a in allowed):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = []
+                if isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""]
+                elif isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    names = [node.value]  # import_module("sfdata.cli.x") or a "mod:func" entry
+                offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.startswith(CLI_PACKAGES)]
+    assert not offenders, offenders
+
+
+CLI_PACKAGES = ("sfdata.cli", "sftrain.cli", "tui.cli")
+
+
+def test_the_dead_code_named_in_the_issue_is_gone_everywhere():
+    """Issue 17.5's dead names are defined nowhere (not only absent from the module they used to live in)."""
+    dead = {"count_cues_frame", "add_run_arg", "write_table", "write_json_report"}
+    defined = [
+        f"{path.relative_to(ROOT)}: {node.name}"
+        for package in ("sfdata", "sftrain", "tui")
+        for path in (ROOT / package).rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in dead
+    ]
+    assert not defined, defined
