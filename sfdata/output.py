@@ -49,10 +49,9 @@ def emit(df, fmt: str, out: Path | None, title: str = "", limit: int = 200) -> N
         else:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    table = Table(
-        title=esc(title) if title else None,
-        caption=f"{df.height} row(s)" + (f", first {limit} shown" if df.height > limit else ""),
-    )
+    caption = f"{df.height} row(s)" + (f", first {limit} shown" if df.height > limit else "")
+    # min_width: a narrow result (`select 1`) would otherwise wrap its caption into "row(s" / ")"
+    table = Table(title=esc(title) if title else None, caption=caption, min_width=len(caption) + 2)
     for name, dtype in df.schema.items():
         table.add_column(cell(name), justify="right" if dtype.is_numeric() else "left", overflow="fold")
     for row in df.head(limit).iter_rows():

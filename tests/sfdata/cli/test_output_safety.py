@@ -80,3 +80,9 @@ def test_named_queries_still_run_read_only(tmp_path, capsys):
         if not q.params:
             queries.run_query(run, q.name)
     assert Path(run.path).is_dir()
+
+
+def test_a_narrow_result_keeps_its_row_count_on_one_line(tmp_path, capsys):
+    run = make_run(tmp_path / "r", n_questions=1)
+    assert main(["sql", "select 1 as x", "--run", str(run.path)]) == 0
+    assert "1 row(s)" in capsys.readouterr().out
