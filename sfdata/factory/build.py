@@ -1,30 +1,26 @@
 """Build stage: rollouts + grades + valid reflections -> SkillFactory traces.
 
-The heavy lifting is vectorised: one Polars join/group_by turns the run's tables into one row
-per question holding its samples (with their valid reflections). Only the per-trace choice
-and string assembly run in Python. Each question gets its own seeded RNG derived from stable
-ids, so results do not depend on processing order and a resumed build reproduces the same ids.
+All vectorised: one Polars join turns the run's tables into a flat sample table
+(`samples_by_question`), and `sfdata.factory.vectorised` picks and stitches every format's
+traces with Polars expressions (no Python per trace). Randomness is a seeded hash of stable ids,
+so results do not depend on processing order and a resumed build reproduces the same ids.
 """
 
 from __future__ import annotations
 
-import hashlib
-import random
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
-from sfdata.factory.formats import ABLATIONS, FORMATS, Sample, Skip, choose, render
-from sfdata.factory.mix import purpose_of
+from sfdata.factory.formats import ABLATIONS, FORMATS
+from sfdata.factory.vectorised import assemble_frames
 from sfdata.grammar import STRUCTURAL_TAG_PATTERN
 from sfdata.stagecfg import opt
 from sfdata.store import RunDir
 from sfdata.store.run import now_utc
-from sfdata.store.schemas import TRACES
 
 DEFAULT_FORMATS = ("0C", "*C", "*C_full", "*C*IC", "*CC", "random", "no_reflection")
 
@@ -46,7 +42,7 @@ class BuildConfig:
     variant: str = opt("original", "the one variant kept by no_prompt_diversity")
     seed: int = opt(0, "trace RNG seed")
     chunk: int = opt(5000, "traces per part file")
-    workers: int = opt(0, "assembly processes (0: all cores for >= 20k questions, else 1)")
+    workers: int = opt(0, "question chunks assembled on threads (0: one vectorised pass; Polars uses all cores)")
 
     def __post_init__(self) -> None:
         self.formats = tuple(self.formats)
@@ -133,92 +129,6 @@ def samples_by_question(rollouts: pl.DataFrame, grades: pl.DataFrame, reflection
     return SampleTable(samples, valid.select("reflection_id", "text"))
 
 
-def _questions(table: SampleTable):
-    """(question_id, [Sample, ...]) per question, walking flat Python lists."""
-    s = table.samples
-    qids, rids, variants = s["question_id"].to_list(), s["rollout_id"].to_list(), s["variant"].to_list()
-    responses, answers = s["response"].to_list(), s["extracted_answer"].to_list()
-    oks, cleans, nref = s["is_correct"].to_list(), s["clean"].to_list(), s["n_refl"].to_list()
-    f_ids, f_texts = table.refls["reflection_id"].to_list(), table.refls["text"].to_list()
-    i, r, n = 0, 0, len(qids)
-    while i < n:
-        qid, out = qids[i], []
-        while i < n and qids[i] == qid:
-            k = nref[i]
-            refl = tuple(zip(f_ids[r : r + k], f_texts[r : r + k])) if k else ()
-            r += k
-            out.append(Sample(rids[i], variants[i], responses[i], answers[i], oks[i], refl, cleans[i]))
-            i += 1
-        yield qid, out
-
-
-def _key(*parts: Any) -> bytes:
-    """Fast content hash (no JSON): ids and RNG seeds in the hot loop."""
-    return hashlib.blake2b("\x1f".join(map(str, parts)).encode("utf-8"), digest_size=8).digest()
-
-
-def iter_traces(
-    grouped: SampleTable, prompts: dict[str, str], tasks: dict[str, str], cfg: BuildConfig, skipped: Counter
-) -> Iterator[dict[str, Any]]:
-    """Trace rows for every question x format x repeat; skips are counted as `format:reason`."""
-    created = now_utc()
-    reflections_on = cfg.ablation != "no_reflections"
-    order_on = cfg.ablation != "no_sample_order"
-    for qid, samples in _questions(grouped):
-        if cfg.ablation == "no_prompt_diversity":
-            samples = [s for s in samples if s.variant == cfg.variant]
-        prompt = prompts.get(qid)
-        if prompt is None:
-            skipped["*:unknown_question"] += 1
-            continue
-        for fmt in cfg.formats:
-            for rep in range(cfg.repeats):
-                rng = random.Random(int.from_bytes(_key(cfg.seed, qid, fmt, rep, cfg.ablation), "big"))
-                n = rng.randint(*cfg.n_range) if cfg.n_range else cfg.n
-                try:
-                    traces = choose(
-                        fmt,
-                        samples,
-                        n,
-                        rng,
-                        reflections=reflections_on,
-                        unique_variants=cfg.unique_variants and cfg.ablation != "no_prompt_diversity",
-                        sample_order=order_on,
-                    )
-                except Skip as e:
-                    skipped[f"{fmt}:{e.reason}"] += 1
-                    continue
-                for t in traces:
-                    text = render(t, rng)
-                    steps = t.steps
-                    n_retries = sum(1 for i, s in enumerate(steps[:-1]) if not s.sample.is_correct)
-                    yield {
-                        "trace_id": _key(
-                            qid, fmt, cfg.ablation, rep, "\x1e".join(t.rollout_ids), "\x1e".join(t.reflection_ids), text
-                        ).hex(),
-                        "question_id": qid,
-                        "task": tasks.get(qid, ""),
-                        "format": fmt,
-                        "ablation": cfg.ablation,
-                        "purpose": purpose_of(fmt, cfg.ablation),
-                        "n_samples": len(steps),
-                        "prompt": prompt,
-                        "trace": text,
-                        "final_answer": t.final.answer,
-                        "is_correct": t.final.is_correct,
-                        "rollout_ids": t.rollout_ids,
-                        "reflection_ids": t.reflection_ids,
-                        "variants": t.variants,
-                        "n_correct": sum(s.sample.is_correct for s in steps),
-                        "n_incorrect": sum(not s.sample.is_correct for s in steps),
-                        "n_retries": n_retries,
-                        "n_backtracks": t.n_backtracks,
-                        "n_confirms": t.n_confirms,
-                        "seed": cfg.seed,
-                        "created_at": created,
-                    }
-
-
 def question_prompts(questions: pl.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
     """User message per question: the `original` prompt variant when the task is registered."""
     from sfdata import prompts as pv
@@ -248,64 +158,29 @@ def build_traces(run: RunDir, cfg: BuildConfig) -> tuple[pl.DataFrame, Counter]:
     return df.unique("trace_id", keep="first", maintain_order=True), skipped
 
 
-_LIST_COLS = ("rollout_ids", "reflection_ids", "variants")
-_SEP = "\x1e"
-
-
-def rows_to_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    """Trace rows -> frame. List columns go in joined and are split in Polars: building one
-    Series per row for them was most of the assembly time."""
-    if not rows:
-        return pl.DataFrame(schema=TRACES)
-    schema = {k: (pl.String if k in _LIST_COLS else v) for k, v in TRACES.items()}
-    cols = {k: ([_SEP.join(r[k]) for r in rows] if k in _LIST_COLS else [r[k] for r in rows]) for k in TRACES}
-    return pl.DataFrame(cols, schema=schema).with_columns([pl.col(c).str.split(_SEP) for c in _LIST_COLS])
-
-
-def _assemble_chunk(args: tuple) -> tuple[pl.DataFrame, Counter]:
-    grouped, prompts, tasks, cfg = args
-    skipped: Counter = Counter()
-    return rows_to_frame(list(iter_traces(grouped, prompts, tasks, cfg, skipped))), skipped
-
-
 def assemble(
     grouped: SampleTable, prompts: dict[str, str], tasks: dict[str, str], cfg: BuildConfig
 ) -> tuple[pl.DataFrame, Counter]:
-    """Traces for the grouped samples, split over worker processes for large builds.
+    """Traces for the grouped samples: vectorised Polars passes (sfdata.factory.vectorised).
 
-    Each question's RNG comes from its own ids, so the result does not depend on the split;
-    chunks are concatenated in order, so it equals the single-process result row for row.
+    Randomness is a seeded hash of stable ids, so a question's traces do not depend on the other
+    questions: `workers` > 1 splits the questions into chunks assembled on threads (Polars releases
+    the GIL) and concatenates them in order, equal row for row to one pass. 0 = one pass, which
+    already uses Polars' thread pool.
     """
-    import os
+    cfg.validate()
+    created = now_utc()
+    if cfg.workers <= 1 or grouped.height < 2 * cfg.workers:
+        return assemble_frames(grouped.samples, grouped.refls, prompts, tasks, cfg, created)
+    from concurrent.futures import ThreadPoolExecutor
 
-    n_questions = grouped.height
-    workers = cfg.workers or ((os.cpu_count() or 1) if n_questions >= 20_000 else 1)
-    if workers <= 1 or n_questions < 2 * workers:
-        return _assemble_chunk((grouped, prompts, tasks, cfg))
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    jobs = []
-    for part in grouped.chunks(workers * 4):  # a few chunks per worker keeps them busy
-        qids = part.question_ids()
-        jobs.append(
-            (part, {q: prompts[q] for q in qids if q in prompts}, {q: tasks[q] for q in qids if q in tasks}, cfg)
-        )
-    frames, skipped = [], Counter()
-    # one Polars thread per worker: the workers already use every core
-    old = os.environ.get("POLARS_MAX_THREADS")
-    os.environ["POLARS_MAX_THREADS"] = "1"
-    try:  # workers start lazily, so the variable stays set while the pool runs (the parent's pool is fixed)
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            for df, sk in pool.map(_assemble_chunk, jobs):
-                frames.append(df)
-                skipped.update(sk)
-    finally:
-        if old is None:
-            os.environ.pop("POLARS_MAX_THREADS", None)
-        else:
-            os.environ["POLARS_MAX_THREADS"] = old
-    return pl.concat(frames, how="vertical"), skipped
+    parts = grouped.chunks(cfg.workers)
+    with ThreadPoolExecutor(cfg.workers) as pool:
+        done = list(pool.map(lambda p: assemble_frames(p.samples, p.refls, prompts, tasks, cfg, created), parts))
+    skipped: Counter = Counter()
+    for _, sk in done:
+        skipped.update(sk)
+    return pl.concat([df for df, _ in done], how="vertical"), skipped
 
 
 def build_stage(run: RunDir, cfg: BuildConfig, replace: bool = False) -> dict[str, Any]:

@@ -1,0 +1,491 @@
+"""Vectorised trace assembly: every format's picks and string stitching as Polars expressions.
+
+The rules are those of `formats.choose` / `formats.render` (the per-question reference that the
+property tests exercise); here they run over all questions at once, one pass per format x repeat:
+
+- randomness is a seeded 64-bit hash of stable ids (rollout id, question id, trace index), never a
+  sequential RNG, so a question's traces do not depend on which other questions are in the build,
+  on chunking or on worker count. Seeds come from (cfg.seed, format, repeat, ablation, role).
+- "prefer prompt variants the trace has least" is a sort: a candidate's level is its rank among
+  the trace's candidates of the same variant (in hash order) plus how often the trace already
+  holds that variant; picking in (level, hash) order equals the greedy least-used pick.
+- a trace is a list of steps (sample row, position); blocks are built per step with concat_str and
+  joined per trace with a group_by, so no Python runs per trace.
+
+Hashes are Polars' seeded hash: stable for a given Polars version (pinned range in pyproject), so a
+build is reproducible under `--seed`; a Polars upgrade may change trace ids (a one-time re-id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+
+import polars as pl
+
+from sfdata.factory import phrases
+from sfdata.factory.mix import purpose_of
+
+Q = "qidx"
+T = [Q, "k"]  # a trace: question index and sub-index (*C_full / no_reflection lengths)
+
+
+@dataclass
+class Ctx:
+    """One format x repeat pass: its seeds and options."""
+
+    fmt: str
+    rep: int
+    seed: int
+    ablation: str | None
+    n: int
+    n_range: tuple[int, ...] | None
+    unique_variants: bool
+    with_refl: bool
+
+    def s(self, role: str) -> int:
+        """A 64-bit hash seed for one role of this pass."""
+        key = "\x1f".join(map(str, (self.seed, self.fmt, self.rep, self.ablation, role))).encode()
+        return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
+
+
+def _h(expr: pl.Expr, ctx: Ctx, role: str) -> pl.Expr:
+    return expr.hash(seed=ctx.s(role))
+
+
+def _run_index(*keys: str) -> pl.Expr:
+    """Position within runs of equal `keys` in a frame sorted by them (linear; no hashing)."""
+    idx = pl.int_range(pl.len(), dtype=pl.Int64)
+    first = pl.lit(False)
+    for k in keys:
+        first = first | (pl.col(k) != pl.col(k).shift(1)).fill_null(True)
+    return idx - pl.when(first).then(idx).forward_fill()
+
+
+def _ranked(df: pl.DataFrame, ctx: Ctx, used: pl.DataFrame | None = None, variants: bool = True) -> pl.DataFrame:
+    """Candidates with `r`: their pick order within the question (see module doc)."""
+    if variants and ctx.unique_variants:
+        df = df.sort(Q, "vcode", "key").with_columns(_run_index(Q, "vcode").alias("lvl"))
+        if used is not None:
+            df = df.join(used, on=[Q, "vcode"], how="left").with_columns(pl.col("lvl") + pl.col("cnt").fill_null(0))
+        df = df.sort(Q, "lvl", "key")
+    else:
+        df = df.sort(Q, "key")
+    return df.with_columns(_run_index(Q).alias("r")).drop("lvl", "cnt", strict=False)
+
+
+def _counts(df: pl.DataFrame) -> pl.DataFrame:
+    return df.group_by(Q, "vcode").agg(pl.len().cast(pl.Int64).alias("cnt"))
+
+
+def _n_of(qs: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
+    """Per question N (drawn from n_range when set)."""
+    if ctx.n_range:
+        lo, hi = ctx.n_range
+        n = pl.lit(lo, pl.Int64) + (_h(pl.col("question_id"), ctx, "n") % (hi - lo + 1)).cast(pl.Int64)
+    else:
+        n = pl.lit(ctx.n, pl.Int64)
+    return qs.select(Q, pl.max_horizontal(n, pl.lit(1, pl.Int64)).alias("n"))
+
+
+def _prefix(others: pl.DataFrame, used: pl.DataFrame, nq: pl.DataFrame, ctx: Ctx, need: pl.Expr) -> pl.DataFrame:
+    """The first `need` of `others` in pick order (need: an expression of n)."""
+    ro = _ranked(others, ctx, used).join(nq, on=Q)
+    return ro.filter(pl.col("r") < need).select(Q, "pos", "r")
+
+
+def _final_family(cand: pl.DataFrame, nq: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
+    """0C, *C, *C_full, no_reflection: N-1 samples from all usable ones, then a correct one."""
+    final = _ranked(cand.filter(pl.col("is_correct")), ctx).filter(pl.col("r") == 0)
+    others = cand.join(final.select("pos"), on="pos", how="anti")
+    if ctx.fmt == "0C":
+        pre = pl.DataFrame(schema={Q: pl.UInt32, "pos": pl.UInt32, "r": pl.Int64})
+    else:
+        pre = _prefix(others.join(final.select(Q), on=Q, how="semi"), _counts(final), nq, ctx, pl.col("n") - 1)
+    length = pre.group_by(Q).agg(pl.len().cast(pl.Int64).alias("L"))
+    fin = final.select(Q, "pos").join(length, on=Q, how="left").with_columns(pl.col("L").fill_null(0))
+    if ctx.fmt in ("*C_full", "no_reflection"):  # one trace per length 0..L, same draw, growing prefix
+        pre = pre.join(fin.select(Q, "L"), on=Q)
+        pre = pre.with_columns(pl.int_ranges(pl.col("r") + 1, pl.col("L") + 1).alias("k")).explode("k")
+        fin = fin.with_columns(pl.int_ranges(0, pl.col("L") + 1).alias("k")).explode("k")
+        fin = fin.with_columns(pl.col("k").alias("step"))
+    else:
+        pre, fin = pre.with_columns(pl.lit(0, pl.Int64).alias("k")), fin.with_columns(pl.lit(0, pl.Int64).alias("k"))
+        fin = fin.with_columns(pl.col("L").alias("step"))
+    steps = pl.concat(
+        [
+            pre.select(Q, "k", "pos", pl.col("r").alias("step"), pl.lit(False).alias("is_final")),
+            fin.select(Q, "k", "pos", "step", pl.lit(True).alias("is_final")),
+        ],
+        how="vertical_relaxed",
+    )
+    return _reorder(steps, ctx)
+
+
+def _star_cc(cand: pl.DataFrame, nq: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
+    """*CC: N-2 samples, then two correct ones (the last is final)."""
+    rc = _ranked(cand.filter(pl.col("is_correct")), ctx)
+    enough = rc.group_by(Q).agg(pl.len().alias("c")).filter(pl.col("c") >= 2).select(Q)
+    finals = rc.filter(pl.col("r") < 2).join(enough, on=Q, how="semi")
+    others = cand.join(enough, on=Q, how="semi").join(finals.select("pos"), on="pos", how="anti")
+    pre = _prefix(others, _counts(finals), nq, ctx, pl.col("n") - 2)
+    length = pre.group_by(Q).agg(pl.len().cast(pl.Int64).alias("L"))
+    fin = finals.join(length, on=Q, how="left").with_columns(pl.col("L").fill_null(0))
+    steps = pl.concat(
+        [
+            pre.select(Q, "pos", pl.col("r").alias("step"), pl.lit(False).alias("is_final")),
+            fin.select(Q, "pos", (pl.col("L") + pl.col("r")).alias("step"), (pl.col("r") == 1).alias("is_final")),
+        ],
+        how="vertical_relaxed",
+    ).with_columns(pl.lit(0, pl.Int64).alias("k"))
+    return _reorder(steps, ctx)
+
+
+def _star_cic(cand: pl.DataFrame, nq: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
+    """*C*IC: incorrect ones around one correct one (at least one after it); tail repeats the correct one."""
+    good = _ranked(cand.filter(pl.col("is_correct")), ctx).filter(pl.col("r") == 0)
+    wrong_pool = cand.filter(~pl.col("is_correct")).join(good.select(Q), on=Q, how="semi")
+    wrong = _prefix(wrong_pool, _counts(good), nq, ctx, pl.max_horizontal(pl.col("n") - 1, pl.lit(1)))
+    w = wrong.group_by(Q).agg(pl.len().cast(pl.Int64).alias("W"))
+    good = good.join(w, on=Q).join(cand.select("pos", "question_id"), on="pos", how="left", suffix="_")
+    split = (_h(pl.col("question_id"), ctx, "split") % pl.col("W").cast(pl.UInt64)).cast(pl.Int64)
+    good = good.with_columns(split.alias("split"))
+    wrong = wrong.join(good.select(Q, "split"), on=Q)
+    return pl.concat(
+        [
+            wrong.select(
+                Q,
+                "pos",
+                pl.when(pl.col("r") < pl.col("split")).then(pl.col("r")).otherwise(pl.col("r") + 1).alias("step"),
+                pl.lit(False).alias("is_final"),
+            ),
+            good.select(Q, "pos", pl.col("split").alias("step"), pl.lit(True).alias("is_final")),
+        ],
+        how="vertical_relaxed",
+    ).with_columns(pl.lit(0, pl.Int64).alias("k"))
+
+
+def _random(cand: pl.DataFrame, nq: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
+    """random: N usable samples in pick order; the last one's answer is final."""
+    picked = _ranked(cand, ctx).join(nq, on=Q).filter(pl.col("r") < pl.col("n"))
+    last = pl.col("r") == pl.col("r").max().over(Q)
+    return picked.select(Q, pl.lit(0, pl.Int64).alias("k"), "pos", pl.col("r").alias("step"), last.alias("is_final"))
+
+
+def _star(cand: pl.DataFrame, nq: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
+    """STaR baseline: one correct sample, any variant."""
+    one = _ranked(cand.filter(pl.col("is_correct")), ctx, variants=False).filter(pl.col("r") == 0)
+    return one.select(
+        Q, pl.lit(0, pl.Int64).alias("k"), "pos", pl.lit(0, pl.Int64).alias("step"), pl.lit(True).alias("is_final")
+    )
+
+
+def _reorder(steps: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
+    """no_sample_order ablation: the final (last) sample moves to a random earlier position."""
+    if ctx.ablation != "no_sample_order":
+        return steps
+    size = pl.len().over(T).cast(pl.Int64)
+    steps = steps.with_columns(size.alias("size"))
+    pos = _h(pl.struct(pl.col(Q).cast(pl.Int64), "k"), ctx, "order") % (pl.col("size") - 1).clip(1).cast(pl.UInt64)
+    steps = steps.with_columns(pl.col("step").filter(pl.col("is_final")).first().over(T).alias("fstep"))
+    move = (pl.col("size") > 1) & (pl.col("fstep") == pl.col("size") - 1)
+    new = (
+        pl.when(~move)
+        .then(pl.col("step"))
+        .when(pl.col("is_final"))
+        .then(pos.cast(pl.Int64))
+        .when(pl.col("step") >= pos.cast(pl.Int64))
+        .then(pl.col("step") + 1)
+        .otherwise(pl.col("step"))
+    )
+    return steps.with_columns(new.alias("step")).drop("size", "fstep")
+
+
+PICKERS = {
+    "0C": _final_family,
+    "*C": _final_family,
+    "*C_full": _final_family,
+    "no_reflection": _final_family,
+    "*CC": _star_cc,
+    "*C*IC": _star_cic,
+    "random": _random,
+    "star": _star,
+}
+
+
+def _phrase(idx: pl.Expr, items: list[str]) -> pl.Expr:
+    return idx.cast(pl.Int64).replace_strict(list(range(len(items))), items, return_dtype=pl.String)
+
+
+def _blocks(steps: pl.DataFrame, samples: pl.DataFrame, refls: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
+    """Steps joined to their sample, with the chosen reflection, glue and the step's text block."""
+    steps = steps.sort(Q, "k", "step")
+    st = pl.concat([steps, samples[steps["pos"]]], how="horizontal")
+    tk = (pl.col(Q).cast(pl.UInt64) * 65536) + pl.col("k").cast(pl.UInt64)  # one trace; k < 2^16
+    st = st.with_columns(tk.alias("tk"))
+    last = (pl.col("tk") != pl.col("tk").shift(-1)).fill_null(True)
+    with_refl = ctx.with_refl and ctx.fmt not in ("no_reflection", "star")
+    if with_refl:
+        pick = _h(pl.struct("rollout_id", "k"), ctx, "reflection") % pl.col("n_refl").clip(1).cast(pl.UInt64)
+        ridx = pl.when(pl.col("n_refl") > 0).then(pl.col("refl_start") + pick.cast(pl.Int64))
+        at = st.select(ridx.alias("ridx"))["ridx"]
+        got = refls.select("reflection_id", "text")[at.fill_null(0)]
+        got = got.with_columns(pl.when(at.is_not_null()).then(pl.col(c)).alias(c) for c in ("reflection_id", "text"))
+        st = pl.concat([st, got], how="horizontal")
+    else:
+        st = st.with_columns(pl.lit(None, pl.String).alias("reflection_id"), pl.lit(None, pl.String).alias("text"))
+    g = _h(pl.struct("rollout_id", "k", "step"), ctx, "glue")
+    glue = (
+        pl.when(last)
+        .then(None)
+        .when(pl.col("is_correct"))
+        .then(_phrase(g % len(phrases.DOUBLE_CHECK), phrases.DOUBLE_CHECK))
+        .otherwise(_phrase(g % len(phrases.RETRY), phrases.RETRY))
+    )
+    refl_block = pl.when(pl.col("text").is_not_null()).then(
+        pl.concat_str([pl.lit("\n<reflect>\n"), pl.col("text").str.strip_chars(), pl.lit("\n</reflect>")])
+    )
+    block = pl.concat_str(
+        [
+            pl.lit("<sample>\n"),
+            pl.col("response").str.strip_chars(),
+            pl.lit("\n</sample>"),
+            refl_block.fill_null(""),
+            pl.concat_str([pl.lit("\n"), glue]).fill_null(""),
+        ]
+    )
+    return st.with_columns(block.alias("block"), last.alias("last"))
+
+
+def _per_trace(st: pl.DataFrame) -> pl.DataFrame:
+    """Blocks joined and ids listed per trace, by gathering step j of every trace (j < longest):
+    steps are sorted by trace, so this is a few linear gathers instead of a hashed group_by."""
+    first = (pl.col("tk") != pl.col("tk").shift(1)).fill_null(True)
+    starts = st.select(pl.arg_where(first).alias("s"))["s"]
+    starts = starts.cast(pl.Int64)
+    sizes = pl.concat([starts, pl.Series([st.height], dtype=pl.Int64)]).diff().slice(1)
+    longest = int(sizes.max() or 0)
+    cols: dict[str, list[pl.Series]] = {"block": [], "rollout_id": [], "reflection_id": [], "variant": []}
+    src = st.select(*cols).with_columns(pl.col("reflection_id").fill_null(""))
+    ends = starts.cast(pl.Int64) + sizes
+    for j in range(longest):
+        at = starts.cast(pl.Int64) + j
+        got = src[pl.select(pl.when(at < ends).then(at)).to_series()]  # null index -> null row
+        for c in cols:
+            cols[c].append(got[c].alias(f"{c}{j}"))
+    wide = pl.DataFrame([s for c in cols for s in cols[c]])
+    counts = st.select(
+        pl.col("is_correct").cast(pl.Int32).alias("c"),
+        (~pl.col("is_correct") & ~pl.col("last")).cast(pl.Int32).alias("w"),
+    ).with_columns(pl.all().cum_sum())
+
+    def per(c: str) -> pl.Series:  # sums over each trace's steps from the running sums
+        end = counts[c].gather(starts.cast(pl.Int64) + sizes - 1)
+        before = (
+            counts[c].gather((starts.cast(pl.Int64) - 1).clip(0)).zip_with(starts > 0, pl.Series([0], dtype=pl.Int32))
+        )
+        return (end - before).cast(pl.Int32)
+
+    return (
+        wide.select(
+            pl.concat_str([f"block{j}" for j in range(longest)], separator="\n", ignore_nulls=True).alias("body"),
+            *(
+                pl.concat_list([f"{c}{j}" for j in range(longest)]).list.drop_nulls().alias(f"{c}s")
+                for c in cols
+                if c != "block"
+            ),
+        )
+        .rename({"rollout_ids": "rollout_ids", "reflection_ids": "reflection_ids", "variants": "variants"})
+        .with_columns(sizes.cast(pl.Int32).alias("n_samples"), per("c").alias("n_correct"), per("w").alias("n_retries"))
+    )
+
+
+def _traces(st: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
+    """One row per trace: joined blocks, ids, counts, final answer, then the whole message."""
+    agg = _per_trace(st)
+    fin = st.filter(pl.col("is_final")).select(  # exactly one per trace, in the same order
+        Q,
+        "k",
+        "question_id",
+        pl.col("extracted_answer").alias("final_answer"),
+        "is_correct",
+        pl.col("response").alias("final_response"),
+        pl.col("rollout_id").alias("final_rid"),
+        pl.col("variant").alias("final_variant"),
+    )
+    agg = pl.concat([fin, agg], how="horizontal").with_columns(
+        (pl.col("n_samples") - pl.col("n_correct")).alias("n_incorrect")
+    )
+    th = _h(pl.col("question_id"), ctx, "trace") + pl.col("k").cast(pl.UInt64)
+    th = th.hash(seed=ctx.s("trace2"))
+    ending = _phrase(th % len(phrases.ENDING), phrases.ENDING)
+    tail, n_back, n_conf = pl.lit(""), 0, 0
+    if ctx.fmt == "*CC":
+        tail, n_conf = pl.concat_str([pl.lit("\n"), _phrase((th // 256) % len(phrases.CONFIRM), phrases.CONFIRM)]), 1
+    if ctx.fmt == "*C*IC":
+        back = _phrase((th // 256) % len(phrases.BACKTRACK), phrases.BACKTRACK)
+        tail = pl.concat_str([pl.lit("\n"), back, pl.lit("\n<sample>\n"), pl.col("final_response").str.strip_chars()])
+        tail, n_back = pl.concat_str([tail, pl.lit("\n</sample>")]), 1
+        agg = agg.with_columns(
+            pl.col("rollout_ids").list.concat(pl.concat_list("final_rid")),
+            pl.col("reflection_ids").list.concat(pl.concat_list(pl.lit(""))),
+            pl.col("variants").list.concat(pl.concat_list("final_variant")),
+        )
+    if ctx.fmt == "star":
+        text = pl.col("final_response").str.strip_chars()
+    else:
+        text = pl.concat_str(
+            [
+                pl.lit("<think>\n"),
+                pl.col("body"),
+                tail,
+                pl.lit("\n</think>\n\n"),
+                ending,
+                pl.lit("\n\n<answer>\n"),
+                pl.col("final_answer"),
+                pl.lit("\n</answer>"),
+            ]
+        )
+    return agg.with_columns(
+        text.alias("trace"),
+        pl.lit(n_back, pl.Int32).alias("n_backtracks"),
+        pl.lit(n_conf, pl.Int32).alias("n_confirms"),
+    )
+
+
+_SKIP_RULES = {  # format -> [(reason, condition on per-question counts c (correct), w (incorrect), u (usable))]
+    "0C": [("no_correct", pl.col("c") == 0)],
+    "*C": [("no_correct", pl.col("c") == 0)],
+    "*C_full": [("no_correct", pl.col("c") == 0)],
+    "no_reflection": [("no_correct", pl.col("c") == 0)],
+    "star": [("no_correct", pl.col("c") == 0)],
+    "*CC": [("fewer_than_two_correct", pl.col("c") < 2)],
+    "*C*IC": [("no_correct", pl.col("c") == 0), ("no_incorrect", pl.col("w") == 0)],
+    "random": [("no_usable_sample", pl.col("u") == 0)],
+}
+
+
+def _skips(qs: pl.DataFrame, cand: pl.DataFrame, fmt: str) -> Counter:
+    """Why questions get no trace of this format (counted like formats.Skip reasons)."""
+    per = cand.group_by(Q).agg(
+        pl.col("is_correct").sum().alias("c"), (~pl.col("is_correct")).sum().alias("w"), pl.len().alias("u")
+    )
+    per = qs.select(Q).join(per, on=Q, how="left").fill_null(0)
+    out: Counter = Counter()
+    left = pl.lit(True)
+    for reason, cond in _SKIP_RULES[fmt]:
+        n = per.filter(left & cond).height
+        if n:
+            out[f"{fmt}:{reason}"] += n
+        left = left & ~cond
+    return out
+
+
+def prepare(
+    samples: pl.DataFrame, prompts: dict[str, str], tasks: dict[str, str]
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Samples with row/question indices and reflection offsets; questions with their prompt and task."""
+    s = samples.with_row_index("pos").with_columns(
+        (pl.col("n_refl").cum_sum() - pl.col("n_refl")).cast(pl.Int64).alias("refl_start"),
+        (pl.col("question_id") != pl.col("question_id").shift(1)).fill_null(True).cum_sum().cast(pl.UInt32).alias(Q),
+        pl.col("variant").cast(pl.Categorical).to_physical().cast(pl.UInt32).alias("vcode"),
+    )
+    qs = s.select(Q, "question_id").unique(Q, keep="first").sort(Q)
+    known = pl.DataFrame(
+        {"question_id": list(prompts), "prompt": list(prompts.values())},
+        schema={"question_id": pl.String, "prompt": pl.String},
+    )
+    task = pl.DataFrame(
+        {"question_id": list(tasks), "task": list(tasks.values())}, schema={"question_id": pl.String, "task": pl.String}
+    )
+    qs = qs.join(known, on="question_id", how="left").join(task, on="question_id", how="left")
+    unknown = qs.filter(pl.col("prompt").is_null()).height
+    return s, qs.filter(pl.col("prompt").is_not_null()).with_columns(pl.col("task").fill_null("")), unknown
+
+
+def assemble_frames(
+    samples: pl.DataFrame, refls: pl.DataFrame, prompts: dict[str, str], tasks: dict[str, str], cfg, created
+) -> tuple[pl.DataFrame, Counter]:
+    """Every trace of `cfg` for these samples (see module doc), in (question, format, repeat, length) order."""
+    from sfdata.store.schemas import TRACES
+
+    full, qs, unknown = prepare(samples, prompts, tasks)
+    skipped: Counter = Counter({"*:unknown_question": unknown} if unknown else {})
+    s = full.join(qs.select(Q), on=Q, how="semi")
+    if cfg.ablation == "no_prompt_diversity":
+        s = s.filter(pl.col("variant") == cfg.variant)
+    cols = ["pos", "rollout_id", "question_id", "vcode", "is_correct"]
+    sample_cols = full.select(
+        "rollout_id", "question_id", "variant", "response", "extracted_answer", "is_correct", "n_refl", "refl_start"
+    )
+    frames = []
+    for fi, fmt in enumerate(cfg.formats):
+        need_refl = cfg.ablation != "no_reflections" and fmt not in ("no_reflection", "star")
+        cand = s.filter(pl.col("clean") & ((pl.col("n_refl") > 0) | (not need_refl))).select(Q, *cols)
+        for rep in range(cfg.repeats):
+            ctx = Ctx(
+                fmt,
+                rep,
+                cfg.seed,
+                cfg.ablation,
+                cfg.n,
+                cfg.n_range,
+                cfg.unique_variants and cfg.ablation != "no_prompt_diversity",
+                need_refl,
+            )
+            skipped.update(_skips(qs, cand, fmt))
+            keyed = cand.with_columns(_h(pl.col("rollout_id"), ctx, "shuffle").alias("key"))  # the pass's shuffle
+            steps = PICKERS[fmt](keyed, _n_of(qs, ctx), ctx)
+            if steps.height == 0:
+                continue
+            tr = _traces(_blocks(steps.select(Q, "k", "pos", "step", "is_final"), sample_cols, refls, ctx), ctx)
+            frames.append(
+                tr.with_columns(pl.lit(fi).alias("fi"), pl.lit(rep).alias("rep"), pl.lit(fmt).alias("format"))
+            )
+    if not frames:
+        return pl.DataFrame(schema=TRACES), skipped
+    df = (
+        pl.concat(frames, how="vertical_relaxed")
+        .sort(Q, "fi", "rep", "k")
+        .join(qs.drop("question_id"), on=Q, how="left")
+    )
+    sep = "\x1e"
+    id_src = pl.concat_str(
+        [
+            pl.col("question_id"),
+            pl.col("format"),
+            pl.lit(cfg.ablation or ""),
+            pl.col("rep").cast(pl.String),
+            pl.col("rollout_ids").list.join(sep),
+            pl.col("reflection_ids").list.join(sep),
+            pl.col("trace"),
+        ],
+        separator="\x1f",
+    )
+    tid = id_src.hash(seed=0x5EED_F00D).cast(pl.String).str.zfill(20)  # 64-bit content hash
+    purpose = {f: purpose_of(f, cfg.ablation) for f in cfg.formats}
+    out = df.select(
+        tid.alias("trace_id"),
+        "question_id",
+        "task",
+        "format",
+        pl.lit(cfg.ablation, pl.String).alias("ablation"),
+        pl.col("format").replace_strict(purpose, return_dtype=pl.String).alias("purpose"),
+        "n_samples",
+        "prompt",
+        "trace",
+        "final_answer",
+        "is_correct",
+        "rollout_ids",
+        "reflection_ids",
+        "variants",
+        "n_correct",
+        "n_incorrect",
+        "n_retries",
+        "n_backtracks",
+        "n_confirms",
+        pl.lit(cfg.seed, pl.Int64).alias("seed"),
+        pl.lit(created).alias("created_at"),
+    )
+    return out.cast(TRACES), skipped
