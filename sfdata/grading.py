@@ -12,44 +12,36 @@ from typing import Any
 import polars as pl
 
 from sfdata.store import RunDir
-from sfdata.tasks import Question, get_task, grade_response
+from sfdata.tasks import Question, get_task
 
 
-def grade_frame(rollouts: pl.DataFrame, questions: pl.DataFrame) -> pl.DataFrame:
-    """Grades for `rollouts` (needs rollout_id, question_id, response) given their questions."""
+def grade_frame(rollouts: pl.DataFrame, questions: pl.DataFrame, workers: int | None = None) -> pl.DataFrame:
+    """Grades for `rollouts` (needs rollout_id, question_id, response) given their questions.
+
+    Large frames are graded over all cores (`sfdata.tasks.batch`); `workers=1` keeps it in-process."""
+    from sfdata.store.schemas import GRADES
+    from sfdata.tasks.batch import grade_responses
+
     qmap = {r["question_id"]: Question.from_row(r) for r in questions.iter_rows(named=True)}
-    tasks: dict[str, Any] = {}
-    rows = []
-    for rid, qid, resp in rollouts.select("rollout_id", "question_id", "response").iter_rows():
+    rows = rollouts.select("rollout_id", "question_id", "response").rows()
+    known = [(rid, qid, resp) for rid, qid, resp in rows if qid in qmap]
+    versions: dict[str, str] = {}
+    for qid in {qid for _, qid, _ in known}:
+        t = qmap[qid].task
+        if t not in versions:
+            task = get_task(t)
+            versions[t] = getattr(task, "grader_version", task.name)
+    graded = iter(grade_responses([qmap[q] for _, q, _ in known], [r for _, _, r in known], workers))
+    out = []
+    for rid, qid, _resp in rows:
         q = qmap.get(qid)
         if q is None:
-            rows.append(
-                {
-                    "rollout_id": rid,
-                    "question_id": qid,
-                    "extracted_answer": None,
-                    "is_correct": False,
-                    "reason": "unknown_question",
-                    "grader": "",
-                }
-            )
+            out.append((rid, qid, None, False, "unknown_question", ""))
             continue
-        task = tasks.setdefault(q.task, get_task(q.task))
-        ans, res = grade_response(task, q, resp)
-        version = getattr(task, "grader_version", task.name)
-        rows.append(
-            {
-                "rollout_id": rid,
-                "question_id": qid,
-                "extracted_answer": ans,
-                "is_correct": res.is_correct,
-                "reason": res.reason.value,
-                "grader": version,
-            }
-        )
-    from sfdata.store.schemas import GRADES
-
-    return pl.DataFrame(rows, schema=GRADES)
+        ans, res = next(graded)
+        out.append((rid, qid, ans, res.is_correct, res.reason.value, versions[q.task]))
+    cols = ("rollout_id", "question_id", "extracted_answer", "is_correct", "reason", "grader")
+    return pl.DataFrame(out, schema={c: GRADES[c] for c in cols}, orient="row").select(list(GRADES))
 
 
 def grade_stage(run: RunDir) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sfdata.tasks import Question, extract_answer, get_task
+from sfdata.tasks import Question, extract_answer
 
 
 def _text(completion: Any) -> str:
@@ -26,10 +26,14 @@ def _question(task: str, data: Any, answer: Any) -> Question:
 
 def correctness_reward(completions: list, task: list[str], data: list[Any], answer: list[Any], **_: Any) -> list[float]:
     """1.0 when the last <answer> grades correct for its question, else 0.0."""
-    out = []
-    for comp, t, d, a in zip(completions, task, data, answer):
-        ans = extract_answer(_text(comp))
-        out.append(1.0 if ans is not None and get_task(t).grade(_question(t, d, a), ans).is_correct else 0.0)
+    from sfdata.tasks.batch import grade_batch
+
+    answers = [extract_answer(_text(comp)) for comp in completions]
+    todo = [i for i, ans in enumerate(answers) if ans is not None]
+    qs = [_question(task[i], data[i], answer[i]) for i in todo]
+    out = [0.0] * len(answers)
+    for i, res in zip(todo, grade_batch(qs, [answers[i] for i in todo])):  # big batches use every core
+        out[i] = 1.0 if res.is_correct else 0.0
     return out
 
 

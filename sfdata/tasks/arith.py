@@ -166,9 +166,87 @@ def tree_text(tree: ast.AST, leaf_text: list[str]) -> str:
 
 
 def evaluate(expr: str) -> Evaluated:
-    """Evaluate a bounded +-*/ expression over integer literals exactly; raise ArithError otherwise."""
+    """Evaluate a bounded +-*/ expression over integer literals exactly; raise ArithError otherwise.
+
+    Plain ASCII arithmetic goes through `fast_evaluate` (no ast, integer pairs); anything it does not
+    accept outright (errors, odd spellings, values near a bound) takes the checked ast path, so every
+    verdict and error reason is the ast path's."""
+    got = fast_evaluate(expr)
+    if got is not None:
+        return Evaluated(got[0], Counter(got[1]))
     value, leaves = evaluate_tree(parse(expr))
     return Evaluated(value, Counter(leaves))
+
+
+_PLAIN = str.maketrans("", "", "0123456789+-*/() ")
+_TOKEN = re.compile(r"\d+|[-+*/()]")
+_HALF_BITS = MAX_BITS  # an unreduced pair under the bound means the reduced value is under it too
+
+
+def fast_evaluate(expr: str) -> tuple[Fraction, list[int]] | None:
+    """(value, literals in order) of a well-formed plain expression, or None: ask the ast path.
+
+    Accepts only what the ast path accepts with the same result: ASCII digits, + - * / ( ) and spaces;
+    no leading zeros, no unary operators, every bound (length, depth, digits, nodes, bits) kept."""
+    if len(expr) > MAX_CHARS or expr.translate(_PLAIN) or not expr.strip():
+        return None
+    toks = _TOKEN.findall(expr)
+    leaves: list[int] = []
+    try:
+        (n, d), i = _sum(toks, 0, leaves, 0)
+    except _Bail:
+        return None
+    if i != len(toks) or 2 * len(leaves) > MAX_NODES:  # nodes: literals + operators + 1 < 2 * literals
+        return None
+    return Fraction(n, d), leaves
+
+
+class _Bail(Exception):
+    """Not for the fast path: the ast path decides (and words the error)."""
+
+
+def _sum(toks: list[str], i: int, leaves: list[int], depth: int) -> tuple[tuple[int, int], int]:
+    (a, b), i = _prod(toks, i, leaves, depth)
+    while i < len(toks) and (t := toks[i]) in "+-":
+        (c, d), i = _prod(toks, i + 1, leaves, depth)
+        a = a * d + c * b if t == "+" else a * d - c * b
+        b = b * d
+        if a.bit_length() > _HALF_BITS or b.bit_length() > _HALF_BITS:
+            raise _Bail
+    return (a, b), i
+
+
+def _prod(toks: list[str], i: int, leaves: list[int], depth: int) -> tuple[tuple[int, int], int]:
+    (a, b), i = _atom(toks, i, leaves, depth)
+    while i < len(toks) and (t := toks[i]) in "*/":
+        (c, d), i = _atom(toks, i + 1, leaves, depth)
+        if t == "*":
+            a, b = a * c, b * d
+        else:
+            if c == 0:
+                raise _Bail
+            a, b = a * d, b * c
+        if a.bit_length() > _HALF_BITS or b.bit_length() > _HALF_BITS:
+            raise _Bail
+    return (a, b), i
+
+
+def _atom(toks: list[str], i: int, leaves: list[int], depth: int) -> tuple[tuple[int, int], int]:
+    if i >= len(toks):
+        raise _Bail
+    t = toks[i]
+    if t == "(":
+        if depth >= MAX_DEPTH:
+            raise _Bail
+        v, i = _sum(toks, i + 1, leaves, depth + 1)
+        if i >= len(toks) or toks[i] != ")":
+            raise _Bail
+        return v, i + 1
+    if not t.isdigit() or len(t) > MAX_DIGITS or (t[0] == "0" and t.strip("0")):  # 05: Python rejects it
+        raise _Bail
+    v = int(t)
+    leaves.append(v)
+    return (v, 1), i + 1
 
 
 def fraction_text(v: Fraction) -> str:
