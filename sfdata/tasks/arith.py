@@ -180,7 +180,6 @@ def evaluate(expr: str) -> Evaluated:
 
 _PLAIN = str.maketrans("", "", "0123456789+-*/() ")
 _TOKEN = re.compile(r"\d+|[-+*/()]")
-_HALF_BITS = MAX_BITS  # an unreduced pair under the bound means the reduced value is under it too
 
 
 def fast_evaluate(expr: str) -> tuple[Fraction, list[int]] | None:
@@ -190,63 +189,73 @@ def fast_evaluate(expr: str) -> tuple[Fraction, list[int]] | None:
     no leading zeros, no unary operators, every bound (length, depth, digits, nodes, bits) kept."""
     if len(expr) > MAX_CHARS or expr.translate(_PLAIN) or not expr.strip():
         return None
-    toks = _TOKEN.findall(expr)
     leaves: list[int] = []
-    try:
-        (n, d), i = _sum(toks, 0, leaves, 0)
-    except _Bail:
-        return None
-    if i != len(toks) or 2 * len(leaves) > MAX_NODES:  # nodes: literals + operators + 1 < 2 * literals
-        return None
-    return Fraction(n, d), leaves
-
-
-class _Bail(Exception):
-    """Not for the fast path: the ast path decides (and words the error)."""
-
-
-def _sum(toks: list[str], i: int, leaves: list[int], depth: int) -> tuple[tuple[int, int], int]:
-    (a, b), i = _prod(toks, i, leaves, depth)
-    while i < len(toks) and (t := toks[i]) in "+-":
-        (c, d), i = _prod(toks, i + 1, leaves, depth)
-        a = a * d + c * b if t == "+" else a * d - c * b
-        b = b * d
-        if a.bit_length() > _HALF_BITS or b.bit_length() > _HALF_BITS:
-            raise _Bail
-    return (a, b), i
-
-
-def _prod(toks: list[str], i: int, leaves: list[int], depth: int) -> tuple[tuple[int, int], int]:
-    (a, b), i = _atom(toks, i, leaves, depth)
-    while i < len(toks) and (t := toks[i]) in "*/":
-        (c, d), i = _atom(toks, i + 1, leaves, depth)
-        if t == "*":
-            a, b = a * c, b * d
+    nums: list[int] = []  # value stack as numerator/denominator pairs (unreduced)
+    dens: list[int] = []
+    ops: list[str] = []  # operator stack; "(" marks a group
+    operand = True  # an operand (number or "(") comes next
+    depth = 0
+    for t in _TOKEN.findall(expr):
+        if operand:
+            if t == "(":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return None
+                ops.append(t)
+                continue
+            if not t.isdigit() or len(t) > MAX_DIGITS or (t[0] == "0" and t.strip("0")):  # 05: Python rejects it
+                return None  # unary operators, ")" too early, long or leading-zero literals
+            v = int(t)
+            leaves.append(v)
+            nums.append(v)
+            dens.append(1)
+            operand = False
+        elif t == ")":
+            while ops and ops[-1] != "(":
+                if not _apply(ops.pop(), nums, dens):
+                    return None
+            if not ops:
+                return None
+            ops.pop()
+            depth -= 1
+        elif t == "(" or t.isdigit():
+            return None  # "3 (4)", "3 4": the ast path words these
         else:
-            if c == 0:
-                raise _Bail
-            a, b = a * d, b * c
-        if a.bit_length() > _HALF_BITS or b.bit_length() > _HALF_BITS:
-            raise _Bail
-    return (a, b), i
+            hi = t in "*/"
+            while ops and ops[-1] != "(" and (ops[-1] in "*/" or not hi):
+                if not _apply(ops.pop(), nums, dens):
+                    return None
+            ops.append(t)
+            operand = True
+    if operand or depth:
+        return None
+    while ops:
+        if not _apply(ops.pop(), nums, dens):
+            return None
+    if 2 * len(leaves) > MAX_NODES:  # nodes: literals + operators + the root = 2 * literals
+        return None
+    return Fraction(nums[0], dens[0]), leaves
 
 
-def _atom(toks: list[str], i: int, leaves: list[int], depth: int) -> tuple[tuple[int, int], int]:
-    if i >= len(toks):
-        raise _Bail
-    t = toks[i]
-    if t == "(":
-        if depth >= MAX_DEPTH:
-            raise _Bail
-        v, i = _sum(toks, i + 1, leaves, depth + 1)
-        if i >= len(toks) or toks[i] != ")":
-            raise _Bail
-        return v, i + 1
-    if not t.isdigit() or len(t) > MAX_DIGITS or (t[0] == "0" and t.strip("0")):  # 05: Python rejects it
-        raise _Bail
-    v = int(t)
-    leaves.append(v)
-    return (v, 1), i + 1
+def _apply(op: str, nums: list[int], dens: list[int]) -> bool:
+    """Pop two values, push `a op b`; False for the checked path (division by zero, values near MAX_BITS)."""
+    c, d = nums.pop(), dens.pop()
+    a, b = nums.pop(), dens.pop()
+    if op == "+":
+        a, b = (a + c, 1) if b == d == 1 else (a * d + c * b, b * d)
+    elif op == "-":
+        a, b = (a - c, 1) if b == d == 1 else (a * d - c * b, b * d)
+    elif op == "*":
+        a, b = a * c, b * d
+    else:
+        if c == 0:
+            return False
+        a, b = a * d, b * c
+    if a.bit_length() > MAX_BITS or b.bit_length() > MAX_BITS:
+        return False
+    nums.append(a)
+    dens.append(b)
+    return True
 
 
 def fraction_text(v: Fraction) -> str:

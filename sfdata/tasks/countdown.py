@@ -13,7 +13,7 @@ from fractions import Fraction
 from itertools import combinations
 from typing import Any
 
-from sfdata.tasks.arith import ArithError, evaluate, fraction_text
+from sfdata.tasks.arith import ArithError, evaluate, fast_evaluate, fraction_text
 from sfdata.tasks.base import GradeReason, GradeResult, Question
 from sfdata.tasks.countdown_steps import grade_steps, is_step_answer
 
@@ -120,6 +120,12 @@ def grade_countdown(answer: str | None, numbers: list[int], target: int) -> Grad
     text = answer.strip()
     if len(text) > 4 * 512:
         return GradeResult(False, GradeReason.TOO_LONG, f"answer has {len(text)} characters")
+    got = fast_evaluate(text)  # the common case: one plain expression using exactly the given numbers
+    if got is not None and sorted(got[1]) == sorted(numbers):
+        value = fraction_text(got[0])
+        if got[0] != target:
+            return GradeResult(False, GradeReason.WRONG_VALUE, f"evaluates to {value}, target is {target}", value)
+        return GradeResult(True, GradeReason.CORRECT, value=value)
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if is_step_answer(lines):  # `Step 1: 3 + 4 = 7` lines, prefix optional: one expression tree
         return grade_steps(lines, numbers, target)
