@@ -69,7 +69,7 @@ def parse_value(v: str):
 
 
 def run_query(run, name: str, params: dict[str, object] | None = None) -> pl.DataFrame:
-    from sfdata.store.duck import connect
+    from sfdata.store.duck import connect, tables_in
 
     q = get(name)
     params = dict(params or {})
@@ -77,7 +77,7 @@ def run_query(run, name: str, params: dict[str, object] | None = None) -> pl.Dat
     if unknown:
         raise ValueError(f"query {name} takes parameters {list(q.params) or 'none'}; got {unknown}")
     bound = {p: params.get(p) for p in q.params}
-    con = connect(run)
+    con = connect(run, tables=tables_in(q.sql))  # only the tables it names are opened
     try:
         return con.sql(q.sql.strip().rstrip(";"), params=bound or None).pl()
     finally:

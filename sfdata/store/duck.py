@@ -46,11 +46,13 @@ def _ident(name: str) -> str:
 
 def _later_columns_absent(table: str, files: list[Path]) -> set[str]:
     """Columns added after the table's first release (schemas.LATER_COLUMNS) that no file holds."""
+    from sfdata.store.parquet import file_columns
+
     late = set(LATER_COLUMNS.get(table, ()))
     for p in files:
         if not late:
             break
-        late -= set(pl.read_parquet_schema(p))
+        late -= file_columns(p)
     return late
 
 
@@ -85,6 +87,7 @@ def connect(
     database: str = ":memory:",
     write: bool = False,
     extra_paths: Iterable[str | Path] = (),
+    tables: Iterable[str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with one view per table of `run`.
 
@@ -93,13 +96,16 @@ def connect(
     never installs or autoloads an extension, so no query can write files, attach databases or
     reach the network. `extra_paths` are other files the caller will read (the inspector's single
     file and its labels). `write=True` (`sf sql --write`) is the explicit opt-out.
+    `tables`: only these get views over their files (the others are empty typed views): a query
+    that names two tables does not open and validate the rest (`tables_in`).
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
     config = {} if write else {"autoload_known_extensions": False, "autoinstall_known_extensions": False}
     con = duckdb.connect(database, config=config)
     allowed: list[str] = [str(p) for p in extra_paths]
+    wanted = set(TABLES) if tables is None else set(tables)
     for table in TABLES:
-        files = readable_files(run.files(table), table, on_corrupt)
+        files = readable_files(run.files(table), table, on_corrupt) if table in wanted else []
         allowed += [str(p) for p in files]
         if TABLES[table][2] == "single":
             allowed.append(str(run.table_path(table)))  # re-read after a save (inspector labels)
@@ -112,6 +118,20 @@ def connect(
     if not write:
         lock_down(con, sorted(set(allowed)))
     return con
+
+
+def tables_in(sql: str) -> set[str]:
+    """Run tables a statement may read: every table name appearing as a word (`graded` = rollouts + grades).
+
+    Over-inclusive on purpose (a name inside a string literal counts too): a missed table would read
+    as empty, an extra one only costs its open."""
+    import re
+
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql.lower()))
+    out = {t for t in TABLES if t in words}
+    if "graded" in words:
+        out |= {"rollouts", "grades"}
+    return out
 
 
 def lock_down(con: duckdb.DuckDBPyConnection, allowed_paths: list[str]) -> None:

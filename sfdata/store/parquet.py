@@ -100,11 +100,31 @@ def list_parts(folder: str | Path) -> list[Path]:
 OnCorrupt = Literal["raise", "skip"]
 
 
+_SCHEMAS: dict[tuple, frozenset[str]] = {}  # (path, inode, size, mtime_ns) -> column names
+
+
+def file_columns(path: Path) -> frozenset[str]:
+    """Column names of a Parquet file, cached per process by (path, inode, size, mtime).
+
+    Part files are written once (temp + rename, so a rewrite is a new inode), so a warm process
+    (inspector, `sf serve`, notebooks) validates a run of many parts without re-reading footers.
+    """
+    st = os.stat(path)
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    got = _SCHEMAS.get(key)
+    if got is None:
+        got = frozenset(pl.read_parquet_schema(path))
+        if len(_SCHEMAS) > 100_000:
+            _SCHEMAS.clear()
+        _SCHEMAS[key] = got
+    return got
+
+
 def check_file(path: Path | io.BytesIO, table: str, name: Path | None = None) -> None:
     """Raise CorruptFileError unless `path` is a readable Parquet file holding the table's columns."""
     name = Path(name if name is not None else path)  # type: ignore[arg-type]
     try:
-        file_schema = pl.read_parquet_schema(path)
+        file_schema = file_columns(path) if not isinstance(path, io.BytesIO) else pl.read_parquet_schema(path)
     except Exception as e:
         raise CorruptFileError(name, f"not a readable Parquet file ({type(e).__name__}: {e})") from e
     finally:
