@@ -81,12 +81,13 @@ PHASES: dict[str, float] = {}
 def ours(raw: pl.DataFrame) -> int:
     """Raw rows -> long tables (explode, vectorised verdict parse) -> grouped samples -> traces."""
     t0 = time.perf_counter()
+    lists = [RESP, f"{RESP}__eval_is_correct", f"{RESP}__eval_extracted_answers", f"{RESP}_reflection"]
     long = (
         raw.with_row_index("row")
-        .explode([RESP, f"{RESP}__eval_is_correct", f"{RESP}__eval_extracted_answers", f"{RESP}_reflection"])
-        .with_columns(pl.int_range(pl.len()).over("row").alias("sample_idx"))
+        .with_columns(pl.int_ranges(0, pl.col(RESP).list.len()).alias("sample_idx"))
+        .explode([*lists, "sample_idx"])
         .with_columns(
-            pl.format("{}-{}", pl.col("row"), pl.col("sample_idx")).alias("rollout_id"),
+            pl.concat_str([pl.col("row"), pl.col("sample_idx")], separator="-").alias("rollout_id"),
             pl.col("question").alias("question_id"),
         )
     )

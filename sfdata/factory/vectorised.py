@@ -282,14 +282,12 @@ def _per_trace(st: pl.DataFrame) -> pl.DataFrame:
 
     def per(c: str) -> pl.Series:  # sums over each trace's steps from the running sums
         end = counts[c].gather(starts.cast(pl.Int64) + sizes - 1)
-        before = (
-            counts[c].gather((starts.cast(pl.Int64) - 1).clip(0)).zip_with(starts > 0, pl.Series([0], dtype=pl.Int32))
-        )
+        before = counts[c].gather(pl.select(pl.when(starts > 0).then(starts - 1)).to_series()).fill_null(0)
         return (end - before).cast(pl.Int32)
 
     return (
         wide.select(
-            pl.concat_str([f"block{j}" for j in range(longest)], separator="\n", ignore_nulls=True).alias("body"),
+            pl.col("^block[0-9]+$"),  # stitched straight into the message by _traces (one string copy)
             *(
                 pl.concat_list([f"{c}{j}" for j in range(longest)]).list.drop_nulls().alias(f"{c}s")
                 for c in cols
@@ -320,13 +318,15 @@ def _traces(st: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
     th = _h(pl.col("question_id"), ctx, "trace") + pl.col("k").cast(pl.UInt64)
     th = th.hash(seed=ctx.s("trace2"))
     ending = _phrase(th % len(phrases.ENDING), phrases.ENDING)
-    tail, n_back, n_conf = pl.lit(""), 0, 0
+    blocks = sorted((c for c in agg.columns if c.startswith("block")), key=lambda c: int(c[5:]))
+    tail: list[pl.Expr] = []
+    n_back, n_conf = 0, 0
     if ctx.fmt == "*CC":
-        tail, n_conf = pl.concat_str([pl.lit("\n"), _phrase((th // 256) % len(phrases.CONFIRM), phrases.CONFIRM)]), 1
+        tail, n_conf = [_phrase((th // 256) % len(phrases.CONFIRM), phrases.CONFIRM)], 1
     if ctx.fmt == "*C*IC":
         back = _phrase((th // 256) % len(phrases.BACKTRACK), phrases.BACKTRACK)
-        tail = pl.concat_str([pl.lit("\n"), back, pl.lit("\n<sample>\n"), pl.col("final_response").str.strip_chars()])
-        tail, n_back = pl.concat_str([tail, pl.lit("\n</sample>")]), 1
+        tail = [back, pl.lit("<sample>"), pl.col("final_response").str.strip_chars(), pl.lit("</sample>")]
+        n_back = 1
         agg = agg.with_columns(
             pl.col("rollout_ids").list.concat(pl.concat_list("final_rid")),
             pl.col("reflection_ids").list.concat(pl.concat_list(pl.lit(""))),
@@ -334,24 +334,14 @@ def _traces(st: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
         )
     if ctx.fmt == "star":
         text = pl.col("final_response").str.strip_chars()
-    else:
-        text = pl.concat_str(
-            [
-                pl.lit("<think>\n"),
-                pl.col("body"),
-                tail,
-                pl.lit("\n</think>\n\n"),
-                ending,
-                pl.lit("\n\n<answer>\n"),
-                pl.col("final_answer"),
-                pl.lit("\n</answer>"),
-            ]
-        )
+    else:  # formats.render's layout, every part joined by one newline (shorter traces' missing blocks skipped)
+        parts = [pl.lit("<think>"), *map(pl.col, blocks), *tail, pl.lit("</think>\n"), ending, pl.lit("\n<answer>")]
+        text = pl.concat_str([*parts, pl.col("final_answer"), pl.lit("</answer>")], separator="\n", ignore_nulls=True)
     return agg.with_columns(
         text.alias("trace"),
         pl.lit(n_back, pl.Int32).alias("n_backtracks"),
         pl.lit(n_conf, pl.Int32).alias("n_confirms"),
-    )
+    ).drop(blocks)
 
 
 _SKIP_RULES = {  # format -> [(reason, condition on per-question counts c (correct), w (incorrect), u (usable))]
@@ -450,20 +440,18 @@ def assemble_frames(
         .sort(Q, "fi", "rep", "k")
         .join(qs.drop("question_id"), on=Q, how="left")
     )
-    sep = "\x1e"
-    id_src = pl.concat_str(
-        [
-            pl.col("question_id"),
-            pl.col("format"),
-            pl.lit(cfg.ablation or ""),
-            pl.col("rep").cast(pl.String),
-            pl.col("rollout_ids").list.join(sep),
-            pl.col("reflection_ids").list.join(sep),
-            pl.col("trace"),
-        ],
-        separator="\x1f",
-    )
-    tid = id_src.hash(seed=0x5EED_F00D).cast(pl.String).str.zfill(20)  # 64-bit content hash
+    # 64-bit content id: each part hashed on its own (no concatenated copy of every trace), then combined
+    parts = [
+        pl.concat_str(
+            [pl.col("question_id"), pl.col("format"), pl.lit(cfg.ablation or ""), pl.col("rep").cast(pl.String)],
+            separator="\x1f",
+        ).hash(seed=1),
+        pl.col("rollout_ids").hash(seed=2),
+        pl.col("reflection_ids").hash(seed=3),
+        pl.col("trace").hash(seed=4),
+    ]
+    tid = pl.struct([h.alias(f"h{i}") for i, h in enumerate(parts)]).hash(seed=0x5EED_F00D)
+    tid = tid.cast(pl.String).str.zfill(20)
     purpose = {f: purpose_of(f, cfg.ablation) for f in cfg.formats}
     out = df.select(
         tid.alias("trace_id"),
