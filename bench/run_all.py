@@ -64,6 +64,8 @@ def write_results(results: list[dict], path: Path, quick: bool) -> None:
     for r in results:
         if "error" in r:
             lines.append(f"| {r['bench']} | - | - | - | - | ERROR: {r['error']} | - |")
+        elif "skipped" in r:
+            lines.append(f"| {r['bench']} | - | - | - | - | skipped: {r['skipped']} | - |")
         else:
             lines.append(
                 f"| {r.get('bench')} | {fmt(r.get('ours'))} | {fmt(r.get('baseline'))} | {r.get('unit', '')} | "

@@ -214,6 +214,17 @@ PICKERS = {
 }
 
 
+_HEX16 = None
+
+
+def _hex64(h: pl.Expr) -> pl.Expr:
+    """A UInt64 as 16 lowercase hex digits (the ids' old width): four 16-bit lookups."""
+    global _HEX16
+    if _HEX16 is None:
+        _HEX16 = pl.Series([f"{i:04x}" for i in range(65536)], dtype=pl.String)
+    return pl.concat_str([pl.lit(_HEX16).gather(((h // (1 << (16 * k))) % 65536).cast(pl.Int64)) for k in (3, 2, 1, 0)])
+
+
 def _phrase(idx: pl.Expr, items: list[str]) -> pl.Expr:
     return idx.cast(pl.Int64).replace_strict(list(range(len(items))), items, return_dtype=pl.String)
 
@@ -451,7 +462,7 @@ def assemble_frames(
         pl.col("trace").hash(seed=4),
     ]
     tid = pl.struct([h.alias(f"h{i}") for i, h in enumerate(parts)]).hash(seed=0x5EED_F00D)
-    tid = tid.cast(pl.String).str.zfill(20)
+    tid = _hex64(tid)
     purpose = {f: purpose_of(f, cfg.ablation) for f in cfg.formats}
     out = df.select(
         tid.alias("trace_id"),
