@@ -49,6 +49,8 @@ def _ids(run: RunDir, table: str, col: str) -> list[str]:
 
 
 def test_generate_and_reflect_survive_kill_9(tmp_path):
+    from sfdata.cli.main import main
+
     model = str(tiny_model_dir())
     gen = [
         "generate",
@@ -85,22 +87,23 @@ def test_generate_and_reflect_survive_kill_9(tmp_path):
     # 2 questions x 4 variants x 2 samples = 16 rollouts in 4 chunks (the kill lands after 2): small, as
     # every sample costs a real forward pass per token, and this test was the suite's slowest by far
     ref = _questions(tmp_path / "ref", n=2)
-    subprocess.run([*CLI, gen[0], str(ref.path), *gen[1:]], check=True, capture_output=True)
-    subprocess.run([*CLI, "grade", str(ref.path)], check=True, capture_output=True)
-    subprocess.run([*CLI, refl[0], str(ref.path), *refl[1:]], check=True, capture_output=True)
+    # only the runs that get killed are subprocesses (each pays torch's import); the rest run the same CLI here
+    assert main([gen[0], str(ref.path), *gen[1:]]) == 0
+    assert main(["grade", str(ref.path)]) == 0
+    assert main([refl[0], str(ref.path), *refl[1:]]) == 0
 
     run = _questions(tmp_path / "killed", n=2)
     _kill_after_parts([*CLI, gen[0], str(run.path), *gen[1:]], run.path / "rollouts", parts=2)
     partial = _ids(run, "rollouts", "rollout_id")
     assert 0 < len(partial) < 16 and len(partial) % 4 == 0  # whole chunks only, nothing torn
-    subprocess.run([*CLI, gen[0], str(run.path), *gen[1:]], check=True, capture_output=True)
+    assert main([gen[0], str(run.path), *gen[1:]]) == 0
     ids = _ids(run, "rollouts", "rollout_id")
     assert len(ids) == len(set(ids)) == 16
     assert sorted(ids) == sorted(_ids(ref, "rollouts", "rollout_id"))
 
-    subprocess.run([*CLI, "grade", str(run.path)], check=True, capture_output=True)
+    assert main(["grade", str(run.path)]) == 0
     _kill_after_parts([*CLI, refl[0], str(run.path), *refl[1:]], run.path / "reflections", parts=2)
-    subprocess.run([*CLI, refl[0], str(run.path), *refl[1:]], check=True, capture_output=True)
+    assert main([refl[0], str(run.path), *refl[1:]]) == 0
     rids = _ids(run, "reflections", "reflection_id")
     assert len(rids) == len(set(rids)) == 32
     assert sorted(rids) == sorted(_ids(ref, "reflections", "reflection_id"))
