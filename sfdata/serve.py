@@ -130,6 +130,124 @@ def client_gone(sock: socket.socket) -> bool:
         return True
 
 
+class CompletionServer(ThreadingHTTPServer):
+    """A threading HTTP server that owns one engine; requests take turns on it through `lock`."""
+
+    def __init__(self, engine: Engine, address: tuple[str, int], model_name: str, limits: ServeLimits):
+        self.engine = engine
+        self.model_name = model_name
+        self.limits = limits
+        self.lock = threading.Lock()
+        self.stats = {"dropped_gone": 0}
+        super().__init__(address, CompletionHandler)
+
+
+class CompletionHandler(BaseHTTPRequestHandler):
+    """One request; the engine, its lock, the limits and counters live on the `CompletionServer`."""
+
+    protocol_version = "HTTP/1.1"
+    server: CompletionServer
+
+    def setup(self) -> None:
+        self.timeout = self.server.limits.body_timeout_s  # a slow header/body ends in 408, not a held thread
+        super().setup()
+
+    def log_message(self, fmt: str, *args: Any) -> None:  # quiet by default
+        pass
+
+    def _send(self, code: int, obj: dict[str, Any]) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if code >= 400:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, code: int, message: str) -> None:
+        self._send(code, {"error": {"message": message, "code": code}})
+
+    def _authorized(self) -> bool:
+        if not self.server.limits.api_key:
+            return True
+        got = self.headers.get("Authorization", "")
+        if hmac.compare_digest(got.encode(), f"Bearer {self.server.limits.api_key}".encode()):
+            return True
+        self._error(401, "missing or wrong API key (send Authorization: Bearer KEY)")
+        return False
+
+    def do_GET(self) -> None:
+        if not self._authorized():
+            return
+        if self.path.rstrip("/") in ("/v1/models", "/models"):
+            self._send(
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": self.server.model_name, "object": "model", "owned_by": "skillfactory"}],
+                },
+            )
+        elif self.path.rstrip("/") in ("/health", "/v1/health"):
+            self._send(200, {"status": "ok", "dropped_gone_clients": self.server.stats["dropped_gone"]})
+        else:
+            self._error(404, f"no route {self.path}")
+
+    def _read_body(self) -> Any:
+        raw_len = self.headers.get("Content-Length")
+        if raw_len is None:
+            raise BadRequest("Content-Length is required", 411)
+        try:
+            length = int(raw_len)
+        except ValueError:
+            raise BadRequest("Content-Length must be an integer") from None
+        if length < 0:
+            raise BadRequest("Content-Length must not be negative")
+        if length > self.server.limits.max_body_bytes:
+            raise BadRequest(f"request body over {self.server.limits.max_body_bytes} bytes", 413)
+        deadline = time.monotonic() + self.server.limits.body_timeout_s
+        chunks, got = [], 0
+        while got < length:
+            self.connection.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = self.rfile.read1(min(65536, length - got))
+            except TimeoutError:
+                raise BadRequest(
+                    f"request body not received within {self.server.limits.body_timeout_s:g}s", 408
+                ) from None
+            if not chunk:
+                raise BadRequest("request body shorter than Content-Length")
+            chunks.append(chunk)
+            got += len(chunk)
+        try:
+            return json.loads(b"".join(chunks) or b"{}")
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise BadRequest(f"bad JSON: {e}") from None
+
+    def do_POST(self) -> None:
+        path = self.path.rstrip("/")
+        chat = path.endswith("/chat/completions")
+        if not chat and not path.endswith("/completions"):
+            return self._error(404, f"no route {self.path}")
+        if not self._authorized():
+            return
+        try:
+            prompt, sp = parse_request(self._read_body(), chat, self.server.limits)
+        except BadRequest as e:
+            return self._error(e.code, str(e))
+        with self.server.lock:
+            if client_gone(self.connection):  # waited in the queue and left: do no work for it
+                self.server.stats["dropped_gone"] += 1
+                self.close_connection = True
+                return
+            try:
+                outs = self.server.engine.generate([prompt], sp)[0]
+            except Exception as e:  # an engine failure is the server's error, reported, not a dropped socket
+                return self._error(500, f"generation failed: {type(e).__name__}: {e}")
+        self._send(200, _response(self.server.model_name, chat, outs))
+
+
 def make_server(
     engine: Engine,
     host: str = "127.0.0.1",
@@ -137,105 +255,9 @@ def make_server(
     model_name: str | None = None,
     limits: ServeLimits | None = None,
 ) -> ThreadingHTTPServer:
-    lock = threading.Lock()
+    """An OpenAI-compatible server for `engine` on host:port (not yet serving: call `serve_forever`)."""
     name = model_name or getattr(engine, "model", "model")
-    limits = limits or ServeLimits()
-    stats = {"dropped_gone": 0}
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        timeout = limits.body_timeout_s  # socket timeout: a slow header/body ends in 408, not a held thread
-
-        def log_message(self, fmt: str, *args: Any) -> None:  # quiet by default
-            pass
-
-        def _send(self, code: int, obj: dict[str, Any]) -> None:
-            data = json.dumps(obj).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            if code >= 400:
-                self.send_header("Connection", "close")
-                self.close_connection = True
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _error(self, code: int, message: str) -> None:
-            self._send(code, {"error": {"message": message, "code": code}})
-
-        def _authorized(self) -> bool:
-            if not limits.api_key:
-                return True
-            got = self.headers.get("Authorization", "")
-            if hmac.compare_digest(got.encode(), f"Bearer {limits.api_key}".encode()):
-                return True
-            self._error(401, "missing or wrong API key (send Authorization: Bearer KEY)")
-            return False
-
-        def do_GET(self) -> None:
-            if not self._authorized():
-                return
-            if self.path.rstrip("/") in ("/v1/models", "/models"):
-                self._send(
-                    200, {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "skillfactory"}]}
-                )
-            elif self.path.rstrip("/") in ("/health", "/v1/health"):
-                self._send(200, {"status": "ok", "dropped_gone_clients": stats["dropped_gone"]})
-            else:
-                self._error(404, f"no route {self.path}")
-
-        def _read_body(self) -> Any:
-            raw_len = self.headers.get("Content-Length")
-            if raw_len is None:
-                raise BadRequest("Content-Length is required", 411)
-            try:
-                length = int(raw_len)
-            except ValueError:
-                raise BadRequest("Content-Length must be an integer") from None
-            if length < 0:
-                raise BadRequest("Content-Length must not be negative")
-            if length > limits.max_body_bytes:
-                raise BadRequest(f"request body over {limits.max_body_bytes} bytes", 413)
-            deadline = time.monotonic() + limits.body_timeout_s
-            chunks, got = [], 0
-            while got < length:
-                self.connection.settimeout(max(0.01, deadline - time.monotonic()))
-                try:
-                    chunk = self.rfile.read1(min(65536, length - got))
-                except TimeoutError:
-                    raise BadRequest(f"request body not received within {limits.body_timeout_s:g}s", 408) from None
-                if not chunk:
-                    raise BadRequest("request body shorter than Content-Length")
-                chunks.append(chunk)
-                got += len(chunk)
-            try:
-                return json.loads(b"".join(chunks) or b"{}")
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise BadRequest(f"bad JSON: {e}") from None
-
-        def do_POST(self) -> None:
-            path = self.path.rstrip("/")
-            chat = path.endswith("/chat/completions")
-            if not chat and not path.endswith("/completions"):
-                return self._error(404, f"no route {self.path}")
-            if not self._authorized():
-                return
-            try:
-                prompt, sp = parse_request(self._read_body(), chat, limits)
-            except BadRequest as e:
-                return self._error(e.code, str(e))
-            with lock:
-                if client_gone(self.connection):  # waited in the queue and left: do no work for it
-                    stats["dropped_gone"] += 1
-                    self.close_connection = True
-                    return
-                try:
-                    outs = engine.generate([prompt], sp)[0]
-                except Exception as e:  # an engine failure is the server's error, reported, not a dropped socket
-                    return self._error(500, f"generation failed: {type(e).__name__}: {e}")
-            self._send(200, _response(name, chat, outs))
-
-    return ThreadingHTTPServer((host, port), Handler)
+    return CompletionServer(engine, (host, port), name, limits or ServeLimits())
 
 
 def _response(name: str, chat: bool, outs: list) -> dict[str, Any]:

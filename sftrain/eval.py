@@ -97,6 +97,74 @@ def eval_questions(run: RunDir, cfg: EvalConfig, models: list[str | None], fewsh
     return out, removed
 
 
+def _generate_variants(cfg: EvalConfig, model: str | None, msgs: list, seeds: list, forced_seeds: list) -> dict:
+    """Generate one answer per prompt, plus its budget-forced continuation when asked.
+
+    Returns {budget_rounds: [(text, rounds_used, completion_tokens), ...]} in prompt order."""
+    from sfdata.engines import get_engine
+    from sfdata.engines.base import SamplingParams
+    from sftrain.budget import budget_force
+    from sftrain.sampling import generate_with_seeds
+
+    sp = cfg.sampling()
+    engine = get_engine(cfg.engine, model, batch_size=cfg.batch_size)
+    try:
+        comps = generate_with_seeds(engine, msgs, SamplingParams(**{**sp.__dict__, "n": 1}), seeds)
+        first = [c[0] for c in comps]
+        variants = {0: [(c.text, 0, c.completion_tokens) for c in first]}
+        if cfg.budget_forcing > 0:
+            forced = budget_force(
+                engine,
+                msgs,
+                [c.text for c in first],
+                sp,
+                cfg.budget_forcing,
+                first_tokens=[c.completion_tokens for c in first],
+                seeds=forced_seeds,
+            )
+            variants[cfg.budget_forcing] = [(f.text, f.rounds, f.completion_tokens) for f in forced]
+    finally:
+        engine.close()
+    return variants
+
+
+def _eval_rows(variants: dict, todo: list, msgs: list, eid, have: set, meta: dict) -> list[dict]:
+    """Grade every generated answer not already stored; `meta` holds the columns shared by all rows."""
+    from sfdata.store.run import now_utc
+    from sfdata.tasks import grade_response
+
+    now = now_utc()
+    rows = []
+    for b, outs in variants.items():
+        for (task, q, s), m, (text, _used, ntok) in zip(todo, msgs, outs):
+            i = eid(q, s, b)
+            if i in have:
+                continue
+            ans, res = grade_response(task, q, text)
+            rows.append(
+                {
+                    "eval_id": i,
+                    "arm": meta["arm"],
+                    "model": meta["model"],
+                    "stage": meta["stage"],
+                    "task": q.task,
+                    "level": q.level,
+                    "question_id": q.question_id,
+                    "sample_idx": s,
+                    "budget_rounds": b,
+                    "prompt_setup": meta["prompt_setup"],
+                    "prompt": m[-1]["content"],
+                    "response": text,
+                    "extracted_answer": ans,
+                    "is_correct": res.is_correct,
+                    "reason": res.reason.value,
+                    "completion_tokens": ntok,
+                    "created_at": now,
+                }
+            )
+    return rows
+
+
 def evaluate_model(
     run: RunDir,
     model: str | None,
@@ -111,14 +179,8 @@ def evaluate_model(
 
     `arm` names the experiment arm the rows belong to (`sf query experiment_table`)."""
     from sfdata import prompts as pv
-    from sfdata.engines import get_engine
-    from sfdata.engines.base import SamplingParams
     from sfdata.models import model_label
     from sfdata.store.ids import seed_from_id
-    from sfdata.store.run import now_utc
-    from sfdata.tasks import grade_response
-    from sftrain.budget import budget_force
-    from sftrain.sampling import generate_with_seeds
 
     label = model_label(model)
     k = resolve_fewshot(run, cfg) if fewshot is None else fewshot
@@ -138,57 +200,14 @@ def evaluate_model(
     if not todo:
         return {"model": label, "stage": stage, "written": 0, "prompt": setup}
     t0 = time.perf_counter()
-    engine = get_engine(cfg.engine, model, batch_size=cfg.batch_size)
-    try:
-        msgs = [
-            pv.fewshot_messages(cfg.variant, t, k, q.level or None) + pv.messages(cfg.variant, t, q) for t, q, _ in todo
-        ]
-        seeds = [seed_from_id(eid(q, s, 0), cfg.seed) for _, q, s in todo]
-        comps = generate_with_seeds(engine, msgs, SamplingParams(**{**sp.__dict__, "n": 1}), seeds)
-        first = [c[0] for c in comps]
-        variants = {0: [(c.text, 0, c.completion_tokens) for c in first]}
-        if cfg.budget_forcing > 0:
-            forced = budget_force(
-                engine,
-                msgs,
-                [c.text for c in first],
-                sp,
-                cfg.budget_forcing,
-                first_tokens=[c.completion_tokens for c in first],
-                seeds=[seed_from_id(eid(q, s, cfg.budget_forcing), cfg.seed) for _, q, s in todo],
-            )
-            variants[cfg.budget_forcing] = [(f.text, f.rounds, f.completion_tokens) for f in forced]
-    finally:
-        engine.close()
-    now = now_utc()
-    rows = []
-    for b, outs in variants.items():
-        for (task, q, s), m, (text, _used, ntok) in zip(todo, msgs, outs):
-            i = eid(q, s, b)
-            if i in have:
-                continue
-            ans, res = grade_response(task, q, text)
-            rows.append(
-                {
-                    "eval_id": i,
-                    "arm": arm,
-                    "model": label,
-                    "stage": stage,
-                    "task": q.task,
-                    "level": q.level,
-                    "question_id": q.question_id,
-                    "sample_idx": s,
-                    "budget_rounds": b,
-                    "prompt_setup": setup,
-                    "prompt": m[-1]["content"],
-                    "response": text,
-                    "extracted_answer": ans,
-                    "is_correct": res.is_correct,
-                    "reason": res.reason.value,
-                    "completion_tokens": ntok,
-                    "created_at": now,
-                }
-            )
+    msgs = [
+        pv.fewshot_messages(cfg.variant, t, k, q.level or None) + pv.messages(cfg.variant, t, q) for t, q, _ in todo
+    ]
+    seeds = [seed_from_id(eid(q, s, 0), cfg.seed) for _, q, s in todo]
+    forced_seeds = [seed_from_id(eid(q, s, cfg.budget_forcing), cfg.seed) for _, q, s in todo]
+    variants = _generate_variants(cfg, model, msgs, seeds, forced_seeds)
+    meta = {"arm": arm, "model": label, "stage": stage, "prompt_setup": setup}
+    rows = _eval_rows(variants, todo, msgs, eid, have, meta)
     run.append("eval", pl.DataFrame(rows))
     secs = round(time.perf_counter() - t0, 1)
     return {"model": label, "stage": stage, "written": len(rows), "seconds": secs, "prompt": setup}

@@ -32,13 +32,13 @@ def pull(
 
 def import_conversations(df: pl.DataFrame, col: str, run_dir: str | Path, source: str, task: str) -> dict[str, Any]:
     """Published SFT rows -> our traces table (format 'imported'), with skill counts and grades."""
-    from sfdata.hub.raw import _countdown_question, fill_missing
+    from sfdata.hub.raw import fill_missing
     from sfdata.skills import detect
     from sfdata.store import RunDir, stable_id
     from sfdata.store.run import now_utc
     from sfdata.store.schemas import schema_of
     from sfdata.tasks import get_task
-    from sfdata.tasks.base import Question, extract_answer
+    from sfdata.tasks.base import extract_answer
 
     run = RunDir(run_dir)
     run.init(None if run.exists() else {"pull": {"source": source, "column": col}})
@@ -55,14 +55,7 @@ def import_conversations(df: pl.DataFrame, col: str, run_dir: str | Path, source
             bad.append({"row": i, "reason": "no user or no assistant turn"})
             continue
         final = extract_answer(asst)
-        ok = None
-        if task == "countdown":
-            try:
-                nums, target = _countdown_question(user, r.get("answer", _target_in(user)), r)
-                q = Question("countdown", user, str(target), len(nums), {"numbers": nums, "target": target})
-                ok = the_task.grade(q, final).is_correct if final else False
-            except (ValueError, TypeError):
-                ok = None
+        ok = _grade_countdown(the_task, user, final, r) if task == "countdown" else None
         c = detect(asst)
         if c.malformed:
             bad.append({"row": i, "reason": "unbalanced or out-of-order tags (imported; flagged malformed in skills)"})
@@ -70,34 +63,52 @@ def import_conversations(df: pl.DataFrame, col: str, run_dir: str | Path, source
         tid = stable_id("pull", user, asst, seen[(user, asst)] - 1)
         if tid in have:
             continue
-        rows.append(
-            {
-                "trace_id": tid,
-                "question_id": stable_id("pull-q", user),
-                "task": task,
-                "format": str(r.get("format") or "imported"),
-                "ablation": None,
-                "n_samples": c.n_samples,
-                "prompt": user,
-                "trace": asst,
-                "final_answer": final,
-                "is_correct": ok,
-                "rollout_ids": [],
-                "reflection_ids": [],
-                "variants": [],
-                "n_correct": None,
-                "n_incorrect": None,
-                "n_retries": c.n_retries,
-                "n_backtracks": c.n_backtracks,
-                "n_confirms": c.n_confirms,
-                "seed": 0,
-                "created_at": now,
-            }
-        )
+        rows.append(_trace_row(tid, task, user, asst, final, ok, c, str(r.get("format") or "imported"), now))
     if rows:
         run.append("traces", fill_missing(pl.DataFrame(rows, infer_schema_length=None), schema_of("traces")))
     run.set_stage("build", "done", imported_from=source)
     return {"traces": len(rows), "bad_rows": len(bad), "bad": bad[:20]}
+
+
+def _grade_countdown(the_task, user: str, final: str | None, r: dict) -> bool | None:
+    """Grade an imported Countdown answer; None when the question's numbers cannot be recovered."""
+    from sfdata.hub.raw import _countdown_question
+    from sfdata.tasks.base import Question
+
+    try:
+        nums, target = _countdown_question(user, r.get("answer", _target_in(user)), r)
+        q = Question("countdown", user, str(target), len(nums), {"numbers": nums, "target": target})
+        return the_task.grade(q, final).is_correct if final else False
+    except (ValueError, TypeError):
+        return None
+
+
+def _trace_row(tid: str, task: str, user: str, asst: str, final, ok, counts, fmt: str, now) -> dict[str, Any]:
+    """One imported conversation as a traces-table row (no rollouts or reflections behind it)."""
+    from sfdata.store import stable_id
+
+    return {
+        "trace_id": tid,
+        "question_id": stable_id("pull-q", user),
+        "task": task,
+        "format": fmt,
+        "ablation": None,
+        "n_samples": counts.n_samples,
+        "prompt": user,
+        "trace": asst,
+        "final_answer": final,
+        "is_correct": ok,
+        "rollout_ids": [],
+        "reflection_ids": [],
+        "variants": [],
+        "n_correct": None,
+        "n_incorrect": None,
+        "n_retries": counts.n_retries,
+        "n_backtracks": counts.n_backtracks,
+        "n_confirms": counts.n_confirms,
+        "seed": 0,
+        "created_at": now,
+    }
 
 
 def _target_in(text: str) -> str | None:
