@@ -367,19 +367,37 @@ _SKIP_RULES = {  # format -> [(reason, condition on per-question counts c (corre
 }
 
 
-def _skips(qs: pl.DataFrame, cand: pl.DataFrame, fmt: str) -> Counter:
-    """Why questions get no trace of this format (counted like formats.Skip reasons)."""
+_TAGGED_REASONS = {"no_correct": "no_clean_correct", "fewer_than_two_correct": "fewer_than_two_clean_correct"}
+
+
+def _skips(qs: pl.DataFrame, cand: pl.DataFrame, fmt: str, unclean: pl.DataFrame | None = None) -> Counter:
+    """Why questions get no trace of this format (counted like formats.Skip reasons).
+
+    `unclean` holds the samples left out only because they are not clean (structural tags such as an
+    imported `<think>`, no answer): a question whose correct samples are all there is counted as
+    `no_clean_correct` (or `fewer_than_two_clean_correct`), so the report does not claim the model never
+    got it right."""
     per = cand.group_by(Q).agg(
         pl.col("is_correct").sum().alias("c"), (~pl.col("is_correct")).sum().alias("w"), pl.len().alias("u")
     )
     per = qs.select(Q).join(per, on=Q, how="left").fill_null(0)
+    if unclean is not None:
+        dirty = unclean.filter(pl.col("is_correct")).group_by(Q).agg(pl.len().alias("t"))
+        per = per.join(dirty, on=Q, how="left").with_columns(pl.col("t").fill_null(0))
+    else:
+        per = per.with_columns(pl.lit(0).alias("t"))
+    with_dirty = per.with_columns(pl.col("c") + pl.col("t"))
     out: Counter = Counter()
-    left = pl.lit(True)
+    left = pl.Series([True] * per.height, dtype=pl.Boolean)
     for reason, cond in _SKIP_RULES[fmt]:
-        n = per.filter(left & cond).height
-        if n:
-            out[f"{fmt}:{reason}"] += n
-        left = left & ~cond
+        hit = per.select(cond).to_series() & left
+        tagged = reason in _TAGGED_REASONS
+        only_unclean = hit & ~with_dirty.select(cond).to_series() if tagged else hit & False
+        if only_unclean.sum():
+            out[f"{fmt}:{_TAGGED_REASONS[reason]}"] += int(only_unclean.sum())
+        if (hit & ~only_unclean).sum():
+            out[f"{fmt}:{reason}"] += int((hit & ~only_unclean).sum())
+        left = left & ~hit
     return out
 
 
@@ -423,7 +441,9 @@ def assemble_frames(
     frames = []
     for fi, fmt in enumerate(cfg.formats):
         need_refl = cfg.ablation != "no_reflections" and fmt not in ("no_reflection", "star")
-        cand = s.filter(pl.col("clean") & ((pl.col("n_refl") > 0) | (not need_refl))).select(Q, *cols)
+        usable = (pl.col("n_refl") > 0) | (not need_refl)
+        cand = s.filter(pl.col("clean") & usable).select(Q, *cols)
+        unclean = s.filter(~pl.col("clean") & usable).select(Q, "is_correct")
         for rep in range(cfg.repeats):
             ctx = Ctx(
                 fmt,
@@ -435,7 +455,7 @@ def assemble_frames(
                 cfg.unique_variants and cfg.ablation != "no_prompt_diversity",
                 need_refl,
             )
-            skipped.update(_skips(qs, cand, fmt))
+            skipped.update(_skips(qs, cand, fmt, unclean))
             keyed = cand.with_columns(_h(pl.col("rollout_id"), ctx, "shuffle").alias("key"))  # the pass's shuffle
             steps = PICKERS[fmt](keyed, _n_of(qs, ctx), ctx)
             if steps.height == 0:

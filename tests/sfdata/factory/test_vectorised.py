@@ -162,3 +162,20 @@ def test_no_sample_order_moves_the_final_sample():
         assert well_formed(r["trace"]) and extract_answer(r["trace"].rsplit("</think>", 1)[1]) == r["final_answer"]
         last = r["rollout_ids"][-1]
         assert r["final_answer"] != dict((s.rollout_id, s.answer) for s in by_q[r["question_id"]])[last]
+
+
+def test_skip_reason_names_correct_samples_excluded_for_their_tags():
+    # q000: its only correct sample carries a structural tag (an imported `<think>`-style response);
+    # q001: really has no correct sample; q002: two correct samples, one tagged (fails *CC)
+    qs = [
+        [(True, "original", 1, False), (False, "original", 1, True)],
+        [(False, "original", 1, True)],
+        [(True, "original", 1, True), (True, "rephrase", 1, False)],
+    ]
+    table, by_q = _tables(qs)
+    _, skipped = assemble(table, {q: q for q in by_q}, {}, BuildConfig(formats=("*C", "*CC"), n=2))
+    assert skipped["*C:no_clean_correct"] == 1
+    assert skipped["*C:no_correct"] == 1
+    assert skipped["*CC:fewer_than_two_clean_correct"] == 1
+    assert skipped["*CC:fewer_than_two_correct"] == 2  # q001, and q000: one correct in all, tagged or not
+    assert sum(v for k, v in skipped.items() if k.startswith("*CC:")) == 3
