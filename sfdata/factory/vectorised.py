@@ -466,6 +466,13 @@ def assemble_frames(
             )
     if not frames:
         return pl.DataFrame(schema=TRACES), skipped
+    return _trace_table(frames, qs, cfg, created), skipped
+
+
+def _trace_table(frames: list[pl.DataFrame], qs: pl.DataFrame, cfg, created) -> pl.DataFrame:
+    """The per-format trace frames as one traces table: question columns joined, content ids, provenance."""
+    from sfdata.store.schemas import TRACES
+
     df = (
         pl.concat(frames, how="vertical_relaxed")
         .sort(Q, "fi", "rep", "k")
@@ -507,4 +514,4 @@ def assemble_frames(
         pl.lit(cfg.seed, pl.Int64).alias("seed"),
         pl.lit(created).alias("created_at"),
     )
-    return out.cast(TRACES), skipped
+    return out.cast(TRACES)
