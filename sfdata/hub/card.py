@@ -71,7 +71,7 @@ def _md_table(df: pl.DataFrame) -> str:
     return "\n".join([head, sep, *rows])
 
 
-def card_data(configs: dict[str, str], counts: dict[str, int], tasks: list[str], license: str):
+def card_data(configs: dict[str, Any], counts: dict[str, int], tasks: list[str], license: str):
     from huggingface_hub import DatasetCardData
 
     return DatasetCardData(
@@ -83,7 +83,10 @@ def card_data(configs: dict[str, str], counts: dict[str, int], tasks: list[str],
         configs=[
             {
                 "config_name": name,
-                "data_files": [{"split": "train", "path": pattern}],
+                "data_files": [
+                    {"split": split, "path": path}
+                    for split, path in (pattern.items() if isinstance(pattern, dict) else [("train", pattern)])
+                ],
                 **({"default": True} if i == 0 else {}),
             }
             for i, (name, pattern) in enumerate(configs.items())
@@ -106,7 +109,7 @@ def render_card(
     repo_id: str,
     manifest: dict[str, Any],
     traces: pl.DataFrame,
-    configs: dict[str, str],
+    configs: dict[str, Any],
     counts: dict[str, int],
     license: str = "apache-2.0",
     rollouts: pl.DataFrame | None = None,
@@ -124,7 +127,7 @@ def _body(repo_id, manifest, traces, configs, counts, tasks, models) -> str:
 
     gen_cfg = json.dumps(redact(manifest.get("config", {})), indent=2, sort_keys=True, default=str)
     versions = ", ".join(f"{k} {v}" for k, v in sorted(manifest.get("versions", {}).items()))
-    config_lines = "\n".join(f"- `{n}`: {counts.get(n, 0)} rows (`{p}`)" for n, p in configs.items())
+    config_lines = "\n".join(f"- `{n}`: {counts.get(n, 0)} rows ({_files_text(p)})" for n, p in configs.items())
     first = next(iter(configs))
     return f"""
 # {repo_id.split("/")[-1]}
@@ -198,8 +201,17 @@ def _snippets(repo_id: str, configs: dict[str, str]) -> str:
     return "".join(out)
 
 
-def card_configs(folder: str | Path) -> dict[str, list[str]]:
-    """{config name: data file patterns} from a folder's README card, parsed as the Hub parses it."""
+def _files_text(pattern: str | dict[str, str]) -> str:
+    """`pattern`, or `train: pattern`, `validation: pattern` for a config with several splits."""
+    if isinstance(pattern, str):
+        return f"`{pattern}`"
+    return ", ".join(f"{split}: `{path}`" for split, path in pattern.items())
+
+
+def card_configs(folder: str | Path, split: str | None = None) -> dict[str, list[str]]:
+    """{config name: data file patterns} from a folder's README card, parsed as the Hub parses it.
+
+    With `split`, only that split's files (entries without a split belong to every split)."""
     readme = Path(folder) / "README.md"
     if not readme.is_file():
         return {}
@@ -209,7 +221,10 @@ def card_configs(folder: str | Path) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for c in configs:
         files = c.get("data_files") or []
-        out[c["config_name"]] = [p for f in ([files] if isinstance(files, str) else files) for p in _paths(f)]
+        entries = [files] if isinstance(files, str) else files
+        if split is not None:
+            entries = [f for f in entries if isinstance(f, str) or f.get("split", split) == split]
+        out[c["config_name"]] = [p for f in entries for p in _paths(f)]
     return out
 
 

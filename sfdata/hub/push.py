@@ -84,7 +84,7 @@ def _write_configs(run_dir: Path, staging: Path, configs, kept_only: bool):
     from sfdata.hub.export import export
 
     counts: dict[str, int] = {}
-    patterns: dict[str, str] = {}
+    patterns: dict[str, str | dict[str, str]] = {}
     for cfg in configs:
         fmt = CONFIG_FORMATS[cfg]
         if fmt == "sharegpt":  # Parquet in a Hub folder: one builder for every config
@@ -95,11 +95,19 @@ def _write_configs(run_dir: Path, staging: Path, configs, kept_only: bool):
             counts[cfg], patterns[cfg] = df.height, "sharegpt/*.parquet"
             continue
         files = [f for f in export(run_dir, fmt, staging, kept_only=kept_only) if f.suffix == ".parquet"]
-        if fmt == "verl":
+        if fmt == "verl":  # two splits: train.parquet (counted) and val.parquet, declared when it has rows
+            val = [f for f in files if f.name == "val.parquet" and _rows(f)]
             files = [f for f in files if f.name == "train.parquet"]
-        counts[cfg] = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in files)
-        patterns[cfg] = f"{files[0].parent.name}/{'train.parquet' if fmt == 'verl' else '*.parquet'}"
+            counts[cfg] = _rows(files[0])
+            patterns[cfg] = {"train": "verl/train.parquet", **({"validation": "verl/val.parquet"} if val else {})}
+            continue
+        counts[cfg] = sum(_rows(f) for f in files)
+        patterns[cfg] = f"{files[0].parent.name}/*.parquet"
     return counts, patterns
+
+
+def _rows(f: Path) -> int:
+    return pl.scan_parquet(f).select(pl.len()).collect().item()
 
 
 def check_loads(folder: str | Path, configs: tuple[str, ...] | None = None) -> dict[str, int]:

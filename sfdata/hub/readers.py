@@ -145,7 +145,7 @@ def folder_files(folder: Path, config: str | None, split: str = "train") -> list
     """
     from sfdata.hub.card import card_configs
 
-    configs = card_configs(folder)
+    configs = card_configs(folder, split)
     if configs:
         name = config if config in configs else next(iter(configs)) if config is None else None
         if name is None:

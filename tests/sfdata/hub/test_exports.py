@@ -169,3 +169,22 @@ def test_token_comes_from_huggingface_hub(monkeypatch):
 
     monkeypatch.setattr("huggingface_hub.get_token", lambda: "hf_from_login")
     assert resolve_token() == "hf_from_login" and resolve_token("hf_flag") == "hf_flag"
+
+
+def test_pushed_verl_config_declares_its_validation_split(built_run, tmp_path):
+    import datasets
+
+    from sfdata.hub.card import card_configs
+    from sfdata.hub.readers import folder_files
+
+    out = tmp_path / "ds"
+    counts = build_folder(built_run.path, out, "me/x", configs=("sft_train", "verl"))
+    val_rows = pl.read_parquet(out / "verl" / "val.parquet").height
+    assert val_rows > 0
+    dd = datasets.load_dataset(str(out), "verl")  # what verl users do with the Hub copy: both splits
+    assert set(dd) == {"train", "validation"}
+    assert dd["train"].num_rows == counts["verl"] and dd["validation"].num_rows == val_rows
+    # readers of one split never mix in the other
+    assert card_configs(out, "train")["verl"] == ["verl/train.parquet"]
+    assert [f.name for f in folder_files(out, "verl", "validation")] == ["val.parquet"]
+    assert [f.name for f in folder_files(out, "verl", "train")] == ["train.parquet"]
