@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from sfdata.store.tempfiles import new_temp_dir
+from sfdata.store.tempfiles import follow_umask, new_temp_dir
 
 EMBEDDED_ALIASES = {None, "", "embedded", "default", "smollm2", "SmolLM2-135M-Instruct"}
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
@@ -76,8 +76,7 @@ def convert_embedded(force: bool = False) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = new_temp_dir(target.parent, EMBEDDED_NAME)  # follows the umask (mkdtemp makes 0700)
     try:
-        fresh.save_pretrained(tmp, safe_serialization=True)
-        tok.save_pretrained(tmp)
+        save_checkpoint(fresh, tok, tmp)
         (tmp / _DONE_MARKER).write_text(f"converted from {gguf}\n")
         try:
             swap_in(tmp, target)
@@ -89,6 +88,13 @@ def convert_embedded(force: bool = False) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def save_checkpoint(model, tokenizer, folder: Path) -> None:
+    """Save a model and tokenizer as a plain HF checkpoint whose files follow the umask."""
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    follow_umask(folder)  # safetensors writes model.safetensors 0600 whatever the umask
 
 
 def resolve_model(name: str | None = None) -> str:

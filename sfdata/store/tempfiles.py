@@ -38,6 +38,35 @@ def new_temp_dir(parent: Path, prefix: str) -> Path:
     return tmp
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (/proc), else by a set-and-restore."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def follow_umask(folder: Path) -> None:
+    """Give every file and folder under `folder` (itself included) the modes the umask would give.
+
+    Libraries we save through (safetensors writes `model.safetensors` 0600) pick their own modes; files
+    this toolkit creates should be shared like any other file the user makes. Executable bits are kept."""
+    mask = current_umask()
+    folder = Path(folder)
+    for root, dirs, files in os.walk(folder):
+        os.chmod(root, 0o777 & ~mask)
+        for name in files:
+            p = os.path.join(root, name)
+            if not os.path.islink(p):
+                base = 0o777 if os.stat(p).st_mode & 0o111 else 0o666
+                os.chmod(p, base & ~mask)
+
+
 def aside_name(path: Path) -> Path:
     """Where `path` is moved while its replacement is swapped in (restored by the next write if left)."""
     path = Path(path)
