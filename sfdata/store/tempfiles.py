@@ -58,7 +58,7 @@ def follow_umask(folder: Path) -> None:
     this toolkit creates should be shared like any other file the user makes. Executable bits are kept."""
     mask = current_umask()
     folder = Path(folder)
-    for root, dirs, files in os.walk(folder):
+    for root, _dirs, files in os.walk(folder):
         os.chmod(root, 0o777 & ~mask)
         for name in files:
             p = os.path.join(root, name)
