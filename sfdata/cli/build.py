@@ -51,5 +51,7 @@ def print_build(info: dict) -> None:
         for k, v in info["skipped"].items():
             s.add_row(cell(k), cell(v))
         if any("clean_correct" in k for k in info["skipped"]):
-            s.caption = "*_clean_correct: correct samples exist but contain trace tags (e.g. <think>), so none is usable"
+            s.caption = (
+                "*_clean_correct: correct samples exist but contain trace tags (e.g. <think>), so none is usable"
+            )
         console.print(s)
