@@ -30,8 +30,6 @@ def emit(df, fmt: str, out: Path | None, title: str = "", limit: int = 200) -> N
     """Print or save a Polars frame as a rich table, CSV, JSON or Parquet."""
     import sys
 
-    from rich.table import Table
-
     if fmt == "parquet":
         if out is None:
             raise ValueError("--format parquet needs --out FILE")
@@ -49,11 +47,33 @@ def emit(df, fmt: str, out: Path | None, title: str = "", limit: int = 200) -> N
         else:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    caption = f"{df.height} row(s)" + (f", first {limit} shown" if df.height > limit else "")
+    _print_table(
+        list(df.schema),
+        [d.is_numeric() for d in df.schema.values()],
+        list(df.head(limit).iter_rows()),
+        df.height,
+        title,
+        limit,
+    )
+
+
+_DUCK_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+
+def emit_rows(columns: list[str], duck_types: list[str], rows: list[tuple], title: str = "", limit: int = 200) -> None:
+    """Print DuckDB result rows as the same rich table `emit` prints for a frame, without Polars."""
+    numeric = [t.upper().removeprefix("U").startswith(_DUCK_NUMERIC) for t in duck_types]  # UBIGINT etc. too
+    _print_table(columns, numeric, rows[:limit], len(rows), title, limit)
+
+
+def _print_table(columns: list[str], numeric: list[bool], rows: list[tuple], height: int, title: str, limit: int):
+    from rich.table import Table
+
+    caption = f"{height} row(s)" + (f", first {limit} shown" if height > limit else "")
     # min_width: a narrow result (`select 1`) would otherwise wrap its caption into "row(s" / ")"
     table = Table(title=esc(title) if title else None, caption=caption, min_width=len(caption) + 2)
-    for name, dtype in df.schema.items():
-        table.add_column(cell(name), justify="right" if dtype.is_numeric() else "left", overflow="fold")
-    for row in df.head(limit).iter_rows():
+    for name, num in zip(columns, numeric, strict=True):
+        table.add_column(cell(name), justify="right" if num else "left", overflow="fold")
+    for row in rows:
         table.add_row(*[cell(f"{v:.4g}" if isinstance(v, float) else v) for v in row])
     console.print(table)

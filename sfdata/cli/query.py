@@ -39,6 +39,12 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--param expects K=V, got {kv!r}")
         k, v = kv.split("=", 1)
         params[k] = queries.parse_value(v)
+    if args.fmt == "table" and args.out is None:  # printed rows need no Polars frame (nor pyarrow)
+        from sfdata.output import emit_rows
+
+        columns, types, rows = queries.query_rows(existing_run(args.run), args.name, params)
+        emit_rows(columns, types, rows, title=args.name, limit=args.limit)
+        return 0
     df = queries.run_query(existing_run(args.run), args.name, params)
     emit(df, args.fmt, args.out, title=args.name, limit=args.limit)
     return 0

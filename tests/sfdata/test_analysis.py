@@ -431,6 +431,34 @@ def test_query_cli_formats_and_adhoc_sql(fx, tmp_path, capsys):
     assert pl.read_parquet(pq).height == 2
 
 
+def test_query_table_prints_duckdb_rows_as_the_frame_table(fx, capsys):
+    """`sf query` prints DuckDB rows without a Polars frame: the same table as `emit` of the frame, every query."""
+    from sfdata.cli.main import main
+    from sfdata.output import emit
+
+    for q in queries.available():
+        if q.params:
+            continue
+        assert main(["query", q.name, "--run", str(fx[0].path), "--limit", "3"]) == 0
+        direct = capsys.readouterr().out
+        emit(queries.run_query(fx[0], q.name), "table", None, title=q.name, limit=3)
+        assert direct == capsys.readouterr().out, q.name
+
+
+def test_query_cli_does_not_import_pyarrow(fx):
+    """The frame conversion (`.pl()`) imports pyarrow, ~0.12 s of a ~0.5 s command: the table path skips it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom sfdata.cli.main import main\n"
+        f"rc = main(['query', 'skill_frequency', '--run', {str(fx[0].path)!r}])\n"
+        "print('PYARROW', 'pyarrow' in sys.modules, rc)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "*C*IC" in out and out.strip().splitlines()[-1] == "PYARROW False 0"
+
+
 def test_report_writes_plots_that_open(fx):
     from PIL import Image
 
