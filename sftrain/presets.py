@@ -158,3 +158,18 @@ def scale_to_world(args: dict[str, Any], world_size: int) -> dict[str, Any]:
             "set per_device_train_batch_size / gradient_accumulation_steps for this machine with --set"
         )
     return {**args, "gradient_accumulation_steps": ga // world_size}
+
+
+def run_args(output_dir: Any, seed: int, precision: Any) -> dict[str, Any]:
+    """TrainingArguments fields every trainer here shares (SFTConfig and GRPOConfig alike): where to write, seed,
+    log every step (the run tables and rl_log read each step), no checkpoints, no trackers, the device's precision
+    decision (`sftrain.precision.Precision`), no dataloader worker processes (2-core machines, Parquet in memory)."""
+    return {
+        "output_dir": str(output_dir),
+        "seed": seed,
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": [],
+        "dataloader_num_workers": 0,
+        **precision.trainer_args(),
+    }

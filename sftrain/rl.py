@@ -18,7 +18,7 @@ from typing import Any
 
 from sfdata.stagecfg import opt
 from sftrain.precision import MODES, Precision, current_precision
-from sftrain.presets import RL_PRESETS, RL_QUESTIONS, scale_to_world
+from sftrain.presets import RL_PRESETS, RL_QUESTIONS, run_args, scale_to_world
 
 
 @dataclass
@@ -55,15 +55,9 @@ def grpo_config(cfg: RLRunConfig, precision: Precision, use_vllm: bool = False, 
     from trl import GRPOConfig
 
     return GRPOConfig(
-        output_dir=str(cfg.output_dir),
-        seed=cfg.seed,
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        **precision.trainer_args(),
+        **run_args(cfg.output_dir, cfg.seed, precision),
         use_vllm=use_vllm,
         **({"vllm_mode": "colocate"} if use_vllm else {}),
-        dataloader_num_workers=0,
         **cfg.training_args(world_size),
     )
 

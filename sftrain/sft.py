@@ -14,7 +14,7 @@ from typing import Any
 
 from sfdata.stagecfg import opt
 from sftrain.precision import MODES, Precision, current_precision
-from sftrain.presets import SFT_PRESETS
+from sftrain.presets import SFT_PRESETS, run_args
 
 PRECISION_HELP = (
     "auto: fp32 master weights + bf16 compute on CUDA, fp32 on CPU; bf16 = bf16 weights (loses small updates)"
@@ -93,17 +93,7 @@ def build_sft_trainer(cfg: SFTRunConfig, log=print, precision: Precision | None 
         )
     prec = precision or current_precision(cfg.precision)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=prec.torch_dtype)
-    sft_args = SFTConfig(
-        output_dir=str(cfg.output_dir),
-        seed=cfg.seed,
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        **prec.trainer_args(),
-        completion_only_loss=True,
-        dataloader_num_workers=0,
-        **args,
-    )
+    sft_args = SFTConfig(**run_args(cfg.output_dir, cfg.seed, prec), completion_only_loss=True, **args)
     trainer = SFTTrainer(model=model, args=sft_args, train_dataset=Dataset.from_list(rows), processing_class=tok)
     facts = {"examples": len(rows), "truncated": over, "longest_tokens": longest, "args": args, "precision": prec.mode}
     return trainer, tok, facts
