@@ -26,7 +26,9 @@ def test_per_request_seeds_and_raw_text_prompts():
         outs = eng.generate(["raw one", "raw two"], SamplingParams(seed=9, stop=["</answer>"]))
         assert [o[0].text for o in outs] == ["seed=9 choice=0", "seed=9 choice=0"]  # default: sampling.seed
         eng.generate(["a", "b"], SamplingParams(), seeds=[1, 2])
-        assert [r["seed"] for r in srv.requests[-2:]] == [1, 2] and srv.requests[0]["stop"] == ["</answer>"]
+        # requests run concurrently, so they may reach the server in either order: pair each with its prompt
+        assert {r["prompt"]: r["seed"] for r in srv.requests[-2:]} == {"a": 1, "b": 2}
+        assert srv.requests[0]["stop"] == ["</answer>"]
         with pytest.raises(ValueError, match="one seed per prompt"):
             eng.generate(["a", "b"], SamplingParams(), seeds=[1])
 
