@@ -7,41 +7,41 @@ Tables with no file yet are empty views with the canonical schema, so every quer
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import polars as pl
 
 from sfdata.store.parquet import OnCorrupt, readable_files
 from sfdata.store.run import RunDir
-from sfdata.store.schemas import LATER_COLUMNS, TABLES, schema_of
+from sfdata.store.schemas import LATER_COLUMNS, TABLES, duck_schema
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def _duck_type(dtype: pl.DataType) -> str:
-    if dtype == pl.String:
-        return "VARCHAR"
-    if dtype == pl.Boolean:
-        return "BOOLEAN"
-    if dtype == pl.Int32:
-        return "INTEGER"
-    if dtype == pl.Int64:
-        return "BIGINT"
-    if dtype == pl.Float64:
-        return "DOUBLE"
-    if isinstance(dtype, pl.Datetime):
-        return "TIMESTAMPTZ" if dtype.time_zone else "TIMESTAMP"
-    if isinstance(dtype, pl.List):
-        return _duck_type(dtype.inner) + "[]"
-    raise TypeError(f"no DuckDB type for {dtype}")
-
-
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+_FOOTERS: list[duckdb.DuckDBPyConnection] = []  # one private connection per process for footer reads
+_FOOTERS_LOCK = threading.Lock()
+
+
+def duck_columns(path: Path) -> list[str]:
+    """Top-level column names of a Parquet file, read by DuckDB from its footer (no Polars import)."""
+    with _FOOTERS_LOCK:
+        if not _FOOTERS:
+            cfg = {"autoload_known_extensions": False, "autoinstall_known_extensions": False, "threads": 1}
+            _FOOTERS.append(duckdb.connect(config=cfg))
+        rows = _FOOTERS[0].execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+    return [r[0] for r in rows]
 
 
 def _later_columns_absent(table: str, files: list[Path]) -> set[str]:
@@ -52,7 +52,7 @@ def _later_columns_absent(table: str, files: list[Path]) -> set[str]:
     for p in files:
         if not late:
             break
-        late -= file_columns(p)
+        late -= file_columns(p, duck_columns)
     return late
 
 
@@ -70,14 +70,14 @@ def _column_sql(table: str, column: str, absent: set[str]) -> str:
 
 def table_view_sql(table: str, files: list[Path]) -> str:
     """`CREATE VIEW` statement for one table: its files cast to the schema, or an empty typed view."""
-    schema = schema_of(table)
+    schema = duck_schema(table)
     absent = _later_columns_absent(table, files)  # older parts may predate a column: read its default
-    cols = ", ".join(f'CAST({_column_sql(table, c, absent)} AS {_duck_type(t)}) AS "{c}"' for c, t in schema.items())
+    cols = ", ".join(f'CAST({_column_sql(table, c, absent)} AS {t}) AS "{c}"' for c, t in schema.items())
     if files:
         lst = "[" + ", ".join(_sql_str(str(p)) for p in files) + "]"
         src = f"read_parquet({lst}, union_by_name = true)"
         return f'CREATE OR REPLACE VIEW "{table}" AS SELECT {cols} FROM {src}'
-    nulls = ", ".join(f'CAST(NULL AS {_duck_type(t)}) AS "{c}"' for c, t in schema.items())
+    nulls = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in schema.items())
     return f'CREATE OR REPLACE VIEW "{table}" AS SELECT {nulls} WHERE false'
 
 
@@ -105,7 +105,7 @@ def connect(
     allowed: list[str] = [str(p) for p in extra_paths]
     wanted = set(TABLES) if tables is None else set(tables)
     for table in TABLES:
-        files = readable_files(run.files(table), table, on_corrupt) if table in wanted else []
+        files = readable_files(run.files(table), table, on_corrupt, duck_columns) if table in wanted else []
         allowed += [str(p) for p in files]
         if TABLES[table][2] == "single":
             allowed.append(str(run.table_path(table)))  # re-read after a save (inspector labels)

@@ -12,13 +12,14 @@ import os
 import time
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import polars as pl
+from sfdata.store.schemas import schema_of, types_of
 
-from sfdata.store.schemas import schema_of
+if TYPE_CHECKING:  # Polars is imported where a frame is read or written: `sf query`/`sf sql` never need it
+    import polars as pl
 from sfdata.store.tempfiles import new_temp_file
 
 
@@ -39,6 +40,8 @@ def conform(df: pl.DataFrame, schema: Mapping[str, pl.DataType], table: str = "t
 
     Extra columns are dropped on purpose: the schema in code is the contract.
     """
+    import polars as pl
+
     missing = [c for c in schema if c not in df.columns]
     if missing:
         raise SchemaError(f"{table}: missing column(s) {', '.join(missing)}; have {', '.join(df.columns) or 'none'}")
@@ -49,6 +52,8 @@ def conform(df: pl.DataFrame, schema: Mapping[str, pl.DataType], table: str = "t
 
 
 def empty_frame(table: str) -> pl.DataFrame:
+    import polars as pl
+
     return pl.DataFrame(schema=schema_of(table))
 
 
@@ -103,47 +108,62 @@ OnCorrupt = Literal["raise", "skip"]
 _SCHEMAS: dict[tuple, frozenset[str]] = {}  # (path, inode, size, mtime_ns) -> column names
 
 
-def file_columns(path: Path) -> frozenset[str]:
+ColumnReader = Callable[[Path], Iterable[str]]
+
+
+def polars_columns(path: Path | io.BytesIO) -> list[str]:
+    import polars as pl
+
+    return list(pl.read_parquet_schema(path))
+
+
+def file_columns(path: Path, reader: ColumnReader | None = None) -> frozenset[str]:
     """Column names of a Parquet file, cached per process by (path, inode, size, mtime).
 
     Part files are written once (temp + rename, so a rewrite is a new inode), so a warm process
     (inspector, `sf serve`, notebooks) validates a run of many parts without re-reading footers.
+    `reader` reads the footer (default Polars; the DuckDB views pass DuckDB's, so they never import Polars).
     """
     st = os.stat(path)
     key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
     got = _SCHEMAS.get(key)
     if got is None:
-        got = frozenset(pl.read_parquet_schema(path))
+        got = frozenset((reader or polars_columns)(path))
         if len(_SCHEMAS) > 100_000:
             _SCHEMAS.clear()
         _SCHEMAS[key] = got
     return got
 
 
-def check_file(path: Path | io.BytesIO, table: str, name: Path | None = None) -> None:
+def check_file(
+    path: Path | io.BytesIO, table: str, name: Path | None = None, reader: ColumnReader | None = None
+) -> None:
     """Raise CorruptFileError unless `path` is a readable Parquet file holding the table's columns."""
     name = Path(name if name is not None else path)  # type: ignore[arg-type]
     try:
-        file_schema = file_columns(path) if not isinstance(path, io.BytesIO) else pl.read_parquet_schema(path)
+        file_schema = file_columns(path, reader) if not isinstance(path, io.BytesIO) else polars_columns(path)
     except Exception as e:
-        raise CorruptFileError(name, f"not a readable Parquet file ({type(e).__name__}: {e})") from e
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise CorruptFileError(name, f"not a readable Parquet file ({type(e).__name__}: {first})") from e
     finally:
         if isinstance(path, io.BytesIO):
             path.seek(0)
     from sfdata.store.schemas import LATER_COLUMNS
 
     late = LATER_COLUMNS.get(table, {})  # added later: older parts lack them and read back with a default
-    missing = [c for c in schema_of(table) if c not in file_schema and c not in late]
+    missing = [c for c in types_of(table) if c not in file_schema and c not in late]
     if missing:
         raise CorruptFileError(name, f"missing column(s) {', '.join(missing)} of table {table!r}")
 
 
-def readable_files(paths: Iterable[Path], table: str, on_corrupt: OnCorrupt = "raise") -> list[Path]:
+def readable_files(
+    paths: Iterable[Path], table: str, on_corrupt: OnCorrupt = "raise", reader: ColumnReader | None = None
+) -> list[Path]:
     """Validate each file; refuse (default) or skip-with-warning the unreadable ones."""
     good: list[Path] = []
     for p in paths:
         try:
-            check_file(p, table)
+            check_file(p, table, reader=reader)
         except CorruptFileError as e:
             if on_corrupt == "raise":
                 raise
@@ -155,6 +175,8 @@ def readable_files(paths: Iterable[Path], table: str, on_corrupt: OnCorrupt = "r
 
 def _with_later_columns(df: pl.DataFrame, schema: Mapping[str, pl.DataType], table: str) -> pl.DataFrame:
     """Parts written before a column was added (schemas.LATER_COLUMNS) get it with its default (or null)."""
+    import polars as pl
+
     from sfdata.store.schemas import LATER_COLUMNS
 
     late = {c: v for c, v in LATER_COLUMNS.get(table, {}).items() if c not in df.columns}
@@ -167,6 +189,8 @@ def read_files(paths: Iterable[Path], table: str, on_corrupt: OnCorrupt = "raise
     Each file is opened once and read from memory: a single-file table replaced by another process
     between Polars' footer read and its page reads would otherwise look truncated.
     """
+    import polars as pl
+
     schema = schema_of(table)
     frames = []
     for p in paths:

@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from sfdata.store.lock import file_lock, run_lock
 from sfdata.store.parquet import (
@@ -33,6 +31,9 @@ from sfdata.store.parquet import (
 )
 from sfdata.store.schemas import TABLES, schema_of
 from sfdata.store.tempfiles import new_temp_file
+
+if TYPE_CHECKING:  # Polars is imported where a frame is read or written (see schemas)
+    import polars as pl
 
 _VERSIONED = ("skillfactory", "torch", "transformers", "trl", "datasets", "polars", "duckdb", "vllm")
 
@@ -139,6 +140,8 @@ class RunDir:
         files = readable_files(self.files(table), table, on_corrupt)
         if not files:
             return set()
+        import polars as pl
+
         return set(pl.read_parquet(files, columns=[id_col])[id_col].to_list())
 
     # ---- writing ------------------------------------------------------------------------

@@ -445,18 +445,19 @@ def test_query_table_prints_duckdb_rows_as_the_frame_table(fx, capsys):
         assert direct == capsys.readouterr().out, q.name
 
 
-def test_query_cli_does_not_import_pyarrow(fx):
-    """The frame conversion (`.pl()`) imports pyarrow, ~0.12 s of a ~0.5 s command: the table path skips it."""
+def test_query_cli_imports_neither_pyarrow_nor_polars(fx):
+    """The frame conversion (`.pl()`) imports pyarrow (~0.12 s) and Polars-typed schemas import Polars (~0.15 s)
+    of a ~0.5 s command: the table path needs DuckDB only (schemas are plain type names, footers read by DuckDB)."""
     import subprocess
     import sys
 
     code = (
         "import sys\nfrom sfdata.cli.main import main\n"
         f"rc = main(['query', 'skill_frequency', '--run', {str(fx[0].path)!r}])\n"
-        "print('PYARROW', 'pyarrow' in sys.modules, rc)"
+        "print('IMPORTED', 'pyarrow' in sys.modules, 'polars' in sys.modules, rc)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "*C*IC" in out and out.strip().splitlines()[-1] == "PYARROW False 0"
+    assert "*C*IC" in out and out.strip().splitlines()[-1] == "IMPORTED False False 0"
 
 
 def test_report_writes_plots_that_open(fx):
