@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +79,8 @@ def dedupe_loudly(df: pl.DataFrame, table: str, where: Path) -> pl.DataFrame:
 
 
 def package_versions() -> dict[str, str]:
+    from importlib import metadata  # ~35 ms: only runs that record their manifest need it
+
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
     for name in _VERSIONED:
         try:
