@@ -80,6 +80,8 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"[{stage.name}]: {e}") from None
     if "experiment" in out:
         _check_experiment(config, out["experiment"])
+    if "experiment" in out or "eval" in out:
+        _check_held_out(out)
     return out
 
 
@@ -94,14 +96,55 @@ def _check_experiment(config: dict[str, Any], exp) -> None:
         raise ValueError('[experiment]: the star arm needs "star" in [build].formats')
 
 
-def _rl_plan(rl_cfg, questions: int) -> dict[str, Any]:
+def _check_held_out(cfgs: dict[str, Any]) -> None:
+    """Draw the RL and eval questions as the run will (the same generators, seeds and exclusions), so a config
+    asking for more held-out questions than a task level has left fails here, not an hour into the run."""
+    from sfdata import prompts as pv
+    from sfdata.tasks import Question, get_task, make_questions
+    from sftrain.eval import parse_task_specs
+    from sftrain.experiment import step_config
+    from sftrain.heldout import draw_held_out, keys_of, merge
+
+    exp, qcfg = cfgs.get("experiment"), cfgs.get("questions")
+    data = []
+    if qcfg is not None:
+        qdf = make_questions(qcfg.task, qcfg.n, qcfg.seed, level=qcfg.level, split=qcfg.split, **(qcfg.options or {}))
+        data = [Question.from_row(r) for r in qdf.iter_rows(named=True)]
+    trained = keys_of(data)
+    rl_steps = [s for a in exp.arm_configs() for s in a.steps if s.kind == "rl"] if exp else []
+    if rl_steps:
+        rl = step_config(exp, rl_steps[0], None, "", Path("."))
+        if not rl.questions_from:
+            try:
+                drawn = draw_held_out(get_task(rl.task), _rl_questions(rl), rl.seed, rl.level, trained, split="train")
+            except ValueError as e:
+                raise ValueError(f"[experiment.rl]: RL questions held out from the data questions: {e}") from None
+            trained = merge(trained, keys_of(drawn.questions))
+    gen = cfgs.get("generate")
+    evals = [("[experiment.eval]", exp.eval_config())] if exp else []
+    evals += [("[eval]", cfgs["eval"])] if "eval" in cfgs else []
+    for where, ev in evals:
+        fewshot = int(ev.fewshot if ev.fewshot is not None else getattr(gen, "fewshot", 0) or 0)
+        for name, level in parse_task_specs(ev.tasks):
+            task = get_task(name)
+            demos = task.generate(fewshot, pv.FEWSHOT_SEED, level=level) if fewshot > 0 else []
+            try:
+                draw_held_out(task, ev.n_questions, ev.seed, level, merge(trained, keys_of(demos)))
+            except ValueError as e:
+                raise ValueError(f"{where}: eval questions held out from the training questions: {e}") from None
+
+
+def _rl_questions(rl_cfg) -> int:
     from sftrain.presets import RL_QUESTIONS
 
+    return rl_cfg.n_questions if rl_cfg.n_questions is not None else RL_QUESTIONS.get(rl_cfg.preset, 64)
+
+
+def _rl_plan(rl_cfg, questions: int) -> dict[str, Any]:
     args = rl_cfg.training_args()
     per_step = int(args.get("per_device_train_batch_size", 8)) * int(args.get("gradient_accumulation_steps", 1))
     gens = int(args.get("num_generations", 8))
-    n_q = rl_cfg.n_questions if rl_cfg.n_questions is not None else RL_QUESTIONS.get(rl_cfg.preset, 64)
-    n_q = questions if rl_cfg.questions_from else n_q
+    n_q = questions if rl_cfg.questions_from else _rl_questions(rl_cfg)
     epochs = float(args.get("num_train_epochs", 1.0))
     max_steps = int(args.get("max_steps", -1))
     steps = max_steps if max_steps > 0 else math.ceil(n_q * gens * epochs / per_step)

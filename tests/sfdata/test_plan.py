@@ -83,3 +83,22 @@ def test_params_from_model_names():
     assert params_from_name("Qwen/Qwen2.5-1.5B-Instruct") == 1.5
     assert params_from_name("allenai/Olmo-7B-Instruct") == 7
     assert params_from_name(None) == 0.135 and params_from_name("some/model") is None
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("n_questions = 16 ", "n_questions = 32 ", "[experiment.rl]: RL questions held out from the data questions"),
+        ("n_questions = 6 ", "n_questions = 12 ", "[experiment.eval]: eval questions held out"),
+    ],
+)
+def test_dry_run_catches_too_few_held_out_questions(old, new, message, tmp_path, capsys):
+    """One-digit multiplication has 45 order-free pairs: after the 24 data questions only 26 remain for RL, and
+    after 16 RL questions only 10 for eval. The run would fail an hour in; the dry run draws them and says so."""
+    text = (Path(__file__).parents[2] / "configs" / "experiment_mini.toml").read_text()
+    assert old in text
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text.replace(old, new))
+    assert main(["run", str(cfg), "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "ask for at most" in err and "Traceback" not in err
