@@ -28,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"plan for {args.config} (dry run: nothing is run or written)")
         print("\n".join(format_plan(make_plan(cfg))))
         return 0
+    from sfdata.plan import validate
+
+    validate(cfg)  # the dry run's checks (held-out question counts included) fail now, not an hour into the run
     out = run_pipeline(
         cfg,
         args.run,

@@ -102,3 +102,5 @@ def test_dry_run_catches_too_few_held_out_questions(old, new, message, tmp_path,
     assert main(["run", str(cfg), "--dry-run"]) == 1
     err = capsys.readouterr().err
     assert message in err and "ask for at most" in err and "Traceback" not in err
+    assert main(["run", str(cfg), "--run", str(tmp_path / "run")]) == 1  # the real run checks first, writes nothing
+    assert message in capsys.readouterr().err and not (tmp_path / "run").exists()
