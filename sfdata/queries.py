@@ -109,17 +109,33 @@ def query_rows(run, name: str, params: dict[str, object] | None = None) -> tuple
 
 def run_sql(run, sql: str, write: bool = False) -> pl.DataFrame:
     """Ad-hoc SQL over a run's views: read-only unless `write` (then any statement, files and network too)."""
+    return _sql(run, sql, write, _frame)
+
+
+def sql_rows(run, sql: str, write: bool = False) -> tuple[list[str], list[str], list[tuple]]:
+    """`run_sql`'s (column names, DuckDB type names, rows), without a Polars frame (as `query_rows`)."""
+    return _sql(run, sql, write, _rows)
+
+
+def _frame(rel) -> pl.DataFrame:
+    if rel is None:  # a statement with no result (`sf sql --write "CREATE ..."`)
+        import polars as pl
+
+        return pl.DataFrame()
+    return rel.pl()
+
+
+def _rows(rel) -> tuple[list[str], list[str], list[tuple]]:
+    return ([], [], []) if rel is None else (list(rel.columns), [str(t) for t in rel.types], rel.fetchall())
+
+
+def _sql(run, sql: str, write: bool, take):
     from sfdata.store.duck import check_read_only, connect
 
     con = connect(run, write=write)
     try:
         if not write:
             check_read_only(con, sql)
-        rel = con.sql(sql)
-        if rel is None:
-            import polars as pl
-
-            return pl.DataFrame()
-        return rel.pl()
+        return take(con.sql(sql))
     finally:
         con.close()

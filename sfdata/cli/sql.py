@@ -23,9 +23,14 @@ def run(args: argparse.Namespace) -> int:
     import duckdb
 
     from sfdata.cli._common import emit, existing_run
-    from sfdata.queries import run_sql
+    from sfdata.queries import run_sql, sql_rows
 
     try:
+        if args.fmt == "table" and args.out is None:  # printed rows need no Polars frame (nor pyarrow)
+            from sfdata.output import emit_rows
+
+            emit_rows(*sql_rows(existing_run(args.run), args.sql, write=args.write), limit=args.limit)
+            return 0
         df = run_sql(existing_run(args.run), args.sql, write=args.write)
     except duckdb.Error as e:
         raise ValueError(f"SQL error: {e}") from None

@@ -445,6 +445,26 @@ def test_query_table_prints_duckdb_rows_as_the_frame_table(fx, capsys):
         assert direct == capsys.readouterr().out, q.name
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT format, count(*) AS n, avg(n_samples) AS mean, bool_or(is_correct) AS ok FROM traces GROUP BY 1",
+        "SELECT trace_id, rollout_ids, created_at, NULL AS nothing FROM traces ORDER BY trace_id",
+        "SELECT 1.0 / 3 AS third, 10::UBIGINT AS big, 'x' AS s WHERE false",
+        "SELECT '[bold]not markup[/]' AS tricky",
+    ],
+)
+def test_sql_table_prints_duckdb_rows_as_the_frame_table(fx, capsys, sql):
+    """`sf sql` prints DuckDB rows without a Polars frame: the same table as `emit` of `run_sql`'s frame."""
+    from sfdata.cli.main import main
+    from sfdata.output import emit
+
+    assert main(["sql", sql, "--run", str(fx[0].path)]) == 0
+    direct = capsys.readouterr().out
+    emit(queries.run_sql(fx[0], sql), "table", None)
+    assert direct == capsys.readouterr().out
+
+
 def test_query_cli_imports_neither_pyarrow_nor_polars(fx):
     """The frame conversion (`.pl()`) imports pyarrow (~0.12 s) and Polars-typed schemas import Polars (~0.15 s)
     of a ~0.5 s command: the table path needs DuckDB only (schemas are plain type names, footers read by DuckDB)."""
