@@ -218,6 +218,8 @@ class RunDir:
         with file_lock(self.manifest_path):
             m = self.manifest()
             entry = dict(m.get("stages", {}).get(stage, {}))
+            if status != "failed":
+                entry.pop("error", None)  # a stage that failed, then ran again, must not keep the old error
             entry.update(info)
             entry["status"] = status
             entry["updated_at"] = now_utc().isoformat()

@@ -211,6 +211,16 @@ def test_manifest_records_config_versions_and_stages(tmp_path):
     assert RunDir(run.path).stage_status("generate") == "done"
 
 
+def test_a_stage_that_failed_then_succeeded_keeps_no_stale_error(tmp_path):
+    run = RunDir(tmp_path / "run").init()
+    run.set_stage("experiment", "failed", error="ImportError: x")
+    assert run.manifest()["stages"]["experiment"]["error"] == "ImportError: x"
+    run.set_stage("experiment", "running")
+    run.set_stage("experiment", "done", rows=3)
+    entry = run.manifest()["stages"]["experiment"]
+    assert entry["status"] == "done" and entry["rows"] == 3 and "error" not in entry
+
+
 def test_corrupt_manifest_is_a_clear_error(tmp_path):
     run = RunDir(tmp_path / "run").init()
     run.manifest_path.write_text("{nope")
