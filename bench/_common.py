@@ -18,6 +18,19 @@ def best_of(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
     return best, out
 
 
+def best_of_interleaved(fns: list[Callable[[], Any]], repeat: int = 5) -> list[tuple[float, Any]]:
+    """`best_of` for several callables run in turn (a, b, a, b, ...): a load spike or a CPU clock change
+    hits both sides instead of whichever ran its block second. One untimed warm-up call each first."""
+    outs = [fn() for fn in fns]
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            outs[i] = fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return list(zip(best, outs, strict=True))
+
+
 def report(
     bench: str, ours: float, baseline: float, unit: str, note: str, higher_is_better: bool = True, **extra: Any
 ) -> None:

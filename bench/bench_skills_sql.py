@@ -12,7 +12,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bigrun import big_run  # noqa: E402
-from _common import best_of, report  # noqa: E402
+from _common import best_of, best_of_interleaved, report  # noqa: E402
 
 from sfdata.queries import run_query  # noqa: E402
 
@@ -65,8 +65,10 @@ def main() -> None:
     args = ap.parse_args()
     n = 100_000 if args.quick else args.traces
     run = big_run(n)
-    t_duck, duck = best_of(lambda: run_query(run, "skill_frequency"), repeat=3)
-    t_pl, pol = best_of(lambda: polars_version(run), repeat=3)
+    # interleaved, after one warm-up each: "a warm process" (imports done, file checks cached) on both sides
+    (t_duck, duck), (t_pl, pol) = best_of_interleaved(
+        [lambda: run_query(run, "skill_frequency"), lambda: polars_version(run)]
+    )
     t_py, py = best_of(lambda: python_version(run), repeat=1)
     assert (
         duck.select("format", "traces", "mean_samples").rows() == pol.select("format", "traces", "mean_samples").rows()
@@ -77,7 +79,8 @@ def main() -> None:
         t_duck,
         t_pl,
         "s",
-        f"skill_frequency over {n:,} traces: DuckDB vs Polars lazy; plain Python {t_py:.2f}s "
+        f"skill_frequency over {n:,} traces in a warm process, best of 5 interleaved: run_query (DuckDB views kept open while the files are unchanged, "
+        f"file checks, result as a Polars frame) vs a Polars lazy scan; plain Python {t_py:.2f}s "
         f"({t_py / t_duck:.1f}x slower than DuckDB)",
         higher_is_better=False,
         python_s=round(t_py, 3),

@@ -79,11 +79,11 @@ def _bound(q: NamedQuery, params: dict[str, object] | None) -> dict[str, object]
 
 
 def run_query(run, name: str, params: dict[str, object] | None = None) -> pl.DataFrame:
-    from sfdata.store.duck import connect, tables_in
+    from sfdata.store.duck import read_connection, tables_in
 
     q = get(name)
     bound = _bound(q, params)
-    con = connect(run, tables=tables_in(q.sql))  # only the tables it names are opened
+    con = read_connection(run, tables=tables_in(q.sql))  # only the tables it names are opened
     try:
         return con.sql(q.sql.strip().rstrip(";"), params=bound or None).pl()
     finally:
@@ -95,11 +95,11 @@ def query_rows(run, name: str, params: dict[str, object] | None = None) -> tuple
 
     `sf query`'s table output needs only these; skipping `.pl()` skips importing pyarrow (~0.12 s of a
     ~0.5 s command)."""
-    from sfdata.store.duck import connect, tables_in
+    from sfdata.store.duck import read_connection, tables_in
 
     q = get(name)
     bound = _bound(q, params)
-    con = connect(run, tables=tables_in(q.sql))
+    con = read_connection(run, tables=tables_in(q.sql))
     try:
         rel = con.sql(q.sql.strip().rstrip(";"), params=bound or None)
         return list(rel.columns), [str(t) for t in rel.types], rel.fetchall()
@@ -130,9 +130,9 @@ def _rows(rel) -> tuple[list[str], list[str], list[tuple]]:
 
 
 def _sql(run, sql: str, write: bool, take):
-    from sfdata.store.duck import check_read_only, connect
+    from sfdata.store.duck import check_read_only, connect, read_connection
 
-    con = connect(run, write=write)
+    con = connect(run, write=True) if write else read_connection(run)
     try:
         if not write:
             check_read_only(con, sql)
