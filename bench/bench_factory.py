@@ -103,17 +103,12 @@ def ours(raw: pl.DataFrame) -> int:
         pl.col(f"{RESP}__eval_extracted_answers").alias("extracted_answer"),
         pl.col(f"{RESP}__eval_is_correct").alias("is_correct"),
     )
-    verdict = (
-        pl.col(f"{RESP}_reflection")
-        .str.extract(r"(?i)<verdict>\s*(correct|incorrect)\s*</verdict>", 1)
-        .str.to_lowercase()
-    )
     refl = long.select(
         "rollout_id",
         pl.lit(0).alias("reflection_idx"),
         (pl.col("rollout_id") + "-f").alias("reflection_id"),
         pl.col(f"{RESP}_reflection").alias("text"),
-        ((verdict == "correct") == pl.col(f"{RESP}__eval_is_correct")).alias("is_valid"),
+        (_verdict(long[f"{RESP}_reflection"]) == pl.col(f"{RESP}__eval_is_correct")).alias("is_valid"),
     )
     grouped = samples_by_question(rollouts, grades, refl)
     PHASES["ours_group"] = time.perf_counter() - t0
@@ -124,6 +119,21 @@ def ours(raw: pl.DataFrame) -> int:
 
 
 _VERDICT = re.compile(r"<verdict>\s*(correct|incorrect)\s*</verdict>", re.I)
+_SAYS = {v: rf"(?i)<verdict>\s*{v}\s*</verdict>" for v in ("correct", "incorrect")}
+
+
+def _verdict(text: pl.Series) -> pl.Series:
+    """True/False for a first verdict tag of Correct/Incorrect, null without one (what _VERDICT.search reads):
+    two literal-prefiltered `contains`; the first position decides only where both spellings occur."""
+    says = pl.DataFrame({"t": text}).select(pl.col("t").str.contains(p).alias(v) for v, p in _SAYS.items())
+    out = says.select(pl.when(pl.col("correct") | pl.col("incorrect")).then(pl.col("correct"))).to_series()
+    both = (says["correct"] & says["incorrect"]).arg_true()
+    if both.len():
+        first = pl.DataFrame({"t": text.gather(both)}).select(
+            pl.col("t").str.find(_SAYS["correct"]) < pl.col("t").str.find(_SAYS["incorrect"])
+        )
+        out = out.scatter(both, first.to_series())
+    return out
 
 
 def baseline(raw: pl.DataFrame) -> int:
