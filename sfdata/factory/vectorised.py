@@ -45,6 +45,8 @@ class Ctx:
     unique_variants: bool
     with_refl: bool
     rh: pl.Series | None = None  # rollout-id hash of every sample, by `pos` (the no_sample_order draw)
+    n_pos: int = 0  # sample rows (`pos` < n_pos) and question indices (Q < n_q): sizes of lookup arrays
+    n_q: int = 0
 
     def s(self, role: str) -> int:
         """A 64-bit hash seed for one role of this pass."""
@@ -113,30 +115,47 @@ def _counts(df: pl.DataFrame) -> pl.DataFrame:
     return df.group_by(Q, "vcode").agg(pl.len().cast(pl.Int64).alias("cnt"))
 
 
-def _n_of(qs: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
-    """Per question N (drawn from n_range when set)."""
-    if ctx.n_range:
-        lo, hi = ctx.n_range
-        n = pl.lit(lo, pl.Int64) + (_h(pl.col("question_id"), ctx, "n") % (hi - lo + 1)).cast(pl.Int64)
+def _n_of(qs: pl.DataFrame, ctx: Ctx) -> pl.Expr:
+    """Per question N (drawn from n_range when set), as an expression of the question index."""
+    if not ctx.n_range:
+        return pl.lit(max(ctx.n, 1), pl.Int64)
+    lo, hi = ctx.n_range
+    n = pl.lit(lo, pl.Int64) + (_h(pl.col("question_id"), ctx, "n") % (hi - lo + 1)).cast(pl.Int64)
+    per_q = qs.select(Q, pl.max_horizontal(n, pl.lit(1, pl.Int64)).alias("n"))
+    return _at(_dense(per_q, Q, "n", ctx.n_q, 0), Q)
+
+
+def _dense(df: pl.DataFrame, idx: str, col: str | None, size: int, fill) -> pl.Series:
+    """A lookup array of `size`: df[col] at positions df[idx] (True there when col is None), `fill` elsewhere.
+    Replaces a hash join on a dense integer key (question index, sample row) by one scatter and a gather."""
+    base = pl.repeat(fill, size, eager=True)
+    if col is None:
+        base = base.cast(pl.Boolean)
     else:
-        n = pl.lit(ctx.n, pl.Int64)
-    return qs.select(Q, pl.max_horizontal(n, pl.lit(1, pl.Int64)).alias("n"))
+        base = base.cast(df.schema[col])
+    return base.scatter(df[idx], True if col is None else df[col])
 
 
-def _prefix(others: pl.DataFrame, used: pl.DataFrame, nq: pl.DataFrame, ctx: Ctx, need: pl.Expr) -> pl.DataFrame:
+def _at(values: pl.Series, idx: str) -> pl.Expr:
+    """values[idx] for each row (a gather from a `_dense` lookup array)."""
+    return pl.lit(values).gather(pl.col(idx))
+
+
+def _prefix(others: pl.DataFrame, used: pl.DataFrame, ctx: Ctx, need: pl.Expr) -> pl.DataFrame:
     """The first `need` of `others` in pick order (need: an expression of n)."""
-    ro = _ranked(others, ctx, used).join(nq, on=Q)
-    return ro.filter(pl.col("r") < need).select(Q, "pos", "r")
+    return _ranked(others, ctx, used).filter(pl.col("r") < need).select(Q, "pos", "r")
 
 
-def _final_family(cand: pl.DataFrame, nq: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
+def _final_family(cand: pl.DataFrame, nq: pl.Expr, ctx: Ctx) -> pl.DataFrame:
     """0C, *C, *C_full, no_reflection: N-1 samples from all usable ones, then a correct one."""
     final = _ranked(cand.filter(pl.col("is_correct")), ctx).filter(pl.col("r") == 0)
-    others = cand.join(final.select("pos"), on="pos", how="anti")
     if ctx.fmt == "0C":
         pre = pl.DataFrame(schema={Q: pl.UInt32, "pos": pl.UInt32, "r": pl.Int64})
-    else:
-        pre = _prefix(others.join(final.select(Q), on=Q, how="semi"), _counts(final), nq, ctx, pl.col("n") - 1)
+    else:  # every other usable sample of a question that has a final one
+        keep = _at(_dense(final, Q, None, ctx.n_q, False), Q) & ~_at(
+            _dense(final, "pos", None, ctx.n_pos, False), "pos"
+        )
+        pre = _prefix(cand.filter(keep), _counts(final), ctx, nq - 1)
     length = pre.group_by(Q).agg(pl.len().cast(pl.Int64).alias("L"))
     fin = final.select(Q, "pos").join(length, on=Q, how="left").with_columns(pl.col("L").fill_null(0))
     if ctx.fmt in ("*C_full", "no_reflection"):  # one trace per length 0..L, same draw, growing prefix
@@ -157,13 +176,13 @@ def _final_family(cand: pl.DataFrame, nq: pl.DataFrame, ctx: Ctx) -> pl.DataFram
     return _reorder(steps, ctx)
 
 
-def _star_cc(cand: pl.DataFrame, nq: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
+def _star_cc(cand: pl.DataFrame, nq: pl.Expr, ctx: Ctx) -> pl.DataFrame:
     """*CC: N-2 samples, then two correct ones (the last is final)."""
     rc = _ranked(cand.filter(pl.col("is_correct")), ctx)
-    enough = rc.group_by(Q).agg(pl.len().alias("c")).filter(pl.col("c") >= 2).select(Q)
-    finals = rc.filter(pl.col("r") < 2).join(enough, on=Q, how="semi")
-    others = cand.join(enough, on=Q, how="semi").join(finals.select("pos"), on="pos", how="anti")
-    pre = _prefix(others, _counts(finals), nq, ctx, pl.col("n") - 2)
+    enough = _at(_dense(rc.filter(pl.col("r") == 1), Q, None, ctx.n_q, False), Q)  # two correct ones or more
+    finals = rc.filter((pl.col("r") < 2) & enough)
+    others = cand.filter(enough & ~_at(_dense(finals, "pos", None, ctx.n_pos, False), "pos"))
+    pre = _prefix(others, _counts(finals), ctx, nq - 2)
     length = pre.group_by(Q).agg(pl.len().cast(pl.Int64).alias("L"))
     fin = finals.join(length, on=Q, how="left").with_columns(pl.col("L").fill_null(0))
     steps = pl.concat(
@@ -176,16 +195,16 @@ def _star_cc(cand: pl.DataFrame, nq: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
     return _reorder(steps, ctx)
 
 
-def _star_cic(cand: pl.DataFrame, nq: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
+def _star_cic(cand: pl.DataFrame, nq: pl.Expr, ctx: Ctx) -> pl.DataFrame:
     """*C*IC: incorrect ones around one correct one (at least one after it); tail repeats the correct one."""
     good = _ranked(cand.filter(pl.col("is_correct")), ctx).filter(pl.col("r") == 0)
-    wrong_pool = cand.filter(~pl.col("is_correct")).join(good.select(Q), on=Q, how="semi")
-    wrong = _prefix(wrong_pool, _counts(good), nq, ctx, pl.max_horizontal(pl.col("n") - 1, pl.lit(1)))
+    wrong_pool = cand.filter(~pl.col("is_correct") & _at(_dense(good, Q, None, ctx.n_q, False), Q))
+    wrong = _prefix(wrong_pool, _counts(good), ctx, pl.max_horizontal(nq - 1, pl.lit(1)))
     w = wrong.group_by(Q).agg(pl.len().cast(pl.Int64).alias("W"))
     good = good.join(w, on=Q)
     split = (_h(pl.col("question_id"), ctx, "split") % pl.col("W").cast(pl.UInt64)).cast(pl.Int64)
     good = good.with_columns(split.alias("split"))
-    wrong = wrong.join(good.select(Q, "split"), on=Q)
+    wrong = wrong.with_columns(_at(_dense(good, Q, "split", ctx.n_q, 0), Q).alias("split"))
     return pl.concat(
         [
             wrong.select(
@@ -200,14 +219,14 @@ def _star_cic(cand: pl.DataFrame, nq: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
     ).with_columns(pl.lit(0, pl.Int64).alias("k"))
 
 
-def _random(cand: pl.DataFrame, nq: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
+def _random(cand: pl.DataFrame, nq: pl.Expr, ctx: Ctx) -> pl.DataFrame:
     """random: N usable samples in pick order; the last one's answer is final."""
-    picked = _ranked(cand, ctx).join(nq, on=Q).filter(pl.col("r") < pl.col("n"))
-    last = pl.col("r") == pl.col("r").max().over(Q)
+    picked = _ranked(cand, ctx).filter(pl.col("r") < nq)  # in (question, r) order
+    last = (pl.col(Q) != pl.col(Q).shift(-1)).fill_null(True)
     return picked.select(Q, pl.lit(0, pl.Int64).alias("k"), "pos", pl.col("r").alias("step"), last.alias("is_final"))
 
 
-def _star(cand: pl.DataFrame, nq: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
+def _star(cand: pl.DataFrame, nq: pl.Expr, ctx: Ctx) -> pl.DataFrame:
     """STaR baseline: one correct sample, any variant."""
     one = _ranked(cand.filter(pl.col("is_correct")), ctx, variants=False).filter(pl.col("r") == 0)
     return one.select(
@@ -499,6 +518,8 @@ def assemble_frames(
                 cfg.unique_variants and cfg.ablation != "no_prompt_diversity",
                 need_refl,
                 sample_cols["rh"],
+                full.height,
+                int(full[Q].max() or 0) + 1,
             )
             skipped.update(skips)
             keyed = cand.with_columns(_h(pl.col("rh"), ctx, "shuffle").alias("key"))  # the pass's shuffle

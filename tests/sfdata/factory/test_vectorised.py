@@ -24,6 +24,12 @@ question_st = st.lists(
 
 
 def _tables(questions):
+    """The SampleTable and the reference Samples per question, for lists of (correct, variant, n_refl, clean)."""
+    ro, gr, rf, by_q = _raw_tables(questions, with_samples=True)
+    return samples_by_question(ro, gr, rf), by_q
+
+
+def _raw_tables(questions, with_samples: bool = False):
     """rollouts / grades / reflections frames for lists of (correct, variant, n_refl, clean) per question."""
     ro, gr, rf, by_q = [], [], [], {}
     for qi, sams in enumerate(questions):
@@ -64,7 +70,7 @@ def _tables(questions):
         },
     )
     grs = pl.DataFrame(gr, schema={"rollout_id": pl.String, "extracted_answer": pl.String, "is_correct": pl.Boolean})
-    return samples_by_question(ros, grs, rfs), by_q
+    return (ros, grs, rfs, by_q) if with_samples else (ros, grs, rfs)
 
 
 def check_row(row, samples):
@@ -179,3 +185,76 @@ def test_skip_reason_names_correct_samples_excluded_for_their_tags():
     assert skipped["*CC:fewer_than_two_clean_correct"] == 1
     assert skipped["*CC:fewer_than_two_correct"] == 2  # q001, and q000: one correct in all, tagged or not
     assert sum(v for k, v in skipped.items() if k.startswith("*CC:")) == 3
+
+
+def test_every_ablation_is_equal_serial_and_in_parallel_chunks():
+    """A trace's draws are keyed by stable ids, never by a question's index in this build (which chunking
+    changes): each ablation's chunked build equals the single pass row for row."""
+    qs = [[(i % 2 == 0, VARIANTS[i % 4], 1 + i % 2, True) for i in range(7)] for _ in range(24)]
+    table, by_q = _tables(qs)
+    prompts = {q: q for q in by_q}
+    for ablation in (None, "no_sample_order", "no_reflections", "no_prompt_diversity"):
+        cfg = dict(formats=("*C", "*C*IC", "*CC", "random", "*C_full"), n=4, ablation=ablation, seed=7)
+        serial, s1 = assemble(table, prompts, {}, BuildConfig(**cfg, workers=1))
+        parallel, s2 = assemble(table, prompts, {}, BuildConfig(**cfg, workers=3))
+        assert serial.height > 24 and s1 == s2
+        assert serial.drop("created_at").equals(parallel.drop("created_at")), ablation
+
+
+def test_sample_table_is_the_same_whatever_the_table_order():
+    """Tables written in one rollout order take the side-by-side path, shuffled ones the joins: same table."""
+    qs = [[(i % 3 == 0, VARIANTS[i % 4], i % 3, i != 4) for i in range(6)] for _ in range(9)]
+    table, _ = _tables(qs)
+    ro, gr, rf = _raw_tables(qs)
+    assert ro["rollout_id"].equals(gr["rollout_id"])  # the aligned case
+    for seed in (1, 2):
+        shuffled = samples_by_question(ro.sample(fraction=1, shuffle=True, seed=seed), gr.reverse(), rf.reverse())
+        assert shuffled.samples.equals(table.samples) and shuffled.refls.equals(table.refls)
+    # one reflection row per rollout, in the rollouts' order: the reflections' aligned path
+    one = rf.filter(pl.col("reflection_idx") == 0)
+    ro1 = ro.join(one.select("rollout_id"), on="rollout_id", how="semi", maintain_order="left")
+    gr1 = gr.join(one.select("rollout_id"), on="rollout_id", how="semi", maintain_order="left")
+    one = ro1.select("rollout_id").join(one, on="rollout_id", how="left", maintain_order="left")
+    a = samples_by_question(ro1, gr1, one)
+    b = samples_by_question(ro1, gr1.reverse(), one.reverse())
+    assert a.samples.equals(b.samples) and a.refls.equals(b.refls) and a.refls.height > 0
+    assert (a.samples["response"] == a.samples["response"].str.strip_chars()).all()
+
+
+def test_question_order_keeps_ties_in_rollout_id_order():
+    """Two rollouts with one (question, variant, sample_idx): the packed sort falls back to the full key."""
+    ro = pl.DataFrame(
+        {
+            "rollout_id": ["b", "a", "c", "d"],
+            "question_id": ["q2", "q1", "q1", "q1"],
+            "variant": ["original", "rephrase", "original", "rephrase"],
+            "sample_idx": [0, 0, 0, 0],
+            "response": ["x <answer>1</answer>"] * 4,
+        }
+    )
+    gr = ro.select("rollout_id", pl.lit("1").alias("extracted_answer"), pl.lit(True).alias("is_correct"))
+    rf = pl.DataFrame(
+        schema={
+            "rollout_id": pl.String,
+            "reflection_idx": pl.Int64,
+            "reflection_id": pl.String,
+            "text": pl.String,
+            "is_valid": pl.Boolean,
+        }
+    )
+    t = samples_by_question(ro.reverse(), gr, rf)
+    assert t.samples["rollout_id"].to_list() == ["c", "a", "d", "b"]
+
+
+def test_packed_sort_matches_the_column_sort_on_both_paths():
+    from sfdata.factory.vectorised import _sort_small
+
+    rng = random.Random(3)
+    rows = [(rng.randrange(5), rng.randrange(4), rng.getrandbits(64)) for _ in range(300)]
+    rows += [(1, 2, 5 << 40), (1, 2, 5 << 40 | 7)]  # equal top bits: ties keep the frame's order
+    df = pl.DataFrame(rows, schema={"q": pl.UInt32, "v": pl.UInt32, "key": pl.UInt64}, orient="row")
+    df = df.with_row_index("i")
+    want = df.sort("q", "v", pl.col("key") // (1 << 40), maintain_order=True)["i"]
+    assert _sort_small(df, [("q", 32), ("v", 8)], "key")["i"].equals(want)
+    big = df.with_columns(pl.col("v") * 100)  # 300 > 2^8 - 1: the column sort, same order
+    assert _sort_small(big, [("q", 32), ("v", 8)], "key")["i"].equals(want)
