@@ -108,38 +108,40 @@ def samples_by_question(rollouts: pl.DataFrame, grades: pl.DataFrame, reflection
     joined = _by_rollout(ro, grades.select("rollout_id", "extracted_answer", "is_correct"))
     order = _question_order(joined)
     row_to_pos = order.arg_sort()  # inverse permutation: original row -> sorted position
-    if _aligned(
-        joined, reflections
-    ):  # one row per joined rollout, same order: the reflection's row is its rollout's row
+    if _aligned(joined, reflections):  # one row per joined rollout, same order: its row is its rollout's row
         valid = reflections.with_columns(row_to_pos.alias("pos")).filter(pl.col("is_valid").fill_null(False))
     else:
         rows = joined.select("rollout_id").with_columns(row_to_pos.alias("pos"))
         valid = reflections.filter(pl.col("is_valid").fill_null(False)).join(rows, on="rollout_id", how="inner")
-    valid = valid.select("pos", "reflection_idx", "reflection_id", pl.col("text").str.strip_chars()).sort(
-        "pos", "reflection_idx", "reflection_id"
-    )
-    counts = valid.group_by("pos").len().rename({"len": "n_refl"})
-    resp = pl.col("response").fill_null("").str.strip_chars()
-    no_tag = ~resp.str.contains(STRUCTURAL_TAG_PATTERN)  # the same regex as formats.is_clean (sfdata.grammar)
-    clean = (resp != "") & pl.col("extracted_answer").is_not_null() & no_tag
-    samples = (
-        joined[order]
-        .with_row_index("pos")
-        .join(counts, on="pos", how="left", maintain_order="left")
-        .with_columns(
-            clean.alias("clean"),
-            resp.alias("response"),
-            pl.col("is_correct").fill_null(False),
-            pl.col("n_refl").fill_null(0),
-        )
-        .drop("pos")
-    )
+    valid = valid.select("pos", "reflection_idx", "reflection_id", pl.col("text").str.strip_chars())
+    valid = valid[_refl_order(valid)]
+    n_refl = pl.repeat(0, joined.height, dtype=pl.UInt32, eager=True)
+    if valid.height:
+        counts = valid.group_by("pos").len()
+        n_refl = n_refl.scatter(counts["pos"], counts["len"])
+    samples = joined[order].with_columns(pl.col("response").fill_null("").str.strip_chars())  # stripped once
+    no_tag = ~pl.col("response").str.contains(STRUCTURAL_TAG_PATTERN)  # the regex of formats.is_clean
+    clean = (pl.col("response") != "") & pl.col("extracted_answer").is_not_null() & no_tag
+    samples = samples.with_columns(clean.alias("clean"), pl.col("is_correct").fill_null(False), n_refl.alias("n_refl"))
     return SampleTable(samples, valid.select("reflection_id", "text"))
 
 
 def _aligned(a: pl.DataFrame, b: pl.DataFrame) -> bool:
     """Same rollout ids in the same order (tables written together): no join needed."""
     return a.height == b.height and bool(a["rollout_id"].equals(b["rollout_id"]))
+
+
+def _refl_order(valid: pl.DataFrame) -> pl.Series:
+    """Row order by (pos, reflection_idx, reflection_id): the two integers packed into one (one numeric
+    sort); duplicates of the pair, rare, fall back to the full sort."""
+    idx = valid["reflection_idx"]
+    if valid.height == 0 or idx.null_count() or idx.min() < 0 or idx.max() >= 1 << 32:
+        return valid.with_row_index("_row").sort("pos", "reflection_idx", "reflection_id", maintain_order=True)["_row"]
+    packed = valid.select(pl.col("pos").cast(pl.UInt64) * (1 << 32) + pl.col("reflection_idx").cast(pl.UInt64))
+    order = packed.to_series().arg_sort()
+    if (packed.to_series().gather(order).diff() == 0).any():
+        return valid.with_row_index("_row").sort("pos", "reflection_idx", "reflection_id", maintain_order=True)["_row"]
+    return order
 
 
 def _by_rollout(rollouts: pl.DataFrame, grades: pl.DataFrame) -> pl.DataFrame:

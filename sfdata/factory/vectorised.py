@@ -305,7 +305,8 @@ def _blocks(steps: pl.DataFrame, samples: pl.DataFrame, refls: pl.DataFrame, ctx
         st = pl.concat([st, got], how="horizontal")
     else:
         st = st.with_columns(pl.lit(None, pl.String).alias("reflection_id"), pl.lit(None, pl.String).alias("text"))
-    g = _h(pl.struct("rh", "k", "step"), ctx, "glue")
+    st = st.with_columns(_h(pl.struct("rh", "k", "step"), ctx, "glue").alias("g"))  # read twice below
+    g = pl.col("g")
     glue = (
         pl.when(last)
         .then(None)
@@ -326,22 +327,34 @@ def _blocks(steps: pl.DataFrame, samples: pl.DataFrame, refls: pl.DataFrame, ctx
     )
 
 
-def _per_trace(st: pl.DataFrame) -> pl.DataFrame:
+def _per_trace(st: pl.DataFrame, tail: bool = False) -> pl.DataFrame:
     """Ids listed and counts summed per trace (steps are sorted by trace, so the group_by is cheap), and
     every step's text parts as columns (`so0`, `resp0`, ... of step 0; null past a trace's last step),
-    gathered by position so `_traces` copies each trace's text once."""
-    agg = (
-        st.with_row_index("i")
-        .group_by("tk", maintain_order=True)
-        .agg(
-            pl.col("i").first().cast(pl.Int64).alias("start"),
-            pl.len().cast(pl.Int32).alias("n_samples"),
-            pl.col("rollout_id").alias("rollout_ids"),
-            pl.col("reflection_id").fill_null("").alias("reflection_ids"),
-            pl.col("variant").alias("variants"),
-            pl.col("is_correct").sum().cast(pl.Int32).alias("n_correct"),
-            (~pl.col("is_correct") & ~pl.col("last")).sum().cast(pl.Int32).alias("n_retries"),
+    gathered by position so `_traces` copies each trace's text once. `tail`: the final sample's ids are
+    listed once more at the end (*C*IC's backtrack), as extra rows after all steps (a group keeps row order)."""
+    ids = st.select(
+        "tk",
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("i"),
+        "rollout_id",
+        pl.col("reflection_id").fill_null(""),
+        "variant",
+        "is_correct",
+        "last",
+        pl.lit(False).alias("tail"),
+    )
+    if tail:
+        again = ids.filter(st["is_final"]).with_columns(
+            pl.lit("").alias("reflection_id"), pl.lit(False).alias("is_correct"), pl.lit(True).alias("tail")
         )
+        ids = pl.concat([ids, again])
+    agg = ids.group_by("tk", maintain_order=True).agg(
+        pl.col("i").first().alias("start"),
+        (~pl.col("tail")).sum().cast(pl.Int32).alias("n_samples"),
+        pl.col("rollout_id").alias("rollout_ids"),
+        pl.col("reflection_id").alias("reflection_ids"),
+        pl.col("variant").alias("variants"),
+        pl.col("is_correct").sum().cast(pl.Int32).alias("n_correct"),
+        (~pl.col("is_correct") & ~pl.col("last") & ~pl.col("tail")).sum().cast(pl.Int32).alias("n_retries"),
     )
     longest = int(agg["n_samples"].max() or 0)
     src = st.select(_PIECES)
@@ -355,7 +368,7 @@ def _per_trace(st: pl.DataFrame) -> pl.DataFrame:
 
 def _traces(st: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
     """One row per trace: ids, counts, final answer, then the whole message in one concat_str."""
-    agg = _per_trace(st)
+    agg = _per_trace(st, tail=ctx.fmt == "*C*IC")
     fin = st.filter(pl.col("is_final")).select(  # exactly one per trace, in the same order
         Q,
         "k",
@@ -363,14 +376,13 @@ def _traces(st: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
         pl.col("extracted_answer").alias("final_answer"),
         "is_correct",
         pl.col("resp").alias("final_response"),
-        pl.col("rollout_id").alias("final_rid"),
-        pl.col("variant").alias("final_variant"),
     )
     agg = pl.concat([fin, agg], how="horizontal").with_columns(
         (pl.col("n_samples") - pl.col("n_correct")).alias("n_incorrect")
     )
     th = _h(pl.col("question_id"), ctx, "trace") + pl.col("k").cast(pl.UInt64)
-    th = th.hash(seed=ctx.s("trace2"))
+    agg = agg.with_columns(th.hash(seed=ctx.s("trace2")).alias("th"))  # read twice below
+    th = pl.col("th")
     ending = _phrase(th % len(phrases.ENDING), phrases.ENDING)
     parts = [c for c in agg.columns if c.rstrip("0123456789") in _PIECES and c[-1].isdigit()]
     tail: list[pl.Expr] = []
@@ -380,12 +392,7 @@ def _traces(st: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
     if ctx.fmt == "*C*IC":
         back = _phrase((th // 256) % len(phrases.BACKTRACK), phrases.BACKTRACK)
         tail = [back, pl.lit("<sample>"), pl.col("final_response"), pl.lit("</sample>")]
-        n_back = 1
-        agg = agg.with_columns(
-            pl.col("rollout_ids").list.concat(pl.concat_list("final_rid")),
-            pl.col("reflection_ids").list.concat(pl.concat_list(pl.lit(""))),
-            pl.col("variants").list.concat(pl.concat_list("final_variant")),
-        )
+        n_back = 1  # (its ids are listed again by _per_trace)
     if ctx.fmt == "star":
         text = pl.col("final_response")
     else:  # formats.render's layout, every part joined by one newline (null parts: steps a trace lacks)
@@ -395,7 +402,7 @@ def _traces(st: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
         text.alias("trace"),
         pl.lit(n_back, pl.Int32).alias("n_backtracks"),
         pl.lit(n_conf, pl.Int32).alias("n_confirms"),
-    ).drop(parts)
+    ).drop(*parts, "th")
 
 
 _SKIP_RULES = {  # format -> [(reason, condition on per-question counts c (correct), w (incorrect), u (usable))]
@@ -556,8 +563,9 @@ def _trace_table(frames: list[pl.DataFrame], qs: pl.DataFrame, cfg, created) -> 
         pl.col("reflection_ids").hash(seed=3),
         pl.col("trace").hash(seed=4),
     ]
-    tid = pl.struct([h.alias(f"h{i}") for i, h in enumerate(parts)]).hash(seed=0x5EED_F00D)
-    tid = _hex64(tid)
+    # a column first: _hex64 reads it four times (an expression would be evaluated four times)
+    df = df.with_columns(pl.struct([h.alias(f"h{i}") for i, h in enumerate(parts)]).hash(seed=0x5EED_F00D).alias("tid"))
+    tid = _hex64(pl.col("tid"))
     purpose = {f: purpose_of(f, cfg.ablation) for f in cfg.formats}
     out = df.select(
         tid.alias("trace_id"),
