@@ -47,6 +47,7 @@ class Ctx:
     rh: pl.Series | None = None  # rollout-id hash of every sample, by `pos` (the no_sample_order draw)
     n_pos: int = 0  # sample rows (`pos` < n_pos) and question indices (Q < n_q): sizes of lookup arrays
     n_q: int = 0
+    n_v: int = 0  # variant codes (vcode < n_v)
 
     def s(self, role: str) -> int:
         """A 64-bit hash seed for one role of this pass."""
@@ -98,17 +99,24 @@ def _ranked(df: pl.DataFrame, ctx: Ctx, used: pl.DataFrame | None = None, varian
     """Candidates with `r`: their pick order within the question (see module doc)."""
     if variants and ctx.unique_variants:
         df = _sort_small(df, [(Q, 32), ("vcode", 8)], "key").with_columns(_run_index(Q, "vcode").alias("lvl"))
-        if used is not None:  # joined on (question, variant) packed into one integer
-            df = df.with_columns(_qv()).join(used.select(_qv(), "cnt"), on="qv", how="left", maintain_order="left")
-            df = df.with_columns(pl.col("lvl") + pl.col("cnt").fill_null(0)).drop("qv")
+        if used is not None:  # how often the trace already holds each (question, variant)
+            df = df.with_columns(pl.col("lvl") + _used(df, used, ctx))
         df = _sort_small(df, [(Q, 32), ("lvl", 8)], "key")
     else:
         df = _sort_small(df, [(Q, 32)], "key")
     return df.with_columns(_run_index(Q).alias("r")).drop("lvl", "cnt", strict=False)
 
 
-def _qv() -> pl.Expr:
-    return (pl.col(Q).cast(pl.UInt64) * (1 << 32) + pl.col("vcode").cast(pl.UInt64)).alias("qv")
+def _used(df: pl.DataFrame, used: pl.DataFrame, ctx: Ctx) -> pl.Series:
+    """used.cnt at each row's (question, variant), 0 where absent: a lookup array indexed by
+    Q * n_variants + vcode (a join on the pair when that array would be large)."""
+    n_v = ctx.n_v
+    if n_v and ctx.n_q * n_v <= 4 * max(ctx.n_pos, 1):
+        at = (pl.col(Q).cast(pl.Int64) * n_v + pl.col("vcode").cast(pl.Int64)).alias("qv")
+        table = _dense(used.select(at, "cnt"), "qv", "cnt", ctx.n_q * n_v, 0)
+        return df.select(pl.lit(table).gather(at)).to_series()
+    got = df.select(Q, "vcode").join(used, on=[Q, "vcode"], how="left", maintain_order="left")
+    return got["cnt"].fill_null(0)
 
 
 def _counts(df: pl.DataFrame) -> pl.DataFrame:
@@ -466,7 +474,7 @@ def prepare(
         pl.col("variant").fill_null("").cast(pl.Enum(variants)).to_physical().cast(pl.UInt32).alias("vcode"),
         pl.col("rollout_id").hash(seed=_RID_SEED).alias("rh"),  # hashed once; every draw hashes this number
     )
-    qs = s.select(Q, "question_id").unique(Q, keep="first").sort(Q)
+    qs = s.select(Q, "question_id").filter((pl.col(Q) != pl.col(Q).shift(1)).fill_null(True))  # rows are by question
     known = pl.DataFrame(
         {"question_id": list(prompts), "prompt": list(prompts.values())},
         schema={"question_id": pl.String, "prompt": pl.String},
@@ -474,7 +482,8 @@ def prepare(
     task = pl.DataFrame(
         {"question_id": list(tasks), "task": list(tasks.values())}, schema={"question_id": pl.String, "task": pl.String}
     )
-    qs = qs.join(known, on="question_id", how="left").join(task, on="question_id", how="left")
+    qs = qs.join(known, on="question_id", how="left", maintain_order="left")
+    qs = qs.join(task, on="question_id", how="left", maintain_order="left")
     unknown = qs.filter(pl.col("prompt").is_null()).height
     return s, qs.filter(pl.col("prompt").is_not_null()).with_columns(pl.col("task").fill_null("")), unknown
 
@@ -487,7 +496,8 @@ def assemble_frames(
 
     full, qs, unknown = prepare(samples, prompts, tasks)
     skipped: Counter = Counter({"*:unknown_question": unknown} if unknown else {})
-    s = full.join(qs.select(Q), on=Q, how="semi")
+    n_q = int(full[Q].max() or 0) + 1
+    s = full.filter(_at(_dense(qs, Q, None, n_q, False), Q)) if qs.height < n_q - 1 else full
     if cfg.ablation == "no_prompt_diversity":
         s = s.filter(pl.col("variant") == cfg.variant)
     cols = ["pos", "rh", "question_id", "vcode", "is_correct"]
@@ -526,7 +536,8 @@ def assemble_frames(
                 need_refl,
                 sample_cols["rh"],
                 full.height,
-                int(full[Q].max() or 0) + 1,
+                n_q,
+                int(full["vcode"].max() or 0) + 1,
             )
             skipped.update(skips)
             keyed = cand.with_columns(_h(pl.col("rh"), ctx, "shuffle").alias("key"))  # the pass's shuffle
