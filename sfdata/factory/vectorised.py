@@ -96,15 +96,22 @@ def _sort_small(df: pl.DataFrame, keys: list[tuple[str, int]], tail: str | None 
 
 
 def _ranked(df: pl.DataFrame, ctx: Ctx, used: pl.DataFrame | None = None, variants: bool = True) -> pl.DataFrame:
-    """Candidates with `r`: their pick order within the question (see module doc)."""
+    """Candidates with `r`: their pick order within the question (see module doc). With unique variants,
+    `df` is a subset of the pass's candidates, which come sorted by (question, variant, key): `_by_variant`."""
     if variants and ctx.unique_variants:
-        df = _sort_small(df, [(Q, 32), ("vcode", 8)], "key").with_columns(_run_index(Q, "vcode").alias("lvl"))
+        df = df.with_columns(_run_index(Q, "vcode").alias("lvl"))
         if used is not None:  # how often the trace already holds each (question, variant)
             df = df.with_columns(pl.col("lvl") + _used(df, used, ctx))
         df = _sort_small(df, [(Q, 32), ("lvl", 8)], "key")
     else:
         df = _sort_small(df, [(Q, 32)], "key")
     return df.with_columns(_run_index(Q).alias("r")).drop("lvl", "cnt", strict=False)
+
+
+def _by_variant(cand: pl.DataFrame) -> pl.DataFrame:
+    """The pass's candidates by (question, variant, key): sorted once, every subset `_ranked` reads is a
+    filter of it (filters keep the order)."""
+    return _sort_small(cand, [(Q, 32), ("vcode", 8)], "key")
 
 
 def _used(df: pl.DataFrame, used: pl.DataFrame, ctx: Ctx) -> pl.Series:
@@ -541,6 +548,8 @@ def assemble_frames(
             )
             skipped.update(skips)
             keyed = cand.with_columns(_h(pl.col("rh"), ctx, "shuffle").alias("key"))  # the pass's shuffle
+            if ctx.unique_variants:
+                keyed = _by_variant(keyed)
             steps = PICKERS[fmt](keyed, _n_of(qs, ctx), ctx)
             if steps.height == 0:
                 continue
