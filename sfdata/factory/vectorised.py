@@ -299,7 +299,10 @@ def _phrase(idx: pl.Expr, items: list[str]) -> pl.Expr:
     return idx.cast(pl.Int64).replace_strict(list(range(len(items))), items, return_dtype=pl.String)
 
 
-_PIECES = ("so", "resp", "sc", "ro", "rtext", "rc", "glue")  # one step's parts, joined by newlines
+# one step's parts, joined by newlines (null ones left out): the response; "</sample>" (and "<reflect>" when
+# a reflection follows); the reflection; then "</reflect>" and/or the glue phrase and the next "<sample>".
+# Literal tags ride along with their neighbours: concat_str's cost grows with the number of parts.
+_PIECES = ("resp", "mid", "rtext", "after")
 
 
 def _blocks(steps: pl.DataFrame, samples: pl.DataFrame, refls: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
@@ -320,24 +323,31 @@ def _blocks(steps: pl.DataFrame, samples: pl.DataFrame, refls: pl.DataFrame, ctx
         st = pl.concat([st, got], how="horizontal")
     else:
         st = st.with_columns(pl.lit(None, pl.String).alias("reflection_id"), pl.lit(None, pl.String).alias("text"))
-    st = st.with_columns(_h(pl.struct("rh", "k", "step"), ctx, "glue").alias("g"))  # read twice below
-    g = pl.col("g")
-    glue = (
-        pl.when(last)
-        .then(None)
-        .when(pl.col("is_correct"))
-        .then(_phrase(g % len(phrases.DOUBLE_CHECK), phrases.DOUBLE_CHECK))
-        .otherwise(_phrase(g % len(phrases.RETRY), phrases.RETRY))
-    )
+    st = st.with_columns(_h(pl.struct("rh", "k", "step"), ctx, "glue").alias("g"))  # read by every branch below
     has_refl = pl.col("text").is_not_null()
+
+    def glue(before: str, after: str) -> pl.Expr:  # retry after Incorrect, double-check after Correct
+        lists = [[f"{before}{p}{after}" for p in items] for items in (phrases.DOUBLE_CHECK, phrases.RETRY)]
+        g = pl.col("g")
+        return (
+            pl.when(pl.col("is_correct"))
+            .then(_phrase(g % len(lists[0]), lists[0]))
+            .otherwise(_phrase(g % len(lists[1]), lists[1]))
+        )
+
+    after = (
+        pl.when(has_refl & last)
+        .then(pl.lit("</reflect>"))
+        .when(has_refl)
+        .then(glue("</reflect>\n", "\n<sample>"))
+        .when(~last)
+        .then(glue("", "\n<sample>"))
+    )
     return st.with_columns(
-        pl.lit("<sample>").alias("so"),
         pl.col("response").alias("resp"),  # stripped by samples_by_question, like the reflection texts
-        pl.lit("</sample>").alias("sc"),
-        pl.when(has_refl).then(pl.lit("<reflect>")).alias("ro"),
+        pl.when(has_refl).then(pl.lit("</sample>\n<reflect>")).otherwise(pl.lit("</sample>")).alias("mid"),
         pl.col("text").alias("rtext"),
-        pl.when(has_refl).then(pl.lit("</reflect>")).alias("rc"),
-        glue.alias("glue"),
+        after.alias("after"),
         last.alias("last"),
     )
 
@@ -411,7 +421,14 @@ def _traces(st: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
     if ctx.fmt == "star":
         text = pl.col("final_response")
     else:  # formats.render's layout, every part joined by one newline (null parts: steps a trace lacks)
-        head = [pl.lit("<think>"), *map(pl.col, parts), *tail, pl.lit("</think>\n"), ending, pl.lit("\n<answer>")]
+        head = [
+            pl.lit("<think>\n<sample>"),
+            *map(pl.col, parts),
+            *tail,
+            pl.lit("</think>\n"),
+            ending,
+            pl.lit("\n<answer>"),
+        ]
         text = pl.concat_str([*head, pl.col("final_answer"), pl.lit("</answer>")], separator="\n", ignore_nulls=True)
     return agg.with_columns(
         text.alias("trace"),
