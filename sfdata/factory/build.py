@@ -116,9 +116,9 @@ def samples_by_question(rollouts: pl.DataFrame, grades: pl.DataFrame, reflection
     valid = valid.select("pos", "reflection_idx", "reflection_id", pl.col("text").str.strip_chars())
     valid = valid[_refl_order(valid)]
     n_refl = pl.repeat(0, joined.height, dtype=pl.UInt32, eager=True)
-    if valid.height:
-        counts = valid.group_by("pos").len()
-        n_refl = n_refl.scatter(counts["pos"], counts["len"])
+    if valid.height:  # valid is sorted by pos: its runs are the counts (no hashing)
+        runs = valid["pos"].rle().struct.unnest()
+        n_refl = n_refl.scatter(runs["value"], runs["len"].cast(pl.UInt32))
     samples = joined[order].with_columns(pl.col("response").fill_null("").str.strip_chars())  # stripped once
     no_tag = ~pl.col("response").str.contains(STRUCTURAL_TAG_PATTERN)  # the regex of formats.is_clean
     clean = (pl.col("response") != "") & pl.col("extracted_answer").is_not_null() & no_tag

@@ -296,7 +296,8 @@ def _hex64(h: pl.Expr) -> pl.Expr:
 
 
 def _phrase(idx: pl.Expr, items: list[str]) -> pl.Expr:
-    return idx.cast(pl.Int64).replace_strict(list(range(len(items))), items, return_dtype=pl.String)
+    """items[idx] (a gather from the list: no hashing per row)."""
+    return pl.lit(pl.Series(items, dtype=pl.String)).gather(idx.cast(pl.Int64))
 
 
 # one step's parts, joined by newlines (null ones left out): the response; "</sample>" (and "<reflect>" when
@@ -326,23 +327,17 @@ def _blocks(steps: pl.DataFrame, samples: pl.DataFrame, refls: pl.DataFrame, ctx
     st = st.with_columns(_h(pl.struct("rh", "k", "step"), ctx, "glue").alias("g"))  # read by every branch below
     has_refl = pl.col("text").is_not_null()
 
-    def glue(before: str, after: str) -> pl.Expr:  # retry after Incorrect, double-check after Correct
-        lists = [[f"{before}{p}{after}" for p in items] for items in (phrases.DOUBLE_CHECK, phrases.RETRY)]
-        g = pl.col("g")
-        return (
-            pl.when(pl.col("is_correct"))
-            .then(_phrase(g % len(lists[0]), lists[0]))
-            .otherwise(_phrase(g % len(lists[1]), lists[1]))
-        )
-
-    after = (
-        pl.when(has_refl & last)
-        .then(pl.lit("</reflect>"))
-        .when(has_refl)
-        .then(glue("</reflect>\n", "\n<sample>"))
-        .when(~last)
-        .then(glue("", "\n<sample>"))
-    )
+    # "</reflect>" and/or the glue phrase (retry after Incorrect, double-check after Correct) and the next
+    # "<sample>": one gather from the four phrase lists laid end to end
+    kinds = [(r, items) for r in ("</reflect>\n", "") for items in (phrases.DOUBLE_CHECK, phrases.RETRY)]
+    table = [f"{r}{p}\n<sample>" for r, items in kinds for p in items]
+    starts = [sum(len(items) for _, items in kinds[:i]) for i in range(len(kinds))]
+    kind = pl.when(has_refl).then(0).otherwise(2) + pl.when(pl.col("is_correct")).then(0).otherwise(1)
+    sizes = [len(items) for _, items in kinds]
+    idx = pl.lit(pl.Series(starts)).gather(kind) + (
+        pl.col("g") % pl.lit(pl.Series(sizes, dtype=pl.UInt64)).gather(kind)
+    ).cast(pl.Int64)
+    after = pl.when(~last).then(_phrase(idx, table)).when(has_refl).then(pl.lit("</reflect>"))
     return st.with_columns(
         pl.col("response").alias("resp"),  # stripped by samples_by_question, like the reflection texts
         pl.when(has_refl).then(pl.lit("</sample>\n<reflect>")).otherwise(pl.lit("</sample>")).alias("mid"),
