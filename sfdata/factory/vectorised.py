@@ -403,27 +403,21 @@ def _traces(st: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
     th = _h(pl.col("question_id"), ctx, "trace") + pl.col("k").cast(pl.UInt64)
     agg = agg.with_columns(th.hash(seed=ctx.s("trace2")).alias("th"))  # read twice below
     th = pl.col("th")
-    ending = _phrase(th % len(phrases.ENDING), phrases.ENDING)
     parts = [c for c in agg.columns if c.rstrip("0123456789") in _PIECES and c[-1].isdigit()]
     tail: list[pl.Expr] = []
-    n_back, n_conf = 0, 0
+    n_back, n_conf, close = 0, 0, ""
     if ctx.fmt == "*CC":
         tail, n_conf = [_phrase((th // 256) % len(phrases.CONFIRM), phrases.CONFIRM)], 1
     if ctx.fmt == "*C*IC":
-        back = _phrase((th // 256) % len(phrases.BACKTRACK), phrases.BACKTRACK)
-        tail = [back, pl.lit("<sample>"), pl.col("final_response"), pl.lit("</sample>")]
+        back = _phrase((th // 256) % len(phrases.BACKTRACK), [f"{b}\n<sample>" for b in phrases.BACKTRACK])
+        tail, close = [back, pl.col("final_response")], "</sample>\n"
         n_back = 1  # (its ids are listed again by _per_trace)
+    # the ending phrase carries the tags around it (fewer parts for concat_str)
+    ending = _phrase(th % len(phrases.ENDING), [f"{close}</think>\n\n{e}\n\n<answer>" for e in phrases.ENDING])
     if ctx.fmt == "star":
         text = pl.col("final_response")
     else:  # formats.render's layout, every part joined by one newline (null parts: steps a trace lacks)
-        head = [
-            pl.lit("<think>\n<sample>"),
-            *map(pl.col, parts),
-            *tail,
-            pl.lit("</think>\n"),
-            ending,
-            pl.lit("\n<answer>"),
-        ]
+        head = [pl.lit("<think>\n<sample>"), *map(pl.col, parts), *tail, ending]
         text = pl.concat_str([*head, pl.col("final_answer"), pl.lit("</answer>")], separator="\n", ignore_nulls=True)
     return agg.with_columns(
         text.alias("trace"),
