@@ -48,6 +48,7 @@ class Ctx:
     n_pos: int = 0  # sample rows (`pos` < n_pos) and question indices (Q < n_q): sizes of lookup arrays
     n_q: int = 0
     n_v: int = 0  # variant codes (vcode < n_v)
+    qs: pl.DataFrame | None = None  # the questions (Q, question_id): per-question draws
 
     def s(self, role: str) -> int:
         """A 64-bit hash seed for one role of this pass."""
@@ -217,7 +218,8 @@ def _star_cic(cand: pl.DataFrame, nq: pl.Expr, ctx: Ctx) -> pl.DataFrame:
     wrong = _prefix(wrong_pool, _counts(good), ctx, pl.max_horizontal(nq - 1, pl.lit(1)))
     w = wrong.group_by(Q).agg(pl.len().cast(pl.Int64).alias("W"))
     good = good.join(w, on=Q)
-    split = (_h(pl.col("question_id"), ctx, "split") % pl.col("W").cast(pl.UInt64)).cast(pl.Int64)
+    qh = ctx.qs.select(Q, _h(pl.col("question_id"), ctx, "split").alias("h"))  # per question, by index
+    split = (_at(_dense(qh, Q, "h", ctx.n_q, 0), Q) % pl.col("W").cast(pl.UInt64)).cast(pl.Int64)
     good = good.with_columns(split.alias("split"))
     wrong = wrong.with_columns(_at(_dense(good, Q, "split", ctx.n_q, 0), Q).alias("split"))
     return pl.concat(
@@ -513,7 +515,7 @@ def assemble_frames(
     s = full.filter(_at(_dense(qs, Q, None, n_q, False), Q)) if qs.height < n_q - 1 else full
     if cfg.ablation == "no_prompt_diversity":
         s = s.filter(pl.col("variant") == cfg.variant)
-    cols = ["pos", "rh", "question_id", "vcode", "is_correct"]
+    cols = ["pos", "rh", "vcode", "is_correct"]  # numbers only: candidates are sorted several times a pass
     sample_cols = full.select(
         "rollout_id",
         "rh",
@@ -551,9 +553,10 @@ def assemble_frames(
                 full.height,
                 n_q,
                 int(full["vcode"].max() or 0) + 1,
+                qs.select(Q, "question_id"),
             )
             skipped.update(skips)
-            keyed = cand.with_columns(_h(pl.col("rh"), ctx, "shuffle").alias("key"))  # the pass's shuffle
+            keyed = cand.with_columns(_h(pl.col("rh"), ctx, "shuffle").alias("key")).drop("rh")  # the pass's shuffle
             if ctx.unique_variants:
                 keyed = _by_variant(keyed)
             steps = PICKERS[fmt](keyed, _n_of(qs, ctx), ctx)
