@@ -584,10 +584,7 @@ def _trace_table(frames: list[pl.DataFrame], qs: pl.DataFrame, cfg, created) -> 
     )
     # 64-bit content id: each part hashed on its own (no concatenated copy of every trace), then combined
     parts = [
-        pl.concat_str(
-            [pl.col("question_id"), pl.col("format"), pl.lit(cfg.ablation or ""), pl.col("rep").cast(pl.String)],
-            separator="\x1f",
-        ).hash(seed=1),
+        pl.struct("question_id", "format", pl.lit(cfg.ablation or "").alias("ablation"), "rep").hash(seed=1),
         pl.col("rollout_ids").hash(seed=2),
         pl.col("reflection_ids").hash(seed=3),
         pl.col("trace").hash(seed=4),
