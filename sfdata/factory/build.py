@@ -1,7 +1,7 @@
 """Build stage: rollouts + grades + valid reflections -> SkillFactory traces.
 
-All vectorised: one Polars join turns the run's tables into a flat sample table
-(`samples_by_question`), and `sfdata.factory.vectorised` picks and stitches every format's
+All vectorised: `samples_by_question` turns the run's tables into a flat sample table
+(side by side when written in one rollout order, else joined), and `sfdata.factory.vectorised` picks and stitches every format's
 traces with Polars expressions (no Python per trace). Randomness is a seeded hash of stable ids,
 so results do not depend on processing order and a resumed build reproduces the same ids.
 """
@@ -66,7 +66,7 @@ class BuildConfig:
 
 @dataclass
 class SampleTable:
-    """Graded samples of many questions, flat: what the per-trace Python loop walks.
+    """Graded samples of many questions, flat: what the vectorised passes read.
 
     `samples`: one row per sample, rows of a question contiguous (sorted by question, variant,
     sample index), with `n_refl` valid reflections each; `refls`: those reflections, flat and in

@@ -3,15 +3,22 @@
 The rules are those of `formats.choose` / `formats.render` (the per-question reference that the
 property tests exercise); here they run over all questions at once, one pass per format x repeat:
 
-- randomness is a seeded 64-bit hash of stable ids (rollout id, question id, trace index), never a
-  sequential RNG, so a question's traces do not depend on which other questions are in the build,
-  on chunking or on worker count. Seeds come from (cfg.seed, format, repeat, ablation, role).
+- randomness is a seeded 64-bit hash of stable ids, never a sequential RNG, so a question's traces
+  do not depend on which other questions are in the build, on chunking or on worker count. Each
+  rollout id is hashed once (`rh`); a draw hashes that number (with the trace index, step) under a
+  seed from (cfg.seed, format, repeat, ablation, role); per-question draws hash the question id.
 - "prefer prompt variants the trace has least" is a sort: a candidate's level is its rank among
   the trace's candidates of the same variant (in hash order) plus how often the trace already
-  holds that variant; picking in (level, hash) order equals the greedy least-used pick.
-- a trace is a list of steps (sample row, position); blocks are built per step with concat_str and
-  joined per trace with a group_by, so no Python runs per trace.
+  holds that variant; picking in (level, hash) order equals the greedy least-used pick. Sorts pack
+  (question index, level) and the top 24 bits of the hash into one UInt64 (ties, ~m^2/2^25 per
+  question of m candidates, keep sample order): one radix sort instead of a multi-column one.
+- a trace is a list of steps (sample row, position), sorted by trace; ids and counts are one
+  group_by over those contiguous rows, and the text is one concat_str per trace over each step's
+  parts gathered by position (tags ride with their neighbours), so no Python runs per trace and
+  each trace's text is copied once.
+- joins on the question index or sample row are lookups (`_dense` arrays: a scatter and a gather).
 
+The draws above replaced the string-hash ones on 2026-11-27 (issue 18.1; trace ids changed once).
 Hashes are Polars' seeded hash: stable for a given Polars version (pinned range in pyproject), so a
 build is reproducible under `--seed`; a Polars upgrade may change trace ids (a one-time re-id).
 """
