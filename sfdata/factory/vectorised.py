@@ -3,22 +3,24 @@
 The rules are those of `formats.choose` / `formats.render` (the per-question reference that the
 property tests exercise); here they run over all questions at once, one pass per format x repeat:
 
-- randomness is a seeded 64-bit hash of stable ids, never a sequential RNG, so a question's traces
-  do not depend on which other questions are in the build, on chunking or on worker count. Each
-  rollout id is hashed once (`rh`); a draw hashes that number (with the trace index, step) under a
-  seed from (cfg.seed, format, repeat, ablation, role); per-question draws hash the question id.
+- randomness is a seeded 64-bit hash of stable ids (rollout id, question id, trace index), never a
+  sequential RNG, so a question's traces do not depend on which other questions are in the build,
+  on chunking or on worker count. Seeds come from (cfg.seed, format, repeat, ablation, role).
 - "prefer prompt variants the trace has least" is a sort: a candidate's level is its rank among
   the trace's candidates of the same variant (in hash order) plus how often the trace already
   holds that variant; picking in (level, hash) order equals the greedy least-used pick. Sorts pack
-  (question index, level) and the top 24 bits of the hash into one UInt64 (ties, ~m^2/2^25 per
-  question of m candidates, keep sample order): one radix sort instead of a multi-column one.
+  (question index, level) and the top 24 bits of the hash into one UInt64: one radix sort instead
+  of a multi-column one; ties in those bits (~m^2/2^25 per question of m candidates) keep sample order.
 - a trace is a list of steps (sample row, position), sorted by trace; ids and counts are one
   group_by over those contiguous rows, and the text is one concat_str per trace over each step's
   parts gathered by position (tags ride with their neighbours), so no Python runs per trace and
   each trace's text is copied once.
 - joins on the question index or sample row are lookups (`_dense` arrays: a scatter and a gather).
 
-The draws above replaced the string-hash ones on 2026-11-27 (issue 18.1; trace ids changed once).
+Issue 18.1 (2026-11-27) kept these draws: traces and ids equal the earlier vectorised build's (checked
+on 429k traces), except where two candidates share the top 24 hash bits and in the no_sample_order
+ablation, whose draw was keyed by the chunk-local question index (chunked builds differed) and is now
+keyed by the trace's final rollout.
 Hashes are Polars' seeded hash: stable for a given Polars version (pinned range in pyproject), so a
 build is reproducible under `--seed`; a Polars upgrade may change trace ids (a one-time re-id).
 """
@@ -35,7 +37,7 @@ from sfdata.factory import phrases
 from sfdata.factory.mix import purpose_of
 
 Q = "qidx"
-_RID_SEED = 0x51D_F00D  # rollout ids are hashed once with this; each role then hashes that number with its seed
+_RID_SEED = 0x51D_F00D  # rollout ids hashed with this key the no_sample_order draw
 T = [Q, "k"]  # a trace: question index and sub-index (*C_full / no_reflection lengths)
 
 
@@ -325,7 +327,7 @@ def _blocks(steps: pl.DataFrame, samples: pl.DataFrame, refls: pl.DataFrame, ctx
     last = (pl.col("tk") != pl.col("tk").shift(-1)).fill_null(True)
     with_refl = ctx.with_refl and ctx.fmt not in ("no_reflection", "star")
     if with_refl:
-        pick = _h(pl.struct("rh", "k"), ctx, "reflection") % pl.col("n_refl").clip(1).cast(pl.UInt64)
+        pick = _h(pl.struct("rollout_id", "k"), ctx, "reflection") % pl.col("n_refl").clip(1).cast(pl.UInt64)
         ridx = pl.when(pl.col("n_refl") > 0).then(pl.col("refl_start") + pick.cast(pl.Int64))
         at = st.select(ridx.alias("ridx"))["ridx"]
         got = refls.select("reflection_id", "text")[at.fill_null(0)]
@@ -333,7 +335,7 @@ def _blocks(steps: pl.DataFrame, samples: pl.DataFrame, refls: pl.DataFrame, ctx
         st = pl.concat([st, got], how="horizontal")
     else:
         st = st.with_columns(pl.lit(None, pl.String).alias("reflection_id"), pl.lit(None, pl.String).alias("text"))
-    st = st.with_columns(_h(pl.struct("rh", "k", "step"), ctx, "glue").alias("g"))  # read by every branch below
+    st = st.with_columns(_h(pl.struct("rollout_id", "k", "step"), ctx, "glue").alias("g"))  # read by every branch below
     has_refl = pl.col("text").is_not_null()
 
     # "</reflect>" and/or the glue phrase (retry after Incorrect, double-check after Correct) and the next
@@ -494,7 +496,7 @@ def prepare(
         (pl.col("n_refl").cum_sum() - pl.col("n_refl")).cast(pl.Int64).alias("refl_start"),
         (pl.col("question_id") != pl.col("question_id").shift(1)).fill_null(True).cum_sum().cast(pl.UInt32).alias(Q),
         pl.col("variant").fill_null("").cast(pl.Enum(variants)).to_physical().cast(pl.UInt32).alias("vcode"),
-        pl.col("rollout_id").hash(seed=_RID_SEED).alias("rh"),  # hashed once; every draw hashes this number
+        pl.col("rollout_id").hash(seed=_RID_SEED).alias("rh"),  # the no_sample_order draw's key (by row)
     )
     qs = s.select(Q, "question_id").filter((pl.col(Q) != pl.col(Q).shift(1)).fill_null(True))  # rows are by question
     known = pl.DataFrame(
@@ -522,10 +524,9 @@ def assemble_frames(
     s = full.filter(_at(_dense(qs, Q, None, n_q, False), Q)) if qs.height < n_q - 1 else full
     if cfg.ablation == "no_prompt_diversity":
         s = s.filter(pl.col("variant") == cfg.variant)
-    cols = ["pos", "rh", "vcode", "is_correct"]  # numbers only: candidates are sorted several times a pass
+    cols = ["pos", "rollout_id", "vcode", "is_correct"]
     sample_cols = full.select(
         "rollout_id",
-        "rh",
         "question_id",
         "variant",
         "response",
@@ -556,14 +557,15 @@ def assemble_frames(
                 cfg.n_range,
                 cfg.unique_variants and cfg.ablation != "no_prompt_diversity",
                 need_refl,
-                sample_cols["rh"],
+                full["rh"],
                 full.height,
                 n_q,
                 int(full["vcode"].max() or 0) + 1,
                 qs.select(Q, "question_id"),
             )
             skipped.update(skips)
-            keyed = cand.with_columns(_h(pl.col("rh"), ctx, "shuffle").alias("key")).drop("rh")  # the pass's shuffle
+            # the pass's shuffle; then numbers only (candidates are sorted several times a pass)
+            keyed = cand.with_columns(_h(pl.col("rollout_id"), ctx, "shuffle").alias("key")).drop("rollout_id")
             if ctx.unique_variants:
                 keyed = _by_variant(keyed)
             steps = PICKERS[fmt](keyed, _n_of(qs, ctx), ctx)
@@ -591,7 +593,10 @@ def _trace_table(frames: list[pl.DataFrame], qs: pl.DataFrame, cfg, created) -> 
     )
     # 64-bit content id: each part hashed on its own (no concatenated copy of every trace), then combined
     parts = [
-        pl.struct("question_id", "format", pl.lit(cfg.ablation or "").alias("ablation"), "rep").hash(seed=1),
+        pl.concat_str(
+            [pl.col("question_id"), pl.col("format"), pl.lit(cfg.ablation or ""), pl.col("rep").cast(pl.String)],
+            separator="\x1f",
+        ).hash(seed=1),
         pl.col("rollout_ids").hash(seed=2),
         pl.col("reflection_ids").hash(seed=3),
         pl.col("trace").hash(seed=4),
