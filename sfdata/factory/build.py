@@ -128,7 +128,8 @@ def samples_by_question(rollouts: pl.DataFrame, grades: pl.DataFrame, reflection
 
 def _aligned(a: pl.DataFrame, b: pl.DataFrame) -> bool:
     """Same rollout ids in the same order (tables written together): no join needed."""
-    return a.height == b.height and bool(a["rollout_id"].equals(b["rollout_id"]))
+    ra, rb = a["rollout_id"], b["rollout_id"]  # (a null id never joins: not aligned, so the join drops it)
+    return a.height == b.height and ra.dtype == rb.dtype and bool(ra.equals(rb, null_equal=False))
 
 
 def _refl_order(valid: pl.DataFrame) -> pl.Series:
