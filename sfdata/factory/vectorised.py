@@ -37,7 +37,7 @@ from sfdata.factory import phrases
 from sfdata.factory.mix import purpose_of
 
 Q = "qidx"
-_RID_SEED = 0x51D_F00D  # rollout ids hashed with this key the no_sample_order draw
+_RID_SEED = 0x51D_F00D  # rollout ids hashed with this seed key the no_sample_order draw
 T = [Q, "k"]  # a trace: question index and sub-index (*C_full / no_reflection lengths)
 
 
@@ -360,7 +360,7 @@ def _blocks(steps: pl.DataFrame, samples: pl.DataFrame, refls: pl.DataFrame, ctx
 
 def _per_trace(st: pl.DataFrame, tail: bool = False) -> pl.DataFrame:
     """Ids listed and counts summed per trace (steps are sorted by trace, so the group_by is cheap), and
-    every step's text parts as columns (`so0`, `resp0`, ... of step 0; null past a trace's last step),
+    every step's text parts as columns (`resp0`, `mid0`, ... of step 0; null past a trace's last step),
     gathered by position so `_traces` copies each trace's text once. `tail`: the final sample's ids are
     listed once more at the end (*C*IC's backtrack), as extra rows after all steps (a group keeps row order)."""
     ids = st.select(
