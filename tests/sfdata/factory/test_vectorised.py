@@ -199,6 +199,12 @@ def test_every_ablation_is_equal_serial_and_in_parallel_chunks():
         parallel, s2 = assemble(table, prompts, {}, BuildConfig(**cfg, workers=3))
         assert serial.height > 24 and s1 == s2
         assert serial.drop("created_at").equals(parallel.drop("created_at")), ablation
+    # questions without a prompt are skipped (counted), the same in chunks
+    some = {q: q for i, q in enumerate(sorted(by_q)) if i % 3}
+    serial, s1 = assemble(table, some, {}, BuildConfig(formats=("*C", "*CC"), n=3, workers=1))
+    parallel, s2 = assemble(table, some, {}, BuildConfig(formats=("*C", "*CC"), n=3, workers=3))
+    assert s1 == s2 and s1["*:unknown_question"] == len(by_q) - len(some)
+    assert set(serial["question_id"]) == set(some) and serial.drop("created_at").equals(parallel.drop("created_at"))
 
 
 def test_sample_table_is_the_same_whatever_the_table_order():
