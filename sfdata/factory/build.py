@@ -140,9 +140,13 @@ def _refl_order(valid: pl.DataFrame) -> pl.Series:
         return valid.with_row_index("_row").sort("pos", "reflection_idx", "reflection_id", maintain_order=True)["_row"]
     packed = valid.select(pl.col("pos").cast(pl.UInt64) * (1 << 32) + pl.col("reflection_idx").cast(pl.UInt64))
     order = packed.to_series().arg_sort()
-    if (packed.to_series().gather(order).diff() == 0).any():
+    if _has_ties(packed.to_series().gather(order)):
         return valid.with_row_index("_row").sort("pos", "reflection_idx", "reflection_id", maintain_order=True)["_row"]
     return order
+
+
+def _has_ties(ordered: pl.Series) -> bool:
+    return bool((ordered == ordered.shift(1)).any())
 
 
 def _by_rollout(rollouts: pl.DataFrame, grades: pl.DataFrame) -> pl.DataFrame:
@@ -170,7 +174,7 @@ def _question_order(df: pl.DataFrame) -> pl.Series:
     if simple:
         packed = ranks.select(pl.col("q") * (1 << 32) + pl.col("v") * (1 << 20) + pl.col("i").cast(pl.UInt64))
         order = packed.to_series().arg_sort()  # no ties (checked below), so stability does not matter
-        if not (packed.to_series().gather(order).diff() == 0).any():
+        if not _has_ties(packed.to_series().gather(order)):
             return order
     return df.with_row_index("_row").sort(*keys, maintain_order=True)["_row"]
 
