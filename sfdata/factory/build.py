@@ -82,7 +82,9 @@ class SampleTable:
         return self.samples["question_id"].n_unique()
 
     def question_ids(self) -> list[str]:
-        return self.samples["question_id"].unique(maintain_order=True).to_list()
+        """In table order: a question's rows are contiguous, so its first row marks it (no hashing)."""
+        q = self.samples["question_id"]
+        return q.filter(q.rle_id().is_first_distinct()).to_list()
 
     def chunks(self, k: int) -> list[SampleTable]:
         """About `k` pieces on question boundaries."""
