@@ -89,13 +89,16 @@ def _sort_small(df: pl.DataFrame, keys: list[tuple[str, int]], tail: str | None 
         parts.append(pl.col(tail) // (1 << (64 - free)) if free < 64 else pl.col(tail))
     if df.height == 0:
         return df
-    bounds = df.select(
-        *(pl.col(c).max().cast(pl.Int64).alias(f"max{i}") for i, (c, _) in enumerate(keys)),
-        *(pl.col(c).min().cast(pl.Int64).alias(f"min{i}") for i, (c, _) in enumerate(keys)),
-    ).row(0)
-    tops, lows = bounds[: len(keys)], bounds[len(keys) :]
-    if any(m >= (1 << b) for m, (_, b) in zip(tops, keys)) or min(lows) < 0:
-        return df.sort(parts, maintain_order=True)
+    fits = {pl.UInt8: 8, pl.UInt16: 16, pl.UInt32: 32}  # unsigned columns no wider than their bits always fit
+    check = [(c, b) for c, b in keys if fits.get(df.schema[c], 99) > b]
+    if check:
+        bounds = df.select(
+            *(pl.col(c).max().cast(pl.Int64).alias(f"max{i}") for i, (c, _) in enumerate(check)),
+            *(pl.col(c).min().cast(pl.Int64).alias(f"min{i}") for i, (c, _) in enumerate(check)),
+        ).row(0)
+        tops, lows = bounds[: len(check)], bounds[len(check) :]
+        if any(m >= (1 << b) for m, (_, b) in zip(tops, check)) or min(lows) < 0:
+            return df.sort(parts, maintain_order=True)
     packed, shift = pl.lit(0, pl.UInt64), 64
     for part, (_, b) in zip(parts, keys):
         shift -= b
