@@ -30,11 +30,15 @@ from tui.components import (
 )
 from tui.data import COLUMNS, PAGE_SIZE, FilterError, Filters, LabelsError, TraceStore, parse_skills
 from tui.render import PALETTE, ok_text
+from tui.search_index import SearchIndex, SearchIndexError
 from tui.source import Source
 
 _CORRECT = [("correct", True), ("incorrect", False)]
 _LABELS = [("keep", "keep"), ("drop", "drop"), ("unlabeled", "none")]
 _NARROW = 120  # columns below which the layout stacks (80x24 terminals)
+#: runs with at least this many traces get a search index (built once, in the background); below it
+#: a scan of the Parquet parts already answers in well under a second
+INDEX_MIN_TRACES = 50_000
 
 
 class InspectorApp(App[None]):
@@ -46,10 +50,12 @@ class InspectorApp(App[None]):
         Binding("escape", "leave_input", "leave a text box", show=False),
     ]
 
-    def __init__(self, source: str | Path | Source):
+    def __init__(self, source: str | Path | Source, use_index: bool = True, index_min_traces: int = INDEX_MIN_TRACES):
         super().__init__()
         self.source = source if isinstance(source, Source) else Source(Path(source))
-        self.store = TraceStore(self.source.run, self.source.traces_files, self.source.labels_path)
+        self.store = TraceStore(self.source.run, self.source.traces_files, self.source.labels_path, use_index)
+        self.index_min_traces = index_min_traces
+        self.indexing = False
         self.filters = Filters()
         self.offset = 0
         self.total = 0
@@ -87,6 +93,43 @@ class InspectorApp(App[None]):
             self.action_rollouts()
         if self.store.labels_error:
             self.notify(self.store.labels_error, title="labels", severity="error", timeout=30, markup=False)
+        if self.store.index_warning:
+            self.notify(self.store.index_warning, title="search index", severity="warning", timeout=15, markup=False)
+        self.maybe_build_index()
+
+    # ---- search index (tui.search_index) ------------------------------------------------------
+    def maybe_build_index(self) -> None:
+        """Index a big run in a worker thread; until it is ready the table keeps scanning the Parquet parts."""
+        state = self.store.index_state()
+        if self.indexing or state not in ("missing", "stale") or self.store.count() < self.index_min_traces:
+            return
+        self.indexing = True
+        self.update_status()
+        self.run_worker(self._build_index, thread=True, exclusive=True, group="index", exit_on_error=False)
+
+    def _build_index(self) -> None:
+        try:
+            idx = self.store.build_index()
+        except (SearchIndexError, OSError) as e:
+            self.call_from_thread(self._index_failed, str(e))
+            return
+        self.call_from_thread(self._index_ready, idx)
+
+    def _index_ready(self, idx: SearchIndex) -> None:
+        self.store.attach_index(idx)
+        self.indexing = False
+        self.update_status()
+        self.notify(f"search index ready ({idx.rows:,} traces): search, sort and filters now use it")
+
+    def _index_failed(self, reason: str) -> None:
+        self.indexing = False
+        self.update_status()
+        self.notify(
+            f"search index not built ({reason}); search and sort scan the traces",
+            title="search index",
+            severity="warning",
+            markup=False,
+        )
 
     def _save_label(self, trace_id: str, label: str | None, note: str | None = None) -> bool:
         """Save one label; an unreadable labels file is shown on screen and left untouched."""
@@ -148,6 +191,7 @@ class InspectorApp(App[None]):
         dropped = sum(1 for v in self.store.labels.values() if v[0] == "drop")
         extra = f"  question {self.filters.question_id}" if self.filters.question_id else ""
         extra += f"  marked {self.marked}" if self.marked else ""
+        extra += "  indexing for fast search..." if self.indexing else ""
         if self.source.name:  # not a plain run directory: say where the labels go
             extra += f"  labels: {self.store.labels_file()}"
         status = Text.assemble(

@@ -1,18 +1,22 @@
 """The inspector's data side: DuckDB over a run's Parquet, filters -> SQL, pages, labels.
 
 Nothing here imports Textual, so it is tested and benchmarked on its own. Pages are fetched
-with LIMIT/OFFSET over a view, so opening a 1M-trace run costs one COUNT and one page.
+with LIMIT/OFFSET over a view, so opening a 1M-trace run costs one COUNT and one page. Once the
+run's search index exists (`tui.search_index`: narrow columns, lengths and lowercased text, built
+once), sorts, filters and full-text search run over it instead of decompressing every trace.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from tui.search_index import BIG, SearchIndex, SearchIndexError, build_index, index_path, open_index, signature
 from tui.tags import cue_patterns
 
 
@@ -36,7 +40,7 @@ COLUMNS: tuple[str, ...] = (
 )
 #: skills from the traces table (the cues come from `tui.tags`, the same regexes `sf skills` counts)
 _STRUCTURE: dict[str, str] = {
-    "reflect": "len(list_filter(reflection_ids, x -> x <> '')) > 0",
+    "reflect": "len(list_filter(reflection_ids, lambda x: x <> '')) > 0",
     "retry": "n_retries > 0",
     "backtrack": "n_backtracks > 0",
     "confirm": "n_confirms > 0",
@@ -69,8 +73,11 @@ class Filters:
     def with_(self, **kw: Any) -> Filters:
         return replace(self, **kw)
 
-    def sql(self) -> tuple[str, list[Any]]:
-        """WHERE clause (or "") and its parameters. User text goes in parameters, never in SQL."""
+    def sql(self, lowered: str = "lower(trace)") -> tuple[str, list[Any]]:
+        """WHERE clause (or "") and its parameters. User text goes in parameters, never in SQL.
+
+        `lowered`: the SQL for the lowercased trace text (the index's precomputed `_lower` column).
+        """
         parts: list[str] = []
         params: list[Any] = []
         if self.format:
@@ -94,7 +101,7 @@ class Filters:
             parts.append("question_id = ?")
             params.append(self.question_id)
         if self.search:
-            parts.append("contains(lower(trace), lower(?))")
+            parts.append(f"contains({lowered}, lower(?))")
             params.append(self.search)
         if self.where.strip():
             parts.append(f"({where_expression(self.where)})")
@@ -212,6 +219,23 @@ _JOINED = (
     "malformed",
 )
 _JOINED_RE = re.compile(r"\b(" + "|".join(_JOINED) + r")\b", re.I)
+#: a filter that names a column the index lacks (or picks columns by pattern) runs over the Parquet views
+_BIG_RE = re.compile(r"\b(" + "|".join(BIG) + r")\b|\bcolumns\s*\(", re.I)
+#: the index's counterparts of `tl` and `t` (same columns, minus the long ones, plus `_lower` and `_row`),
+#: and `fi`, the index alone: no join, so LIMIT stops early and rows keep the file order
+_VIEW_FI = "CREATE OR REPLACE VIEW fi AS SELECT * FROM _idx"
+_VIEW_FTL = """CREATE OR REPLACE VIEW ftl AS
+SELECT i.*, l.label, l.note FROM _idx i LEFT JOIN labels l USING (trace_id)"""
+_VIEW_FT = """CREATE OR REPLACE VIEW ft AS
+SELECT i.*, q.question, l.label, l.note,
+       s.n_verdict_right / nullif(s.n_verdicts, 0) AS verdict_acc,
+       s.n_reflections, s.n_verdicts, s.n_verdict_right, s.cue_wait, s.cue_verify, s.cue_alternatively,
+       s.cue_check, s.malformed
+FROM _idx i
+LEFT JOIN labels l USING (trace_id)
+LEFT JOIN questions q ON q.question_id = i.question_id
+LEFT JOIN (SELECT * FROM skills WHERE source = 'trace') s ON s.id = i.trace_id"""
+_LABEL_RE = re.compile(r"\b(label|note)\b", re.I)
 _VIEW_T = """CREATE OR REPLACE VIEW t AS
 SELECT tr.*, length(tr.trace) AS length, q.question, l.label, l.note,
        s.n_verdict_right / nullif(s.n_verdicts, 0) AS verdict_acc,
@@ -230,13 +254,18 @@ class TraceStore:
     `traces_files` narrows the traces to some files (`sf inspect RUN/exports/kept.parquet`) while
     grades, reflections and skills still come from the run, so a file's numbers match its run's.
     `labels_path` puts the labels somewhere other than RUN/labels.parquet (next to a single file).
+    `use_index=False` never opens the search index (the Parquet-scan path, as before it existed).
     """
 
     run_path: Path
     traces_files: list[Path] | None = None
     labels_path: Path | None = None
+    use_index: bool = True
     con: Any = field(init=False, repr=False)
     labels: dict[str, tuple[str, str]] = field(init=False, default_factory=dict)
+    index: SearchIndex | None = field(init=False, default=None)
+    index_warning: str | None = field(init=False, default=None)
+    _counts: dict[tuple, int] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         from sfdata.store import RunDir
@@ -247,6 +276,8 @@ class TraceStore:
             raise FileNotFoundError(f"{self.run_path} is not a run directory")
         extra = [*(self.traces_files or []), *([self.labels_path] if self.labels_path is not None else [])]
         self.con = connect(self.run, on_corrupt="skip", extra_paths=extra)  # read-only: only these files
+        self.trace_files = self._trace_files()
+        self.index_file = index_path(self.run.path, self.traces_files)
         if self.traces_files is not None:
             self.con.execute(table_view_sql("traces", list(self.traces_files)))
         if self.labels_path is not None:
@@ -255,6 +286,54 @@ class TraceStore:
         self.con.execute(_VIEW_T)
         self.labels_error: str | None = None  # set when the labels file cannot be read: saving stops
         self.labels = self._read_labels()
+        if self.use_index:
+            self._open_index()
+
+    # ---- search index ---------------------------------------------------------------------
+    def _trace_files(self) -> list[Path]:
+        """The files the `traces` view reads (a corrupt part is skipped there, and warned about once)."""
+        from sfdata.store.parquet import readable_files
+
+        if self.traces_files is not None:
+            return list(self.traces_files)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return readable_files(self.run.files("traces"), "traces", "skip")
+
+    def _open_index(self) -> None:
+        """Use the index when it is fresh; a stale one is ignored, an unreadable one is reported (then rebuilt)."""
+        try:
+            idx = open_index(self.index_file, signature(self.trace_files))
+        except SearchIndexError as e:
+            self.index_warning = f"search index ignored, it will be rebuilt: {e}"
+            warnings.warn(self.index_warning, stacklevel=3)
+            return
+        except OSError:  # a part vanished between listing and stat: no index this time
+            return
+        if idx is not None:
+            self.attach_index(idx)
+
+    def index_state(self) -> str:
+        """ready | missing | stale | off (for the status line and the app's decision to build)."""
+        if not self.use_index:
+            return "off"
+        if self.index is not None:
+            return "ready"
+        return "stale" if self.index_file.exists() else "missing"
+
+    def build_index(self) -> SearchIndex:
+        """Build the index of this store's trace files (blocking; safe in a worker thread: uses its own
+        DuckDB connection). Call `attach_index` with the result on the thread that owns the store."""
+        return build_index(self.trace_files, self.index_file)
+
+    def attach_index(self, idx: SearchIndex) -> None:
+        self.con.register("_idx", idx.table)
+        self.con.execute(_VIEW_FI)
+        self.con.execute(_VIEW_FTL)
+        self.con.execute(_VIEW_FT)
+        self.index = idx
+        self._counts.clear()
+        self.index_warning = None
 
     def labels_file(self) -> Path:
         """Where this store's labels are saved (shown on screen)."""
@@ -288,14 +367,35 @@ class TraceStore:
         """(name, SQL type) of every column the WHERE box can use."""
         return [(r[0], r[1]) for r in self.con.sql("DESCRIBE t").fetchall()]
 
-    @staticmethod
-    def _view(f: Filters, sort: str | None = None) -> str:
-        """`tl` (no joins: as fast as the bare traces) unless the WHERE box or the sort needs `t`."""
-        return "t" if _JOINED_RE.search(f"{f.where} {sort or ''}") else "tl"
+    def _plan(self, f: Filters, sort: str | None = None) -> tuple[str, str, list[Any]]:
+        """(view, WHERE clause, parameters) for a filter and sort.
+
+        The index views when the index is attached and the filter names no column it lacks: `fi` (the
+        index alone; the page looks its labels up) unless labels or joined columns are needed;
+        `tl` (no joins: as fast as the bare traces) unless the WHERE box or the sort needs `t`.
+        """
+        joined = bool(_JOINED_RE.search(f"{f.where} {sort or ''}"))
+        if self.index is not None:
+            where, params = f.sql(lowered="_lower")
+            if not _BIG_RE.search(where):
+                labels = bool(_LABEL_RE.search(f"{where} {sort or ''}"))
+                return ("ft" if joined else "ftl" if labels else "fi"), where, params
+        where, params = f.sql()
+        return ("t" if joined else "tl"), where, params
 
     def count(self, f: Filters = Filters()) -> int:
-        where, params = f.sql()
-        return self._sql(f"SELECT count(*) FROM {self._view(f)}{where}", params).fetchall()[0][0]
+        return self._count(*self._plan(f))
+
+    def _count(self, view: str, where: str, params: list[Any]) -> int:
+        """COUNT of a selection, remembered per query while nothing it reads can change (the trace files
+        are fixed at open; labels and the joined tables may be rewritten by others, so those are re-run)."""
+        key = (view, where, tuple((type(p).__name__, p) for p in params))
+        if key in self._counts:
+            return self._counts[key]
+        n = self._sql(f"SELECT count(*) FROM {view}{where}", params).fetchall()[0][0]
+        if view in ("tl", "ftl", "fi") and not _LABEL_RE.search(where):
+            self._counts[key] = n
+        return n
 
     def page(
         self,
@@ -306,24 +406,36 @@ class TraceStore:
         descending: bool = False,
     ) -> Page:
         """One page of the table: the listing's columns, with the joined ones looked up for its ids only."""
-        where, params = f.sql()
         order = ""
         if sort:
             if sort not in COLUMNS:
                 raise FilterError(f"cannot sort by {sort!r}; columns: {', '.join(COLUMNS)}")
             order = f' ORDER BY "{sort}" {"DESC" if descending else "ASC"} NULLS LAST, trace_id'
-        cols = ", ".join(f'"{c}"' for c in COLUMNS if c not in _JOINED) + ", question_id"
-        total = self.count(f)
-        view = self._view(f, sort)
+        view, where, params = self._plan(f, sort)
+        late = ("label",) if view == "fi" else ()  # looked up for the page's ids below
+        cols = ", ".join(f'"{c}"' for c in COLUMNS if c not in _JOINED and c not in late) + ", question_id"
+        if not order and view in ("ftl", "ft"):
+            order = " ORDER BY _row"  # the traces' file order, the same on every page (a join reorders rows)
         sql = f"SELECT {cols} FROM {view}{where}{order} LIMIT {int(limit)} OFFSET {int(offset)}"
         rows = self._sql(sql, params).pl().to_dicts()
-        self._add_joined(rows)
+        # a first page that is not full holds the whole selection: no second scan to count it
+        total = len(rows) if offset == 0 and len(rows) < limit else self.count(f)
+        self._add_joined(rows, with_labels=bool(late))
         return Page(rows, offset, total)
 
-    def _add_joined(self, rows: list[dict[str, Any]]) -> None:
-        """verdict_acc and question text for one page's rows, looked up by id (cheap at any run size)."""
+    def _add_joined(self, rows: list[dict[str, Any]], with_labels: bool = False) -> None:
+        """verdict_acc and question text (and labels) for one page's rows, looked up by id (cheap at any run size)."""
         if not rows:
             return
+        if with_labels:
+            labels = dict(
+                self.con.sql(
+                    "SELECT trace_id, label FROM labels WHERE trace_id IN (SELECT unnest(?))",
+                    params=[[r["trace_id"] for r in rows]],
+                ).fetchall()
+            )
+            for r in rows:
+                r["label"] = labels.get(r["trace_id"])
         acc = dict(
             self.con.sql(
                 "SELECT id, n_verdict_right / nullif(n_verdicts, 0) FROM skills "
@@ -342,8 +454,8 @@ class TraceStore:
 
     def stats(self, f: Filters = Filters(), bins: int = 10) -> Stats:
         """Statistics of the filtered traces, all computed in DuckDB (no rows come to Python)."""
-        where, params = f.sql()
-        view = self._view(f)
+        view, where, params = self._plan(f)
+        view = "ftl" if view == "fi" else view  # the statistics count labels
 
         def sums(cols: dict[str, str]) -> str:
             return ", ".join(f"sum({c}), count(*) FILTER ({c} > 0)" for c in cols.values())
