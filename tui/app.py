@@ -108,10 +108,14 @@ class InspectorApp(App[None]):
         self.run_worker(self._build_index, thread=True, exclusive=True, group="index", exit_on_error=False)
 
     def _build_index(self) -> None:
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
         try:
-            idx = self.store.build_index()
+            idx = self.store.build_index(should_stop=lambda: worker.is_cancelled)
         except (SearchIndexError, OSError) as e:
-            self.call_from_thread(self._index_failed, str(e))
+            if not worker.is_cancelled:  # quitting mid-build: nothing to say
+                self.call_from_thread(self._index_failed, str(e))
             return
         self.call_from_thread(self._index_ready, idx)
 
@@ -165,17 +169,18 @@ class InspectorApp(App[None]):
         for r in page.rows:
             acc = r.get("verdict_acc")
             label = r["label"] or ""
+            # Text cells: the table neither parses them as markup (a question's "[b]" stays text) nor pays for it
             table.add_row(
                 Text(label, style=PALETTE["sf-correct" if label == "keep" else "sf-incorrect"]),
-                r["trace_id"],
-                r["format"],
-                str(r["n_samples"]),
+                Text(r["trace_id"]),
+                Text(r["format"]),
+                Text(str(r["n_samples"])),
                 ok_text(r["is_correct"]),
-                str(r["n_retries"] if r["n_retries"] is not None else ""),
-                "" if acc is None else f"{acc:.2f}",
-                str(r["length"]),
-                str(r["final_answer"] or "")[:30],
-                str(r["question"] or "")[:60],
+                Text(str(r["n_retries"] if r["n_retries"] is not None else "")),
+                Text("" if acc is None else f"{acc:.2f}"),
+                Text(str(r["length"])),
+                Text(str(r["final_answer"] or "")[:30]),
+                Text(str(r["question"] or "")[:60]),
                 key=r["trace_id"],
             )
         if keep_cursor and page.rows:

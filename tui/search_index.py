@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,10 +108,11 @@ def open_index(path: Path, sig: str) -> SearchIndex | None:
     return SearchIndex(path, table, table.num_rows, path.stat().st_size)
 
 
-def build_index(files: list[Path], path: Path) -> SearchIndex:
+def build_index(files: list[Path], path: Path, should_stop: Callable[[], bool] | None = None) -> SearchIndex:
     """Build (or, when another process just built it, reuse) the index of `files` at `path`.
 
     Holds `path`'s file lock for the build: a second inspector waits, then opens the first one's file.
+    `should_stop` is asked between batches (an app quitting mid-build): the temp file is then removed.
     """
     from sfdata.store.lock import file_lock
 
@@ -123,7 +125,7 @@ def build_index(files: list[Path], path: Path) -> SearchIndex:
             found = None  # the caller has already said so; it is replaced below
         if found is not None:
             return found
-        _write(files, path, sig)
+        _write(files, path, sig, should_stop or (lambda: False))
         if signature(files) != sig:
             path.unlink(missing_ok=True)
             raise SearchIndexError("the trace files changed while they were indexed; reopen to index them again")
@@ -133,7 +135,7 @@ def build_index(files: list[Path], path: Path) -> SearchIndex:
     return built
 
 
-def _write(files: list[Path], path: Path, sig: str) -> None:
+def _write(files: list[Path], path: Path, sig: str, should_stop: Callable[[], bool]) -> None:
     """Stream `files` through DuckDB into a temp Arrow file (fsync), then replace `path` with it."""
     import duckdb
     import pyarrow as pa
@@ -157,6 +159,8 @@ def _write(files: list[Path], path: Path, sig: str) -> None:
         with open(tmp, "wb") as fh:
             with pa.ipc.new_file(fh, schema) as writer:
                 for batch in reader:
+                    if should_stop():
+                        raise SearchIndexError("index build stopped")
                     row = pa.array(range(written, written + batch.num_rows), pa.int64())
                     writer.write_batch(pa.RecordBatch.from_arrays([*batch.columns, row], schema=schema))
                     written += batch.num_rows

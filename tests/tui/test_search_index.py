@@ -224,6 +224,9 @@ def test_open_index_reports_missing_stale_and_unreadable(tmp_path, run):
     files = TraceStore(run.path, use_index=False).trace_files
     path = tmp_path / "idx.arrow"
     assert open_index(path, signature(files)) is None
+    with pytest.raises(SearchIndexError, match="stopped"):  # an app quitting mid-build
+        build_index(files, path, should_stop=lambda: True)
+    assert not path.exists() and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     idx = build_index(files, path)
     assert idx.rows == run.read("traces").height and open_index(path, signature(files)) is not None
     assert open_index(path, signature(files[:-1])) is None  # stale
