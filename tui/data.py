@@ -222,21 +222,37 @@ _JOINED = (
 _JOINED_RE = re.compile(r"\b(" + "|".join(_JOINED) + r")\b", re.I)
 #: a filter that names a column the index lacks (or picks columns by pattern) runs over the Parquet views
 _BIG_RE = re.compile(r"\b(" + "|".join(BIG) + r")\b|\bcolumns\s*\(", re.I)
-#: the index's counterparts of `tl` and `t` (same columns, minus the long ones, plus `_lower` and `_row`),
-#: and `fi`, the index alone: no join, so LIMIT stops early and rows keep the file order
-_VIEW_FI = "CREATE OR REPLACE VIEW fi AS SELECT * FROM _idx"
-_VIEW_FTL = """CREATE OR REPLACE VIEW ftl AS
-SELECT i.*, l.label, l.note FROM _idx i LEFT JOIN labels l USING (trace_id)"""
-_VIEW_FT = """CREATE OR REPLACE VIEW ft AS
-SELECT i.*, q.question, l.label, l.note,
-       s.n_verdict_right / nullif(s.n_verdicts, 0) AS verdict_acc,
-       s.n_reflections, s.n_verdicts, s.n_verdict_right, s.cue_wait, s.cue_verify, s.cue_alternatively,
-       s.cue_check, s.malformed
-FROM _idx i
-LEFT JOIN labels l USING (trace_id)
-LEFT JOIN questions q ON q.question_id = i.question_id
-LEFT JOIN (SELECT * FROM skills WHERE source = 'trace') s ON s.id = i.trace_id"""
 _LABEL_RE = re.compile(r"\b(label|note)\b", re.I)
+_QUESTION_RE = re.compile(r"\bquestion\b", re.I)
+_SKILL_RE = re.compile(r"\b(" + "|".join(c for c in _JOINED if c != "question") + r")\b", re.I)
+_SKILL_COLS = """s.n_verdict_right / nullif(s.n_verdicts, 0) AS verdict_acc,
+       s.n_reflections, s.n_verdicts, s.n_verdict_right, s.cue_wait, s.cue_verify, s.cue_alternatively,
+       s.cue_check, s.malformed"""
+
+
+def _fast_view_sql(name: str) -> str:
+    """The index's counterpart of `tl`/`t` (no long columns, plus `_lower` and `_row`) with only the joins
+    its name asks for: l(abels), q(uestions), s(kills). `fi` is the index alone: no join, so LIMIT stops
+    early and rows keep the file order; a 1M-row join with the skills table is paid only when needed."""
+    cols, joins = ["i.*"], []
+    if "l" in name[1:]:
+        cols.append("l.label, l.note")
+        joins.append("LEFT JOIN labels l USING (trace_id)")
+    if "q" in name[1:]:
+        cols.append("q.question")
+        joins.append("LEFT JOIN questions q ON q.question_id = i.question_id")
+    if "s" in name[1:]:
+        cols.append(_SKILL_COLS)
+        joins.append("LEFT JOIN (SELECT * FROM skills WHERE source = 'trace') s ON s.id = i.trace_id")
+    return f"CREATE OR REPLACE VIEW {name} AS SELECT {', '.join(cols)} FROM _idx i {' '.join(joins)}"
+
+
+def _fast_view(labels: bool, question: bool, skills: bool) -> str:
+    name = "f" + "l" * labels + "q" * question + "s" * skills
+    return "fi" if name == "f" else name
+
+
+_FAST_VIEWS = [_fast_view(a, b, c) for a in (False, True) for b in (False, True) for c in (False, True)]
 _VIEW_T = """CREATE OR REPLACE VIEW t AS
 SELECT tr.*, length(tr.trace) AS length, q.question, l.label, l.note,
        s.n_verdict_right / nullif(s.n_verdicts, 0) AS verdict_acc,
@@ -329,9 +345,8 @@ class TraceStore:
 
     def attach_index(self, idx: SearchIndex) -> None:
         self.con.register("_idx", idx.table)
-        self.con.execute(_VIEW_FI)
-        self.con.execute(_VIEW_FTL)
-        self.con.execute(_VIEW_FT)
+        for name in _FAST_VIEWS:
+            self.con.execute(_fast_view_sql(name))
         self.index = idx
         self._counts.clear()
         self.index_warning = None
@@ -371,16 +386,17 @@ class TraceStore:
     def _plan(self, f: Filters, sort: str | None = None) -> tuple[str, str, list[Any]]:
         """(view, WHERE clause, parameters) for a filter and sort.
 
-        The index views when the index is attached and the filter names no column it lacks: `fi` (the
-        index alone; the page looks its labels up) unless labels or joined columns are needed;
-        `tl` (no joins: as fast as the bare traces) unless the WHERE box or the sort needs `t`.
+        The index views when the index is attached and the filter names no column it lacks (`fi`, the
+        index alone, plus only the joins the filter and sort name; the page looks labels up by id);
+        else `tl` (no joins: as fast as the bare traces) unless the WHERE box or the sort needs `t`.
         """
-        joined = bool(_JOINED_RE.search(f"{f.where} {sort or ''}"))
         if self.index is not None:
             where, params = f.sql(lowered="_lower")
             if not _BIG_RE.search(where):
-                labels = bool(_LABEL_RE.search(f"{where} {sort or ''}"))
-                return ("ft" if joined else "ftl" if labels else "fi"), where, params
+                text = f"{where} {sort or ''}"
+                view = _fast_view(*(bool(rx.search(text)) for rx in (_LABEL_RE, _QUESTION_RE, _SKILL_RE)))
+                return view, where, params
+        joined = bool(_JOINED_RE.search(f"{f.where} {sort or ''}"))
         where, params = f.sql()
         return ("t" if joined else "tl"), where, params
 
@@ -394,7 +410,7 @@ class TraceStore:
         if key in self._counts:
             return self._counts[key]
         n = self._sql(f"SELECT count(*) FROM {view}{where}", params).fetchall()[0][0]
-        if view in ("tl", "ftl", "fi") and not _LABEL_RE.search(where):
+        if view in ("tl", "fi") and not _LABEL_RE.search(where):
             self._counts[key] = n
         return n
 
@@ -413,9 +429,9 @@ class TraceStore:
                 raise FilterError(f"cannot sort by {sort!r}; columns: {', '.join(COLUMNS)}")
             order = f' ORDER BY "{sort}" {"DESC" if descending else "ASC"} NULLS LAST, trace_id'
         view, where, params = self._plan(f, sort)
-        late = ("label",) if view == "fi" else ()  # looked up for the page's ids below
+        late = ("label",) if view in _FAST_VIEWS and "l" not in view[1:] else ()  # looked up for the page below
         cols = ", ".join(f'"{c}"' for c in COLUMNS if c not in _JOINED and c not in late) + ", question_id"
-        if not order and view in ("ftl", "ft"):
+        if not order and view in _FAST_VIEWS and view != "fi":
             order = " ORDER BY _row"  # the traces' file order, the same on every page (a join reorders rows)
         sql = f"SELECT {cols} FROM {view}{where}{order} LIMIT {int(limit)} OFFSET {int(offset)}"
         rows = self._sql(sql, params).pl().to_dicts()
@@ -456,7 +472,8 @@ class TraceStore:
     def stats(self, f: Filters = Filters(), bins: int = 10) -> Stats:
         """Statistics of the filtered traces, all computed in DuckDB (no rows come to Python)."""
         view, where, params = self._plan(f)
-        view = "ftl" if view == "fi" else view  # the statistics count labels
+        if view in _FAST_VIEWS and "l" not in view[1:]:  # the statistics count labels
+            view = _fast_view(True, "q" in view[1:], "s" in view[1:])
 
         def sums(cols: dict[str, str]) -> str:
             return ", ".join(f"sum({c}), count(*) FILTER ({c} > 0)" for c in cols.values())
