@@ -410,7 +410,7 @@ class TraceStore:
         if key in self._counts:
             return self._counts[key]
         n = self._sql(f"SELECT count(*) FROM {view}{where}", params).fetchall()[0][0]
-        if view in ("tl", "fi") and not _LABEL_RE.search(where):
+        if view in ("tl", "fi") and not _LABEL_RE.search(where) and "select" not in where.lower():
             self._counts[key] = n
         return n
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 import pytest
 
 from sfdata.factory.build import BuildConfig, build_stage
@@ -187,7 +190,7 @@ def test_stale_index_after_adding_or_replacing_a_part_is_rebuilt(run):
     )
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "other_arrow"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "other_arrow", "bad_offsets"])
 def test_corrupt_index_is_ignored_with_a_warning_and_rebuilt(run, damage):
     _indexed(run).close()
     path = index_path(run.path, None)
@@ -198,15 +201,20 @@ def test_corrupt_index_is_ignored_with_a_warning_and_rebuilt(run, damage):
         path.write_bytes(data[: len(data) // 2])
     elif damage == "empty":
         path.write_bytes(b"")
-    else:  # a valid Arrow file that claims the right signature but lacks the columns
-        import json
-
-        import pyarrow as pa
-
+    elif damage == "other_arrow":  # a valid Arrow file that claims the right signature but lacks the columns
         sig = signature(TraceStore(run.path, use_index=False).trace_files)
         meta = {b"sf_index": json.dumps({"signature": sig, "rows": 1}).encode()}
         table = pa.table({"trace_id": ["x"]}).replace_schema_metadata(meta)
         with pa.OSFile(str(path), "wb") as fh, pa.ipc.new_file(fh, table.schema) as w:
+            w.write_table(table)
+    else:  # the right file, but two texts' offsets out of order (a scan would read a negative length)
+        good = pa.ipc.open_file(pa.py_buffer(data)).read_all()
+        text = good.column("_lower").combine_chunks()
+        offsets = np.frombuffer(text.buffers()[1], dtype=np.int64).copy()
+        offsets[5], offsets[6] = offsets[6], offsets[5]
+        bad = pa.LargeStringArray.from_buffers(len(text), pa.py_buffer(offsets), text.buffers()[2])
+        table = good.set_column(good.schema.get_field_index("_lower"), "_lower", bad)
+        with pa.OSFile(str(path), "wb") as fh, pa.ipc.new_file(fh, good.schema) as w:
             w.write_table(table)
     with pytest.warns(UserWarning, match="search index ignored, it will be rebuilt"):
         store = TraceStore(run.path)
