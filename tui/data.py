@@ -8,6 +8,7 @@ once), sorts, filters and full-text search run over it instead of decompressing 
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from collections.abc import Callable
@@ -230,7 +231,7 @@ _SKILL_COLS = """s.n_verdict_right / nullif(s.n_verdicts, 0) AS verdict_acc,
        s.cue_check, s.malformed"""
 
 
-def _fast_view_sql(name: str) -> str:
+def _fast_view_sql(name: str, positional: bool = False) -> str:
     """The index's counterpart of `tl`/`t` (no long columns, plus `_lower` and `_row`) with only the joins
     its name asks for: l(abels), q(uestions), s(kills). `fi` is the index alone: no join, so LIMIT stops
     early and rows keep the file order; a 1M-row join with the skills table is paid only when needed."""
@@ -241,7 +242,10 @@ def _fast_view_sql(name: str) -> str:
     if "q" in name[1:]:
         cols.append("q.question")
         joins.append("LEFT JOIN questions q ON q.question_id = i.question_id")
-    if "s" in name[1:]:
+    if "s" in name[1:] and positional:  # `_sk`: the skills columns already lined up with the index rows
+        cols.append("s.*")
+        joins.append("POSITIONAL JOIN _sk s")
+    elif "s" in name[1:]:
         cols.append(_SKILL_COLS)
         joins.append("LEFT JOIN (SELECT * FROM skills WHERE source = 'trace') s ON s.id = i.trace_id")
     return f"CREATE OR REPLACE VIEW {name} AS SELECT {', '.join(cols)} FROM _idx i {' '.join(joins)}"
@@ -283,6 +287,8 @@ class TraceStore:
     index: SearchIndex | None = field(init=False, default=None)
     index_warning: str | None = field(init=False, default=None)
     _counts: dict[tuple, int] = field(init=False, default_factory=dict, repr=False)
+    _formats: list[str] | None = field(init=False, default=None, repr=False)
+    _skills_sig: str | None = field(init=False, default=None, repr=False)  # what `_sk` was aligned from
 
     def __post_init__(self) -> None:
         from sfdata.store import RunDir
@@ -349,7 +355,44 @@ class TraceStore:
             self.con.execute(_fast_view_sql(name))
         self.index = idx
         self._counts.clear()
+        self._skills_sig = None
         self.index_warning = None
+
+    def _align_skills(self) -> None:
+        """Line the skills columns up with the index rows once (`_sk`, kept in RUN/.index/traces.skills.arrow
+        until skills.parquet or the traces change), so sorting or filtering on them needs no 1M-row join."""
+        from tui.search_index import open_side, side_path, write_side
+
+        assert self.index is not None
+        files = self.run.files("skills")
+        try:
+            sig = self.index.sig + json.dumps([[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files])
+        except OSError:
+            return
+        if sig == self._skills_sig or not files:
+            return
+        path = side_path(self.index.path, "skills")
+        try:
+            table = open_side(path, sig, self.index.rows)
+        except SearchIndexError as e:
+            warnings.warn(f"skills side table ignored, it is rebuilt: {e}", stacklevel=2)
+            table = None
+        if table is None:
+            table = self.con.sql(
+                f"SELECT {_SKILL_COLS} FROM _idx i LEFT JOIN (SELECT * FROM skills WHERE source = 'trace') s "
+                "ON s.id = i.trace_id ORDER BY i._row"
+            ).to_arrow_table()
+            if table.num_rows != self.index.rows:  # an id twice in skills: keep the join (as `t` does)
+                return
+            try:
+                write_side(table, path, sig)
+            except OSError:
+                pass  # a read-only run: aligned in memory for this session only
+        self.con.register("_sk", table)
+        for name in _FAST_VIEWS:
+            if "s" in name[1:]:
+                self.con.execute(_fast_view_sql(name, positional=True))
+        self._skills_sig = sig
 
     def labels_file(self) -> Path:
         """Where this store's labels are saved (shown on screen)."""
@@ -377,7 +420,11 @@ class TraceStore:
 
     # ---- listing --------------------------------------------------------------------------
     def formats(self) -> list[str]:
-        return [r[0] for r in self.con.sql("SELECT DISTINCT format FROM traces ORDER BY 1").fetchall()]
+        """Distinct formats (the trace files are fixed at open, so asked once: `f` cycles through them)."""
+        if self._formats is None:
+            src = "_idx" if self.index is not None else "traces"
+            self._formats = [r[0] for r in self.con.sql(f"SELECT DISTINCT format FROM {src} ORDER BY 1").fetchall()]
+        return self._formats
 
     def columns(self) -> list[tuple[str, str]]:
         """(name, SQL type) of every column the WHERE box can use."""
@@ -395,6 +442,8 @@ class TraceStore:
             if not _BIG_RE.search(where):
                 text = f"{where} {sort or ''}"
                 view = _fast_view(*(bool(rx.search(text)) for rx in (_LABEL_RE, _QUESTION_RE, _SKILL_RE)))
+                if "s" in view[1:]:
+                    self._align_skills()
                 return view, where, params
         joined = bool(_JOINED_RE.search(f"{f.where} {sort or ''}"))
         where, params = f.sql()

@@ -61,6 +61,7 @@ class SearchIndex:
     table: Any  # pyarrow.Table over the memory-mapped file
     rows: int
     size: int  # bytes on disk
+    sig: str = ""  # the signature it was built for
 
     def __repr__(self) -> str:
         return f"SearchIndex({self.path}, rows={self.rows:,}, size={self.size:,})"
@@ -106,7 +107,7 @@ def open_index(path: Path, sig: str) -> SearchIndex | None:
     want = {*NARROW, "length", "_lower", "_row"}
     if not want <= set(table.column_names) or table.num_rows != meta.get("rows"):
         raise SearchIndexError(f"{path}: columns or row count do not match what it says it holds")
-    return SearchIndex(path, table, table.num_rows, path.stat().st_size)
+    return SearchIndex(path, table, table.num_rows, path.stat().st_size, sig)
 
 
 def _check_offsets(table: Any) -> None:
@@ -125,6 +126,55 @@ def _check_offsets(table: Any) -> None:
             size = 0 if data_buf is None else data_buf.size
             if len(off) != len(chunk) + 1 or off[0] < 0 or off[-1] > size or (np.diff(off) < 0).any():
                 raise SearchIndexError(f"column {name}: string offsets out of order or outside the data")
+
+
+def side_path(index: Path, name: str) -> Path:
+    """A table aligned row by row with the index (RUN/.index/traces.NAME.arrow)."""
+    return index.with_name(f"{index.stem}.{name}.arrow")
+
+
+def open_side(path: Path, sig: str, rows: int) -> Any | None:
+    """A side table written for `sig` with `rows` rows; None when missing or stale; SearchIndexError if unreadable."""
+    import pyarrow as pa
+
+    if not path.is_file():
+        return None
+    try:
+        reader = pa.ipc.open_file(pa.memory_map(str(path), "r"))
+        meta = json.loads((reader.schema.metadata or {}).get(_META, b"{}"))
+        if meta.get("signature") != sig:
+            return None
+        table = reader.read_all()
+        table.validate()
+        _check_offsets(table)
+    except (OSError, ValueError, pa.ArrowException, json.JSONDecodeError) as e:
+        raise SearchIndexError(f"{path}: {type(e).__name__}: {e}") from None
+    if table.num_rows != rows:
+        raise SearchIndexError(f"{path}: {table.num_rows} rows, the index has {rows}")
+    return table
+
+
+def write_side(table: Any, path: Path, sig: str) -> None:
+    """Write a side table atomically (temp file + fsync + os.replace, under the file's lock)."""
+    import pyarrow as pa
+
+    from sfdata.store.lock import file_lock
+    from sfdata.store.tempfiles import new_temp_file
+
+    meta = json.dumps({"signature": sig, "rows": table.num_rows}).encode()
+    table = table.replace_schema_metadata({_META: meta})
+    with file_lock(path):
+        tmp = new_temp_file(path)
+        try:
+            with open(tmp, "wb") as fh:
+                with pa.ipc.new_file(fh, table.schema) as writer:
+                    writer.write_table(table, max_chunksize=_BATCH)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def build_index(files: list[Path], path: Path, should_stop: Callable[[], bool] | None = None) -> SearchIndex:

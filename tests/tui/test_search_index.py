@@ -349,3 +349,26 @@ async def test_small_runs_are_not_indexed_by_the_app(run):
         await pilot.pause()
         assert app.store.index_state() == "missing" and not app.indexing
     assert not (run.path / ".index").exists()
+
+
+def test_skills_columns_are_aligned_once_and_follow_a_rewritten_skills_table(run):
+    from tui.search_index import side_path
+
+    fast = _indexed(run)
+    f = Filters(where="verdict_acc < 1")
+    want = _ids(TraceStore(run.path, use_index=False), f, "verdict_acc", True)
+    assert _ids(fast, f, "verdict_acc", True) == want
+    side = side_path(fast.index_file, "skills")
+    assert side.is_file()  # kept for the next session
+    assert _ids(TraceStore(run.path), f, "verdict_acc", True) == want
+    # sf skills rewrites skills.parquet: the aligned columns are rebuilt from the new table
+    skills = RunDir(run.path).read("skills")
+    flipped = skills.with_columns(n_verdict_right=pl.col("n_verdicts") - pl.col("n_verdict_right"))
+    RunDir(run.path).write("skills", flipped)
+    want2 = _ids(TraceStore(run.path, use_index=False), f, "verdict_acc", True)
+    assert want2 != want and _ids(fast, f, "verdict_acc", True) == want2
+    # a damaged side table is reported and rebuilt
+    side.write_bytes(b"junk")
+    store = TraceStore(run.path)
+    with pytest.warns(UserWarning, match="skills side table ignored"):
+        assert _ids(store, f, "verdict_acc", True) == want2
