@@ -39,6 +39,7 @@ _NARROW = 120  # columns below which the layout stacks (80x24 terminals)
 #: runs with at least this many traces get a search index (built once, in the background); below it
 #: a scan of the Parquet parts already answers in well under a second
 INDEX_MIN_TRACES = 50_000
+_INDEX_DELAY_S = 1.0
 
 
 class InspectorApp(App[None]):
@@ -95,7 +96,8 @@ class InspectorApp(App[None]):
             self.notify(self.store.labels_error, title="labels", severity="error", timeout=30, markup=False)
         if self.store.index_warning:
             self.notify(self.store.index_warning, title="search index", severity="warning", timeout=15, markup=False)
-        self.maybe_build_index()
+        # after the first page is on screen: the build must not delay it
+        self.set_timer(_INDEX_DELAY_S, self.maybe_build_index)
 
     # ---- search index (tui.search_index) ------------------------------------------------------
     def maybe_build_index(self) -> None:
@@ -112,7 +114,7 @@ class InspectorApp(App[None]):
 
         worker = get_current_worker()
         try:
-            idx = self.store.build_index(should_stop=lambda: worker.is_cancelled)
+            idx = self.store.build_index(should_stop=lambda: worker.is_cancelled, threads=1)  # a core for the UI
         except (SearchIndexError, OSError) as e:
             if not worker.is_cancelled:  # quitting mid-build: nothing to say
                 self.call_from_thread(self._index_failed, str(e))

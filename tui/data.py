@@ -344,10 +344,10 @@ class TraceStore:
             return "ready"
         return "stale" if self.index_file.exists() else "missing"
 
-    def build_index(self, should_stop: Callable[[], bool] | None = None) -> SearchIndex:
+    def build_index(self, should_stop: Callable[[], bool] | None = None, threads: int | None = None) -> SearchIndex:
         """Build the index of this store's trace files (blocking; safe in a worker thread: uses its own
         DuckDB connection). Call `attach_index` with the result on the thread that owns the store."""
-        return build_index(self.trace_files, self.index_file, should_stop)
+        return build_index(self.trace_files, self.index_file, should_stop, threads)
 
     def attach_index(self, idx: SearchIndex) -> None:
         self.con.register("_idx", idx.table)

@@ -177,11 +177,14 @@ def write_side(table: Any, path: Path, sig: str) -> None:
             raise
 
 
-def build_index(files: list[Path], path: Path, should_stop: Callable[[], bool] | None = None) -> SearchIndex:
+def build_index(
+    files: list[Path], path: Path, should_stop: Callable[[], bool] | None = None, threads: int | None = None
+) -> SearchIndex:
     """Build (or, when another process just built it, reuse) the index of `files` at `path`.
 
     Holds `path`'s file lock for the build: a second inspector waits, then opens the first one's file.
     `should_stop` is asked between batches (an app quitting mid-build): the temp file is then removed.
+    `threads` caps DuckDB's threads (the app builds in the background on one, leaving a core to the UI).
     """
     from sfdata.store.lock import file_lock
 
@@ -194,7 +197,7 @@ def build_index(files: list[Path], path: Path, should_stop: Callable[[], bool] |
             found = None  # the caller has already said so; it is replaced below
         if found is not None:
             return found
-        _write(files, path, sig, should_stop or (lambda: False))
+        _write(files, path, sig, should_stop or (lambda: False), threads)
         if signature(files) != sig:
             path.unlink(missing_ok=True)
             raise SearchIndexError("the trace files changed while they were indexed; reopen to index them again")
@@ -204,15 +207,19 @@ def build_index(files: list[Path], path: Path, should_stop: Callable[[], bool] |
     return built
 
 
-def _write(files: list[Path], path: Path, sig: str, should_stop: Callable[[], bool]) -> None:
+def _write(files: list[Path], path: Path, sig: str, should_stop: Callable[[], bool], threads: int | None) -> None:
     """Stream `files` through DuckDB into a temp Arrow file (fsync), then replace `path` with it."""
     import duckdb
+    import numpy as np
     import pyarrow as pa
 
     from sfdata.store.duck import table_view_sql
     from sfdata.store.tempfiles import new_temp_file
 
-    con = duckdb.connect(config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
+    config: dict[str, Any] = {"autoload_known_extensions": False, "autoinstall_known_extensions": False}
+    if threads:
+        config["threads"] = threads
+    con = duckdb.connect(config=config)
     tmp = new_temp_file(path)
     try:
         con.execute("SET arrow_large_buffer_size = true")  # long traces: 64-bit string offsets
@@ -230,7 +237,7 @@ def _write(files: list[Path], path: Path, sig: str, should_stop: Callable[[], bo
                 for batch in reader:
                     if should_stop():
                         raise SearchIndexError("index build stopped")
-                    row = pa.array(range(written, written + batch.num_rows), pa.int64())
+                    row = pa.array(np.arange(written, written + batch.num_rows, dtype=np.int64))
                     writer.write_batch(pa.RecordBatch.from_arrays([*batch.columns, row], schema=schema))
                     written += batch.num_rows
             fh.flush()

@@ -283,13 +283,22 @@ def _table_ids(app: InspectorApp) -> list[str]:
     return [k.value for k in app.query_one("#traces").rows]
 
 
+async def _index_built(app: InspectorApp, pilot) -> None:
+    """The app starts the build a moment after the first page (tui.app._INDEX_DELAY_S): wait for it."""
+    import tui.app as app_mod
+
+    await pilot.pause(app_mod._INDEX_DELAY_S + 0.2)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 async def test_app_builds_the_index_then_search_sort_and_format_repaint_the_page(run):
     scan = TraceStore(run.path, use_index=False)
     app = InspectorApp(run.path, index_min_traces=0)
     async with app.run_test(size=(150, 45)) as pilot:
         await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        assert app.store.index_state() == "missing"  # the first page comes from the Parquet scan
+        await _index_built(app, pilot)
         assert app.store.index_state() == "ready" and not app.indexing
         # full-text search through the box
         app.query_one("#f-search").value = "100%"
@@ -333,8 +342,7 @@ async def test_app_with_a_corrupt_index_warns_rebuilds_and_keeps_working(run):
         await pilot.pause()
         notes = [(n.title, n.message) for n in app._notifications]
         assert any(t == "search index" and "rebuilt" in m for t, m in notes)
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await _index_built(app, pilot)
         assert app.store.index_state() == "ready"
         app.query_one("#f-search").value = "a_b"
         await pilot.click("#f-search")
@@ -346,7 +354,7 @@ async def test_app_with_a_corrupt_index_warns_rebuilds_and_keeps_working(run):
 async def test_small_runs_are_not_indexed_by_the_app(run):
     app = InspectorApp(run.path)  # default threshold: far more traces than this run has
     async with app.run_test(size=(150, 45)) as pilot:
-        await pilot.pause()
+        await _index_built(app, pilot)
         assert app.store.index_state() == "missing" and not app.indexing
     assert not (run.path / ".index").exists()
 
