@@ -294,10 +294,10 @@ async def _index_built(app: InspectorApp, pilot) -> None:
 
 async def test_app_builds_the_index_then_search_sort_and_format_repaint_the_page(run):
     scan = TraceStore(run.path, use_index=False)
+    assert not index_path(run.path, None).exists()  # the app opens on the Parquet scan, then builds the index
     app = InspectorApp(run.path, index_min_traces=0)
     async with app.run_test(size=(150, 45)) as pilot:
-        await pilot.pause()
-        assert app.store.index_state() == "missing"  # the first page comes from the Parquet scan
+        # (no "missing" check here: on a loaded machine the build may start before the first pause returns)
         await _index_built(app, pilot)
         assert app.store.index_state() == "ready" and not app.indexing
         # full-text search through the box
