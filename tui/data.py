@@ -206,7 +206,7 @@ _SKILLS_TABLE = {
 
 #: traces + labels: the cheap view, used when a filter and sort name no joined-only column
 _VIEW_TL = """CREATE OR REPLACE VIEW tl AS
-SELECT tr.*, length(tr.trace) AS length, l.label, l.note FROM traces tr LEFT JOIN labels l USING (trace_id)"""
+SELECT tr.*, length(tr.trace) AS length, l.label, l.note FROM traces_pos tr LEFT JOIN labels l USING (trace_id)"""
 #: columns only the full view `t` has (question text, skills table); the page looks them up by id otherwise
 _JOINED = (
     "question",
@@ -262,7 +262,7 @@ SELECT tr.*, length(tr.trace) AS length, q.question, l.label, l.note,
        s.n_verdict_right / nullif(s.n_verdicts, 0) AS verdict_acc,
        s.n_reflections, s.n_verdicts, s.n_verdict_right, s.cue_wait, s.cue_verify, s.cue_alternatively,
        s.cue_check, s.malformed
-FROM traces tr
+FROM traces_pos tr
 LEFT JOIN labels l USING (trace_id)
 LEFT JOIN questions q ON q.question_id = tr.question_id
 LEFT JOIN (SELECT * FROM skills WHERE source = 'trace') s ON s.id = tr.trace_id"""
@@ -305,6 +305,8 @@ class TraceStore:
             self.con.execute(table_view_sql("traces", list(self.traces_files)))
         if self.labels_path is not None:
             self.con.execute(table_view_sql("labels", self.label_files()))
+        # the traces with their file and row (`_file`, `_pos`): unsorted pages keep the files' order
+        self.con.execute(table_view_sql("traces", self.trace_files, name="traces_pos", positions=True))
         self.con.execute(_VIEW_TL)
         self.con.execute(_VIEW_T)
         self.labels_error: str | None = None  # set when the labels file cannot be read: saving stops
@@ -482,6 +484,8 @@ class TraceStore:
         cols = ", ".join(f'"{c}"' for c in COLUMNS if c not in _JOINED and c not in late) + ", question_id"
         if not order and view in _FAST_VIEWS and view != "fi":
             order = " ORDER BY _row"  # the traces' file order, the same on every page (a join reorders rows)
+        elif not order and view in ("t", "tl"):
+            order = " ORDER BY _file, _pos"  # the same for the Parquet views: else pages repeat and skip rows
         sql = f"SELECT {cols} FROM {view}{where}{order} LIMIT {int(limit)} OFFSET {int(offset)}"
         rows = self._sql(sql, params).pl().to_dicts()
         # a first page that is not full holds the whole selection: no second scan to count it

@@ -70,17 +70,26 @@ def _column_sql(table: str, column: str, absent: set[str]) -> str:
     return _ident(column) if default is None else f"coalesce({_ident(column)}, {lit})"
 
 
-def table_view_sql(table: str, files: list[Path]) -> str:
-    """`CREATE VIEW` statement for one table: its files cast to the schema, or an empty typed view."""
+def table_view_sql(table: str, files: list[Path], name: str | None = None, positions: bool = False) -> str:
+    """`CREATE VIEW` statement for one table: its files cast to the schema, or an empty typed view.
+
+    `positions` adds `_file` and `_pos` (file name, row within the file): ordering by them is the files'
+    order on every query, which a join alone does not keep (paging needs one fixed order)."""
     schema = duck_schema(table)
     absent = _later_columns_absent(table, files)  # older parts may predate a column: read its default
     cols = ", ".join(f'CAST({_column_sql(table, c, absent)} AS {t}) AS "{c}"' for c, t in schema.items())
+    view = _ident(name or table)
     if files:
         lst = "[" + ", ".join(_sql_str(str(p)) for p in files) + "]"
-        src = f"read_parquet({lst}, union_by_name = true)"
-        return f'CREATE OR REPLACE VIEW "{table}" AS SELECT {cols} FROM {src}'
+        if positions:
+            cols += ", filename AS _file, file_row_number AS _pos"
+        extra = ", filename = true, file_row_number = true" if positions else ""
+        src = f"read_parquet({lst}, union_by_name = true{extra})"
+        return f"CREATE OR REPLACE VIEW {view} AS SELECT {cols} FROM {src}"
     nulls = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in schema.items())
-    return f'CREATE OR REPLACE VIEW "{table}" AS SELECT {nulls} WHERE false'
+    if positions:
+        nulls += ", CAST(NULL AS VARCHAR) AS _file, CAST(NULL AS BIGINT) AS _pos"
+    return f"CREATE OR REPLACE VIEW {view} AS SELECT {nulls} WHERE false"
 
 
 def connect(
