@@ -60,7 +60,7 @@ def main() -> None:
         "vs the same table through a Polars frame (imports pyarrow)"
     )
     if args.big and not args.quick:
-        big_ours, big_base = measure(big_run(args.big).path, max(2, args.repeat // 2))
+        big_ours, big_base = measure(big_run(args.big).path, args.repeat)
         extra = {"big_traces": args.big, "big_ours_s": round(big_ours, 3), "big_baseline_s": round(big_base, 3)}
         note += f"; on {args.big:,} traces {big_ours:.2f}s vs {big_base:.2f}s"
     report("sf_query", ours, base, "s", note, higher_is_better=False, **extra)
