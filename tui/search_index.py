@@ -88,14 +88,27 @@ def signature(files: list[Path]) -> str:
 
 def open_index(path: Path, sig: str) -> SearchIndex | None:
     """The index at `path` if it matches `sig`; None when missing or stale; SearchIndexError when unreadable."""
-    import pyarrow as pa
 
     path = Path(path)
+    got = _read_mapped(path, sig)
+    if got is None:
+        return None
+    table, meta = got
+    want = {*NARROW, "length", "_lower", "_row"}
+    if not want <= set(table.column_names) or table.num_rows != meta.get("rows"):
+        raise SearchIndexError(f"{path}: columns or row count do not match what it says it holds")
+    return SearchIndex(path, table, table.num_rows, path.stat().st_size, sig)
+
+
+def _read_mapped(path: Path, sig: str) -> tuple[Any, dict] | None:
+    """(table, metadata) of a memory-mapped Arrow file written for `sig`; None when missing or stale;
+    SearchIndexError when it cannot be trusted (truncated, foreign, damaged offsets)."""
+    import pyarrow as pa
+
     if not path.is_file():
         return None
     try:
-        source = pa.memory_map(str(path), "r")
-        reader = pa.ipc.open_file(source)
+        reader = pa.ipc.open_file(pa.memory_map(str(path), "r"))
         meta = json.loads((reader.schema.metadata or {}).get(_META, b"{}"))
         if meta.get("signature") != sig:
             return None
@@ -104,10 +117,7 @@ def open_index(path: Path, sig: str) -> SearchIndex | None:
         _check_offsets(table)
     except (OSError, ValueError, pa.ArrowException, json.JSONDecodeError) as e:
         raise SearchIndexError(f"{path}: {type(e).__name__}: {e}") from None
-    want = {*NARROW, "length", "_lower", "_row"}
-    if not want <= set(table.column_names) or table.num_rows != meta.get("rows"):
-        raise SearchIndexError(f"{path}: columns or row count do not match what it says it holds")
-    return SearchIndex(path, table, table.num_rows, path.stat().st_size, sig)
+    return table, meta
 
 
 def _check_offsets(table: Any) -> None:
@@ -135,20 +145,10 @@ def side_path(index: Path, name: str) -> Path:
 
 def open_side(path: Path, sig: str, rows: int) -> Any | None:
     """A side table written for `sig` with `rows` rows; None when missing or stale; SearchIndexError if unreadable."""
-    import pyarrow as pa
-
-    if not path.is_file():
+    got = _read_mapped(path, sig)
+    if got is None:
         return None
-    try:
-        reader = pa.ipc.open_file(pa.memory_map(str(path), "r"))
-        meta = json.loads((reader.schema.metadata or {}).get(_META, b"{}"))
-        if meta.get("signature") != sig:
-            return None
-        table = reader.read_all()
-        table.validate()
-        _check_offsets(table)
-    except (OSError, ValueError, pa.ArrowException, json.JSONDecodeError) as e:
-        raise SearchIndexError(f"{path}: {type(e).__name__}: {e}") from None
+    table = got[0]
     if table.num_rows != rows:
         raise SearchIndexError(f"{path}: {table.num_rows} rows, the index has {rows}")
     return table

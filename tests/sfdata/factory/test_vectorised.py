@@ -22,6 +22,15 @@ question_st = st.lists(
     st.tuples(st.booleans(), st.sampled_from(VARIANTS), st.integers(0, 2), st.booleans()), min_size=0, max_size=9
 )
 
+# the reflections columns samples_by_question reads
+REFLECTION_COLUMNS = {
+    "rollout_id": pl.String,
+    "reflection_idx": pl.Int64,
+    "reflection_id": pl.String,
+    "text": pl.String,
+    "is_valid": pl.Boolean,
+}
+
 
 def _tables(questions):
     """The SampleTable and the reference Samples per question, for lists of (correct, variant, n_refl, clean)."""
@@ -51,13 +60,7 @@ def _raw_tables(questions, with_samples: bool = False):
         by_q[qid] = out
     rfs = pl.DataFrame(
         [{**r, "is_valid": r.pop("valid", True)} for r in rf],
-        schema={
-            "rollout_id": pl.String,
-            "reflection_idx": pl.Int64,
-            "reflection_id": pl.String,
-            "text": pl.String,
-            "is_valid": pl.Boolean,
-        },
+        schema=REFLECTION_COLUMNS,
     )
     ros = pl.DataFrame(
         ro,
@@ -239,15 +242,7 @@ def test_question_order_keeps_ties_in_rollout_id_order():
         }
     )
     gr = ro.select("rollout_id", pl.lit("1").alias("extracted_answer"), pl.lit(True).alias("is_correct"))
-    rf = pl.DataFrame(
-        schema={
-            "rollout_id": pl.String,
-            "reflection_idx": pl.Int64,
-            "reflection_id": pl.String,
-            "text": pl.String,
-            "is_valid": pl.Boolean,
-        }
-    )
+    rf = pl.DataFrame(schema=REFLECTION_COLUMNS)
     t = samples_by_question(ro.reverse(), gr, rf)
     assert t.samples["rollout_id"].to_list() == ["c", "a", "d", "b"]
 
