@@ -448,7 +448,7 @@ def test_query_table_prints_duckdb_rows_as_the_frame_table(fx, capsys):
 @pytest.mark.parametrize(
     "sql",
     [
-        "SELECT format, count(*) AS n, avg(n_samples) AS mean, bool_or(is_correct) AS ok FROM traces GROUP BY 1",
+        "SELECT format, count(*) AS n, avg(n_samples) AS mean, bool_or(is_correct) AS ok FROM traces GROUP BY 1 ORDER BY 1",
         "SELECT trace_id, rollout_ids, created_at, NULL AS nothing FROM traces ORDER BY trace_id",
         "SELECT 1.0 / 3 AS third, 10::UBIGINT AS big, 'x' AS s WHERE false",
         "SELECT '[bold]not markup[/]' AS tricky",
