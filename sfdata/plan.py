@@ -99,9 +99,8 @@ def _check_experiment(config: dict[str, Any], exp) -> None:
 def _check_held_out(cfgs: dict[str, Any]) -> None:
     """Draw the RL and eval questions as the run will (the same generators, seeds and exclusions), so a config
     asking for more held-out questions than a task level has left fails here, not an hour into the run."""
-    from sfdata import prompts as pv
     from sfdata.tasks import Question, get_task, make_questions
-    from sftrain.eval import parse_task_specs
+    from sftrain.eval import draw_eval_sets
     from sftrain.experiment import step_config
     from sftrain.heldout import draw_held_out, keys_of, merge
 
@@ -125,13 +124,10 @@ def _check_held_out(cfgs: dict[str, Any]) -> None:
     evals += [("[eval]", cfgs["eval"])] if "eval" in cfgs else []
     for where, ev in evals:
         fewshot = int(ev.fewshot if ev.fewshot is not None else getattr(gen, "fewshot", 0) or 0)
-        for name, level in parse_task_specs(ev.tasks):
-            task = get_task(name)
-            demos = task.generate(fewshot, pv.FEWSHOT_SEED, level=level) if fewshot > 0 else []
-            try:
-                draw_held_out(task, ev.n_questions, ev.seed, level, merge(trained, keys_of(demos)))
-            except ValueError as e:
-                raise ValueError(f"{where}: eval questions held out from the training questions: {e}") from None
+        try:
+            draw_eval_sets(ev, trained, fewshot)
+        except ValueError as e:
+            raise ValueError(f"{where}: eval questions held out from the training questions: {e}") from None
 
 
 def _rl_questions(rl_cfg) -> int:

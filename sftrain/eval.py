@@ -79,22 +79,33 @@ def resolve_fewshot(run: RunDir, cfg: EvalConfig) -> int:
 def eval_questions(run: RunDir, cfg: EvalConfig, models: list[str | None], fewshot: int, log=print):
     """(task, question) pairs disjoint from every training question of the run, of `exclude_from` runs, of
     the models' own training data, and from the few-shot demonstrations; and the count removed per task:level."""
-    from sfdata import prompts as pv
-    from sfdata.tasks import get_task
-    from sftrain.heldout import draw_held_out, keys_of, merge, run_keys, trained_keys
+    from sftrain.heldout import merge, run_keys, trained_keys
 
-    out, removed = [], {}
     base = merge(run_keys(run.path), *(run_keys(r) for r in cfg.exclude_from), *(trained_keys(m) for m in models))
-    for name, level in parse_task_specs(cfg.tasks):
-        task = get_task(name)
-        demos = task.generate(fewshot, pv.FEWSHOT_SEED, level=level) if fewshot > 0 else []
-        drawn = draw_held_out(task, cfg.n_questions, cfg.seed, level, merge(base, keys_of(demos)))
-        removed[f"{name}:{level}" if level is not None else name] = drawn.overlap_removed
+    out, removed = [], {}
+    for label, task, drawn in draw_eval_sets(cfg, base, fewshot):
+        removed[label] = drawn.overlap_removed
         out += [(task, q) for q in drawn.questions]
     log(
         "eval questions removed as overlapping training questions: " + ", ".join(f"{k} {v}" for k, v in removed.items())
     )
     return out, removed
+
+
+def draw_eval_sets(cfg: EvalConfig, exclude, fewshot: int) -> list[tuple[str, Any, Any]]:
+    """(task:level label, task, Drawn) per entry of `cfg.tasks`: held out from `exclude` and from the few-shot
+    demonstrations. The run draws with it, and `sf run --dry-run` draws the same sets to check they exist."""
+    from sfdata import prompts as pv
+    from sfdata.tasks import get_task
+    from sftrain.heldout import draw_held_out, keys_of, merge
+
+    out = []
+    for name, level in parse_task_specs(cfg.tasks):
+        task = get_task(name)
+        demos = task.generate(fewshot, pv.FEWSHOT_SEED, level=level) if fewshot > 0 else []
+        drawn = draw_held_out(task, cfg.n_questions, cfg.seed, level, merge(exclude, keys_of(demos)))
+        out.append((f"{name}:{level}" if level is not None else name, task, drawn))
+    return out
 
 
 def _generate_variants(cfg: EvalConfig, model: str | None, msgs: list, seeds: list, forced_seeds: list) -> dict:

@@ -7,7 +7,6 @@ Tables with no file yet are empty views with the canonical schema, so every quer
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -137,12 +136,9 @@ _SHARED_MAX = 4  # runs x table sets kept open per process
 
 
 def _files_signature(run: RunDir, tables: frozenset[str]) -> tuple:
-    sig = []
-    for table in sorted(tables):
-        for p in run.files(table):
-            st = os.stat(p)
-            sig.append((str(p), st.st_ino, st.st_size, st.st_mtime_ns))
-    return tuple(sig)
+    from sfdata.store.parquet import file_identity
+
+    return tuple(file_identity(p) for table in sorted(tables) for p in run.files(table))
 
 
 def read_connection(run: RunDir | str | Path, tables: Iterable[str] | None = None) -> duckdb.DuckDBPyConnection:

@@ -111,6 +111,12 @@ _SCHEMAS: dict[tuple, frozenset[str]] = {}  # (path, inode, size, mtime_ns) -> c
 ColumnReader = Callable[[Path], Iterable[str]]
 
 
+def file_identity(path: Path) -> tuple[str, int, int, int]:
+    """(path, inode, size, mtime): our writes are temp + rename, so any rewrite changes it."""
+    st = os.stat(path)
+    return (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def polars_columns(path: Path | io.BytesIO) -> list[str]:
     import polars as pl
 
@@ -124,8 +130,7 @@ def file_columns(path: Path, reader: ColumnReader | None = None) -> frozenset[st
     (inspector, `sf serve`, notebooks) validates a run of many parts without re-reading footers.
     `reader` reads the footer (default Polars; the DuckDB views pass DuckDB's, so they never import Polars).
     """
-    st = os.stat(path)
-    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    key = file_identity(path)
     got = _SCHEMAS.get(key)
     if got is None:
         got = frozenset((reader or polars_columns)(path))

@@ -190,8 +190,6 @@ SPECS: dict[str, tuple[dict[str, str], str, str]] = {
 TABLES = SPECS
 
 _DUCK = {"str": "VARCHAR", "i32": "INTEGER", "i64": "BIGINT", "f64": "DOUBLE", "bool": "BOOLEAN", "ts": "TIMESTAMPTZ"}
-_NAMES = {"QUESTIONS": "questions", "ROLLOUTS": "rollouts", "GRADES": "grades", "REFLECTIONS": "reflections"}
-_NAMES |= {"TRACES": "traces", "LABELS": "labels", "SKILLS": "skills", "EVAL": "eval", "RL_LOG": "rl_log"}
 
 
 def types_of(table: str) -> dict[str, str]:
@@ -238,6 +236,6 @@ def schema_of(table: str) -> dict[str, Any]:
 
 def __getattr__(name: str) -> dict[str, Any]:
     """`schemas.TRACES` etc.: the Polars schema, built on first use (PEP 562)."""
-    if name in _NAMES:
-        return schema_of(_NAMES[name])
+    if name.isupper() and name.lower() in SPECS:
+        return schema_of(name.lower())
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
