@@ -147,7 +147,6 @@ def where_expression(text: str) -> str:
     `SELECT 1 FROM t WHERE NOT (text)` as one SELECT whose condition is that NOT: any text that
     closes the parenthesis and adds `OR ...` would put the OR on top instead.
     """
-    import json
 
     import duckdb
 
@@ -363,12 +362,12 @@ class TraceStore:
     def _align_skills(self) -> None:
         """Line the skills columns up with the index rows once (`_sk`, kept in RUN/.index/traces.skills.arrow
         until skills.parquet or the traces change), so sorting or filtering on them needs no 1M-row join."""
-        from tui.search_index import open_side, side_path, write_side
+        from tui.search_index import open_side, side_path, signature, write_side
 
         assert self.index is not None
         files = self.run.files("skills")
         try:
-            sig = self.index.sig + json.dumps([[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files])
+            sig = self.index.sig + signature(files)  # the same file identities the index itself is keyed on
         except OSError:
             return
         if sig == self._skills_sig or not files:
