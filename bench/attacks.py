@@ -40,7 +40,7 @@ def count(group: str, ok: bool) -> None:
 
 
 def sf(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "sfdata.cli.main", *args], cwd=ROOT, env=ENV, text=True,
+    return subprocess.Popen([sys.executable, "-m", "sfdata.app.cli.main", *args], cwd=ROOT, env=ENV, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
 
 
@@ -139,7 +139,7 @@ def serve_attacks() -> None:
 
 
 def sql_attacks(tmp: Path) -> None:
-    from sfdata.cli.main import main
+    from sfdata.app.cli.main import main
     from tui.data import FilterError, Filters, TraceStore
 
     r = make_run(tmp / "sql", n_questions=2)
@@ -165,7 +165,7 @@ def markup_and_secrets(tmp: Path) -> None:
     import contextlib
     import io
 
-    from sfdata.cli._common import emit
+    from sfdata.app.cli._common import emit
 
     for h in ["[/]", "[bold red]x", "[/bold]", "[link=http://x]y"]:
         buf = io.StringIO()

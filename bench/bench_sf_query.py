@@ -19,7 +19,7 @@ from _common import report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAME_PATH = (
-    "import sys\nfrom pathlib import Path\nfrom sfdata import queries\nfrom sfdata.cli._common import existing_run\n"
+    "import sys\nfrom pathlib import Path\nfrom sfdata import queries\nfrom sfdata.app.cli._common import existing_run\n"
     "from sfdata.output import emit\n"
     "emit(queries.run_query(existing_run(Path(sys.argv[1])), 'skill_frequency'), 'table', None, "
     "title='skill_frequency')"
@@ -34,7 +34,7 @@ def _time(cmd: list[str]) -> tuple[float, str]:
 
 
 def measure(run_path: Path, repeat: int) -> tuple[float, float]:
-    ours_cmd = [sys.executable, "-m", "sfdata.cli.main", "query", "skill_frequency", "--run", str(run_path)]
+    ours_cmd = [sys.executable, "-m", "sfdata.app.cli.main", "query", "skill_frequency", "--run", str(run_path)]
     base_cmd = [sys.executable, "-c", FRAME_PATH, str(run_path)]
     ours, base = float("inf"), float("inf")
     for _ in range(repeat):

@@ -70,7 +70,7 @@ def graded_rollouts(run: RunDir) -> pl.DataFrame:
 
 def plan_reflections(run: RunDir, cfg: ReflectConfig, joined: pl.DataFrame) -> list[dict[str, Any]]:
     """Every missing (rollout, k) reflection job with its stable id and its own seed, in a fixed order."""
-    from sfdata.rollouts import model_name
+    from sfdata.generate import model_name
 
     questions = {r["question_id"]: Question.from_row(r) for r in run.read("questions").iter_rows(named=True)}
     mname = model_name(cfg.model)
@@ -106,7 +106,7 @@ def reflect_stage(run: RunDir, cfg: ReflectConfig, engine: Engine | None = None)
     Each reflection's request is seeded with its own seed (from its id), so the K reflections of
     a rollout differ on per-request engines. An engine passed in stays open; one created is closed.
     """
-    from sfdata.rollouts import model_name
+    from sfdata.generate import model_name
 
     joined = graded_rollouts(run)
     jobs = plan_reflections(run, cfg, joined)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sfdata.grading import grade_stage
+from sfdata.grade import grade_stage
 from sfdata.prompts import DEFAULT_VARIANTS
 from sfdata.store import RunDir, stable_id
 from sfdata.store.run import now_utc

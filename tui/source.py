@@ -77,10 +77,10 @@ def resolve_source(source: str, config: str | None = None, split: str = "train")
         info = pull(source, cache, config=config, split=split)
         if info.get("kind") == "raw":
             from sfdata.factory.build import BuildConfig
-            from sfdata.stages import run_stage
+            from sfdata.stage_runtime import DATA_STAGES, run_stage
             from sfdata.store import RunDir
 
-            run_stage(RunDir(cache), "build", BuildConfig())
+            run_stage(RunDir(cache), DATA_STAGES["build"], BuildConfig())
     labels = labels_path_for(p) if p.is_file() else None
     return Source(cache, None, labels, p.name if p.exists() else source)
 

@@ -316,7 +316,7 @@ def import_frame(
 
 def _tables(col: _Collector, task: str, res: ImportResult) -> dict[str, pl.DataFrame]:
     """Grade with the grade stage's code (or keep the published flag), then judge reflections."""
-    from sfdata.grading import grade_frame
+    from sfdata.grade import grade_frame
     from sfdata.reflect import parse_verdict
     from sfdata.store import stable_id
     from sfdata.store.schemas import GRADES

@@ -417,7 +417,7 @@ def test_eval_accuracy(fx):
 
 
 def test_query_cli_formats_and_adhoc_sql(fx, tmp_path, capsys):
-    from sfdata.cli.main import main
+    from sfdata.app.cli.main import main
 
     assert main(["query", "label_summary", "--run", str(fx[0].path), "--format", "csv"]) == 0
     out = capsys.readouterr().out
@@ -433,7 +433,7 @@ def test_query_cli_formats_and_adhoc_sql(fx, tmp_path, capsys):
 
 def test_query_table_prints_duckdb_rows_as_the_frame_table(fx, capsys):
     """`sf query` prints DuckDB rows without a Polars frame: the same table as `emit` of the frame, every query."""
-    from sfdata.cli.main import main
+    from sfdata.app.cli.main import main
     from sfdata.output import emit
 
     for q in queries.available():
@@ -456,7 +456,7 @@ def test_query_table_prints_duckdb_rows_as_the_frame_table(fx, capsys):
 )
 def test_sql_table_prints_duckdb_rows_as_the_frame_table(fx, capsys, sql):
     """`sf sql` prints DuckDB rows without a Polars frame: the same table as `emit` of `run_sql`'s frame."""
-    from sfdata.cli.main import main
+    from sfdata.app.cli.main import main
     from sfdata.output import emit
 
     assert main(["sql", sql, "--run", str(fx[0].path)]) == 0
@@ -472,7 +472,7 @@ def test_query_cli_imports_neither_pyarrow_nor_polars(fx):
     import sys
 
     code = (
-        "import sys\nfrom sfdata.cli.main import main\n"
+        "import sys\nfrom sfdata.app.cli.main import main\n"
         f"rc = main(['query', 'skill_frequency', '--run', {str(fx[0].path)!r}])\n"
         "print('IMPORTED', 'pyarrow' in sys.modules, 'polars' in sys.modules, rc)"
     )

@@ -12,10 +12,10 @@ import polars as pl
 import pytest
 
 from sfdata.engines.base import Completion, SamplingParams, request_seeds
+from sfdata.generate import GenerateConfig, generate_stage
 from sfdata.generation import engine_for, generate_jobs
-from sfdata.grading import grade_stage
+from sfdata.grade import grade_stage
 from sfdata.reflect import FORCE_TOKENS, ReflectConfig, reflect_stage
-from sfdata.rollouts import GenerateConfig, generate_stage
 from sfdata.store import RunDir
 from sfdata.store.ids import seed_from_id
 from sfdata.tasks import make_questions

@@ -30,7 +30,12 @@ def sf(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "HF_TOKEN")}
     env.update(PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
     return subprocess.run(
-        [sys.executable, "-m", "sfdata.cli.main", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "sfdata.app.cli.main", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

@@ -14,7 +14,7 @@ from sfdata.store import RunDir
 from sfdata.tasks import make_questions
 from tests.helpers import tiny_model_dir
 
-CLI = [sys.executable, "-c", "import sys; from sfdata.cli.main import main; sys.exit(main())"]
+CLI = [sys.executable, "-c", "import sys; from sfdata.app.cli.main import main; sys.exit(main())"]
 
 
 def _questions(path: Path, n: int = 4) -> RunDir:
@@ -49,7 +49,7 @@ def _ids(run: RunDir, table: str, col: str) -> list[str]:
 
 
 def test_generate_and_reflect_survive_kill_9(tmp_path):
-    from sfdata.cli.main import main
+    from sfdata.app.cli.main import main
 
     model = str(tiny_model_dir())
     gen = [

@@ -8,8 +8,8 @@ import dataclasses
 import pytest
 
 from sfdata.factory.build import BuildConfig
+from sfdata.generate import GenerateConfig
 from sfdata.reflect import ReflectConfig
-from sfdata.rollouts import GenerateConfig
 from sfdata.stagecfg import SamplingConfig, add_config_args, config_from, from_dict
 
 
@@ -66,7 +66,7 @@ def test_dead_code_is_gone():
 
 
 def test_training_commands_take_their_flags_from_the_configs():
-    from sfdata.cli.main import build_parser
+    from sfdata.app.cli.main import build_parser
     from sfdata.stagecfg import config_from
     from sftrain.eval import EvalConfig
     from sftrain.rl import RLRunConfig

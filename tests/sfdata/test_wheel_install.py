@@ -41,7 +41,9 @@ def test_installed_wheel_runs_a_named_query_outside_the_source_tree(tmp_path):
     skills_stage(run)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    code = "import sfdata, sys; from sfdata.cli.main import main; print(sfdata.__file__); sys.exit(main(sys.argv[1:]))"
+    code = (
+        "import sfdata, sys; from sfdata.app.cli.main import main; print(sfdata.__file__); sys.exit(main(sys.argv[1:]))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code, "query", "skill_frequency", "--run", str(run.path), "--format", "csv"],
         env={**env, "PYTHONPATH": str(site)},

@@ -271,7 +271,7 @@ def test_single_file_source_gets_its_own_index(run):
 
 def test_cli_build_index(run):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "sfdata.cli.main", "inspect", str(run.path), "--build-index"]
+    cmd = [sys.executable, "-m", "sfdata.app.cli.main", "inspect", str(run.path), "--build-index"]
     first = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     assert "search index built" in first.stdout and "traces.arrow" in first.stdout

@@ -174,7 +174,7 @@ def test_parallel_assembly_equals_serial(tmp_path):
 
 
 def test_build_adds_by_default_and_replace_keeps_only_this_build(tmp_path, capsys):
-    from sfdata.cli.main import main
+    from sfdata.app.cli.main import main
     from sfdata.factory.build import BuildConfig, build_stage
     from tests.synth import make_run
 

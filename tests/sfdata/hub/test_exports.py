@@ -86,7 +86,7 @@ def test_verl_reward_grades_multiplication_too(tmp_path):
 
 
 def test_export_name_must_be_a_plain_file_name(built_run, tmp_path):
-    from sfdata.cli.main import main
+    from sfdata.app.cli.main import main
 
     for bad in ("../../x", "a/b", "..", "/etc/x"):
         with pytest.raises(ValueError, match="plain file name"):
@@ -96,7 +96,7 @@ def test_export_name_must_be_a_plain_file_name(built_run, tmp_path):
 
 
 def test_push_folder_never_deletes_what_it_did_not_make(built_run, tmp_path):
-    from sfdata.cli.main import main
+    from sfdata.app.cli.main import main
 
     precious = tmp_path / "precious"
     precious.mkdir()

@@ -71,7 +71,7 @@ def test_import_wrong_type_is_rejected(tmp_path):
 
 
 def test_raw_export_writes_the_official_layout_and_round_trips_with_ids(built_run, tmp_path):
-    from sfdata.cli.main import main
+    from sfdata.app.cli.main import main
 
     raw = export_raw(built_run.path)
     assert raw.height == built_run.read("rollouts").height  # one row per sampled response
@@ -231,7 +231,7 @@ def test_pull_sft_and_raw_configs_from_a_folder(built_run, tmp_path):
 
 
 def test_cli_import_export_push_dry_run(built_run, tmp_path, capsys):
-    from sfdata.cli.main import main
+    from sfdata.app.cli.main import main
 
     assert main(["import", str(FIXTURE), "--run", str(tmp_path / "c")]) == 0
     assert "bad" in capsys.readouterr().out

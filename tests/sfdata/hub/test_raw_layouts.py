@@ -95,7 +95,7 @@ def test_import_ids_do_not_depend_on_how_the_path_is_spelled(tmp_path, monkeypat
     ],
 )
 def test_unreadable_jsonl_is_one_clear_line_naming_the_file(tmp_path, content, message, capsys):
-    from sfdata.cli.main import main
+    from sfdata.app.cli.main import main
 
     f = tmp_path / "in.jsonl"
     f.write_bytes(content)

@@ -29,7 +29,7 @@ DEAD_PID = 2**22 + 12345  # above Linux's default pid_max (4194304 = 2**22): nev
 def sf(*args: str, **kw) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "sfdata.cli.main", *args],
+        [sys.executable, "-m", "sfdata.app.cli.main", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -242,7 +242,7 @@ def test_build_replace_stages_in_a_folder_of_its_own(tmp_path):
 
 @pytest.mark.parametrize("text", ["null", "[]", "3", '"x"'])
 def test_manifest_that_is_not_an_object_is_one_clear_line(tmp_path, capsys, text):
-    from sfdata.cli.main import main
+    from sfdata.app.cli.main import main
 
     run = make_run(tmp_path / "r", n_questions=1)
     run.manifest_path.write_text(text)

@@ -1,0 +1,250 @@
+"""The paper's comparison in one stage: arms such as RL only, SkillFactory SFT -> RL, STaR SFT -> RL.
+
+An arm is a chain of training steps from the base model (`base` has none, `rl_only` is GRPO,
+`skillfactory` is SFT on the run's SkillFactory traces then GRPO, `star` is SFT on the run's STaR
+traces then GRPO, and a config may add arms, e.g. SFT on a published set first). Every arm shares the
+same training questions (the run's traces), the same RL settings and questions (one `rl` section) and
+one held-out eval set (one `eval` section). Each step's model lands in `RUN/models/ARM/STEP` with a
+marker holding the hash of everything that produced it, so a rerun skips finished arm steps and
+retrains (dropping stale eval/rl_log rows) only what changed. GRPO writes skill use per step to
+`rl_log`. Once every arm is trained, all models (the base model and each step's) are evaluated on one
+held-out set, disjoint from everything any arm trained on (eval rows carry the arm; stage = the step
+name), and the table of `sf query experiment_table` is written to RUN/report/.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from sfdata.stagecfg import from_dict
+from sfdata.store import RunDir, stable_id
+
+STEP_KINDS = ("sft", "rl")
+RUN_TRACES = "traces"  # sft data: the run's SkillFactory traces (the main set; default mix unless `formats`)
+RUN_STAR = "star"  # sft data: the run's STaR traces (correct responses only, no restructuring)
+MARKER = "sf_stage.json"
+
+
+@dataclass
+class StepConfig:
+    """One training step of an arm."""
+
+    kind: str  # "sft" | "rl"
+    name: str = ""  # folder under RUN/models/ARM/ and the eval stage label; default = kind
+    data: str = RUN_TRACES  # sft only: "traces", "star", or a local file/folder or Hub id (e.g. R1-annotated)
+    formats: tuple[str, ...] | None = None  # sft on "traces": formats/sets to read (None = the default SFT mix)
+    config: str | None = "sft_train"  # sft on a Hub/local set: its config name
+    overrides: dict[str, Any] = field(default_factory=dict)  # this step only: SFTRunConfig/RLRunConfig fields
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> StepConfig:
+        step = from_dict(cls, d)
+        if step.kind not in STEP_KINDS:
+            raise ValueError(f"step kind {step.kind!r} unknown; use one of {', '.join(STEP_KINDS)}")
+        step.name = step.name or step.kind
+        step.formats = tuple(step.formats) if step.formats is not None else None
+        if step.formats:
+            from sfdata.factory.mix import selection
+
+            selection(step.formats)  # unknown format or set names fail here, not hours into a run
+        return step
+
+
+@dataclass
+class ArmConfig:
+    name: str
+    steps: tuple[StepConfig, ...] = ()
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict[str, Any] | None) -> ArmConfig:
+        d = dict(d or {})
+        unknown = sorted(set(d) - {"steps"})
+        if unknown:
+            raise ValueError(f"arm {name!r}: unknown option(s) {', '.join(unknown)}; an arm has only `steps`")
+        steps = tuple(StepConfig.from_dict(s) for s in d.get("steps", []))
+        names = [s.name for s in steps]
+        if len(set(names)) != len(names) or "base" in names:
+            raise ValueError(f"arm {name!r}: step names must be distinct and not 'base' (got {names})")
+        return cls(name, steps)
+
+
+BUILTIN_ARMS: dict[str, dict[str, Any]] = {
+    "base": {"steps": []},
+    "rl_only": {"steps": [{"kind": "rl"}]},
+    "skillfactory": {"steps": [{"kind": "sft", "data": RUN_TRACES}, {"kind": "rl"}]},
+    "star": {"steps": [{"kind": "sft", "data": RUN_STAR}, {"kind": "rl"}]},
+}
+
+
+@dataclass
+class ExperimentConfig:
+    """`[experiment]` section: which arms, and the SFT / RL / eval settings they all share."""
+
+    model: str | None = None  # the base model every arm starts from (None = embedded SmolLM2)
+    arms: tuple[str, ...] = ("base", "rl_only", "skillfactory", "star")
+    arm: dict[str, dict[str, Any]] = field(default_factory=dict)  # arm definitions beyond (or replacing) built-ins
+    sft: dict[str, Any] = field(default_factory=dict)  # SFTRunConfig fields shared by every SFT step
+    rl: dict[str, Any] = field(default_factory=dict)  # RLRunConfig fields shared by every GRPO step
+    eval: dict[str, Any] = field(default_factory=dict)  # EvalConfig fields: one held-out eval set for all arms
+    skills: bool = True  # detect skills on the eval outputs so the table has skill-use columns
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> ExperimentConfig:
+        cfg = from_dict(cls, d)
+        cfg.arms = tuple(cfg.arms)
+        cfg.arm_configs()  # validate everything now, not hours into a run
+        cfg.eval_config()
+        for arm in cfg.arm_configs():
+            for step in arm.steps:
+                step_config(cfg, step, "base", "out", Path("."))
+        return cfg
+
+    def arm_configs(self) -> list[ArmConfig]:
+        known = {**BUILTIN_ARMS, **self.arm}
+        missing = [a for a in self.arms if a not in known]
+        if missing:
+            raise ValueError(f"arm(s) {', '.join(missing)} not defined; built in: {', '.join(BUILTIN_ARMS)}")
+        if len(set(self.arms)) != len(self.arms):
+            raise ValueError(f"arms listed twice: {list(self.arms)}")
+        return [ArmConfig.from_dict(a, known[a]) for a in self.arms]
+
+    def eval_config(self):
+        from sftrain.eval import EvalConfig
+
+        return from_dict(EvalConfig, {**self.eval, "model": self.model})
+
+
+def step_config(cfg: ExperimentConfig, step: StepConfig, model: str | None, out: str, run_path: Path):
+    """The SFTRunConfig / RLRunConfig of one step (shared settings, then the step's own overrides)."""
+    from sftrain.rl import RLRunConfig
+    from sftrain.sft import SFTRunConfig
+
+    if step.kind == "rl":
+        raw = {**cfg.rl, **step.overrides, "model": model, "output_dir": out}
+        # every arm keeps the run's training questions out of RL, so all arms draw the same RL questions
+        raw["exclude_from"] = (*tuple(raw.get("exclude_from") or ()), str(run_path))
+        return from_dict(RLRunConfig, raw)
+    if step.data == RUN_TRACES:  # None = the main set's default SFT mix (sfdata.factory.mix)
+        data, formats = str(run_path), step.formats
+    elif step.data == RUN_STAR:
+        data, formats = str(run_path), (RUN_STAR,)
+    else:
+        data, formats = step.data, None
+    raw = {**cfg.sft, **step.overrides, "data": data, "model": model, "output_dir": out, "config": step.config}
+    if formats is not None:
+        raw["formats"] = formats
+    return from_dict(SFTRunConfig, raw)
+
+
+def _drop_rows(run: RunDir, table: str, arm: str, stage: str | None = None) -> int:
+    """Delete the part files holding only this arm's (and stage's) rows: stale after a retrain."""
+    removed = 0
+    for part in run.files(table):
+        if "arm" not in pl.read_parquet_schema(part):  # written before arms existed: never an arm's
+            continue
+        df = pl.read_parquet(part, columns=["arm", "stage"] if stage is not None else ["arm"])
+        mine = df["arm"] == arm
+        if stage is not None:
+            mine = mine & (df["stage"] == stage)
+        if df.height and bool(mine.all()):
+            part.unlink()
+            removed += 1
+    return removed
+
+
+def data_fingerprint(run: RunDir, step_cfg) -> str:
+    """What an SFT step on the run's own traces depends on: the trace ids (a rebuild retrains)."""
+    if not hasattr(step_cfg, "data") or Path(step_cfg.data) != run.path:
+        return ""
+    labels = run.read("labels").select("trace_id", "label").sort("trace_id").rows()
+    return stable_id(sorted(run.ids("traces")), [list(r) for r in labels])
+
+
+def _marker(out: Path) -> dict[str, Any]:
+    try:
+        return json.loads((out / MARKER).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def run_step(run: RunDir, arm: str, step: StepConfig, step_cfg, chain: str, log=print) -> dict[str, Any]:
+    """Train one arm step unless its marker says the same inputs already produced it."""
+    from sfdata.store.run import write_json_atomic
+
+    out = Path(step_cfg.output_dir)
+    h = stable_id(chain, asdict(step_cfg) | {"output_dir": ""}, data_fingerprint(run, step_cfg))
+    if _marker(out).get("hash") == h and (out / "config.json").is_file():
+        log(f"[experiment] {arm}/{step.name}: done already, skipping")
+        return {"hash": h, "skipped": True}
+    dropped = _drop_rows(run, "eval", arm, step.name) + (_drop_rows(run, "rl_log", arm) if step.kind == "rl" else 0)
+    log(
+        f"[experiment] {arm}/{step.name}: training ({step.kind})" + (f", {dropped} stale parts dropped" * bool(dropped))
+    )
+    if step.kind == "rl":
+        from sftrain.rl import run_rl
+        from sftrain.rl_log import RLSkillLog
+
+        summary = run_rl(step_cfg, log=log, skill_log=RLSkillLog(run, arm=arm))
+    else:
+        from sftrain.sft import run_sft
+
+        summary = run_sft(step_cfg, log=log)
+    write_json_atomic({"hash": h, "arm": arm, "step": step.name, "summary": summary}, out / MARKER)
+    return {"hash": h, **{k: v for k, v in summary.items() if k in ("steps", "seconds", "examples", "rewards")}}
+
+
+def train_arm(run: RunDir, cfg: ExperimentConfig, arm: ArmConfig, log=print) -> list[dict[str, Any]]:
+    """Train an arm's chain step by step; [{stage, model, ...}] to evaluate (the base model for `base`)."""
+    from sfdata.models import model_label
+
+    if not arm.steps:
+        return [{"stage": "base", "model": cfg.model}]
+    out_steps = []
+    model, chain = cfg.model, stable_id("experiment", model_label(cfg.model))
+    for step in arm.steps:
+        out = run.path / "models" / arm.name / step.name
+        step_cfg = step_config(cfg, step, model, str(out), run.path)
+        done = run_step(run, arm.name, step, step_cfg, chain, log=log)
+        model, chain = str(out), done["hash"]
+        out_steps.append({"stage": step.name, "model": model, **done})
+    return out_steps
+
+
+def evaluate_arms(run: RunDir, eval_cfg, trained: dict[str, list[dict[str, Any]]], log=print) -> dict[str, Any]:
+    """Every arm's models on ONE held-out set: disjoint from the run's questions and from everything any
+    arm trained on (SFT data, RL questions), asked with one prompt (the run's demonstrations)."""
+    from sftrain.eval import eval_questions, evaluate_model, prompt_setup, resolve_fewshot
+
+    fewshot = resolve_fewshot(run, eval_cfg)
+    models = [eval_cfg.model] + [s["model"] for steps in trained.values() for s in steps]
+    questions, removed = eval_questions(run, eval_cfg, models, fewshot, log)
+    for arm, steps in trained.items():
+        for s in steps:
+            s["eval"] = evaluate_model(
+                run, s["model"], s["stage"], eval_cfg, log=log, questions=questions, fewshot=fewshot, arm=arm
+            )
+    return {"prompt": prompt_setup(eval_cfg.variant, fewshot), "overlap_removed": removed}
+
+
+def experiment_stage(run: RunDir, cfg: ExperimentConfig, log=print) -> dict[str, Any]:
+    """Train every arm (resumable step by step), evaluate all models on one held-out set, write the table.
+
+    Reads: questions, traces (+ labels) for SFT on the run's data; eval (resume), rl_log (resume).
+    Writes: RUN/models/ARM/STEP checkpoints, eval (rows with `arm`), rl_log, skills (when `skills`),
+    RUN/report/experiment_table.{csv,md,png} and rl_skill_use.{csv,png}.
+    """
+    from sfdata.app.experiment_report import write_experiment_report
+
+    trained = {arm.name: train_arm(run, cfg, arm, log=log) for arm in cfg.arm_configs()}
+    held_out = evaluate_arms(run, cfg.eval_config(), trained, log=log)
+    if cfg.skills:
+        from sfdata.skills import skills_stage
+
+        skills_stage(run)
+    report = write_experiment_report(run, cfg.arms)
+    return {"arms": trained, "eval": held_out, "table": report["table"].to_dicts(), "report": report["files"]}

@@ -1,1 +1,0 @@
-"""`sf sft`, `sf rl`, `sf eval` subcommands."""

@@ -1,0 +1,130 @@
+"""The experiment table (rows = arm x stage, columns = task:level accuracy + skill use) from eval rows we construct."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+import pytest
+
+from sfdata.app.experiment_report import experiment_table, markdown, write_experiment_report
+from sfdata.skills import skills_stage
+from sfdata.store import RunDir, stable_id
+from sfdata.store.run import now_utc
+
+RETRY = (
+    "<think>\n<sample>\n<answer>11</answer>\n</sample>\n<reflect>\n<verdict>Incorrect</verdict>\n</reflect>\n"
+    "<sample>\n<answer>12</answer>\n</sample>\n<reflect>\n<verdict>Correct</verdict>\n</reflect>\n</think>\n"
+    "<answer>12</answer>"
+)
+PLAIN = "The answer is <answer>12</answer>"
+
+
+def _rows(arm, stage, task, level, oks, text, t):
+    return [
+        {
+            "eval_id": stable_id(arm, stage, task, level, i),
+            "arm": arm,
+            "model": f"models/{arm}/{stage}",
+            "stage": stage,
+            "task": task,
+            "level": level,
+            "question_id": f"{task}{level}-{i}",
+            "sample_idx": 0,
+            "budget_rounds": 0,
+            "prompt_setup": "original, 1-shot",
+            "prompt": "p",
+            "response": text,
+            "extracted_answer": "12",
+            "is_correct": ok,
+            "reason": "correct" if ok else "wrong_value",
+            "completion_tokens": 5,
+            "created_at": t,
+        }
+        for i, ok in enumerate(oks)
+    ]
+
+
+@pytest.fixture
+def run(tmp_path):
+    run = RunDir(tmp_path / "exp").init({})
+    t0 = now_utc()
+    rows = []
+    # arm order in the table = order the arms were evaluated in (config order)
+    for k, (arm, stage, cd3, mul2, text) in enumerate(
+        [
+            ("base", "base", [False, False], [True, False], PLAIN),
+            ("rl_only", "rl", [True, False], [True, False], PLAIN),
+            ("skillfactory", "sft", [True, False], [False, False], RETRY),
+            ("skillfactory", "rl", [True, True], [True, True], RETRY),
+        ]
+    ):
+        t = t0 + timedelta(seconds=k)
+        rows += _rows(arm, stage, "countdown", 3, cd3, text, t) + _rows(arm, stage, "multiplication", 2, mul2, text, t)
+    forced = _rows("base", "base", "countdown", 3, [True, True], PLAIN, t0)
+    for r in forced:  # budget-forced rows are not part of the plain table
+        r["budget_rounds"], r["eval_id"] = 1, r["eval_id"] + "bf"
+    run.append("eval", pl.DataFrame(rows + forced))
+    return run
+
+
+def test_table_rows_are_arms_by_stage_with_accuracy_columns_and_skill_use(run):
+    before = experiment_table(run)  # skills not detected yet: accuracy is there, skill use is NULL
+    assert before["samples_per_answer"].null_count() == before.height == 4
+    skills_stage(run)
+    t = experiment_table(run)
+    assert t.select("arm", "stage").rows() == [
+        ("base", "base"),
+        ("rl_only", "rl"),
+        ("skillfactory", "sft"),
+        ("skillfactory", "rl"),
+    ]
+    assert t["countdown:3"].to_list() == [0.0, 0.5, 0.5, 1.0]
+    assert t["multiplication:2"].to_list() == [0.5, 0.5, 0.0, 1.0]
+    assert t["answers"].to_list() == [4, 4, 4, 4]
+    assert t["samples_per_answer"].to_list() == [0.0, 0.0, 2.0, 2.0]
+    assert t["retry_rate"].to_list() == [0.0, 0.0, 1.0, 1.0] and t["verification_rate"].to_list()[2:] == [1.0, 1.0]
+    assert t["backtrack_rate"].to_list() == [0.0] * 4
+
+
+def test_report_writes_csv_markdown_and_png(run):
+    from sftrain.rl_log import RLSkillLog
+
+    skills_stage(run)
+    log = RLSkillLog(run, arm="skillfactory")
+    for step in (1, 2):
+        log.texts, log.scores = [RETRY, PLAIN], [1.0, 0.0]
+        log.write(step, {"reward": 0.5})
+    info = write_experiment_report(run)
+    out = run.path / "report"
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "experiment_table.csv",
+        "experiment_table.md",
+        "experiment_table.png",
+        "rl_skill_use.csv",
+        "rl_skill_use.png",
+    ]
+    assert pl.read_csv(out / "experiment_table.csv").height == 4 and info["rl_steps"] == 2
+    md = (out / "experiment_table.md").read_text()
+    assert md.splitlines()[0].startswith("| arm | stage | prompt | countdown:3 | multiplication:2 |")
+    assert "| skillfactory | rl | original, 1-shot | 1 | 1 | 4 | 2 | 1 | 1 | 0 |" in md
+    for png in ("experiment_table.png", "rl_skill_use.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert pl.read_csv(out / "rl_skill_use.csv")["samples_per_answer"].to_list() == [1.0, 1.0]
+
+
+def test_markdown_marks_missing_values():
+    assert markdown(pl.DataFrame({"a": [None, 0.25]})) == "| a |\n|---|\n| - |\n| 0.25 |\n"
+
+
+def test_rows_follow_the_configs_arm_order(run):
+    from sfdata.app.experiment_report import in_arm_order
+
+    t = in_arm_order(experiment_table(run), ["skillfactory", "base"])
+    assert t.select("arm", "stage").rows() == [
+        ("skillfactory", "sft"),
+        ("skillfactory", "rl"),
+        ("base", "base"),
+        ("rl_only", "rl"),
+    ]
