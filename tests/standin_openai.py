@@ -2,10 +2,12 @@
 request after a fixed delay (so it measures the client, not a model), records the seeds and the
 most requests it saw in flight at once. Bound to 127.0.0.1; at most `max_threads` handlers.
 Some model names ask for a broken reply: `empty-choices`, `null-message`, `huge` (a 200 kB reply),
-`huge-chunked` (the same, streamed without a Content-Length)."""
+`huge-chunked` (the same, streamed without a Content-Length), `gzip` (a gzip-encoded reply).
+Each request's Accept-Encoding is recorded in `accept_encodings`."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -24,6 +26,7 @@ class StandIn(ThreadingHTTPServer):
         self.in_flight = 0
         self.max_in_flight = 0
         self.requests: list[dict] = []
+        self.accept_encodings: list[str | None] = []
         self.fail_first = fail_first  # answer the first N requests with a 503 (exercises retries)
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
 
@@ -47,10 +50,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # quiet
         pass
 
-    def _send(self, code: int, obj: dict, chunked: bool = False) -> None:
+    def _send(self, code: int, obj: dict, chunked: bool = False, gzipped: bool = False) -> None:
         data = json.dumps(obj).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
+        if gzipped:
+            data = gzip.compress(data)
+            self.send_header("Content-Encoding", "gzip")
         if chunked:
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
@@ -72,6 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
         with srv.slots:
             with srv.lock:
                 srv.requests.append(body)
+                srv.accept_encodings.append(self.headers.get("Accept-Encoding"))
                 fail = len(srv.requests) <= srv.fail_first
                 srv.in_flight += 1
                 srv.max_in_flight = max(srv.max_in_flight, srv.in_flight)
@@ -105,4 +112,5 @@ class _Handler(BaseHTTPRequestHandler):
                 "usage": {"prompt_tokens": 5, "completion_tokens": 3 * n, "total_tokens": 5 + 3 * n},
             },
             chunked=model == "huge-chunked",
+            gzipped=model == "gzip",
         )

@@ -89,3 +89,13 @@ def test_a_reply_over_the_size_cap_is_refused_without_retrying(model, needle):
             ["x"], SamplingParams()
         )
     assert len(outs[0][0].text) > 200_000
+
+
+def test_the_client_asks_for_uncompressed_replies_and_refuses_compressed_ones():
+    """A compressed reply could expand past the cap after it was counted: the client asks for identity
+    and refuses any other encoding."""
+    with StandIn(delay=0.0) as srv:
+        get_engine("openai", "m", base_url=srv.url).generate(["x"], SamplingParams())
+        with pytest.raises(ValueError, match="sent a gzip-encoded reply"):
+            get_engine("openai", "gzip", base_url=srv.url, retries=0).generate(["x"], SamplingParams())
+    assert srv.accept_encodings[0] == "identity"
