@@ -130,12 +130,43 @@ def serve_attacks() -> None:
             count("sf serve", con.getresponse().status == 400)
         except OSError:
             count("sf serve", False)
-    for raw, code in ((b"Content-Length: 1000000000000\r\n\r\n{", "413"), (b"Content-Length: 100\r\n\r\n{", "408")):
+    nested = b"[" * 5000 + b"]" * 5000
+    chunked = b"Transfer-Encoding: chunked\r\n\r\n" + b"ffff\r\n" + b"x" * 0xFFFF + b"\r\n" + b"0\r\n\r\n"
+    for raw, code in (
+        (b"Content-Length: 1000000000000\r\n\r\n{", "413"),
+        (b"Content-Length: 100\r\n\r\n{", "408"),
+        (b"Content-Length: %d\r\n\r\n%s" % (len(nested), nested), "400"),  # JSON nested 5,000 deep
+    ):
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" + raw)
         count("sf serve", s.recv(4096).decode().startswith(f"HTTP/1.1 {code}"))
         s.close()
     srv.shutdown()
+    srv.server_close()
+    srv, _ = serve_in_thread(SlowEngine(), limits=ServeLimits(body_timeout_s=1.0, max_body_bytes=1000))
+    port = srv.server_address[1]
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)  # a chunked body past the cap
+    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" + chunked)
+    count("sf serve", s.recv(4096).decode().startswith("HTTP/1.1 413"))
+    s.close()
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)  # headers trickled one byte at a time
+    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\n")
+    cut = False
+    for _ in range(50):
+        try:
+            s.sendall(b"X")
+            s.settimeout(0.2)
+            cut = s.recv(1) == b""
+        except TimeoutError:
+            continue
+        except OSError:
+            cut = True
+        if cut:
+            break
+    count("sf serve", cut)
+    s.close()
+    srv.shutdown()
+    srv.server_close()
 
 
 def sql_attacks(tmp: Path) -> None:

@@ -1,9 +1,13 @@
 """A stand-in OpenAI-compatible server for client tests and the client bench: it answers every
 request after a fixed delay (so it measures the client, not a model), records the seeds and the
-most requests it saw in flight at once. Bound to 127.0.0.1; at most `max_threads` handlers."""
+most requests it saw in flight at once. Bound to 127.0.0.1; at most `max_threads` handlers.
+Some model names ask for a broken reply: `empty-choices`, `null-message`, `huge` (a 200 kB reply),
+`huge-chunked` (the same, streamed without a Content-Length), `gzip` (a gzip-encoded reply).
+Each request's Accept-Encoding is recorded in `accept_encodings`."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -22,6 +26,7 @@ class StandIn(ThreadingHTTPServer):
         self.in_flight = 0
         self.max_in_flight = 0
         self.requests: list[dict] = []
+        self.accept_encodings: list[str | None] = []
         self.fail_first = fail_first  # answer the first N requests with a 503 (exercises retries)
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
 
@@ -45,10 +50,21 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # quiet
         pass
 
-    def _send(self, code: int, obj: dict) -> None:
+    def _send(self, code: int, obj: dict, chunked: bool = False, gzipped: bool = False) -> None:
         data = json.dumps(obj).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
+        if gzipped:
+            data = gzip.compress(data)
+            self.send_header("Content-Encoding", "gzip")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(0, len(data), 4096):
+                part = data[i : i + 4096]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+            return
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -62,6 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
         with srv.slots:
             with srv.lock:
                 srv.requests.append(body)
+                srv.accept_encodings.append(self.headers.get("Accept-Encoding"))
                 fail = len(srv.requests) <= srv.fail_first
                 srv.in_flight += 1
                 srv.max_in_flight = max(srv.max_in_flight, srv.in_flight)
@@ -76,10 +93,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(400, {"error": {"message": "bad request"}})
         chat = self.path.endswith("chat/completions")
         choices = []
-        for i in range(int(body.get("n", 1))):
-            text = f"seed={body.get('seed')} choice={i}"
+        model = body.get("model")
+        for i in range(0 if model == "empty-choices" else int(body.get("n", 1))):
+            text = f"seed={body.get('seed')} choice={i}" + ("x" * 200_000 if model in ("huge", "huge-chunked") else "")
             choice = {"index": i, "finish_reason": "stop"}
-            choice.update({"message": {"role": "assistant", "content": text}} if chat else {"text": text})
+            message = None if model == "null-message" else {"role": "assistant", "content": text}
+            choice.update({"message": message} if chat else {"text": None if model == "null-message" else text})
             choices.append(choice)
         n = len(choices)
         self._send(
@@ -92,4 +111,6 @@ class _Handler(BaseHTTPRequestHandler):
                 "choices": choices,
                 "usage": {"prompt_tokens": 5, "completion_tokens": 3 * n, "total_tokens": 5 + 3 * n},
             },
+            chunked=model == "huge-chunked",
+            gzipped=model == "gzip",
         )

@@ -232,12 +232,11 @@ def row_question(row: dict[str, Any], task: str):
 class _Collector:
     """Rows gathered from a raw frame before grading (grades decide reflection validity)."""
 
-    model: str
     now: Any
     questions: dict[str, dict] = field(default_factory=dict)
     rollouts: list[dict] = field(default_factory=list)
     flags: dict[str, bool | None] = field(default_factory=dict)
-    pending: list[tuple[str, str, int, str, str | None]] = field(default_factory=list)
+    pending: list[tuple[str, str, int, str, str | None, str]] = field(default_factory=list)
     next_idx: Counter = field(default_factory=Counter)
     seen_text: Counter = field(default_factory=Counter)
 
@@ -269,7 +268,7 @@ class _Collector:
         for k, rtext in enumerate(s.reflections):
             if isinstance(rtext, str) and rtext.strip():
                 given = s.reflection_ids[k] if s.reflection_ids else None
-                self.pending.append((rid, q.question_id, k, rtext, given if isinstance(given, str) else None))
+                self.pending.append((rid, q.question_id, k, rtext, given if isinstance(given, str) else None, model))
 
 
 def import_frame(
@@ -285,7 +284,7 @@ def import_frame(
 
     cols = raw_columns(df)
     res = ImportResult(rows=df.height)
-    col = _Collector(model, now_utc())
+    col = _Collector(now_utc())
     layouts: Counter = Counter()
     for i, row in enumerate(df.iter_rows(named=True)):
         try:
@@ -345,7 +344,7 @@ def _tables(col: _Collector, task: str, res: ImportResult) -> dict[str, pl.DataF
     ok = dict(grades.select("rollout_id", "is_correct").iter_rows())
     res.grade_disagreements = sum(1 for rid, f in col.flags.items() if f is not None and f != ok[rid])
     refl = []
-    for rid, qid, k, text, given in col.pending:
+    for rid, qid, k, text, given, model in col.pending:
         verdict = parse_verdict(text)
         refl.append(
             {
@@ -358,7 +357,7 @@ def _tables(col: _Collector, task: str, res: ImportResult) -> dict[str, pl.DataF
                 "verdict": verdict,
                 "rollout_is_correct": ok[rid],
                 "is_valid": verdict is not None and (verdict == "Correct") == ok[rid],
-                "model": col.model,
+                "model": model,  # the sampling model verified its own answer (the row's `model`, else the source's)
                 "created_at": col.now,
             }
         )
@@ -383,11 +382,13 @@ def source_label(source: str | Path) -> str:
 
 
 def source_model(source: str | Path) -> str:
-    """The model that sampled a published raw set, read from its name (`RAW_DATA-<task>-<model>`)."""
-
-    name = Path(str(source).rstrip("/")).stem if Path(str(source)).exists() else str(source).split("/")[-1]
+    """Who sampled a raw set, for rows without a `model` column: the model its published name carries
+    (`RAW_DATA-<task>-<model>`), else an explicit `imported:<Hub id or resolved path>` (never a bare file
+    name such as a shard's `train-00000`)."""
+    p = Path(str(source).rstrip("/"))
+    name = p.stem if p.exists() else str(source).rstrip("/").split("/")[-1]
     m = re.match(r"RAW_DATA-[^-]+-(.+)$", name)
-    return m.group(1) if m else name
+    return m.group(1) if m else f"imported:{source_label(source)}"
 
 
 def import_raw(

@@ -190,3 +190,73 @@ def test_a_client_gone_while_queued_gets_no_generation():
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        (b"[" * 5000 + b"]" * 5000, "nested deeper than 16"),  # past the stdlib parser's recursion limit
+        (json.dumps({"messages": MSG, "x": [[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}).encode(), "nested deeper than 16"),
+    ],
+)
+def test_deeply_nested_json_is_a_400_not_a_crash(server, raw, needle):
+    engine, port = server
+    status, out = post(port, None, raw=raw)
+    assert status == 400 and needle in out["error"]["message"]
+    assert engine.calls == []
+    assert post(port, {"messages": MSG})[0] == 200  # the server is still up
+
+
+def test_a_chunked_body_over_the_cap_is_a_413(server):
+    engine, port = server
+    chunk = b"x" * 4000
+    data = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(4)) + b"0\r\n\r\n"
+    reply = raw_exchange(
+        port, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + data
+    )
+    assert reply.startswith("HTTP/1.1 413") and "body over 10000 bytes" in reply
+    assert engine.calls == []
+
+
+def test_a_client_trickling_its_headers_is_disconnected(server):
+    """Each byte arrives well within the timeout, the whole header never does: the server closes it
+    (uvicorn's keep-alive timer alone restarts on every byte)."""
+    engine, port = server
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\n")
+    closed = False
+    for _ in range(100):  # up to 20 s of trickling against a 1 s header deadline
+        try:
+            s.sendall(b"X")
+            s.settimeout(0.2)
+            closed = s.recv(1) == b""
+        except TimeoutError:
+            continue
+        except OSError:  # reset by the server
+            closed = True
+        if closed:
+            break
+    s.close()
+    assert closed and engine.calls == []
+
+
+def test_connections_past_the_cap_get_503_and_are_served_again_once_others_close():
+    engine = CountingEngine()
+    srv, _ = serve_in_thread(engine, limits=ServeLimits(max_connections=3, body_timeout_s=5.0))
+    port = srv.server_address[1]
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+    try:
+        reply = raw_exchange(port, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert reply.startswith("HTTP/1.1 503")
+        for s in idle:
+            s.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the server notices the closes asynchronously
+            status, _ = post(port, {"messages": MSG})
+            if status == 200:
+                break
+            time.sleep(0.05)
+        assert status == 200 and len(engine.calls) == 1
+    finally:
+        srv.shutdown()
+        srv.server_close()

@@ -17,7 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", default="countdown")
     p.add_argument("--config", default=None, help="Hub dataset config name")
     p.add_argument("--split", default="train")
-    p.add_argument("--model", default=None, help="model label for the imported rollouts (default: the source)")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="model label for imported rows without a `model` column (default: the model in a RAW_DATA-<task>-<model> name, else imported:<source>)",
+    )
     p.add_argument("--show-bad", type=int, default=20, help="bad rows listed on screen")
 
 

@@ -117,3 +117,30 @@ def test_a_mistyped_local_path_fails_at_once_without_the_hub(tmp_path, monkeypat
     for path in ("./nope.jsonl", "nope.parquet", str(tmp_path / "missing"), "data/raw/x"):
         with pytest.raises(FileNotFoundError, match="no such file or folder"):
             import_raw(path, tmp_path / "run")
+
+
+def test_imported_model_is_the_rows_model_or_an_explicit_source_never_a_shard_name(tmp_path):
+    """A shard (`raw/train-00000.parquet`) names no model: rollouts and reflections say `imported:<path>`;
+    rows with a `model` column give that model to their rollouts and to the reflections on them."""
+    rows = pl.read_ndjson(FIXTURE)
+    shard = tmp_path / "raw" / "train-00000.parquet"
+    shard.parent.mkdir()
+    rows.write_parquet(shard)
+    import_raw(shard, tmp_path / "a")
+    a = RunDir(tmp_path / "a")
+    expected = f"imported:{shard.resolve()}"
+    assert set(a.read("rollouts")["model"]) == {expected} and set(a.read("reflections")["model"]) == {expected}
+
+    named = tmp_path / "named" / "train-00000.parquet"
+    named.parent.mkdir()
+    with_model = rows.with_columns(
+        pl.Series("model", [("org/m-a", "org/m-b")[i % 2] for i in range(rows.height)], dtype=pl.String)
+    )
+    with_model.write_parquet(named)
+    import_raw(named, tmp_path / "b")
+    b = RunDir(tmp_path / "b")
+    refl = b.read("reflections").join(
+        b.read("rollouts").select("rollout_id", pl.col("model").alias("rollout_model")), on="rollout_id"
+    )
+    assert refl.height == 15 and (refl["model"] == refl["rollout_model"]).all()
+    assert set(refl["model"]) == {"org/m-a", "org/m-b"}
