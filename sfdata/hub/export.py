@@ -34,7 +34,7 @@ def curated_traces(run_dir: str | Path, kept_only: bool = True) -> pl.DataFrame:
     from sfdata.store import RunDir
 
     run = RunDir(run_dir)
-    traces = run.read("traces")
+    traces = without_null_ids(run.read("traces"), "trace_id", run.path / "traces")
     labels = run.read("labels")
     if kept_only and labels.height:
         dropped = labels.filter(pl.col("label") == "drop")["trace_id"].to_list()
@@ -43,6 +43,18 @@ def curated_traces(run_dir: str | Path, kept_only: bool = True) -> pl.DataFrame:
         if kept:
             traces = traces.filter(pl.col("trace_id").is_in(kept))
     return traces
+
+
+def without_null_ids(df: pl.DataFrame, id_col: str, where: Path) -> pl.DataFrame:
+    """Rows whose id is null are left out of an export, with a warning naming the count: an exported row
+    must be traceable back to its run (a hand-copied or foreign part file can hold null ids)."""
+    nulls = df[id_col].null_count() if id_col in df.columns else 0
+    if nulls:
+        import warnings
+
+        warnings.warn(f"{where}: {nulls} row(s) without a {id_col} left out of the export", stacklevel=2)
+        return df.filter(pl.col(id_col).is_not_null())
+    return df
 
 
 def check_name(name: str) -> str:
