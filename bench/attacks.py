@@ -2,7 +2,7 @@
 
 Not a speed bench (run_all.py skips it): each attack is run for real and counted as handled when
 it ends in a clear refusal or a correct result, never in lost/duplicated rows, a leak or a crash.
-Last line: one JSON object. About a minute on 2 cores: `PYTHONPATH=. python bench/attacks.py`.
+Last line: one JSON object. About two minutes on 2 cores: `PYTHONPATH=. python bench/attacks.py`.
 """
 
 from __future__ import annotations
