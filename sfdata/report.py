@@ -133,5 +133,5 @@ def print_report(run: RunDir, console, info: dict[str, Any] | None = None) -> di
         if df.height:
             emit(df, "table", None, title=name)
     for p in info["plots"]:
-        console.print(f"plot: {p}", markup=False)
+        console.print(cell(f"plot: {p}"))
     return info
