@@ -2,7 +2,7 @@
 
 Not a speed bench (run_all.py skips it): each attack is run for real and counted as handled when
 it ends in a clear refusal or a correct result, never in lost/duplicated rows, a leak or a crash.
-Last line: one JSON object. About a minute on 2 cores: `PYTHONPATH=. python bench/attacks.py`.
+Last line: one JSON object. About two minutes on 2 cores: `PYTHONPATH=. python bench/attacks.py`.
 """
 
 from __future__ import annotations
@@ -230,6 +230,168 @@ def markup_and_secrets(tmp: Path) -> None:
     count("secrets", leaks == 0)
 
 
+def _quiet_main(*argv: str) -> tuple[int, str, str]:
+    """`sf ARGV` in this process: (exit code, stdout, stderr); a traceback counts as a crash."""
+    import contextlib
+    import io
+
+    from sfdata.app.cli.main import main as sf_main
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = sf_main(list(argv))
+    except Exception:
+        lost["crashes"] += 1
+        return -1, out.getvalue(), err.getvalue()
+    return rc, out.getvalue(), err.getvalue()
+
+
+def one_line_error(rc: int, err: str, name: str) -> bool:
+    return rc == 1 and len(err.strip().splitlines()) == 1 and name in err
+
+
+def untrusted_inputs(tmp: Path) -> None:
+    """Dataset cards that point outside their folder, bad cards, bad SFT files, JSONL edge cases, reorders."""
+    row = {"question": "Using the numbers [3, 5, 7], create an equation that equals 22.", "answer": 22,
+           "model_responses__mutated_prompts": ["<answer>3 * 5 + 7</answer>"]}  # fmt: skip
+    secret = tmp / "secret"
+    secret.mkdir()
+    pl.DataFrame([row]).write_parquet(secret / "s.parquet")
+    cards = [
+        f"data_files: {p}" for p in ("../secret/*.parquet", f"{secret}/*.parquet", "link/*.parquet", "*/../../secret/*")
+    ]
+    cards += [
+        "configs: [: bad",
+        "configs: 5",
+        "configs:\n- 7",
+        "configs:\n- config_name: raw\n  data_files: [{path: 5}]",
+    ]
+    for i, card in enumerate(cards):
+        ds = tmp / f"ds{i}"
+        ds.mkdir()
+        pl.DataFrame([row]).write_parquet(ds / "mine.parquet")
+        os.symlink(secret, ds / "link")
+        body = f"configs:\n- config_name: raw\n  {card}" if card.startswith("data_files") else card
+        (ds / "README.md").write_text(f"---\n{body}\n---\n")
+        rc, _, err = _quiet_main("import", str(ds), "--run", str(tmp / f"imp{i}"))
+        leaked = RunDir(tmp / f"imp{i}").has("rollouts")
+        lost["leaks"] += int(leaked)
+        count("untrusted input", one_line_error(rc, err, "README.md") and not leaked)
+    bad_sft = ['{"conversations": "hello"}\n', '{"conversations": [null, 5, {"role": 1}]}\n',
+               '{"conversations": [{"role": "user", "content": 5}]}\n', '{"conversations": ' + "[" * 50_000 + "]" * 50_000 + "}\n",
+               '{"conversations": "x"}\n{"conversations": [{"role": "user", "content": "a"}]}\n']  # fmt: skip
+    for i, text in enumerate(bad_sft):
+        f = tmp / f"sft{i}.jsonl"
+        f.write_text(text)
+        rc, _, err = _quiet_main("pull", str(f), "--run", str(tmp / f"pull{i}"))
+        count("untrusted input", one_line_error(rc, err, str(f)) or (rc == 0 and not err.strip()))
+    from sfdata.hub.readers import read_file
+
+    rows = [{"a": "x\u2028y\u0085z"}, {"a": "plain"}]
+    f = tmp / "spec.jsonl"
+    f.write_bytes(b"\xef\xbb\xbf" + "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode())
+    try:
+        got = read_file(f)["a"].to_list()
+    except Exception:
+        lost["crashes"] += 1
+        got = []
+    lost["rows_lost"] += max(0, len(rows) - len(got))
+    count("untrusted input", got == [r["a"] for r in rows])
+    from sfdata.hub.raw import import_raw
+
+    key = "model_responses__mutated_prompts_reflection"
+    refl = {
+        **row,
+        key: ["ok <verdict>Correct</verdict>", "no <verdict>Incorrect</verdict>", "ok <verdict>Correct</verdict>"],
+    }
+    a, b = tmp / "order_a.jsonl", tmp / "order_b.jsonl"
+    a.write_text(json.dumps(refl) + "\n")
+    b.write_text(json.dumps({**refl, key: list(reversed(refl[key]))}) + "\n")
+    import_raw(a, tmp / "reord")
+    import_raw(b, tmp / "reord")
+    n = RunDir(tmp / "reord").read("reflections").height
+    lost["duplicates"] += max(0, n - 3)
+    count("untrusted input", n == 3)
+
+
+def table_output(tmp: Path) -> None:
+    """Huge cells, escape sequences and markup-like names through `sf sql` and `sf report`."""
+    r = make_run(tmp / "out", n_questions=2, variants=("[/]", "[bold]x"))
+    rc, out, _ = _quiet_main("sql", "SELECT repeat('x', 20000000) AS big", "--run", str(r.path))
+    count("table output", rc == 0 and "(20,000,000 chars)" in out and len(out) < 100_000)
+    esc = "SELECT chr(27) || ']0;title' || chr(7) || chr(27) || '[2J' || chr(155) || 'A' || chr(13) AS x"
+    rc, out, _ = _quiet_main("sql", esc, "--run", str(r.path))
+    count("table output", rc == 0 and not any(c in out for c in "\x1b\x07\x9b\r"))
+    import shutil
+
+    _quiet_main("build", str(r.path))
+    traces = r.read("traces").with_columns(pl.lit("[/]").alias("format"))
+    shutil.rmtree(r.path / "traces")
+    r.append("traces", traces)
+    rc, out, _ = _quiet_main("report", str(r.path))
+    count("table output", rc == 0 and "[/] " in out)
+    f = tmp / "conv.jsonl"
+    f.write_text(json.dumps({"conversations": [{"role": "user", "content": "What is 2+2?"},
+                                               {"role": "assistant", "content": "<answer>4</answer>"}]}) + "\n")  # fmt: skip
+    _quiet_main("pull", str(f), "--run", str(tmp / "pulled"))
+    rc, _, _ = _quiet_main("report", str(tmp / "pulled"))
+    count("table output", rc == 0)
+
+
+def concurrent_exports(tmp: Path) -> None:
+    """Six processes exporting sharegpt (dataset_info.json entries) and verl into one folder at once."""
+    from sfdata.factory.build import BuildConfig, build_stage
+
+    r = make_run(tmp / "exp", n_questions=2)
+    build_stage(r, BuildConfig(formats=("0C",), n=1))
+    out = tmp / "exports"
+    code = "import sys\nfrom sfdata.hub.export import export\n" \
+           "for i in range(6):\n    export(sys.argv[1], 'sharegpt', sys.argv[2], name=f'{sys.argv[3]}_{i}')\n" \
+           "    export(sys.argv[1], 'verl', sys.argv[2])\n"  # fmt: skip
+    ps = [subprocess.Popen([sys.executable, "-c", code, str(r.path), str(out), f"w{k}"], cwd=ROOT, env=ENV,
+                           stderr=subprocess.PIPE) for k in range(6)]  # fmt: skip
+    rcs = [p.wait() for p in ps]
+    [p.communicate() for p in ps]
+    lost["crashes"] += sum(1 for rc in rcs if rc != 0)
+    info = json.loads((out / "dataset_info.json").read_text())
+    lost["rows_lost"] += 36 - len(info)
+    count("export race", len(info) == 36 and all(rc == 0 for rc in rcs))
+
+
+def huge_generate(tmp: Path) -> None:
+    """`--n 2000000`: how many jobs were planned when the first request arrived (a chunk is 32)."""
+    import sfdata.generate as rollouts
+    from sfdata.generate import GenerateConfig, generate_stage
+
+    built = [0]
+    real = rollouts.stable_id
+
+    class Stop(Exception):
+        pass
+
+    class FirstRequest(SlowEngine):
+        def generate(self, prompts, sampling, seeds=None):
+            self.at = built[0]
+            raise Stop
+
+    def counting(*parts, **kw):
+        built[0] += 1
+        return real(*parts, **kw)
+
+    rollouts.stable_id = counting
+    run = RunDir(tmp / "huge").init()
+    run.write("questions", make_questions("countdown", 2, 0, level=3))
+    eng = FirstRequest()
+    try:
+        generate_stage(run, GenerateConfig(n=2_000_000, chunk=32, variants=("original",)), engine=eng)
+    except Stop:
+        pass
+    finally:
+        rollouts.stable_id = real
+    count("huge generate", getattr(eng, "at", 10**9) <= 64)
+
+
 def main() -> None:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
@@ -238,6 +400,10 @@ def main() -> None:
         serve_attacks()
         sql_attacks(tmp)
         markup_and_secrets(tmp)
+        untrusted_inputs(tmp)
+        table_output(tmp)
+        concurrent_exports(tmp)
+        huge_generate(tmp)
     for g, (tried, ok) in tally.items():
         print(f"{g:16} {ok}/{tried} handled")
     tried = sum(t for t, _ in tally.values())

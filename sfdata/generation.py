@@ -10,9 +10,10 @@ a row gets the same seed whatever the chunking or the resume order.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from dataclasses import asdict
+from itertools import islice
 from typing import Any
 
 import polars as pl
@@ -90,21 +91,28 @@ def generate_jobs(engine: Engine, jobs: list[dict[str, Any]], sampling: Sampling
 def run_jobs(
     run: RunDir,
     table: str,
-    jobs: list[dict[str, Any]],
+    jobs: Iterable[dict[str, Any]],
     engine: Engine,
     sampling: SamplingParams,
     chunk: int,
     to_rows: ToRows,
     label: str,
+    total: int | None = None,
 ) -> dict[str, Any]:
-    """Generate `jobs` in chunks; each chunk becomes one atomic part file of `table` (resumable)."""
+    """Generate `jobs` in chunks; each chunk becomes one atomic part file of `table` (resumable).
+
+    `jobs` may be a generator: it is read one chunk at a time, so a run of millions of rows sends its
+    first request at once and holds one chunk in memory; `total` sizes the progress bar when it has no len().
+    """
     total_tokens = 0
     written = 0
+    size = max(1, chunk)
+    total = len(jobs) if total is None and isinstance(jobs, Sized) else total
     t0 = time.perf_counter()
+    it = iter(jobs)
     with _progress(label) as prog:
-        bar = prog.add_task(label, total=len(jobs), rate="")
-        for c0 in range(0, len(jobs), max(1, chunk)):
-            part = jobs[c0 : c0 + max(1, chunk)]
+        bar = prog.add_task(label, total=total, rate="")
+        while part := list(islice(it, size)):
             tb = time.perf_counter()
             comps = generate_jobs(engine, part, sampling)
             dt = time.perf_counter() - tb

@@ -4,6 +4,7 @@ CSV, JSON or Parquet). It lives outside `cli/` so the report and training packag
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rich.console import Console
@@ -16,14 +17,29 @@ def esc(value: object) -> str:
     """User data (answers, paths, names) made safe to embed in rich markup: `[/]` or `[bold red]` print as text."""
     from rich.markup import escape
 
-    return escape(str(value))
+    return escape(printable(str(value), None))
 
 
-def cell(value: object):
-    """A table cell that rich never parses as markup."""
+MAX_CELL_CHARS = 10_000  # a printed cell longer than this is cut, with its full length named
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 (but tab, newline), DEL, C1: ESC, CSI, OSC, BEL...
+
+
+def printable(text: str, limit: int | None = MAX_CELL_CHARS) -> str:
+    """User data as terminal-safe text: control characters shown as `\\x1b`-style escapes (an escape
+    sequence in data must never move the cursor, retitle the window or recolour the terminal), and text
+    over `limit` characters cut with a `… (N chars)` marker (a 20 MB cell took rich minutes to lay out)."""
+    n = len(text)
+    if limit is not None and n > limit:
+        text = text[:limit]
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return text + f"… ({n:,} chars)" if limit is not None and n > limit else text
+
+
+def cell(value: object, limit: int | None = MAX_CELL_CHARS):
+    """A table cell that rich never parses as markup, with control characters escaped and huge text cut."""
     from rich.text import Text
 
-    return Text("" if value is None else str(value))
+    return Text("" if value is None else printable(str(value), limit))
 
 
 def emit(df, fmt: str, out: Path | None, title: str = "", limit: int = 200) -> None:

@@ -55,7 +55,8 @@ def plots(run: RunDir) -> list[Path]:
         fig, ax = plt.subplots(figsize=(8, 4))
         width = 0.8 / len(cols)
         for i, c in enumerate(cols):
-            ax.bar([x + i * width for x in range(len(labels))], src[c].to_list(), width, label=c.replace("share_", ""))
+            ys = src[c].fill_null(0.0).to_list()
+            ax.bar([x + i * width for x in range(len(labels))], ys, width, label=c.replace("share_", ""))
         ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels)
         ax.set_ylabel("share of texts")
         ax.set_ylim(0, 1.05)
@@ -63,6 +64,8 @@ def plots(run: RunDir) -> list[Path]:
         ax.legend(fontsize=8)
         written.append(_save(plt, fig, out_dir / "skill_frequency.png"))
     att = _safe(run, "accuracy_by_attempts")
+    if att.height:  # ungraded traces (a pulled SFT set whose questions cannot be re-read) have no accuracy
+        att = att.filter(pl.col("accuracy").is_not_null())
     if att.height:
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.bar(att["attempts"].to_list(), att["accuracy"].to_list(), color="#4c72b0")
@@ -74,6 +77,8 @@ def plots(run: RunDir) -> list[Path]:
         ax.set_title("Accuracy by attempts")
         written.append(_save(plt, fig, out_dir / "accuracy_by_attempts.png"))
     ev = _safe(run, "eval_accuracy")
+    if ev.height:
+        ev = ev.filter(pl.col("accuracy").is_not_null())
     if ev.height:
         fig, ax = plt.subplots(figsize=(7, 4))
         for (stage, task, rounds), g in ev.group_by(["stage", "task", "budget_rounds"], maintain_order=True):
@@ -98,8 +103,8 @@ def print_report(run: RunDir, console, info: dict[str, Any] | None = None) -> di
     """Print the one-page summary; `info` is a finished report stage's (computed here when None)."""
     from rich.panel import Panel
     from rich.table import Table
-    from rich.text import Text
 
+    from sfdata.output import cell
     from sfdata.reflect import verdict_metrics
 
     info = info if info is not None and "counts" in info else report_stage(run)
@@ -111,6 +116,7 @@ def print_report(run: RunDir, console, info: dict[str, Any] | None = None) -> di
         t.add_row(k, f"{v:,}")
     acc = info["rollout_accuracy"]
     t.add_row("rollout accuracy", "-" if acc is None else f"{acc:.1%}")
+    # format names and variants are user data: Text cells, never rich markup (`[/]` is a valid format name)
     m = verdict_metrics(run)
     if m.get("parsed"):
         t.add_row(
@@ -118,8 +124,8 @@ def print_report(run: RunDir, console, info: dict[str, Any] | None = None) -> di
             f"{m['f1']:.3f} / {m['f1_incorrect']:.3f}  ({m['parsed']} parsed of {m['reflections']})",
         )
     if info["format_mix"]:
-        t.add_row("format mix", ", ".join(f"{k} {v}" for k, v in info["format_mix"].items()))
-    console.print(Panel(t, title=Text(f"run {run.path}")))
+        t.add_row("format mix", cell(", ".join(f"{k} {v}" for k, v in info["format_mix"].items())))
+    console.print(Panel(t, title=cell(f"run {run.path}")))
     from sfdata.output import emit
 
     for name in ("skill_by_source", "skill_frequency", "eval_accuracy"):
@@ -127,5 +133,5 @@ def print_report(run: RunDir, console, info: dict[str, Any] | None = None) -> di
         if df.height:
             emit(df, "table", None, title=name)
     for p in info["plots"]:
-        console.print(f"plot: {p}", markup=False)
+        console.print(cell(f"plot: {p}"))
     return info

@@ -15,8 +15,10 @@ import polars as pl
 _ROLES = {"human": "user", "gpt": "assistant", "user": "user", "assistant": "assistant", "system": "system"}
 
 
-def _message(m: dict[str, Any]) -> dict[str, str] | None:
-    """{role, content} from a published/TRL message or a sharegpt {from, value} turn."""
+def _message(m: Any) -> dict[str, str] | None:
+    """{role, content} from a published/TRL message or a sharegpt {from, value} turn (None for anything else)."""
+    if not isinstance(m, dict):
+        return None
     role = m.get("role", m.get("from"))
     content = m.get("content", m.get("value"))
     if role is None or content is None:
@@ -24,8 +26,11 @@ def _message(m: dict[str, Any]) -> dict[str, str] | None:
     return {"role": _ROLES.get(str(role), str(role)), "content": str(content)}
 
 
-def _split_chat(msgs: list[dict[str, Any]]) -> tuple[list[dict], list[dict]] | None:
-    """(prompt messages, [final assistant message]) or None when there is no assistant turn."""
+def _split_chat(msgs: Any) -> tuple[list[dict], list[dict]] | None:
+    """(prompt messages, [final assistant message]) or None when there is no assistant turn (or no chat:
+    a row of an untrusted file may hold a string or a number there)."""
+    if not isinstance(msgs, (list, tuple)):
+        return None
     msgs = [x for x in (_message(m) for m in msgs if m) if x is not None]
     last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=None)
     if last is None or last == 0:

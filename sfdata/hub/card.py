@@ -219,29 +219,45 @@ def _files_text(pattern: str | dict[str, str]) -> str:
 def card_configs(folder: str | Path, split: str | None = None) -> dict[str, list[str]]:
     """{config name: data file patterns} from a folder's README card, parsed as the Hub parses it.
 
-    With `split`, only that split's files (entries without a split belong to every split)."""
+    With `split`, only that split's files (entries without a split belong to every split). A card is
+    untrusted input: bad YAML or a `configs` entry of the wrong shape is one ValueError naming the card."""
     readme = Path(folder) / "README.md"
     if not readme.is_file():
         return {}
     from huggingface_hub import DatasetCard
 
-    configs = DatasetCard.load(readme).data.to_dict().get("configs") or []
+    try:
+        configs = DatasetCard.load(readme).data.to_dict().get("configs") or []
+    except Exception as e:  # YAML errors, non-UTF-8 bytes, metadata that is not a mapping
+        first = (str(e).splitlines() or [""])[0][:160]
+        raise ValueError(f"{readme}: not a readable dataset card ({type(e).__name__}: {first})") from None
+    if not isinstance(configs, list):
+        raise ValueError(f"{readme}: `configs` must be a list, found {type(configs).__name__}")
     out: dict[str, list[str]] = {}
-    for c in configs:
+    for i, c in enumerate(configs):
+        if not isinstance(c, dict) or not isinstance(c.get("config_name"), str):
+            raise ValueError(f"{readme}: configs[{i}] needs a config_name (a string)")
         files = c.get("data_files") or []
-        entries = [files] if isinstance(files, str) else files
+        entries = [files] if isinstance(files, (str, dict)) else files
+        if not isinstance(entries, list):
+            raise ValueError(f"{readme}: data_files of config {c['config_name']!r} must be a pattern or a list")
         if split is not None:
-            entries = [f for f in entries if isinstance(f, str) or f.get("split", split) == split]
-        out[c["config_name"]] = [p for f in entries for p in _paths(f)]
+            entries = [f for f in entries if not isinstance(f, dict) or f.get("split", split) == split]
+        out[c["config_name"]] = [p for f in entries for p in _paths(f, readme)]
     return out
 
 
-def _paths(entry: Any) -> list[str]:
+def _paths(entry: Any, readme: Path | None = None) -> list[str]:
     """A data_files entry is a pattern, or {split, path} where path is a pattern or a list of them."""
     if isinstance(entry, str):
         return [entry]
-    path = entry.get("path", [])
-    return [path] if isinstance(path, str) else list(path)
+    path = entry.get("path", []) if isinstance(entry, dict) else None
+    paths = [path] if isinstance(path, str) else path
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise ValueError(
+            f"{readme or 'card'}: data_files entry {str(entry)[:80]!r} is not a pattern or {{split, path}}"
+        )
+    return paths
 
 
 def write_card(folder: Path, text: str) -> Path:

@@ -34,7 +34,7 @@ def curated_traces(run_dir: str | Path, kept_only: bool = True) -> pl.DataFrame:
     from sfdata.store import RunDir
 
     run = RunDir(run_dir)
-    traces = run.read("traces")
+    traces = without_null_ids(run.read("traces"), "trace_id", run.path / "traces")
     labels = run.read("labels")
     if kept_only and labels.height:
         dropped = labels.filter(pl.col("label") == "drop")["trace_id"].to_list()
@@ -43,6 +43,18 @@ def curated_traces(run_dir: str | Path, kept_only: bool = True) -> pl.DataFrame:
         if kept:
             traces = traces.filter(pl.col("trace_id").is_in(kept))
     return traces
+
+
+def without_null_ids(df: pl.DataFrame, id_col: str, where: Path) -> pl.DataFrame:
+    """Rows whose id is null are left out of an export, with a warning naming the count: an exported row
+    must be traceable back to its run (a hand-copied or foreign part file can hold null ids)."""
+    nulls = df[id_col].null_count() if id_col in df.columns else 0
+    if nulls:
+        import warnings
+
+        warnings.warn(f"{where}: {nulls} row(s) without a {id_col} left out of the export", stacklevel=2)
+        return df.filter(pl.col(id_col).is_not_null())
+    return df
 
 
 def check_name(name: str) -> str:
@@ -180,11 +192,16 @@ def write_verl(run_dir: str | Path, folder: Path) -> list[Path]:
     from sfdata.store.parquet import write_parquet_atomic
 
     train, val = split_verl(verl_frame(run_dir))
+    from sfdata.store.tempfiles import new_temp_file
+
     reward = folder / "reward.py"
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / ".reward.py.tmp"
-    shutil.copyfile(Path(__file__).with_name("verl_reward.py"), tmp)
-    os.replace(tmp, reward)
+    tmp = new_temp_file(reward)  # a per-writer name: two exports into one folder never share a temp
+    try:
+        shutil.copyfile(Path(__file__).with_name("verl_reward.py"), tmp)
+        os.replace(tmp, reward)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return [
         write_parquet_atomic(train, folder / "train.parquet"),
         write_parquet_atomic(val, folder / "val.parquet"),
@@ -216,8 +233,25 @@ def export(
         return [write_published_parquet(frames[fmt](traces), out / EXPORT_FOLDERS[fmt] / "train-00000.parquet")]
     file_name = f"{name}_sharegpt.json"
     data = write_json_atomic(sharegpt_records(traces), out / file_name)
-    info_path = out / "dataset_info.json"
-    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
-    info.update(sharegpt_info(name, file_name))
-    write_json_atomic(info, info_path)
-    return [data, info_path]
+    return [data, add_dataset_info(out / "dataset_info.json", sharegpt_info(name, file_name))]
+
+
+def add_dataset_info(info_path: Path, entry: dict[str, Any]) -> Path:
+    """Add `entry` to LLaMA-Factory's `dataset_info.json`: read-modify-write under the file's lock, so
+    concurrent exports into one folder keep each other's entries (an unreadable file is an error, never
+    overwritten)."""
+    from sfdata.store.lock import file_lock
+    from sfdata.store.run import write_json_atomic
+
+    with file_lock(info_path):
+        info: Any = {}
+        if info_path.is_file():
+            try:
+                info = json.loads(info_path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                raise ValueError(f"{info_path}: not readable JSON ({type(e).__name__}); fix or remove it") from None
+        if not isinstance(info, dict):
+            raise ValueError(f"{info_path}: must hold a JSON object, found {type(info).__name__}")
+        info.update(entry)
+        write_json_atomic(info, info_path)
+    return info_path

@@ -48,11 +48,9 @@ def import_conversations(df: pl.DataFrame, col: str, run_dir: str | Path, source
     the_task = get_task(task)
     seen: Counter = Counter()
     for i, r in enumerate(df.iter_rows(named=True)):
-        msgs = r.get(col) or []
-        user = next((m.get("content") for m in msgs if m and m.get("role") in ("user", "human")), None)
-        asst = next((m.get("content") for m in reversed(msgs) if m and m.get("role") in ("assistant", "gpt")), None)
+        user, asst = chat_turns(r.get(col))
         if not user or not asst:
-            bad.append({"row": i, "reason": "no user or no assistant turn"})
+            bad.append({"row": i, "reason": "no user or no assistant turn (text)"})
             continue
         final = extract_answer(asst)
         ok = _grade_countdown(the_task, user, final, r) if task == "countdown" else None
@@ -68,6 +66,23 @@ def import_conversations(df: pl.DataFrame, col: str, run_dir: str | Path, source
         run.append("traces", fill_missing(pl.DataFrame(rows, infer_schema_length=None), schema_of("traces")))
     run.set_stage("build", "done", imported_from=source)
     return {"traces": len(rows), "bad_rows": len(bad), "bad": bad[:20]}
+
+
+def chat_turns(msgs: Any) -> tuple[str | None, str | None]:
+    """(first user text, last assistant text) of one conversation; None for a turn that is missing or
+    not text. Rows of an untrusted file may hold a string, null or odd messages instead of a chat, and
+    either spelling is read: {role, content} (OpenAI/TRL) or {from, value} (ShareGPT)."""
+    if not isinstance(msgs, (list, tuple)):
+        return None, None
+    turns = []
+    for m in msgs:
+        if isinstance(m, dict):
+            role, text = m.get("role", m.get("from")), m.get("content", m.get("value"))
+            if isinstance(role, str) and isinstance(text, str):
+                turns.append((role, text))
+    user = next((t for role, t in turns if role in ("user", "human")), None)
+    asst = next((t for role, t in reversed(turns) if role in ("assistant", "gpt")), None)
+    return user, asst
 
 
 def _grade_countdown(the_task, user: str, final: str | None, r: dict) -> bool | None:

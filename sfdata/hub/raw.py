@@ -344,11 +344,15 @@ def _tables(col: _Collector, task: str, res: ImportResult) -> dict[str, pl.DataF
     ok = dict(grades.select("rollout_id", "is_correct").iter_rows())
     res.grade_disagreements = sum(1 for rid, f in col.flags.items() if f is not None and f != ok[rid])
     refl = []
+    # an imported reflection's id is keyed by its response and its text (the n-th copy of one text gets
+    # n), never by its position: the same rows with their reflections in another order add nothing
+    copies: Counter = Counter()
     for rid, qid, k, text, given, model in col.pending:
         verdict = parse_verdict(text)
+        copies[(rid, text)] += 1
         refl.append(
             {
-                "reflection_id": given or stable_id("import-refl", rid, k, text),
+                "reflection_id": given or stable_id("import-refl", rid, text, copies[(rid, text)] - 1),
                 "rollout_id": rid,
                 "question_id": qid,
                 "reflection_idx": k,
@@ -470,10 +474,13 @@ def export_raw(run_dir: str | Path) -> pl.DataFrame:
         pl.col("seed").alias("question_seed"),
         "split",
     )
+    from sfdata.hub.export import without_null_ids
+
     r = run.read("rollouts").select("rollout_id", "question_id", "variant", "sample_idx", "response", "model")
+    r = without_null_ids(r, "rollout_id", run.path / "rollouts")
     g = run.read("grades").select("rollout_id", "is_correct", "extracted_answer")
     refl = (
-        run.read("reflections")
+        without_null_ids(run.read("reflections"), "reflection_id", run.path / "reflections")
         .sort("rollout_id", "reflection_idx")
         .group_by("rollout_id", maintain_order=True)
         .agg(pl.col("text").alias("_refl"), pl.col("reflection_id").alias("reflection_ids"))

@@ -87,7 +87,9 @@ def read_file(p: Path) -> pl.DataFrame:
 
 
 def _read_json(p: Path) -> pl.DataFrame:
-    raw = p.read_bytes()
+    """JSON or JSON Lines as the JSON spec reads them: a UTF-8 byte-order mark is accepted, and JSON Lines
+    are split on b"\\n" only (str.splitlines also splits on U+2028 and U+0085, valid inside strings)."""
+    raw = p.read_bytes().removeprefix(b"\xef\xbb\xbf")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -100,17 +102,21 @@ def _read_json(p: Path) -> pl.DataFrame:
             rows = json.loads(text)
         except json.JSONDecodeError as e:
             raise DataFileError(f"{p}: not JSON ({e.msg} at line {e.lineno})") from None
+        except RecursionError:
+            raise DataFileError(f"{p}: JSON nested too deeply") from None
         if not rows:
             raise DataFileError(f"{p}: empty JSON list, no rows to read")
         return _frame(p, rows)
     rows = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError as e:
             raise DataFileError(f"{p}: line {n} is not JSON ({e.msg})") from None
+        except RecursionError:
+            raise DataFileError(f"{p}: line {n} is nested too deeply") from None
         if not isinstance(rows[-1], dict):
             raise DataFileError(f"{p}: line {n} is not a JSON object")
     return _frame(p, rows)
@@ -122,7 +128,8 @@ def _frame(p: Path, rows: list) -> pl.DataFrame:
     try:
         return pl.DataFrame(rows, infer_schema_length=None)
     except Exception as e:  # mixed types in one column
-        raise DataFileError(f"{p}: rows do not share one schema ({type(e).__name__}: {str(e)[:120]})") from None
+        first = (str(e).strip().splitlines() or [""])[0][:120]
+        raise DataFileError(f"{p}: rows do not share one schema ({type(e).__name__}: {first})") from None
 
 
 def read_source(source: str | Path, config: str | None = None, split: str = "train") -> pl.DataFrame:
@@ -150,7 +157,7 @@ def folder_files(folder: Path, config: str | None, split: str = "train") -> list
         name = config if config in configs else next(iter(configs)) if config is None else None
         if name is None:
             raise ValueError(f"{folder}: no config {config!r}; its card lists {', '.join(configs)}")
-        files = sorted(f for pat in configs[name] for f in folder.glob(pat) if f.is_file())
+        files = sorted({f for pat in configs[name] for f in card_files(folder, pat)})
     elif config and (folder / config).is_dir():
         files = _data_files(folder / config)
     else:
@@ -166,9 +173,35 @@ def folder_files(folder: Path, config: str | None, split: str = "train") -> list
     return files
 
 
+def card_files(folder: Path, pattern: str) -> list[Path]:
+    """The files a card's `data_files` pattern names, all inside `folder` (a card is untrusted input).
+
+    An absolute pattern, one with `..`, or a match that resolves (through a symlink) outside the folder
+    is one clear error naming the card: `data_files: ../secret/*.parquet` once imported rows from elsewhere."""
+    card = folder / "README.md"
+    parts = Path(pattern).parts
+    if not pattern or Path(pattern).is_absolute() or pattern.startswith(("/", "\\", "~")) or ".." in parts:
+        raise ValueError(f"{card}: data_files pattern {pattern!r} must be a relative path inside the dataset folder")
+    root = folder.resolve()
+    out = []
+    for f in folder.glob(pattern):
+        if not f.resolve().is_relative_to(root):
+            raise ValueError(f"{card}: data_files pattern {pattern!r} matches {f.name}, which lies outside {folder}")
+        if f.is_file():
+            out.append(f)
+    return out
+
+
 def _data_files(folder: Path) -> list[Path]:
+    root = folder.resolve()
     files = sorted(f for f in folder.rglob("*") if f.suffix in DATA_SUFFIXES and f.name != "dataset_info.json")
-    return [f for f in files if f.is_file() and not any(p.startswith(".") for p in f.relative_to(folder).parts)]
+    return [
+        f
+        for f in files
+        if f.is_file()
+        and not any(p.startswith(".") for p in f.relative_to(folder).parts)
+        and f.resolve().is_relative_to(root)  # a symlink out of the folder is not its data
+    ]
 
 
 def load_hub_frame(repo_id: str, config: str | None, split: str) -> pl.DataFrame:

@@ -175,3 +175,59 @@ def test_engine_for_closes_only_what_it_created(monkeypatch):
         with engine_for(None, "transformers", "m") as eng:
             raise RuntimeError("boom")
     assert made and made[0].closed
+
+
+class _FirstRequest(Exception):
+    pass
+
+
+class StopAtFirstRequestEngine(SeedRecordingEngine):
+    """Records how many planned jobs had been built when the first request arrived, then stops the run."""
+
+    def __init__(self, built: list[int]):
+        super().__init__()
+        self.built = built
+        self.at_first_request: int | None = None
+        self.first_batch = 0
+
+    def generate(self, prompts, sampling: SamplingParams, seeds=None):
+        self.at_first_request = self.built[0]
+        self.first_batch = len(prompts)
+        raise _FirstRequest
+
+
+def test_a_huge_generate_sends_its_first_request_after_one_chunk_of_planning(tmp_path, monkeypatch):
+    """`--n 2000000` once built every job (90 s, 1.6 GB) before the first request; planning now streams."""
+    import sfdata.generate as rollouts
+
+    built = [0]
+    real = rollouts.stable_id
+
+    def counting_stable_id(*parts, **kw):
+        built[0] += 1
+        return real(*parts, **kw)
+
+    monkeypatch.setattr(rollouts, "stable_id", counting_stable_id)
+    run = _run(tmp_path / "r", n_questions=2)
+    eng = StopAtFirstRequestEngine(built)
+    cfg = GenerateConfig(n=2_000_000, chunk=32, variants=("original", "rephrase"))
+    with pytest.raises(_FirstRequest):
+        generate_stage(run, cfg, engine=eng)
+    assert eng.first_batch == 32
+    assert eng.at_first_request is not None and eng.at_first_request <= 2 * 32  # not 8,000,000
+
+
+def test_streamed_plan_resumes_the_gap_with_full_chunks(tmp_path):
+    run = _run(tmp_path / "r", n_questions=3)
+    eng = SeedRecordingEngine(fail_after_calls=2)
+    cfg = GenerateConfig(n=4, chunk=5, variants=("original", "rephrase"))
+    with pytest.raises(RuntimeError):
+        generate_stage(run, cfg, engine=eng)
+    assert run.read("rollouts").height == 10
+    again = SeedRecordingEngine()
+    info = generate_stage(run, cfg, engine=again)
+    assert (info["planned"], info["existing"], info["written"]) == (24, 10, 14)
+    assert [len(c) for c in again.calls] == [5, 5, 4]
+    ids = run.read("rollouts")["rollout_id"]
+    assert ids.n_unique() == ids.len() == 24
+    assert generate_stage(run, cfg, engine=SeedRecordingEngine()) == {"planned": 24, "existing": 24, "written": 0}

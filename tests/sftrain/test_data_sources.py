@@ -73,3 +73,16 @@ def test_a_folder_with_several_kinds_of_data_and_no_config_is_refused(outputs, t
     (folder / "b.json").write_text(outputs["sources"]["sharegpt file"].read_text())
     with pytest.raises(ValueError, match="several kinds of data"):
         load_sft_rows(folder, config=None)
+
+
+def test_bad_sft_rows_are_skipped_and_an_all_bad_file_is_one_error_naming_it(tmp_path):
+    from sftrain.data import rows_from_frame
+
+    good = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    assert rows_from_frame(pl.DataFrame({"conversations": ["hello", "x"]})) == []
+    frame = pl.DataFrame({"conversations": [[None, {"role": "x"}], good]}, strict=False)
+    assert len(rows_from_frame(frame)) == 1
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"conversations": "hello"}\n{"conversations": "again"}\n')
+    with pytest.raises(ValueError, match="bad.jsonl: no usable conversations"):
+        load_sft_rows(bad)
