@@ -36,6 +36,9 @@ class Stage:
     reads: tuple[str, ...] = ()  # tables (or run sub-paths) whose change makes a finished stage run again
     writes: tuple[str, ...] = ()  # tables (or run sub-paths) it fills
     needs: tuple[str, ...] = ()  # stages whose output must be in the run first
+    # "module:function(run) -> bool": True when the output is out of date although config and inputs are not
+    # (grades written by an older grader id); such a stage runs again like one with changed inputs
+    stale: str | None = None
 
     def function(self) -> Callable[..., dict[str, Any]]:
         return _resolve(self.entry)
@@ -67,7 +70,15 @@ STAGES: dict[str, Stage] = {
             writes=("rollouts",),
             needs=("questions",),
         ),
-        Stage("grade", "sfdata.grading:grade_stage", None, ("questions", "rollouts"), ("grades",), ("generate",)),
+        Stage(
+            "grade",
+            "sfdata.grading:grade_stage",
+            None,
+            ("questions", "rollouts"),
+            ("grades",),
+            ("generate",),
+            stale="sfdata.grading:graded_by_older_grader",
+        ),
         Stage(
             "reflect",
             "sfdata.reflect:reflect_stage",
@@ -171,7 +182,11 @@ def run_stage(
     inputs = _fingerprint(run, tuple(r for r in stage.reads if r not in stage.writes))
     entry = run.manifest().get("stages", {}).get(key, {})
     done = entry.get("status") == "done"
-    if done and entry.get("config_hash") == h and entry.get("inputs", inputs) == inputs and not force:
+    same = done and entry.get("config_hash") == h and entry.get("inputs", inputs) == inputs
+    if same and stage.stale is not None and _resolve(stage.stale)(run):
+        log(f"[{key}] output is stale (see {stage.stale}), running again")
+        same = False
+    if same and not force:
         log(f"[{key}] done already (same config and inputs), skipping")
         return {"skipped": True}
     check_needs(run, stage)
