@@ -144,12 +144,14 @@ def _pick(pool: list[Sample], k: int, rng: random.Random, unique_variants: bool,
 
 
 def _steps(samples: list[Sample], rng: random.Random, with_reflections: bool) -> list[Step]:
+    """Steps with their reflection and glue; without reflections the glue is verdict-neutral (phrases.GENERIC)."""
+    after_correct, after_incorrect, _, _ = phrases.glue_pools(with_reflections)
     out = []
     for i, s in enumerate(samples):
         refl = _choice(rng, s.reflections) if with_reflections and s.reflections else None
         glue = ""
         if i < len(samples) - 1:
-            glue = _choice(rng, phrases.DOUBLE_CHECK if s.is_correct else phrases.RETRY)
+            glue = _choice(rng, after_correct if s.is_correct else after_incorrect)
         out.append(Step(s, refl, glue))
     return out
 
@@ -231,7 +233,7 @@ def _two_correct(fmt: str, p: _Pool, n: int) -> list[Trace]:
     n_before = min(max(0, n - 2), len(others))
     prefix = p.pick(others, n_before) if n_before else []
     t = _make(fmt, prefix + finals, finals[-1], p.rng, p.with_refl, p.sample_order)
-    t.tail = [_choice(p.rng, phrases.CONFIRM)]
+    t.tail = [_choice(p.rng, phrases.glue_pools(p.with_refl)[3])]
     t.n_confirms = 1
     return [t]
 
@@ -248,7 +250,7 @@ def _backtrack(fmt: str, p: _Pool, n: int) -> list[Trace]:
     split = p.rng.randint(0, len(wrong) - 1)  # incorrect ones before the correct; at least one after
     seq = wrong[:split] + [good] + wrong[split:]
     t = _make(fmt, seq, good, p.rng, p.with_refl, sample_order=True)
-    t.tail = [_choice(p.rng, phrases.BACKTRACK)]
+    t.tail = [_choice(p.rng, phrases.glue_pools(p.with_refl)[2])]
     t.tail_sample = good
     t.n_backtracks = 1
     return [t]

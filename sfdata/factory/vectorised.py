@@ -341,9 +341,10 @@ def _blocks(steps: pl.DataFrame, samples: pl.DataFrame, refls: pl.DataFrame, ctx
     st = st.with_columns(_h(pl.struct("rollout_id", "k", "step"), ctx, "glue").alias("g"))  # read by every branch below
     has_refl = pl.col("text").is_not_null()
 
-    # "</reflect>" and/or the glue phrase (retry after Incorrect, double-check after Correct) and the next
-    # "<sample>": one gather from the four phrase lists laid end to end
-    kinds = [(r, items) for r in ("</reflect>\n", "") for items in (phrases.DOUBLE_CHECK, phrases.RETRY)]
+    # "</reflect>" and/or the glue phrase (with reflections: retry after Incorrect, double-check after Correct;
+    # without: the verdict-neutral pool) and the next "<sample>": one gather from the phrase lists laid end to end
+    after_correct, after_incorrect, _, _ = phrases.glue_pools(with_refl)
+    kinds = [(r, items) for r in ("</reflect>\n", "") for items in (after_correct, after_incorrect)]
     table = [f"{r}{p}\n<sample>" for r, items in kinds for p in items]
     starts = [sum(len(items) for _, items in kinds[:i]) for i in range(len(kinds))]
     kind = pl.when(has_refl).then(0).otherwise(2) + pl.when(pl.col("is_correct")).then(0).otherwise(1)
@@ -420,10 +421,11 @@ def _traces(st: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
     parts = [c for c in agg.columns if c.rstrip("0123456789") in _PIECES and c[-1].isdigit()]
     tail: list[pl.Expr] = []
     n_back, n_conf, close = 0, 0, ""
+    _, _, backtrack, confirm = phrases.glue_pools(ctx.with_refl)
     if ctx.fmt == "*CC":
-        tail, n_conf = [_phrase((th // 256) % len(phrases.CONFIRM), phrases.CONFIRM)], 1
+        tail, n_conf = [_phrase((th // 256) % len(confirm), confirm)], 1
     if ctx.fmt == "*C*IC":
-        back = _phrase((th // 256) % len(phrases.BACKTRACK), [f"{b}\n<sample>" for b in phrases.BACKTRACK])
+        back = _phrase((th // 256) % len(backtrack), [f"{b}\n<sample>" for b in backtrack])
         tail, close = [back, pl.col("final_response")], "</sample>\n"
         n_back = 1  # (its ids are listed again by _per_trace)
     # the ending phrase carries the tags around it (fewer parts for concat_str)

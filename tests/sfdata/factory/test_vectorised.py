@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sfdata.factory import phrases
 from sfdata.factory.build import BuildConfig, assemble, samples_by_question
-from sfdata.factory.formats import FORMATS, Sample, Skip, choose, usable
+from sfdata.factory.formats import FORMATS, Sample, Skip, choose, render, usable
 from sfdata.skills import well_formed
 from sfdata.tasks import extract_answer
 
@@ -96,8 +96,9 @@ def check_row(row, samples):
         else:
             assert refl == ""
     steps = [by_id[r] for r in rids[: row["n_samples"]]]
+    after_correct, after_incorrect, _, _ = phrases.glue_pools(any(fids))
     for s in steps[:-1]:
-        assert any(p in text for p in (phrases.DOUBLE_CHECK if s.is_correct else phrases.RETRY))
+        assert any(p in text for p in (after_correct if s.is_correct else after_incorrect))
     assert len({s.rollout_id for s in steps}) == len(steps)
     assert row["n_correct"] == sum(s.is_correct for s in steps)
     assert row["n_retries"] == sum(not s.is_correct for s in steps[:-1])
@@ -259,3 +260,41 @@ def test_packed_sort_matches_the_column_sort_on_both_paths():
     assert _sort_small(df, [("q", 32), ("v", 8)], "key")["i"].equals(want)
     big = df.with_columns(pl.col("v") * 100)  # 300 > 2^8 - 1: the column sort, same order
     assert _sort_small(big, [("q", 32), ("v", 8)], "key")["i"].equals(want)
+
+
+def _verdict_phrases() -> list[str]:
+    return [p for kind in phrases.VERDICT_STATING for p in phrases.ALL[kind]]
+
+
+def test_generic_pools_state_no_verdict():
+    words = re.compile(r"\b(correct|incorrect|wrong|right|mistake|fail\w*|works|checks? out|verified)\b", re.I)
+    for kind in ("generic", "generic_backtrack", "generic_confirm"):
+        for p in phrases.ALL[kind]:
+            assert not words.search(p), (kind, p)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(question_st, min_size=1, max_size=6), st.integers(1, 5), st.integers(0, 99))
+def test_no_trace_without_reflections_states_a_verdict(questions, n, seed):
+    """Issue 21.5: the no_reflection format and the no_reflections ablation glue with the neutral pool only."""
+    table, by_q = _tables(questions)
+    builds = [BuildConfig(formats=("no_reflection",), n=n, seed=seed)]
+    builds.append(
+        BuildConfig(formats=tuple(f for f in FORMATS if f != "star"), n=n, seed=seed, ablation="no_reflections")
+    )
+    stated = _verdict_phrases()
+    for cfg in builds:
+        df, _ = assemble(table, {q: q for q in by_q}, {}, cfg)
+        for text in df["trace"].to_list():
+            assert "<reflect>" not in text and "<verdict>" not in text
+            assert not [p for p in stated if p in text], text
+    # and the reference builder
+    for samples in by_q.values():
+        for fmt in ("no_reflection", "*C", "*C*IC", "*CC", "random"):
+            try:
+                traces = choose(fmt, samples, n, random.Random(seed), reflections=False)
+            except Skip:
+                continue
+            for t in traces:
+                text = render(t, random.Random(seed))
+                assert not [p for p in stated if p in text], text
