@@ -188,11 +188,17 @@ def _force_verdicts(engine: Engine, part: list[dict], texts: list[str], cfg: Ref
 
 
 def verdict_metrics(run: RunDir) -> dict[str, Any]:
-    """Verdict quality against real grades; positive class = 'Correct' (as in the paper's F1)."""
+    """Verdict quality against the current grades; positive class = 'Correct' (as in the paper's F1).
+
+    Truth and validity come from the grades table now (`sfdata.validity`), not the flags stored at reflect
+    time, so the summary after a regrade counts against the new grades."""
+    from sfdata.validity import with_current_grades
+
     df = run.read("reflections")
     if df.height == 0:
         return {"reflections": 0}
-    parsed = df.filter(pl.col("verdict").is_not_null())
+    df = with_current_grades(df, run.read("grades"))
+    parsed = df.filter(pl.col("verdict").is_not_null() & pl.col("rollout_is_correct").is_not_null())
     says = parsed["verdict"] == "Correct"
     truth = parsed["rollout_is_correct"]
     tp = int((says & truth).sum())

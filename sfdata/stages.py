@@ -173,7 +173,8 @@ def run_stage(
 
     Skipped when the manifest says it is done with the same config hash and unchanged inputs (unless
     `force`). An interrupted stage runs again and, being resumable, only fills what is missing. A
-    finished stage rerun with a changed config gets `replace=True` when its function takes it.
+    finished stage rerun with a changed config or changed inputs gets `replace=True` when its function takes it
+    (a build after a regrade swaps in traces from the new grades instead of adding them beside the stale ones).
     `key` names the manifest entry (default: the stage name), e.g. `"rl_only/rl"` for one arm.
     """
     stage = get_stage(stage) if isinstance(stage, str) else stage
@@ -193,7 +194,9 @@ def run_stage(
     func = stage.function()
     params = inspect.signature(func).parameters
     if "replace" in params and "replace" not in kwargs:
-        kwargs["replace"] = done and entry.get("config_hash") not in (None, h)
+        # a finished stage whose config or inputs changed (e.g. a regrade under the build) is replaced, not added to
+        changed = entry.get("config_hash") not in (None, h) or entry.get("inputs", inputs) != inputs
+        kwargs["replace"] = done and changed
     if "log" in params and "log" not in kwargs:  # long stages report progress through the caller's log
         kwargs["log"] = log
     log(f"[{key}] running")

@@ -1,5 +1,8 @@
 """Build stage: rollouts + grades + valid reflections -> SkillFactory traces.
 
+A reflection is valid when its verdict states the rollout's current grade (`sfdata.validity`), so a build
+after a regrade uses the new grades throughout; `sf run` then replaces the traces built from the old ones.
+
 All vectorised: `samples_by_question` turns the run's tables into a flat sample table
 (side by side when written in one rollout order, else joined), and `sfdata.factory.vectorised` picks and stitches every format's
 traces with Polars expressions (no Python per trace). Randomness is a seeded hash of stable ids,
@@ -21,6 +24,7 @@ from sfdata.grammar import STRUCTURAL_TAG_PATTERN
 from sfdata.stagecfg import opt
 from sfdata.store import RunDir
 from sfdata.store.run import now_utc
+from sfdata.validity import is_valid_expr
 
 DEFAULT_FORMATS = ("0C", "*C", "*C_full", "*C*IC", "*CC", "random", "no_reflection")
 
@@ -102,6 +106,8 @@ class SampleTable:
 def samples_by_question(rollouts: pl.DataFrame, grades: pl.DataFrame, reflections: pl.DataFrame) -> SampleTable:
     """Join rollouts, grades and valid reflections into a flat SampleTable (all vectorised).
 
+    Valid: the reflection's `verdict` states the rollout's grade in `grades` (its stored `is_valid` is ignored).
+
     Responses and reflection texts come out stripped (what every trace holds). Tables written in the
     same rollout order are put side by side after one comparison of their ids instead of a hash join,
     and the question order is one sort of packed integer ranks instead of a four-column string sort.
@@ -110,11 +116,14 @@ def samples_by_question(rollouts: pl.DataFrame, grades: pl.DataFrame, reflection
     joined = _by_rollout(ro, grades.select("rollout_id", "extracted_answer", "is_correct"))
     order = _question_order(joined)
     row_to_pos = order.arg_sort()  # inverse permutation: original row -> sorted position
+    # valid = the verdict states the CURRENT grade (sfdata.validity), not the flag stored at reflect time
+    valid_now = is_valid_expr("verdict", "_grade")
     if _aligned(joined, reflections):  # one row per joined rollout, same order: its row is its rollout's row
-        valid = reflections.with_columns(row_to_pos.alias("pos")).filter(pl.col("is_valid").fill_null(False))
+        grade = joined["is_correct"].alias("_grade")
+        valid = reflections.with_columns(row_to_pos.alias("pos"), grade).filter(valid_now)
     else:
-        rows = joined.select("rollout_id").with_columns(row_to_pos.alias("pos"))
-        valid = reflections.filter(pl.col("is_valid").fill_null(False)).join(rows, on="rollout_id", how="inner")
+        rows = joined.select("rollout_id", pl.col("is_correct").alias("_grade")).with_columns(row_to_pos.alias("pos"))
+        valid = reflections.join(rows, on="rollout_id", how="inner").filter(valid_now)
     valid = valid.select("pos", "reflection_idx", "reflection_id", pl.col("text").str.strip_chars())
     valid = valid[_refl_order(valid)]
     n_refl = pl.repeat(0, joined.height, dtype=pl.UInt32, eager=True)

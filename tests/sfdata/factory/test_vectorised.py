@@ -28,7 +28,7 @@ REFLECTION_COLUMNS = {
     "reflection_idx": pl.Int64,
     "reflection_id": pl.String,
     "text": pl.String,
-    "is_valid": pl.Boolean,
+    "verdict": pl.String,
 }
 
 
@@ -51,17 +51,23 @@ def _raw_tables(questions, with_samples: bool = False):
             refl = []
             for j in range(k):
                 text = f"check {i}/{j}\n<verdict>{'Correct' if ok else 'Incorrect'}</verdict>"
-                rf.append({"rollout_id": rid, "reflection_idx": j, "reflection_id": f"{rid}f{j}", "text": text})
+                says, wrong = ("Correct", "Incorrect") if ok else ("Incorrect", "Correct")
+                rf.append(
+                    {
+                        "rollout_id": rid,
+                        "reflection_idx": j,
+                        "reflection_id": f"{rid}f{j}",
+                        "text": text,
+                        "verdict": says,
+                    }
+                )
                 rf.append(  # an invalid one (wrong verdict) that must never appear
-                    {"rollout_id": rid, "reflection_idx": 9, "reflection_id": f"{rid}x", "text": "no", "valid": False}
+                    {"rollout_id": rid, "reflection_idx": 9, "reflection_id": f"{rid}x", "text": "no", "verdict": wrong}
                 )
                 refl.append((f"{rid}f{j}", text))
             out.append(Sample(rid, v, resp, ans, ok, tuple(refl)))
         by_q[qid] = out
-    rfs = pl.DataFrame(
-        [{**r, "is_valid": r.pop("valid", True)} for r in rf],
-        schema=REFLECTION_COLUMNS,
-    )
+    rfs = pl.DataFrame(rf, schema=REFLECTION_COLUMNS)
     ros = pl.DataFrame(
         ro,
         schema={
