@@ -45,6 +45,9 @@ class BuildConfig:
     ablation: str | None = opt(None, "paper ablation", choices=ABLATIONS)
     variant: str = opt("original", "the one variant kept by no_prompt_diversity")
     seed: int = opt(0, "trace RNG seed")
+    star_per_question: int = opt(
+        0, "STaR baseline: correct samples per question, one trace each (0 = every correct sample)"
+    )
     chunk: int = opt(5000, "traces per part file")
     workers: int = opt(0, "question chunks assembled on threads (0: one vectorised pass; Polars uses all cores)")
 
@@ -66,6 +69,8 @@ class BuildConfig:
             raise ValueError("n_range must be [lo, hi] with 1 <= lo <= hi")
         if self.repeats < 1:
             raise ValueError("repeats must be >= 1")
+        if self.star_per_question < 0:
+            raise ValueError("star_per_question must be >= 0 (0 = every correct sample)")
 
 
 @dataclass

@@ -168,6 +168,7 @@ class _Pool:
     with_refl: bool
     sample_order: bool
     used: dict[str, str] = field(default_factory=dict)  # rollout id -> variant, for every sample this trace holds
+    star_per_question: int = 0  # STaR: correct samples per question (0 = all)
 
     def pick(self, pool: list[Sample], k: int, unique: bool | None = None) -> list[Sample]:
         return _pick(pool, k, self.rng, self.unique_variants if unique is None else unique, self.used)
@@ -182,8 +183,11 @@ def choose(
     reflections: bool = True,
     unique_variants: bool = True,
     sample_order: bool = True,
+    star_per_question: int = 0,
 ) -> list[Trace]:
-    """Traces of format `fmt` for one question (several for *C_full). Raises Skip with a reason."""
+    """Traces of format `fmt` for one question (several for *C_full and star). Raises Skip with a reason.
+
+    `star_per_question`: the STaR baseline's correct samples per question, one trace each (0 = all of them)."""
     need_refl = reflections and fmt not in ("no_reflection", "star")
     cands = [s for s in samples if usable(s, need_refl)]
     p = _Pool(
@@ -194,6 +198,7 @@ def choose(
         unique_variants,
         need_refl,
         sample_order,
+        star_per_question=star_per_question,
     )
     builder = _BUILDERS.get(fmt)
     if builder is None:
@@ -204,8 +209,8 @@ def choose(
 def _star(fmt: str, p: _Pool, n: int) -> list[Trace]:
     if not p.correct:
         raise Skip("no_correct")
-    s = p.pick(p.correct, 1, unique=False)[0]
-    return [Trace(fmt, [Step(s, None)], final=s)]
+    k = len(p.correct) if p.star_per_question <= 0 else min(p.star_per_question, len(p.correct))
+    return [Trace(fmt, [Step(s, None)], final=s) for s in p.pick(p.correct, k, unique=False)]
 
 
 def _ends_correct(fmt: str, p: _Pool, n: int) -> list[Trace]:

@@ -58,6 +58,7 @@ class Ctx:
     n_q: int = 0
     n_v: int = 0  # variant codes (vcode < n_v)
     qs: pl.DataFrame | None = None  # the questions (Q, question_id): per-question draws
+    star_per_question: int = 0  # STaR: correct samples per question, one trace each (0 = all)
 
     def s(self, role: str) -> int:
         """A 64-bit hash seed for one role of this pass."""
@@ -256,10 +257,13 @@ def _random(cand: pl.DataFrame, nq: pl.Expr, ctx: Ctx) -> pl.DataFrame:
 
 
 def _star(cand: pl.DataFrame, nq: pl.Expr, ctx: Ctx) -> pl.DataFrame:
-    """STaR baseline: one correct sample, any variant."""
-    one = _ranked(cand.filter(pl.col("is_correct")), ctx, variants=False).filter(pl.col("r") == 0)
-    return one.select(
-        Q, pl.lit(0, pl.Int64).alias("k"), "pos", pl.lit(0, pl.Int64).alias("step"), pl.lit(True).alias("is_final")
+    """STaR baseline: every correct sample of a question (at most `star_per_question` in pick order), one trace
+    each (k = its pick rank), any variant."""
+    picked = _ranked(cand.filter(pl.col("is_correct")), ctx, variants=False)
+    if ctx.star_per_question > 0:
+        picked = picked.filter(pl.col("r") < ctx.star_per_question)
+    return picked.select(
+        Q, pl.col("r").alias("k"), "pos", pl.lit(0, pl.Int64).alias("step"), pl.lit(True).alias("is_final")
     )
 
 
@@ -567,6 +571,7 @@ def assemble_frames(
                 n_q,
                 int(full["vcode"].max() or 0) + 1,
                 qs.select(Q, "question_id"),
+                star_per_question=cfg.star_per_question,
             )
             skipped.update(skips)
             # the pass's shuffle; then numbers only (candidates are sorted several times a pass)

@@ -304,3 +304,20 @@ def test_no_trace_without_reflections_states_a_verdict(questions, n, seed):
             for t in traces:
                 text = render(t, random.Random(seed))
                 assert not [p for p in stated if p in text], text
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(question_st, min_size=1, max_size=6), st.integers(0, 3), st.integers(0, 99))
+def test_star_keeps_every_correct_sample_or_the_cap(questions, cap, seed):
+    """Issue 21.7: STaR uses k correct samples per question, one trace each (0 = every correct one)."""
+    table, by_q = _tables(questions)
+    df, _ = assemble(table, {q: q for q in by_q}, {}, BuildConfig(formats=("star",), seed=seed, star_per_question=cap))
+    for qid, samples in by_q.items():
+        good = [s for s in samples if s.is_correct and usable(s, False)]
+        mine = df.filter(pl.col("question_id") == qid)
+        assert mine.height == (len(good) if cap == 0 else min(cap, len(good)))
+        rids = [r[0] for r in mine["rollout_ids"].to_list()]
+        assert len(set(rids)) == len(rids) and set(rids) <= {s.rollout_id for s in good}
+        assert (
+            mine.height == len(choose("star", samples, 1, random.Random(seed), star_per_question=cap)) if good else True
+        )
