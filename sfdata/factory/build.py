@@ -73,6 +73,16 @@ class BuildConfig:
             raise ValueError("star_per_question must be >= 0 (0 = every correct sample)")
 
 
+def max_traces_per_question(fmt: str, cfg: BuildConfig, samples: int) -> int:
+    """Upper bound of one question's traces of `fmt` per repeat, with `samples` graded samples per question
+    (*C_full / no_reflection: one per length; star: one per correct sample, capped; others: one)."""
+    if fmt in ("*C_full", "no_reflection"):
+        return max(1, min(cfg.n_range[1] if cfg.n_range else cfg.n, samples))
+    if fmt == "star":
+        return samples if cfg.star_per_question <= 0 else min(cfg.star_per_question, samples)
+    return 1
+
+
 @dataclass
 class SampleTable:
     """Graded samples of many questions, flat: what the vectorised passes read.

@@ -214,18 +214,24 @@ def _star(fmt: str, p: _Pool, n: int) -> list[Trace]:
 
 
 def _ends_correct(fmt: str, p: _Pool, n: int) -> list[Trace]:
-    """0C, *C, *C_full, no_reflection: the last sample is correct; the N-1 before it come from every usable
-    sample, right or wrong (none for 0C)."""
+    """0C, *C: the last sample is correct; the N-1 before it come from every usable sample, right or wrong
+    (none for 0C). *C_full, no_reflection: one such trace for each length 1..N, each a fresh draw (the
+    official construction: samples drawn anew inside the loop over N)."""
     if not p.correct:
         raise Skip("no_correct")
+    if fmt in ("*C_full", "no_reflection"):
+        refl = p.with_refl and fmt != "no_reflection"
+        out = []
+        for k in range(min(n, len(p.cands))):  # k samples before the correct one
+            p.used = {}  # a fresh draw: nothing of the shorter traces is held
+            final = p.pick(p.correct, 1)[0]
+            prefix = p.pick([s for s in p.cands if s.rollout_id != final.rollout_id], k) if k else []
+            out.append(_make(fmt, prefix + [final], final, p.rng, refl, p.sample_order))
+        return out
     final = p.pick(p.correct, 1)[0]
     others = [s for s in p.cands if s.rollout_id != final.rollout_id]
     n_before = 0 if fmt == "0C" else min(n - 1, len(others))
     prefix = p.pick(others, n_before) if n_before else []
-    if fmt in ("*C_full", "no_reflection"):
-        # one trace per length 1..len: the same draw, growing prefix (all end with the correct sample)
-        refl = p.with_refl and fmt != "no_reflection"
-        return [_make(fmt, prefix[:k] + [final], final, p.rng, refl, p.sample_order) for k in range(len(prefix) + 1)]
     return [_make(fmt, prefix + [final], final, p.rng, p.with_refl, p.sample_order)]
 
 

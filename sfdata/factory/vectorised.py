@@ -17,10 +17,7 @@ property tests exercise); here they run over all questions at once, one pass per
   each trace's text is copied once.
 - joins on the question index or sample row are lookups (`_dense` arrays: a scatter and a gather).
 
-Issue 18.1 (2026-11-27) kept these draws: traces and ids equal the earlier vectorised build's (checked
-on 429k traces), except where two candidates share the top 24 hash bits and in the no_sample_order
-ablation, whose draw was keyed by the chunk-local question index (chunked builds differed) and is now
-keyed by the trace's final rollout.
+History (re-ids, changed draws): CHANGELOG.md.
 Hashes are Polars' seeded hash: stable for a given Polars version (pinned range in pyproject), so a
 build is reproducible under `--seed`; a Polars upgrade may change trace ids (a one-time re-id).
 """
@@ -29,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -176,33 +173,60 @@ def _prefix(others: pl.DataFrame, used: pl.DataFrame, ctx: Ctx, need: pl.Expr) -
 
 
 def _final_family(cand: pl.DataFrame, nq: pl.Expr, ctx: Ctx) -> pl.DataFrame:
-    """0C, *C, *C_full, no_reflection: N-1 samples from all usable ones, then a correct one."""
+    """0C, *C: N-1 samples from all usable ones, then a correct one (one trace per question)."""
+    steps = _ends_correct(cand, nq - 1 if ctx.fmt != "0C" else None, ctx)
+    return _reorder(steps.with_columns(pl.lit(0, pl.Int64).alias("k")), ctx)
+
+
+def _ends_correct(cand: pl.DataFrame, need: pl.Expr | None, ctx: Ctx) -> pl.DataFrame:
+    """Steps (Q, pos, step, is_final) of traces ending in a correct sample after `need` others (None: none)."""
     final = _ranked(cand.filter(pl.col("is_correct")), ctx).filter(pl.col("r") == 0)
-    if ctx.fmt == "0C":
+    if need is None:
         pre = pl.DataFrame(schema={Q: pl.UInt32, "pos": pl.UInt32, "r": pl.Int64})
     else:  # every other usable sample of a question that has a final one
         keep = _at(_dense(final, Q, None, ctx.n_q, False), Q) & ~_at(
             _dense(final, "pos", None, ctx.n_pos, False), "pos"
         )
-        pre = _prefix(cand.filter(keep), _counts(final), ctx, nq - 1)
+        pre = _prefix(cand.filter(keep), _counts(final), ctx, need)
     length = pre.group_by(Q).agg(pl.len().cast(pl.Int64).alias("L"))
     fin = final.select(Q, "pos").join(length, on=Q, how="left").with_columns(pl.col("L").fill_null(0))
-    if ctx.fmt in ("*C_full", "no_reflection"):  # one trace per length 0..L, same draw, growing prefix
-        pre = pre.join(fin.select(Q, "L"), on=Q)
-        pre = pre.with_columns(pl.int_ranges(pl.col("r") + 1, pl.col("L") + 1).alias("k")).explode("k")
-        fin = fin.with_columns(pl.int_ranges(0, pl.col("L") + 1).alias("k")).explode("k")
-        fin = fin.with_columns(pl.col("k").alias("step"))
-    else:
-        pre, fin = pre.with_columns(pl.lit(0, pl.Int64).alias("k")), fin.with_columns(pl.lit(0, pl.Int64).alias("k"))
-        fin = fin.with_columns(pl.col("L").alias("step"))
-    steps = pl.concat(
+    return pl.concat(
         [
-            pre.select(Q, "k", "pos", pl.col("r").alias("step"), pl.lit(False).alias("is_final")),
-            fin.select(Q, "k", "pos", "step", pl.lit(True).alias("is_final")),
+            pre.select(Q, "pos", pl.col("r").alias("step"), pl.lit(False).alias("is_final")),
+            fin.select(Q, "pos", pl.col("L").alias("step"), pl.lit(True).alias("is_final")),
         ],
         how="vertical_relaxed",
     )
-    return _reorder(steps, ctx)
+
+
+def _fresh_per_length(cand: pl.DataFrame, nq: pl.Expr, ctx: Ctx) -> pl.DataFrame:
+    """*C_full, no_reflection (the official construction): one trace per length 1..N, each drawn afresh.
+
+    Trace k (k = 0..min(N, usable) - 1) holds k samples and then a correct one. Each length is its own
+    draw unit `Q * lengths + k` with its own shuffle key (hash of the pass key and k), so the picks are the
+    *C picks of an independent draw; the steps map back to (question, k)."""
+    lengths = max(ctx.n_range[1] if ctx.n_range else ctx.n, 1)
+    per_q = cand.group_by(Q).agg(pl.len().cast(pl.Int64).alias("u"))
+    cand = cand.with_columns(nq.alias("N")).join(per_q, on=Q, how="left")
+    ks = pl.DataFrame({"k": pl.int_range(0, lengths, dtype=pl.Int64, eager=True)})
+    unit = (pl.col(Q).cast(pl.UInt64) * lengths + pl.col("k").cast(pl.UInt64)).cast(pl.UInt32)
+    draws = (
+        cand.join(ks, how="cross")
+        .filter(pl.col("k") < pl.min_horizontal("N", "u"))
+        .with_columns(
+            unit.alias(Q),
+            _h(pl.struct("key", "k"), ctx, "length").alias("key"),
+        )
+    )
+    if ctx.unique_variants:
+        draws = _by_variant(draws)
+    sub = replace(ctx, n_q=ctx.n_q * lengths)
+    steps = _ends_correct(draws.drop("N", "u"), pl.col("k"), sub)  # trace k: k samples before the correct one
+    steps = steps.with_columns(
+        (pl.col(Q).cast(pl.Int64) // lengths).cast(pl.UInt32).alias(Q),
+        (pl.col(Q).cast(pl.Int64) % lengths).alias("k"),
+    )
+    return _reorder(steps.select(Q, "k", "pos", "step", "is_final"), ctx)
 
 
 def _star_cc(cand: pl.DataFrame, nq: pl.Expr, ctx: Ctx) -> pl.DataFrame:
@@ -293,8 +317,8 @@ def _reorder(steps: pl.DataFrame, ctx: Ctx) -> pl.DataFrame:
 PICKERS = {
     "0C": _final_family,
     "*C": _final_family,
-    "*C_full": _final_family,
-    "no_reflection": _final_family,
+    "*C_full": _fresh_per_length,
+    "no_reflection": _fresh_per_length,
     "*CC": _star_cc,
     "*C*IC": _star_cic,
     "random": _random,

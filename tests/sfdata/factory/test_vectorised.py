@@ -321,3 +321,18 @@ def test_star_keeps_every_correct_sample_or_the_cap(questions, cap, seed):
         assert (
             mine.height == len(choose("star", samples, 1, random.Random(seed), star_per_question=cap)) if good else True
         )
+
+
+def test_c_full_is_a_fresh_draw_for_each_length():
+    """Issue 21.8: *C_full (and no_reflection) build lengths 1..N, each drawn afresh (not one draw's growing prefix)."""
+    questions = [[(i % 3 != 0, VARIANTS[i % 4], 1, True) for i in range(12)] for _ in range(20)]
+    table, by_q = _tables(questions)
+    for fmt in ("*C_full", "no_reflection"):
+        df, _ = assemble(table, {q: q for q in by_q}, {}, BuildConfig(formats=(fmt,), n=5, seed=1))
+        not_prefix = 0
+        for qid in by_q:
+            mine = df.filter(pl.col("question_id") == qid).sort("n_samples")
+            assert mine["n_samples"].to_list() == [1, 2, 3, 4, 5]
+            ids = mine["rollout_ids"].to_list()
+            not_prefix += sum(ids[j][:-1] != ids[j + 1][:j] or ids[j][-1] != ids[j + 1][-1] for j in range(4))
+        assert not_prefix > 40, not_prefix  # a growing prefix would give 0
