@@ -18,15 +18,13 @@ from typing import Any
 
 import polars as pl
 
-from sfdata.factory.formats import ABLATIONS, FORMATS
+from sfdata.factory.registry import ABLATIONS, DEFAULT_FORMATS, FORMATS, get_format
 from sfdata.factory.vectorised import assemble_frames
 from sfdata.grammar import STRUCTURAL_TAG_PATTERN
 from sfdata.stagecfg import opt
 from sfdata.store import RunDir
 from sfdata.store.run import now_utc
 from sfdata.validity import is_valid_expr
-
-DEFAULT_FORMATS = ("0C", "*C", "*C_full", "*C*IC", "*CC", "random", "no_reflection")
 
 
 @dataclass
@@ -76,9 +74,10 @@ class BuildConfig:
 def max_traces_per_question(fmt: str, cfg: BuildConfig, samples: int) -> int:
     """Upper bound of one question's traces of `fmt` per repeat, with `samples` graded samples per question
     (*C_full / no_reflection: one per length; star: one per correct sample, capped; others: one)."""
-    if fmt in ("*C_full", "no_reflection"):
+    shape = get_format(fmt).shape
+    if shape == "per_length":
         return max(1, min(cfg.n_range[1] if cfg.n_range else cfg.n, samples))
-    if fmt == "star":
+    if shape == "star":
         return samples if cfg.star_per_question <= 0 else min(cfg.star_per_question, samples)
     return 1
 

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sfdata.factory import phrases
+from sfdata.factory.registry import ABLATIONS, FORMATS, get_format
 from sfdata.grammar import has_structural_tag
 
-FORMATS = ("0C", "*C", "*C_full", "*C*IC", "*CC", "random", "no_reflection", "star")
-ABLATIONS = ("no_sample_order", "no_reflections", "no_prompt_diversity")
+__all__ = ["ABLATIONS", "FORMATS", "Sample", "Skip", "Step", "Trace", "choose", "is_clean", "render", "usable"]
 
 
 class Sample(NamedTuple):
@@ -188,7 +188,7 @@ def choose(
     """Traces of format `fmt` for one question (several for *C_full and star). Raises Skip with a reason.
 
     `star_per_question`: the STaR baseline's correct samples per question, one trace each (0 = all of them)."""
-    need_refl = reflections and fmt not in ("no_reflection", "star")
+    need_refl = reflections and get_format(fmt).uses_reflections
     cands = [s for s in samples if usable(s, need_refl)]
     p = _Pool(
         cands,
@@ -200,10 +200,7 @@ def choose(
         sample_order,
         star_per_question=star_per_question,
     )
-    builder = _BUILDERS.get(fmt)
-    if builder is None:
-        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    return builder(fmt, p, max(1, n))
+    return _BY_SHAPE[get_format(fmt).shape](fmt, p, max(1, n))
 
 
 def _star(fmt: str, p: _Pool, n: int) -> list[Trace]:
@@ -219,8 +216,9 @@ def _ends_correct(fmt: str, p: _Pool, n: int) -> list[Trace]:
     official construction: samples drawn anew inside the loop over N)."""
     if not p.correct:
         raise Skip("no_correct")
-    if fmt in ("*C_full", "no_reflection"):
-        refl = p.with_refl and fmt != "no_reflection"
+    shape = get_format(fmt).shape
+    if shape == "per_length":
+        refl = p.with_refl
         out = []
         for k in range(min(n, len(p.cands))):  # k samples before the correct one
             p.used = {}  # a fresh draw: nothing of the shorter traces is held
@@ -230,7 +228,7 @@ def _ends_correct(fmt: str, p: _Pool, n: int) -> list[Trace]:
         return out
     final = p.pick(p.correct, 1)[0]
     others = [s for s in p.cands if s.rollout_id != final.rollout_id]
-    n_before = 0 if fmt == "0C" else min(n - 1, len(others))
+    n_before = 0 if shape == "one_correct" else min(n - 1, len(others))
     prefix = p.pick(others, n_before) if n_before else []
     return [_make(fmt, prefix + [final], final, p.rng, p.with_refl, p.sample_order)]
 
@@ -275,15 +273,14 @@ def _random(fmt: str, p: _Pool, n: int) -> list[Trace]:
     return [_make(fmt, seq, seq[-1], p.rng, p.with_refl, sample_order=True)]
 
 
-_BUILDERS = {
+_BY_SHAPE = {  # a format record's shape -> its builder (sfdata.factory.registry)
     "star": _star,
-    "0C": _ends_correct,
-    "*C": _ends_correct,
-    "*C_full": _ends_correct,
-    "no_reflection": _ends_correct,
-    "*CC": _two_correct,
-    "*C*IC": _backtrack,
-    "random": _random,
+    "one_correct": _ends_correct,
+    "ends_correct": _ends_correct,
+    "per_length": _ends_correct,
+    "two_correct": _two_correct,
+    "backtrack": _backtrack,
+    "any": _random,
 }
 
 

@@ -75,7 +75,7 @@ _TRACES: dict[str, str] = {
     "trace_id": "str",  # stable hash of (format, ablation, rollout_ids, reflection_ids, phrases)
     "question_id": "str",
     "task": "str",
-    "format": "str",  # 0C | *C | *C_full | *C*IC | *CC | random | no_reflection | star
+    "format": "str",  # a code of sfdata.factory.registry.TRACE_FORMATS
     "ablation": "str",  # null | no_sample_order | no_reflections | no_prompt_diversity
     # what the trace is for (sfdata.factory.mix): main (the SFT mix) | random | no_reflection | star | <ablation>
     "purpose": "str",

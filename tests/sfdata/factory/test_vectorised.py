@@ -255,7 +255,7 @@ def test_question_order_keeps_ties_in_rollout_id_order():
 
 
 def test_packed_sort_matches_the_column_sort_on_both_paths():
-    from sfdata.factory.vectorised import _sort_small
+    from sfdata.factory.passes import sort_small as _sort_small
 
     rng = random.Random(3)
     rows = [(rng.randrange(5), rng.randrange(4), rng.getrandbits(64)) for _ in range(300)]
