@@ -18,7 +18,7 @@ import polars as pl
 
 from sfdata.engines.base import Engine, SamplingParams
 from sfdata.generation import engine_for, job_seed, run_jobs
-from sfdata.grammar import parse_verdict, read_verdict
+from sfdata.grammar import PART_SEP, VERDICT_CLOSE, VERDICT_OPEN, parse_verdict, read_verdict
 from sfdata.stagecfg import EngineConfig, SamplingConfig, opt
 from sfdata.store import RunDir, stable_id
 from sfdata.store.run import now_utc
@@ -169,7 +169,7 @@ def _force_verdicts(engine: Engine, part: list[dict], texts: list[str], cfg: Ref
         read = read_verdict(t)
         if read.problem in ("no_verdict", "unclosed_verdict") and not read.closed:
             body = t if read.unclosed_at is None else t[: read.unclosed_at]
-            missing.append((i, body.rstrip() + "\n<verdict>"))
+            missing.append((i, body.rstrip() + PART_SEP + VERDICT_OPEN))
     if not missing:
         return texts
     raws = [engine.chat_text(part[i]["messages"]) + body for i, body in missing]
@@ -178,10 +178,10 @@ def _force_verdicts(engine: Engine, part: list[dict], texts: list[str], cfg: Ref
     out = list(texts)
     for (i, body), c in zip(missing, conts):
         cont = c[0].text
-        close = cont.lower().find("</verdict>")  # the continuation is plain text: cut after the first close
+        close = cont.lower().find(VERDICT_CLOSE)  # the continuation is plain text: cut after the first close
         if close < 0:
             continue
-        forced = body + cont[: close + len("</verdict>")]
+        forced = body + cont[: close + len(VERDICT_CLOSE)]
         if parse_verdict(forced) is not None:
             out[i] = forced
     return out

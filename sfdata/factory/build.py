@@ -77,7 +77,7 @@ def max_traces_per_question(fmt: str, cfg: BuildConfig, samples: int) -> int:
     shape = get_format(fmt).shape
     if shape == "per_length":
         return max(1, min(cfg.n_range[1] if cfg.n_range else cfg.n, samples))
-    if shape == "star":
+    if shape == "raw_correct":
         return samples if cfg.star_per_question <= 0 else min(cfg.star_per_question, samples)
     return 1
 

@@ -26,6 +26,7 @@ import random
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from sfdata import grammar as g
 from sfdata.factory import phrases
 from sfdata.factory.registry import ABLATIONS, FORMATS, get_format
 from sfdata.grammar import has_structural_tag
@@ -274,7 +275,7 @@ def _random(fmt: str, p: _Pool, n: int) -> list[Trace]:
 
 
 _BY_SHAPE = {  # a format record's shape -> its builder (sfdata.factory.registry)
-    "star": _star,
+    "raw_correct": _star,
     "one_correct": _ends_correct,
     "ends_correct": _ends_correct,
     "per_length": _ends_correct,
@@ -295,19 +296,20 @@ def _make(fmt: str, seq: list[Sample], final: Sample, rng: random.Random, with_r
 
 def render(trace: Trace, rng: random.Random) -> str:
     """The assistant message for a trace (the STaR baseline is the raw correct response)."""
-    if trace.format == "star":
+    if get_format(trace.format).shape == "raw_correct":
         return trace.steps[0].sample.response.strip()
-    parts = ["<think>"]
+    parts = [g.THINK_OPEN]
     for step in trace.steps:
-        parts += ["<sample>", step.sample.response.strip(), "</sample>"]
+        parts += [g.SAMPLE_OPEN, step.sample.response.strip(), g.SAMPLE_CLOSE]
         if step.reflection is not None:
-            parts += ["<reflect>", step.reflection[1].strip(), "</reflect>"]
+            parts += [g.REFLECT_OPEN, step.reflection[1].strip(), g.REFLECT_CLOSE]
         if step.glue:
             parts.append(step.glue)
     parts += trace.tail
     if trace.tail_sample is not None:
-        parts += ["<sample>", trace.tail_sample.response.strip(), "</sample>"]
-    parts.append("</think>")
-    body = "\n".join(parts)
+        parts += [g.SAMPLE_OPEN, trace.tail_sample.response.strip(), g.SAMPLE_CLOSE]
+    parts.append(g.THINK_CLOSE)
+    body = g.PART_SEP.join(parts)
     ending = _choice(rng, phrases.ENDING)
-    return f"{body}\n\n{ending}\n\n<answer>\n{trace.final.answer}\n</answer>"
+    answer = g.PART_SEP.join([g.ANSWER_OPEN, str(trace.final.answer), g.ANSWER_CLOSE])
+    return g.ENDING_SEP.join([body, ending, answer])

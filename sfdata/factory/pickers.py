@@ -178,7 +178,7 @@ _BY_SHAPE = {
     "two_correct": _two_correct,
     "backtrack": _backtrack,
     "any": _any_samples,
-    "star": _star_baseline,
+    "raw_correct": _star_baseline,
 }
 #: format code -> its picker, from the format records (sfdata.factory.registry)
 PICKERS = {f.code: _BY_SHAPE[f.shape] for f in TRACE_FORMATS}

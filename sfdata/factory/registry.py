@@ -15,7 +15,8 @@ MAIN = "main"  # the purpose of the SkillFactory mix's formats
 class TraceFormat:
     code: str  # the `format` column's value
     purpose: str  # the set its traces belong to without an ablation: "main" or its own set (sfdata.factory.mix)
-    shape: str  # how samples are picked: one_correct | ends_correct | per_length | two_correct | backtrack | any | star
+    # how samples are picked: one_correct | ends_correct | per_length | two_correct | backtrack | any | raw_correct
+    shape: str
     in_default_build: bool  # built by `sf build` without --formats
     in_default_sft_mix: bool  # read by `sf sft` without --formats (the official script's default)
     uses_reflections: bool  # samples carry their <reflect> (False: no reflections, verdict-neutral glue)
@@ -38,7 +39,7 @@ TRACE_FORMATS: tuple[TraceFormat, ...] = (
     TraceFormat(
         "no_reflection", "no_reflection", "per_length", True, False, False, 1, False, "*C_full without <reflect>"
     ),
-    TraceFormat("star", "star", "star", False, False, False, 1, False, "STaR: correct responses, one row each"),
+    TraceFormat("star", "star", "raw_correct", False, False, False, 1, False, "STaR: correct responses, one row each"),
 )
 BY_CODE: dict[str, TraceFormat] = {f.code: f for f in TRACE_FORMATS}
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import polars as pl
 
+from sfdata import grammar as g
 from sfdata.factory import phrases
 from sfdata.factory.passes import QIDX, PassContext, seeded_hash, sort_small
 from sfdata.factory.registry import get_format
+
+NL = g.PART_SEP  # every part of a trace is joined by the grammar's separator
 
 
 def phrase(idx: pl.Expr, items: list[str]) -> pl.Expr:
@@ -51,18 +54,21 @@ def trace_steps(steps: pl.DataFrame, samples: pl.DataFrame, refls: pl.DataFrame,
     # "</reflect>" and/or the glue phrase (with reflections: retry after Incorrect, double-check after Correct;
     # without: the verdict-neutral pool) and the next "<sample>": one gather from the phrase lists laid end to end
     after_correct, after_incorrect, _, _ = phrases.glue_pools(with_refl)
-    kinds = [(r, items) for r in ("</reflect>\n", "") for items in (after_correct, after_incorrect)]
-    table = [f"{r}{p}\n<sample>" for r, items in kinds for p in items]
+    kinds = [(r, items) for r in (g.REFLECT_CLOSE + NL, "") for items in (after_correct, after_incorrect)]
+    table = [f"{r}{p}{NL}{g.SAMPLE_OPEN}" for r, items in kinds for p in items]
     starts = [sum(len(items) for _, items in kinds[:i]) for i in range(len(kinds))]
     kind = pl.when(has_refl).then(0).otherwise(2) + pl.when(pl.col("is_correct")).then(0).otherwise(1)
     sizes = [len(items) for _, items in kinds]
     idx = pl.lit(pl.Series(starts)).gather(kind) + (
         pl.col("g") % pl.lit(pl.Series(sizes, dtype=pl.UInt64)).gather(kind)
     ).cast(pl.Int64)
-    after = pl.when(~last).then(phrase(idx, table)).when(has_refl).then(pl.lit("</reflect>"))
+    after = pl.when(~last).then(phrase(idx, table)).when(has_refl).then(pl.lit(g.REFLECT_CLOSE))
     return st.with_columns(
         pl.col("response").alias("resp"),  # stripped by samples_by_question, like the reflection texts
-        pl.when(has_refl).then(pl.lit("</sample>\n<reflect>")).otherwise(pl.lit("</sample>")).alias("mid"),
+        pl.when(has_refl)
+        .then(pl.lit(g.SAMPLE_CLOSE + NL + g.REFLECT_OPEN))
+        .otherwise(pl.lit(g.SAMPLE_CLOSE))
+        .alias("mid"),
         pl.col("text").alias("rtext"),
         after.alias("after"),
         last.alias("last"),
@@ -133,16 +139,19 @@ def trace_rows(st: pl.DataFrame, ctx: PassContext) -> pl.DataFrame:
     if shape == "two_correct":
         tail, n_conf = [phrase((th // 256) % len(confirm), confirm)], 1
     if shape == "backtrack":
-        back = phrase((th // 256) % len(backtrack), [f"{b}\n<sample>" for b in backtrack])
-        tail, close = [back, pl.col("final_response")], "</sample>\n"
+        back = phrase((th // 256) % len(backtrack), [f"{b}{NL}{g.SAMPLE_OPEN}" for b in backtrack])
+        tail, close = [back, pl.col("final_response")], g.SAMPLE_CLOSE + NL
         n_back = 1  # (its ids are listed again by per_trace_columns)
     # the ending phrase carries the tags around it (fewer parts for concat_str)
-    ending = phrase(th % len(phrases.ENDING), [f"{close}</think>\n\n{e}\n\n<answer>" for e in phrases.ENDING])
-    if shape == "star":
+    ending = phrase(
+        th % len(phrases.ENDING),
+        [f"{close}{g.THINK_CLOSE}{g.ENDING_SEP}{e}{g.ENDING_SEP}{g.ANSWER_OPEN}" for e in phrases.ENDING],
+    )
+    if shape == "raw_correct":
         text = pl.col("final_response")
     else:  # formats.render's layout, every part joined by one newline (null parts: steps a trace lacks)
-        head = [pl.lit("<think>\n<sample>"), *map(pl.col, parts), *tail, ending]
-        text = pl.concat_str([*head, pl.col("final_answer"), pl.lit("</answer>")], separator="\n", ignore_nulls=True)
+        head = [pl.lit(g.THINK_OPEN + NL + g.SAMPLE_OPEN), *map(pl.col, parts), *tail, ending]
+        text = pl.concat_str([*head, pl.col("final_answer"), pl.lit(g.ANSWER_CLOSE)], separator=NL, ignore_nulls=True)
     return agg.with_columns(
         text.alias("trace"),
         pl.lit(n_back, pl.Int32).alias("n_backtracks"),
