@@ -21,11 +21,13 @@ def is_valid_expr(verdict: str = "verdict", grade: str = "is_correct") -> pl.Exp
 
 
 def with_current_grades(reflections: pl.DataFrame, grades: pl.DataFrame) -> pl.DataFrame:
-    """`reflections` with `rollout_is_correct` and `is_valid` taken from `grades` (null / False without a grade)."""
+    """`reflections` with `rollout_is_correct` and `is_valid` from `grades`; where a rollout has no grade row the
+    grade stored at reflect time stands (as in the verdict_confusion query)."""
     g = grades.select("rollout_id", pl.col("is_correct").alias("_grade"))
-    out = reflections.drop("rollout_is_correct", "is_valid", strict=False).join(
-        g, on="rollout_id", how="left", maintain_order="left"
-    )
+    out = reflections.join(g, on="rollout_id", how="left", maintain_order="left")
+    if "rollout_is_correct" in out.columns:
+        out = out.with_columns(pl.coalesce("_grade", "rollout_is_correct").alias("_grade"))
+    out = out.drop("rollout_is_correct", "is_valid", strict=False)
     return out.with_columns(
         pl.col("_grade").alias("rollout_is_correct"), is_valid_expr("verdict", "_grade").alias("is_valid")
     ).drop("_grade")

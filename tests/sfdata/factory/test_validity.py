@@ -86,3 +86,19 @@ def test_a_rebuild_after_a_regrade_replaces_the_stale_traces(tmp_path):
     assert now.height == fresh.height  # nothing stale left beside them
     assert _verdict_and_glue_agree_with_grades(run, now) > 0
     assert not re.search(r"\.traces", " ".join(p.name for p in run.path.iterdir()))
+
+
+def test_without_a_grade_row_the_stored_grade_stands_in_query_and_summary(tmp_path):
+    run = make_run(tmp_path / "r", n_questions=3, n=2, k=1, seed=6)
+    r = run.read("reflections")
+    says, truth = r["verdict"] == "Correct", r["rollout_is_correct"]
+    run.write("grades", run.read("grades").head(0))  # no grade rows at all
+    q = queries.run_query(run, "verdict_confusion").row(0, named=True)
+    m = verdict_metrics(run)
+    want = (
+        int((says & truth).sum()),
+        int((says & ~truth).sum()),
+        int((~says & truth).sum()),
+        int((~says & ~truth).sum()),
+    )
+    assert (q["tp"], q["fp"], q["fn"], q["tn"]) == want == (m["tp"], m["fp"], m["fn"], m["tn"])
