@@ -193,10 +193,14 @@ def run_stage(
     check_needs(run, stage)
     func = stage.function()
     params = inspect.signature(func).parameters
-    if "replace" in params and "replace" not in kwargs:
-        # a finished stage whose config or inputs changed (e.g. a regrade under the build) is replaced, not added to
-        changed = entry.get("config_hash") not in (None, h) or entry.get("inputs", inputs) != inputs
-        kwargs["replace"] = done and changed
+    if "replace" in params:
+        # a finished stage whose inputs changed (e.g. a regrade under the build) is replaced, never added to: its
+        # old outputs came from other inputs; a changed config replaces too unless the caller says (sf build: add)
+        inputs_changed = done and entry.get("inputs", inputs) != inputs
+        if "replace" not in kwargs:
+            kwargs["replace"] = inputs_changed or (done and entry.get("config_hash") not in (None, h))
+        elif inputs_changed:
+            kwargs["replace"] = True
     if "log" in params and "log" not in kwargs:  # long stages report progress through the caller's log
         kwargs["log"] = log
     log(f"[{key}] running")

@@ -102,3 +102,15 @@ def test_without_a_grade_row_the_stored_grade_stands_in_query_and_summary(tmp_pa
         int((~says & ~truth).sum()),
     )
     assert (q["tp"], q["fp"], q["fn"], q["tn"]) == want == (m["tp"], m["fp"], m["fn"], m["tn"])
+
+
+def test_sf_build_after_a_regrade_replaces_too(tmp_path):
+    from sfdata.cli.main import main
+
+    run = make_run(tmp_path / "r", n_questions=8, n=3, k=2, p_correct=0.5, p_right_verdict=0.6, seed=8)
+    assert main(["build", str(run.path), "--formats", "*C", "--n", "3"]) == 0
+    _flip_some_grades(run)
+    assert main(["build", str(run.path), "--formats", "*C", "--n", "3"]) == 0  # no --replace
+    fresh, _ = build_traces(run, BuildConfig(formats=("*C",), n=3))
+    now = run.read("traces")
+    assert now.height == fresh.height and set(now["trace_id"].to_list()) == set(fresh["trace_id"].to_list())
