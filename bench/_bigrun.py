@@ -7,11 +7,12 @@ from pathlib import Path
 
 import polars as pl
 
+from sfdata.factory.registry import DEFAULT_FORMATS
 from sfdata.store import RunDir
 from sfdata.store.run import now_utc
 from sfdata.store.schemas import SKILLS, TRACES
 
-FORMATS = ["0C", "*C", "*C_full", "*C*IC", "*CC", "random", "no_reflection"]
+FORMATS = list(DEFAULT_FORMATS)
 
 
 def big_run(n: int, root: Path = Path("/tmp/sf_bench")) -> RunDir:
@@ -24,7 +25,7 @@ def big_run(n: int, root: Path = Path("/tmp/sf_bench")) -> RunDir:
     df = pl.DataFrame(i)
     h = pl.col("i").hash(seed=1)
     k = (h % 4 + 1).cast(pl.Int32)  # samples per trace
-    fmt = (h % 7).replace_strict(list(range(7)), FORMATS, return_dtype=pl.String)
+    fmt = (h % len(FORMATS)).replace_strict(list(range(len(FORMATS))), FORMATS, return_dtype=pl.String)
     # every trace distinct (like real ones), ~300 characters per sample
     sample = pl.format(
         "<sample>\nPuzzle {}: I combine the numbers {} and {} first, then the rest: ({} + {}) * {}.\n"

@@ -108,7 +108,9 @@ def ours(raw: pl.DataFrame) -> int:
         pl.lit(0).alias("reflection_idx"),
         (pl.col("rollout_id") + "-f").alias("reflection_id"),
         pl.col(f"{RESP}_reflection").alias("text"),
-        (_verdict(long[f"{RESP}_reflection"]) == pl.col(f"{RESP}__eval_is_correct")).alias("is_valid"),
+        pl.lit(_verdict(long[f"{RESP}_reflection"]))  # validity = this verdict vs the grade (sfdata.validity)
+        .replace_strict({True: "Correct", False: "Incorrect"}, default=None, return_dtype=pl.String)
+        .alias("verdict"),
     )
     grouped = samples_by_question(rollouts, grades, refl)
     PHASES["ours_group"] = time.perf_counter() - t0

@@ -25,12 +25,7 @@ def grade_frame(rollouts: pl.DataFrame, questions: pl.DataFrame, workers: int | 
     qmap = {r["question_id"]: Question.from_row(r) for r in questions.iter_rows(named=True)}
     rows = rollouts.select("rollout_id", "question_id", "response").rows()
     known = [(rid, qid, resp) for rid, qid, resp in rows if qid in qmap]
-    versions: dict[str, str] = {}
-    for qid in {qid for _, qid, _ in known}:
-        t = qmap[qid].task
-        if t not in versions:
-            task = get_task(t)
-            versions[t] = getattr(task, "grader_version", task.name)
+    versions = current_grader_ids({qmap[qid].task for _, qid, _ in known})
     graded = iter(grade_responses([qmap[q] for _, q, _ in known], [r for _, _, r in known], workers))
     out = []
     for rid, qid, _resp in rows:
@@ -42,6 +37,30 @@ def grade_frame(rollouts: pl.DataFrame, questions: pl.DataFrame, workers: int | 
         out.append((rid, qid, ans, res.is_correct, res.reason.value, versions[q.task]))
     cols = ("rollout_id", "question_id", "extracted_answer", "is_correct", "reason", "grader")
     return pl.DataFrame(out, schema={c: GRADES[c] for c in cols}, orient="row").select(list(GRADES))
+
+
+def current_grader_ids(tasks) -> dict[str, str]:
+    """task name -> the grader id its rows get today (task name + grader version)."""
+    out = {}
+    for t in tasks:
+        task = get_task(t)
+        out[t] = getattr(task, "grader_version", task.name)
+    return out
+
+
+def graded_by_older_grader(run: RunDir) -> bool:
+    """True when some grade row carries a grader id other than its task's current one (a grader bump since):
+    `sf run` then grades again, and the build after it (which reads grades) rebuilds."""
+    if not run.has("grades") or not run.has("questions"):
+        return False
+    from sfdata.tasks import task_names
+
+    grades = pl.scan_parquet(run.files("grades")).select("question_id", "grader").unique()
+    tasks = pl.scan_parquet(run.files("questions")).select("question_id", "task")
+    pairs = grades.join(tasks, on="question_id").select("task", "grader").unique().collect().rows()
+    known = set(task_names())
+    now = current_grader_ids({t for t, _ in pairs if t in known})
+    return any(t in now and g != now[t] for t, g in pairs)
 
 
 def grade_stage(run: RunDir) -> dict[str, Any]:

@@ -18,9 +18,18 @@ from typing import NamedTuple
 
 TAG_NAMES = ("think", "sample", "reflect", "verdict", "answer")
 STRUCTURAL = ("think", "sample", "reflect")  # tags only the factory may write (a response holding one is unusable)
+# The trace layout, as every writer of traces writes it (the reference builder, the vectorised factory, the
+# forced verdict): canonical tags and the separators between a trace's parts. The reader below accepts more
+# spellings; what we write is exactly this.
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+SAMPLE_OPEN, SAMPLE_CLOSE = "<sample>", "</sample>"
+REFLECT_OPEN, REFLECT_CLOSE = "<reflect>", "</reflect>"
+VERDICT_OPEN, VERDICT_CLOSE = "<verdict>", "</verdict>"
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+PART_SEP = "\n"  # between the parts of a trace (tags, responses, reflections, phrases), and inside <answer>
+ENDING_SEP = "\n\n"  # around the ending phrase between </think> and <answer>
 #: canonical spellings, as the factory writes them
-STRUCTURAL_TAGS = ("<think>", "</think>", "<sample>", "</sample>", "<reflect>", "</reflect>")
-THINK_CLOSE = "</think>"
+STRUCTURAL_TAGS = (THINK_OPEN, THINK_CLOSE, SAMPLE_OPEN, SAMPLE_CLOSE, REFLECT_OPEN, REFLECT_CLOSE)
 #: one regex for any structural tag; valid in Python `re`, Rust regex (Polars) and RE2 (DuckDB)
 STRUCTURAL_TAG_PATTERN = r"(?i)<\s*/?\s*(?:think|sample|reflect)\s*>"
 VERDICTS = ("Correct", "Incorrect")

@@ -18,7 +18,7 @@ import polars as pl
 
 from sfdata.engines.base import Engine, SamplingParams
 from sfdata.generation import engine_for, job_seed, run_jobs
-from sfdata.grammar import parse_verdict, read_verdict
+from sfdata.grammar import PART_SEP, VERDICT_CLOSE, VERDICT_OPEN, parse_verdict, read_verdict
 from sfdata.stagecfg import EngineConfig, SamplingConfig, opt
 from sfdata.store import RunDir, stable_id
 from sfdata.store.run import now_utc
@@ -169,7 +169,7 @@ def _force_verdicts(engine: Engine, part: list[dict], texts: list[str], cfg: Ref
         read = read_verdict(t)
         if read.problem in ("no_verdict", "unclosed_verdict") and not read.closed:
             body = t if read.unclosed_at is None else t[: read.unclosed_at]
-            missing.append((i, body.rstrip() + "\n<verdict>"))
+            missing.append((i, body.rstrip() + PART_SEP + VERDICT_OPEN))
     if not missing:
         return texts
     raws = [engine.chat_text(part[i]["messages"]) + body for i, body in missing]
@@ -178,21 +178,27 @@ def _force_verdicts(engine: Engine, part: list[dict], texts: list[str], cfg: Ref
     out = list(texts)
     for (i, body), c in zip(missing, conts):
         cont = c[0].text
-        close = cont.lower().find("</verdict>")  # the continuation is plain text: cut after the first close
+        close = cont.lower().find(VERDICT_CLOSE)  # the continuation is plain text: cut after the first close
         if close < 0:
             continue
-        forced = body + cont[: close + len("</verdict>")]
+        forced = body + cont[: close + len(VERDICT_CLOSE)]
         if parse_verdict(forced) is not None:
             out[i] = forced
     return out
 
 
 def verdict_metrics(run: RunDir) -> dict[str, Any]:
-    """Verdict quality against real grades; positive class = 'Correct' (as in the paper's F1)."""
+    """Verdict quality against the current grades; positive class = 'Correct' (as in the paper's F1).
+
+    Truth and validity come from the grades table now (`sfdata.validity`), not the flags stored at reflect
+    time, so the summary after a regrade counts against the new grades."""
+    from sfdata.validity import with_current_grades
+
     df = run.read("reflections")
     if df.height == 0:
         return {"reflections": 0}
-    parsed = df.filter(pl.col("verdict").is_not_null())
+    df = with_current_grades(df, run.read("grades"))
+    parsed = df.filter(pl.col("verdict").is_not_null() & pl.col("rollout_is_correct").is_not_null())
     says = parsed["verdict"] == "Correct"
     truth = parsed["rollout_is_correct"]
     tp = int((says & truth).sum())

@@ -38,6 +38,9 @@ class Stage:
     reads: tuple[str, ...] = ()  # tables (or run sub-paths) whose change makes a finished stage run again
     writes: tuple[str, ...] = ()  # tables (or run sub-paths) it fills
     needs: tuple[str, ...] = ()  # stages whose output must be in the run first
+    # "module:function(run) -> bool": True when the output is out of date although config and inputs are not
+    # (grades written by an older grader id); such a stage runs again like one with changed inputs
+    stale: str | None = None
 
     def function(self) -> Callable[..., dict[str, Any]]:
         return _resolve(self.entry)
@@ -69,7 +72,15 @@ DATA_STAGES: dict[str, Stage] = {
             writes=("rollouts",),
             needs=("questions",),
         ),
-        Stage("grade", "sfdata.grade:grade_stage", None, ("questions", "rollouts"), ("grades",), ("generate",)),
+        Stage(
+            "grade",
+            "sfdata.grade:grade_stage",
+            None,
+            ("questions", "rollouts"),
+            ("grades",),
+            ("generate",),
+            stale="sfdata.grade:graded_by_older_grader",
+        ),
         Stage(
             "reflect",
             "sfdata.reflect:reflect_stage",
@@ -141,7 +152,8 @@ def run_stage(
 
     Skipped when the manifest says it is done with the same config hash and unchanged inputs (unless
     `force`). An interrupted stage runs again and, being resumable, only fills what is missing. A
-    finished stage rerun with a changed config gets `replace=True` when its function takes it.
+    finished stage rerun with a changed config or changed inputs gets `replace=True` when its function takes it
+    (a build after a regrade swaps in traces from the new grades instead of adding them beside the stale ones).
     `key` names the manifest entry (default: the stage name), e.g. `"rl_only/rl"` for one arm.
     """
     key = key or stage.name
@@ -149,14 +161,24 @@ def run_stage(
     inputs = _fingerprint(run, tuple(r for r in stage.reads if r not in stage.writes))
     entry = run.manifest().get("stages", {}).get(key, {})
     done = entry.get("status") == "done"
-    if done and entry.get("config_hash") == h and entry.get("inputs", inputs) == inputs and not force:
+    same = done and entry.get("config_hash") == h and entry.get("inputs", inputs) == inputs
+    if same and stage.stale is not None and _resolve(stage.stale)(run):
+        log(f"[{key}] output is stale (see {stage.stale}), running again")
+        same = False
+    if same and not force:
         log(f"[{key}] done already (same config and inputs), skipping")
         return {"skipped": True}
     check_needs(run, stage)
     func = stage.function()
     params = inspect.signature(func).parameters
-    if "replace" in params and "replace" not in kwargs:
-        kwargs["replace"] = done and entry.get("config_hash") not in (None, h)
+    if "replace" in params:
+        # a finished stage whose inputs changed (e.g. a regrade under the build) is replaced, never added to: its
+        # old outputs came from other inputs; a changed config replaces too unless the caller says (sf build: add)
+        inputs_changed = done and entry.get("inputs", inputs) != inputs
+        if "replace" not in kwargs:
+            kwargs["replace"] = inputs_changed or (done and entry.get("config_hash") not in (None, h))
+        elif inputs_changed:
+            kwargs["replace"] = True
     if "log" in params and "log" not in kwargs:  # long stages report progress through the caller's log
         kwargs["log"] = log
     log(f"[{key}] running")

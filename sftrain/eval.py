@@ -169,6 +169,7 @@ def _eval_rows(variants: dict, todo: list, msgs: list, eid, have: set, meta: dic
                     "extracted_answer": ans,
                     "is_correct": res.is_correct,
                     "reason": res.reason.value,
+                    "grader": getattr(task, "grader_version", task.name),
                     "completion_tokens": ntok,
                     "created_at": now,
                 }

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sfdata.factory.registry import OWN_SET_FORMATS, SFT_DEFAULT_FORMATS
 from sfdata.stagecfg import opt
 from sftrain.precision import MODES, Precision, current_precision
 from sftrain.presets import SFT_PRESETS, run_args
@@ -31,8 +32,8 @@ class SFTStageConfig:
     preset: str = opt("cpu", "training preset (sftrain.presets)", choices=tuple(SFT_PRESETS))
     formats: tuple[str, ...] | None = opt(
         None,
-        "run dirs: trace formats and/or sets to train on (default: 0C *C *C*IC *CC of the main set; "
-        "add *C_full, or name random, no_reflection, star or an ablation to use those sets)",
+        f"run dirs: trace formats and/or sets to train on (default: {' '.join(SFT_DEFAULT_FORMATS)} of the main set; "
+        f"add *C_full, or name {', '.join(OWN_SET_FORMATS)} or an ablation to use those sets)",
     )
     seed: int = opt(0, "training seed")
     precision: str = opt("auto", PRECISION_HELP, choices=MODES)

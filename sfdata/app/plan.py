@@ -182,12 +182,15 @@ def data_plan(cfgs: dict[str, Any]) -> dict[str, Any]:
     if r is not None:
         d["reflections"] = d["rollouts"] * r.k
         d["gen_max"] += d["reflections"] * r.max_tokens
-    d["per_format"], d["built_formats"] = 0, ()
+    d["per_format"], d["built_formats"] = {}, ()
     if b is not None:
-        per_format = n_q * b.repeats
-        d["per_format"], d["built_formats"] = per_format, tuple(b.formats)
-        d["star_traces"] = per_format if "star" in b.formats else 0
-        d["traces"] = per_format * len(b.formats)
+        from sfdata.factory.build import max_traces_per_question
+
+        samples = len(g.variants) * g.n if g is not None else b.n
+        per = {f: n_q * b.repeats * max_traces_per_question(f, b, samples) for f in b.formats}
+        d["per_format"], d["built_formats"] = per, tuple(b.formats)
+        d["star_traces"] = per.get("star", 0)
+        d["traces"] = sum(per.values())
         mean_n = (sum(b.n_range) / 2) if b.n_range else b.n
         sample = (g.max_tokens if g else 256) + (r.max_tokens if r else 0)
         d["trace_tokens"] = mean_n * sample  # a ceiling per trace; scaled by fill below
@@ -204,7 +207,7 @@ def sft_examples(d: dict[str, Any], names: tuple[str, ...] | None) -> int:
         for f in d["built_formats"]
         if (f in formats if formats else f in SFT_DEFAULT_FORMATS or f in sets) and (f in sets or "main" in sets)
     ]
-    return d["per_format"] * len(picked)
+    return sum(d["per_format"][f] for f in picked)
 
 
 def _arm_plans(exp, d: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
 """Trace factory: rearrange graded samples and valid reflections into SkillFactory traces."""
 
-from sfdata.factory.formats import ABLATIONS, FORMATS
+from sfdata.factory.registry import ABLATIONS, FORMATS
 
 __all__ = ["ABLATIONS", "FORMATS"]

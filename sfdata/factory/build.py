@@ -1,5 +1,8 @@
 """Build stage: rollouts + grades + valid reflections -> SkillFactory traces.
 
+A reflection is valid when its verdict states the rollout's current grade (`sfdata.validity`), so a build
+after a regrade uses the new grades throughout; `sf run` then replaces the traces built from the old ones.
+
 All vectorised: `samples_by_question` turns the run's tables into a flat sample table
 (side by side when written in one rollout order, else joined), and `sfdata.factory.vectorised` picks and stitches every format's
 traces with Polars expressions (no Python per trace). Randomness is a seeded hash of stable ids,
@@ -15,14 +18,13 @@ from typing import Any
 
 import polars as pl
 
-from sfdata.factory.formats import ABLATIONS, FORMATS
+from sfdata.factory.registry import ABLATIONS, DEFAULT_FORMATS, FORMATS, get_format
 from sfdata.factory.vectorised import assemble_frames
 from sfdata.grammar import STRUCTURAL_TAG_PATTERN
 from sfdata.stagecfg import opt
 from sfdata.store import RunDir
 from sfdata.store.run import now_utc
-
-DEFAULT_FORMATS = ("0C", "*C", "*C_full", "*C*IC", "*CC", "random", "no_reflection")
+from sfdata.validity import is_valid_expr
 
 
 @dataclass
@@ -41,6 +43,9 @@ class BuildConfig:
     ablation: str | None = opt(None, "paper ablation", choices=ABLATIONS)
     variant: str = opt("original", "the one variant kept by no_prompt_diversity")
     seed: int = opt(0, "trace RNG seed")
+    star_per_question: int = opt(
+        0, "STaR baseline: correct samples per question, one trace each (0 = every correct sample)"
+    )
     chunk: int = opt(5000, "traces per part file")
     workers: int = opt(0, "question chunks assembled on threads (0: one vectorised pass; Polars uses all cores)")
 
@@ -62,6 +67,19 @@ class BuildConfig:
             raise ValueError("n_range must be [lo, hi] with 1 <= lo <= hi")
         if self.repeats < 1:
             raise ValueError("repeats must be >= 1")
+        if self.star_per_question < 0:
+            raise ValueError("star_per_question must be >= 0 (0 = every correct sample)")
+
+
+def max_traces_per_question(fmt: str, cfg: BuildConfig, samples: int) -> int:
+    """Upper bound of one question's traces of `fmt` per repeat, with `samples` graded samples per question
+    (*C_full / no_reflection: one per length; star: one per correct sample, capped; others: one)."""
+    shape = get_format(fmt).shape
+    if shape == "per_length":
+        return max(1, min(cfg.n_range[1] if cfg.n_range else cfg.n, samples))
+    if shape == "raw_correct":
+        return samples if cfg.star_per_question <= 0 else min(cfg.star_per_question, samples)
+    return 1
 
 
 @dataclass
@@ -102,6 +120,8 @@ class SampleTable:
 def samples_by_question(rollouts: pl.DataFrame, grades: pl.DataFrame, reflections: pl.DataFrame) -> SampleTable:
     """Join rollouts, grades and valid reflections into a flat SampleTable (all vectorised).
 
+    Valid: the reflection's `verdict` states the rollout's grade in `grades` (its stored `is_valid` is ignored).
+
     Responses and reflection texts come out stripped (what every trace holds). Tables written in the
     same rollout order are put side by side after one comparison of their ids instead of a hash join,
     and the question order is one sort of packed integer ranks instead of a four-column string sort.
@@ -110,11 +130,14 @@ def samples_by_question(rollouts: pl.DataFrame, grades: pl.DataFrame, reflection
     joined = _by_rollout(ro, grades.select("rollout_id", "extracted_answer", "is_correct"))
     order = _question_order(joined)
     row_to_pos = order.arg_sort()  # inverse permutation: original row -> sorted position
+    # valid = the verdict states the CURRENT grade (sfdata.validity), not the flag stored at reflect time
+    valid_now = is_valid_expr("verdict", "_grade")
     if _aligned(joined, reflections):  # one row per joined rollout, same order: its row is its rollout's row
-        valid = reflections.with_columns(row_to_pos.alias("pos")).filter(pl.col("is_valid").fill_null(False))
+        grade = joined["is_correct"].alias("_grade")
+        valid = reflections.with_columns(row_to_pos.alias("pos"), grade).filter(valid_now)
     else:
-        rows = joined.select("rollout_id").with_columns(row_to_pos.alias("pos"))
-        valid = reflections.filter(pl.col("is_valid").fill_null(False)).join(rows, on="rollout_id", how="inner")
+        rows = joined.select("rollout_id", pl.col("is_correct").alias("_grade")).with_columns(row_to_pos.alias("pos"))
+        valid = reflections.join(rows, on="rollout_id", how="inner").filter(valid_now)
     valid = valid.select("pos", "reflection_idx", "reflection_id", pl.col("text").str.strip_chars())
     valid = valid[_refl_order(valid)]
     n_refl = pl.repeat(0, joined.height, dtype=pl.UInt32, eager=True)

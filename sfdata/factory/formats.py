@@ -26,11 +26,12 @@ import random
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from sfdata import grammar as g
 from sfdata.factory import phrases
+from sfdata.factory.registry import ABLATIONS, FORMATS, get_format
 from sfdata.grammar import has_structural_tag
 
-FORMATS = ("0C", "*C", "*C_full", "*C*IC", "*CC", "random", "no_reflection", "star")
-ABLATIONS = ("no_sample_order", "no_reflections", "no_prompt_diversity")
+__all__ = ["ABLATIONS", "FORMATS", "Sample", "Skip", "Step", "Trace", "choose", "is_clean", "render", "usable"]
 
 
 class Sample(NamedTuple):
@@ -144,12 +145,14 @@ def _pick(pool: list[Sample], k: int, rng: random.Random, unique_variants: bool,
 
 
 def _steps(samples: list[Sample], rng: random.Random, with_reflections: bool) -> list[Step]:
+    """Steps with their reflection and glue; without reflections the glue is verdict-neutral (phrases.GENERIC)."""
+    after_correct, after_incorrect, _, _ = phrases.glue_pools(with_reflections)
     out = []
     for i, s in enumerate(samples):
         refl = _choice(rng, s.reflections) if with_reflections and s.reflections else None
         glue = ""
         if i < len(samples) - 1:
-            glue = _choice(rng, phrases.DOUBLE_CHECK if s.is_correct else phrases.RETRY)
+            glue = _choice(rng, after_correct if s.is_correct else after_incorrect)
         out.append(Step(s, refl, glue))
     return out
 
@@ -166,6 +169,7 @@ class _Pool:
     with_refl: bool
     sample_order: bool
     used: dict[str, str] = field(default_factory=dict)  # rollout id -> variant, for every sample this trace holds
+    star_per_question: int = 0  # STaR: correct samples per question (0 = all)
 
     def pick(self, pool: list[Sample], k: int, unique: bool | None = None) -> list[Sample]:
         return _pick(pool, k, self.rng, self.unique_variants if unique is None else unique, self.used)
@@ -180,9 +184,12 @@ def choose(
     reflections: bool = True,
     unique_variants: bool = True,
     sample_order: bool = True,
+    star_per_question: int = 0,
 ) -> list[Trace]:
-    """Traces of format `fmt` for one question (several for *C_full). Raises Skip with a reason."""
-    need_refl = reflections and fmt not in ("no_reflection", "star")
+    """Traces of format `fmt` for one question (several for *C_full and star). Raises Skip with a reason.
+
+    `star_per_question`: the STaR baseline's correct samples per question, one trace each (0 = all of them)."""
+    need_refl = reflections and get_format(fmt).uses_reflections
     cands = [s for s in samples if usable(s, need_refl)]
     p = _Pool(
         cands,
@@ -192,33 +199,38 @@ def choose(
         unique_variants,
         need_refl,
         sample_order,
+        star_per_question=star_per_question,
     )
-    builder = _BUILDERS.get(fmt)
-    if builder is None:
-        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    return builder(fmt, p, max(1, n))
+    return _BY_SHAPE[get_format(fmt).shape](fmt, p, max(1, n))
 
 
 def _star(fmt: str, p: _Pool, n: int) -> list[Trace]:
     if not p.correct:
         raise Skip("no_correct")
-    s = p.pick(p.correct, 1, unique=False)[0]
-    return [Trace(fmt, [Step(s, None)], final=s)]
+    k = len(p.correct) if p.star_per_question <= 0 else min(p.star_per_question, len(p.correct))
+    return [Trace(fmt, [Step(s, None)], final=s) for s in p.pick(p.correct, k, unique=False)]
 
 
 def _ends_correct(fmt: str, p: _Pool, n: int) -> list[Trace]:
-    """0C, *C, *C_full, no_reflection: the last sample is correct; the N-1 before it come from every usable
-    sample, right or wrong (none for 0C)."""
+    """0C, *C: the last sample is correct; the N-1 before it come from every usable sample, right or wrong
+    (none for 0C). *C_full, no_reflection: one such trace for each length 1..N, each a fresh draw (the
+    official construction: samples drawn anew inside the loop over N)."""
     if not p.correct:
         raise Skip("no_correct")
+    shape = get_format(fmt).shape
+    if shape == "per_length":
+        refl = p.with_refl
+        out = []
+        for k in range(min(n, len(p.cands))):  # k samples before the correct one
+            p.used = {}  # a fresh draw: nothing of the shorter traces is held
+            final = p.pick(p.correct, 1)[0]
+            prefix = p.pick([s for s in p.cands if s.rollout_id != final.rollout_id], k) if k else []
+            out.append(_make(fmt, prefix + [final], final, p.rng, refl, p.sample_order))
+        return out
     final = p.pick(p.correct, 1)[0]
     others = [s for s in p.cands if s.rollout_id != final.rollout_id]
-    n_before = 0 if fmt == "0C" else min(n - 1, len(others))
+    n_before = 0 if shape == "one_correct" else min(n - 1, len(others))
     prefix = p.pick(others, n_before) if n_before else []
-    if fmt in ("*C_full", "no_reflection"):
-        # one trace per length 1..len: the same draw, growing prefix (all end with the correct sample)
-        refl = p.with_refl and fmt != "no_reflection"
-        return [_make(fmt, prefix[:k] + [final], final, p.rng, refl, p.sample_order) for k in range(len(prefix) + 1)]
     return [_make(fmt, prefix + [final], final, p.rng, p.with_refl, p.sample_order)]
 
 
@@ -231,7 +243,7 @@ def _two_correct(fmt: str, p: _Pool, n: int) -> list[Trace]:
     n_before = min(max(0, n - 2), len(others))
     prefix = p.pick(others, n_before) if n_before else []
     t = _make(fmt, prefix + finals, finals[-1], p.rng, p.with_refl, p.sample_order)
-    t.tail = [_choice(p.rng, phrases.CONFIRM)]
+    t.tail = [_choice(p.rng, phrases.glue_pools(p.with_refl)[3])]
     t.n_confirms = 1
     return [t]
 
@@ -248,7 +260,7 @@ def _backtrack(fmt: str, p: _Pool, n: int) -> list[Trace]:
     split = p.rng.randint(0, len(wrong) - 1)  # incorrect ones before the correct; at least one after
     seq = wrong[:split] + [good] + wrong[split:]
     t = _make(fmt, seq, good, p.rng, p.with_refl, sample_order=True)
-    t.tail = [_choice(p.rng, phrases.BACKTRACK)]
+    t.tail = [_choice(p.rng, phrases.glue_pools(p.with_refl)[2])]
     t.tail_sample = good
     t.n_backtracks = 1
     return [t]
@@ -262,15 +274,14 @@ def _random(fmt: str, p: _Pool, n: int) -> list[Trace]:
     return [_make(fmt, seq, seq[-1], p.rng, p.with_refl, sample_order=True)]
 
 
-_BUILDERS = {
-    "star": _star,
-    "0C": _ends_correct,
-    "*C": _ends_correct,
-    "*C_full": _ends_correct,
-    "no_reflection": _ends_correct,
-    "*CC": _two_correct,
-    "*C*IC": _backtrack,
-    "random": _random,
+_BY_SHAPE = {  # a format record's shape -> its builder (sfdata.factory.registry)
+    "raw_correct": _star,
+    "one_correct": _ends_correct,
+    "ends_correct": _ends_correct,
+    "per_length": _ends_correct,
+    "two_correct": _two_correct,
+    "backtrack": _backtrack,
+    "any": _random,
 }
 
 
@@ -285,19 +296,20 @@ def _make(fmt: str, seq: list[Sample], final: Sample, rng: random.Random, with_r
 
 def render(trace: Trace, rng: random.Random) -> str:
     """The assistant message for a trace (the STaR baseline is the raw correct response)."""
-    if trace.format == "star":
+    if get_format(trace.format).shape == "raw_correct":
         return trace.steps[0].sample.response.strip()
-    parts = ["<think>"]
+    parts = [g.THINK_OPEN]
     for step in trace.steps:
-        parts += ["<sample>", step.sample.response.strip(), "</sample>"]
+        parts += [g.SAMPLE_OPEN, step.sample.response.strip(), g.SAMPLE_CLOSE]
         if step.reflection is not None:
-            parts += ["<reflect>", step.reflection[1].strip(), "</reflect>"]
+            parts += [g.REFLECT_OPEN, step.reflection[1].strip(), g.REFLECT_CLOSE]
         if step.glue:
             parts.append(step.glue)
     parts += trace.tail
     if trace.tail_sample is not None:
-        parts += ["<sample>", trace.tail_sample.response.strip(), "</sample>"]
-    parts.append("</think>")
-    body = "\n".join(parts)
+        parts += [g.SAMPLE_OPEN, trace.tail_sample.response.strip(), g.SAMPLE_CLOSE]
+    parts.append(g.THINK_CLOSE)
+    body = g.PART_SEP.join(parts)
     ending = _choice(rng, phrases.ENDING)
-    return f"{body}\n\n{ending}\n\n<answer>\n{trace.final.answer}\n</answer>"
+    answer = g.PART_SEP.join([g.ANSWER_OPEN, str(trace.final.answer), g.ANSWER_CLOSE])
+    return g.ENDING_SEP.join([body, ending, answer])

@@ -13,11 +13,9 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from sfdata.factory.formats import ABLATIONS, FORMATS
+from sfdata.factory.registry import ABLATIONS, BY_CODE, FORMATS, MAIN, OWN_SET_FORMATS, SFT_DEFAULT_FORMATS
 
-MAIN = "main"
-SFT_DEFAULT_FORMATS = ("0C", "*C", "*C*IC", "*CC")  # the official script's default; add *C_full by naming it
-OWN_SET_FORMATS = ("random", "no_reflection", "star")  # formats that are a set of their own
+__all__ = ["MAIN", "OWN_SET_FORMATS", "PURPOSES", "SFT_DEFAULT_FORMATS", "purpose_of", "select_traces", "selection"]
 PURPOSES = (MAIN, *OWN_SET_FORMATS, *ABLATIONS)
 
 
@@ -25,7 +23,7 @@ def purpose_of(fmt: str, ablation: str | None) -> str:
     """The set a trace of this format and ablation belongs to."""
     if ablation:
         return ablation
-    return fmt if fmt in OWN_SET_FORMATS else MAIN
+    return BY_CODE[fmt].purpose if fmt in BY_CODE else MAIN
 
 
 def purpose_col() -> pl.Expr:

@@ -26,6 +26,16 @@ DOUBLE_CHECK = [
     "Good, that works. To be safe I will verify it with another attempt.",
 ]
 
+# Without reflections (the no_reflection format, the no_reflections ablation) nothing states a verdict: the
+# glue after every sample comes from this verdict-neutral pool only, as in the official script.
+GENERIC = [
+    "Let me work through the problem once more.",
+    "I will make another attempt at this.",
+    "Let me solve it again from the start.",
+    "Here is another way to approach the problem.",
+    "I will go through the problem again.",
+]
+
 # before the final <answer>
 ENDING = [
     "So the final answer is:",
@@ -51,4 +61,36 @@ CONFIRM = [
     "Solving it twice gave a correct answer both times, so the answer is confirmed.",
 ]
 
-ALL = {"retry": RETRY, "double_check": DOUBLE_CHECK, "ending": ENDING, "backtrack": BACKTRACK, "confirm": CONFIRM}
+# *C*IC and *CC without reflections: the same moves, no verdict stated
+GENERIC_BACKTRACK = [
+    "Let me return to one of my earlier attempts.",
+    "I will go back to an earlier solution:",
+    "Going back to a previous attempt:",
+    "Let me look again at the attempt I made before.",
+]
+GENERIC_CONFIRM = [
+    "The last two attempts reach the same result.",
+    "Two attempts give the same answer here.",
+    "Solving it twice led to the same answer.",
+    "Both attempts end with the same answer.",
+]
+
+ALL = {
+    "retry": RETRY,
+    "double_check": DOUBLE_CHECK,
+    "generic": GENERIC,
+    "ending": ENDING,
+    "backtrack": BACKTRACK,
+    "generic_backtrack": GENERIC_BACKTRACK,
+    "confirm": CONFIRM,
+    "generic_confirm": GENERIC_CONFIRM,
+}
+#: the pools whose phrases state a verdict (never used in a trace without reflections)
+VERDICT_STATING = ("retry", "double_check", "backtrack", "confirm")
+
+
+def glue_pools(with_reflections: bool) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(after a correct sample, after an incorrect one, backtrack, confirm) for a trace with or without reflections."""
+    if with_reflections:
+        return DOUBLE_CHECK, RETRY, BACKTRACK, CONFIRM
+    return GENERIC, GENERIC, GENERIC_BACKTRACK, GENERIC_CONFIRM

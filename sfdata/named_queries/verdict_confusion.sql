@@ -1,8 +1,9 @@
--- verdict_confusion: the reflection verdict confusion matrix against real grades, with precision/recall/F1 (positive = Correct).
--- params: none. Unparsed verdicts are counted in their own row.
+-- verdict_confusion: the reflection verdict confusion matrix against the current grades, with precision/recall/F1 (positive = Correct).
+-- params: none. Unparsed verdicts are counted in their own row. Truth is the rollout's grade in `grades` now (a regrade
+-- since reflect time counts), falling back to the grade stored with the reflection only where no grade row exists.
 WITH m AS (
-  SELECT coalesce(verdict, 'unparsed') AS verdict, rollout_is_correct AS truth, count(*) AS n
-  FROM reflections GROUP BY ALL
+  SELECT coalesce(r.verdict, 'unparsed') AS verdict, coalesce(g.is_correct, r.rollout_is_correct) AS truth, count(*) AS n
+  FROM reflections r LEFT JOIN grades g USING (rollout_id) GROUP BY ALL
 ), c AS (
   SELECT sum(n) FILTER (WHERE verdict = 'Correct' AND truth) AS tp,
          sum(n) FILTER (WHERE verdict = 'Correct' AND NOT truth) AS fp,

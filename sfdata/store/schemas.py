@@ -75,7 +75,7 @@ _TRACES: dict[str, str] = {
     "trace_id": "str",  # stable hash of (format, ablation, rollout_ids, reflection_ids, phrases)
     "question_id": "str",
     "task": "str",
-    "format": "str",  # 0C | *C | *C_full | *C*IC | *CC | random | no_reflection | star
+    "format": "str",  # a code of sfdata.factory.registry.TRACE_FORMATS
     "ablation": "str",  # null | no_sample_order | no_reflections | no_prompt_diversity
     # what the trace is for (sfdata.factory.mix): main (the SFT mix) | random | no_reflection | star | <ablation>
     "purpose": "str",
@@ -139,6 +139,7 @@ _EVAL: dict[str, str] = {
     "extracted_answer": "str",
     "is_correct": "bool",
     "reason": "str",
+    "grader": "str",  # task name + grader version that graded the row ("" when written before this column)
     "completion_tokens": "i32",
     "created_at": "ts",
 }
@@ -168,7 +169,11 @@ _RL_LOG: dict[str, str] = {
 # (None = null), so old runs stay readable and resumable after the schema grows.
 LATER_COLUMNS: dict[str, dict[str, object]] = {
     "traces": {"purpose": None},
-    "eval": {"arm": "", "prompt_setup": "original, 0-shot"},  # before shared prompts, eval asked zero-shot
+    "eval": {
+        "arm": "",
+        "prompt_setup": "original, 0-shot",
+        "grader": "",
+    },  # before shared prompts, eval asked zero-shot
 }
 
 # table name -> (schema, id column, layout). "parts" tables grow by appending part files

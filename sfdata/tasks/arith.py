@@ -5,8 +5,9 @@ paren depth, literal size), so no input can hang, exhaust memory, or crash the g
 `9**9**9` is an illegal token, a 10^6-digit literal is too long, 10^5 nested parentheses
 never reach the parser. Arithmetic is `fractions.Fraction`, so `1/3*3 == 1` exactly.
 
-Unary minus is rejected: it makes a number that was not given (Countdown allows only the
-four binary operations on the given numbers).
+Unary minus and plus are accepted on a number or a parenthesised group, repeated too (`-19 + 71*(28 + 67)/19`,
+`-(3 - 5)`, `- -4`): `-19` uses the given number 19 once, and the value is checked exactly. reasoning-gym's
+reference answers use them (43 of 3,000; countdown grader 3). Other unary operators (`~`, `not`) stay illegal.
 """
 
 from __future__ import annotations
@@ -119,12 +120,16 @@ def _walk(node: ast.AST, leaves: list[int], budget: list[int]) -> Fraction:
             return _check_size(a / b)
         raise ArithError(GradeReason.ILLEGAL_TOKEN, f"operator {type(op).__name__} is not allowed")
     if isinstance(node, ast.UnaryOp):
-        raise ArithError(GradeReason.ILLEGAL_TOKEN, "unary operators make numbers that were not given")
+        if isinstance(node.op, ast.USub):
+            return -_walk(node.operand, leaves, budget)
+        if isinstance(node.op, ast.UAdd):
+            return _walk(node.operand, leaves, budget)
+        raise ArithError(GradeReason.ILLEGAL_TOKEN, f"unary {type(node.op).__name__} is not arithmetic")
     raise ArithError(GradeReason.ILLEGAL_TOKEN, f"{type(node).__name__} is not arithmetic")
 
 
 def parse(expr: str) -> ast.Expression:
-    """Normalise, check every bound, then parse: the tree holds only int literals and + - * / (or unary ops)."""
+    """Normalise, check every bound, then parse: the tree holds only int literals, + - * / and unary + -."""
     if _RADIX.search(expr):
         raise ArithError(GradeReason.ILLEGAL_TOKEN, "only decimal numbers are allowed (no 0x / 0o / 0b literals)")
     expr = normalise(expr)
@@ -146,6 +151,7 @@ def evaluate_tree(tree: ast.Expression) -> tuple[Fraction, list[int]]:
 
 
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_SIGNS = {ast.USub: "-", ast.UAdd: "+"}
 
 
 def tree_text(tree: ast.AST, leaf_text: list[str]) -> str:
@@ -160,6 +166,13 @@ def tree_text(tree: ast.AST, leaf_text: list[str]) -> str:
             left = f"({left})" if isinstance(node.left, ast.BinOp) else left
             right = f"({right})" if isinstance(node.right, ast.BinOp) else right
             return f"{left} {_OPS[type(node.op)]} {right}"
+        if isinstance(node, ast.UnaryOp):
+            inner = rec(node.operand)
+            return (
+                f"{_SIGNS[type(node.op)]}({inner})"
+                if isinstance(node.operand, ast.BinOp)
+                else _SIGNS[type(node.op)] + inner
+            )
         return next(it)
 
     return rec(tree)
@@ -186,7 +199,7 @@ def fast_evaluate(expr: str) -> tuple[Fraction, list[int]] | None:
     """(value, literals in order) of a well-formed plain expression, or None: ask the ast path.
 
     Accepts only what the ast path accepts with the same result: ASCII digits, + - * / ( ) and spaces;
-    no leading zeros, no unary operators, every bound (length, depth, digits, nodes, bits) kept."""
+    no leading zeros, no unary operators (the ast path takes those), every bound (length, depth, digits, nodes, bits) kept."""
     if len(expr) > MAX_CHARS or expr.translate(_PLAIN) or not expr.strip():
         return None
     leaves: list[int] = []

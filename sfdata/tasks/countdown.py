@@ -17,7 +17,9 @@ from sfdata.tasks.arith import ArithError, evaluate, fast_evaluate, fraction_tex
 from sfdata.tasks.base import GradeReason, GradeResult, Question
 from sfdata.tasks.countdown_steps import grade_steps, is_step_answer
 
-GRADER_VERSION = "countdown/2"  # 2: step answers must form one expression tree; decimal literals only
+# 2: step answers must form one expression tree; decimal literals only
+# 3: unary minus / plus on a number or a parenthesised group (`-19 + 71*(28 + 67)/19`), value checked exactly
+GRADER_VERSION = "countdown/3"
 _INT = re.compile(r"^\s*\d{1,12}\s*$")
 
 

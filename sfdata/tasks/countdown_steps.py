@@ -6,6 +6,10 @@ true, and the last step's result is the target. Then it rewrites to one expressi
 intermediate by the step that made it) that the expression grader accepts, and every accepted
 expression whose intermediate values are whole numbers can be written as steps.
 
+Unary signs follow the expression grader (countdown grader 3): a step's left side may sign a number or a
+group (`Step 4: -19 + 355 = 336` uses the given 19), while a step's result stays a whole number >= 0, so a
+negated value never becomes a result of its own (`-(3 + 4) + 10` is `3 + 4 = 7`, then `-7 + 10 = 3`).
+
 A literal that equals both a given number and an earlier result (given 5, `2 + 3 = 5`) is taken as
 the earlier result first: any correct reading of the steps can be changed into that one.
 """
@@ -143,13 +147,18 @@ def expression_to_steps(expr: str) -> list[str] | None:
                 raise ValueError("not a whole intermediate")
             lines.append(f"Step {len(lines) + 1}: {tree_text(sub, [fraction_text(a), fraction_text(b)])} = {value}")
             return value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            v = rec(node.operand)  # a sign is no step: the next step writes the signed value
+            return -v if isinstance(node.op, ast.USub) else v
         if isinstance(node, ast.Constant):
             return Fraction(node.value)
         raise ArithError(GradeReason.ILLEGAL_TOKEN, f"{type(node).__name__} is not arithmetic")
 
     try:
-        rec(tree)
+        whole = rec(tree)
     except ValueError:  # includes ArithError (division by zero): no step form
+        return None
+    if lines and whole != int(lines[-1].rsplit("=", 1)[1]):  # `-(3 + 4)`: a signed final value has no step form
         return None
     return lines or None
 

@@ -29,10 +29,11 @@ def test_dry_run_of_the_paper_config_prints_arms_counts_and_gpu_hours(capsys, tm
 
 def test_paper_plan_numbers():
     p = make_plan(load_config(CONFIGS / "paper.toml"))
-    assert p["params_b"] == 1.5 and p["data"]["traces"] == 16000 and p["data"]["star_traces"] == 4000
+    # *C_full: one trace per N = 1..5; star: up to every sample (4 variants x 16) of each of 4000 questions
+    assert p["params_b"] == 1.5 and p["data"]["traces"] == 4000 * 5 + 4000 * 64 and p["data"]["star_traces"] == 256000
     arms = {a["arm"]: a for a in p["arms"]}
     assert [s["kind"] for s in arms["skillfactory"]["steps"]] == ["sft", "rl"] and arms["base"]["steps"] == []
-    assert arms["skillfactory"]["steps"][0]["examples"] == 12000 and arms["star"]["steps"][0]["examples"] == 4000
+    assert arms["skillfactory"]["steps"][0]["examples"] == 20000 and arms["star"]["steps"][0]["examples"] == 256000
     mini = {a["arm"]: a for a in make_plan(load_config(CONFIGS / "experiment_mini.toml"))["arms"]}
     assert mini["skillfactory"]["steps"][0]["examples"] == 24 * 4  # default mix: 0C, *C, *C*IC, *CC of 24 questions
     assert arms["r1"]["steps"][0]["examples"] is None  # a published set's size is known only when loaded

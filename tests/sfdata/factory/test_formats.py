@@ -58,8 +58,9 @@ def check_trace(fmt, t, text, samples):
         else:
             assert refl == ""
     steps = t.steps
+    after_correct, after_incorrect, _, _ = phrases.glue_pools(steps[0].reflection is not None)
     for _i, st_ in enumerate(steps[:-1]):
-        assert st_.glue in (phrases.DOUBLE_CHECK if st_.sample.is_correct else phrases.RETRY)
+        assert st_.glue in (after_correct if st_.sample.is_correct else after_incorrect)
     if fmt in ("0C", "*C", "*C_full", "*CC", "no_reflection"):
         assert steps[-1].sample.is_correct and t.final is steps[-1].sample
     if fmt in ("*C", "*C_full", "no_reflection"):

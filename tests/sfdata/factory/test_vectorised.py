@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sfdata.factory import phrases
 from sfdata.factory.build import BuildConfig, assemble, samples_by_question
-from sfdata.factory.formats import FORMATS, Sample, Skip, choose, usable
+from sfdata.factory.formats import FORMATS, Sample, Skip, choose, render, usable
 from sfdata.skills import well_formed
 from sfdata.tasks import extract_answer
 
@@ -28,7 +28,7 @@ REFLECTION_COLUMNS = {
     "reflection_idx": pl.Int64,
     "reflection_id": pl.String,
     "text": pl.String,
-    "is_valid": pl.Boolean,
+    "verdict": pl.String,
 }
 
 
@@ -51,17 +51,23 @@ def _raw_tables(questions, with_samples: bool = False):
             refl = []
             for j in range(k):
                 text = f"check {i}/{j}\n<verdict>{'Correct' if ok else 'Incorrect'}</verdict>"
-                rf.append({"rollout_id": rid, "reflection_idx": j, "reflection_id": f"{rid}f{j}", "text": text})
+                says, wrong = ("Correct", "Incorrect") if ok else ("Incorrect", "Correct")
+                rf.append(
+                    {
+                        "rollout_id": rid,
+                        "reflection_idx": j,
+                        "reflection_id": f"{rid}f{j}",
+                        "text": text,
+                        "verdict": says,
+                    }
+                )
                 rf.append(  # an invalid one (wrong verdict) that must never appear
-                    {"rollout_id": rid, "reflection_idx": 9, "reflection_id": f"{rid}x", "text": "no", "valid": False}
+                    {"rollout_id": rid, "reflection_idx": 9, "reflection_id": f"{rid}x", "text": "no", "verdict": wrong}
                 )
                 refl.append((f"{rid}f{j}", text))
             out.append(Sample(rid, v, resp, ans, ok, tuple(refl)))
         by_q[qid] = out
-    rfs = pl.DataFrame(
-        [{**r, "is_valid": r.pop("valid", True)} for r in rf],
-        schema=REFLECTION_COLUMNS,
-    )
+    rfs = pl.DataFrame(rf, schema=REFLECTION_COLUMNS)
     ros = pl.DataFrame(
         ro,
         schema={
@@ -96,8 +102,9 @@ def check_row(row, samples):
         else:
             assert refl == ""
     steps = [by_id[r] for r in rids[: row["n_samples"]]]
+    after_correct, after_incorrect, _, _ = phrases.glue_pools(any(fids))
     for s in steps[:-1]:
-        assert any(p in text for p in (phrases.DOUBLE_CHECK if s.is_correct else phrases.RETRY))
+        assert any(p in text for p in (after_correct if s.is_correct else after_incorrect))
     assert len({s.rollout_id for s in steps}) == len(steps)
     assert row["n_correct"] == sum(s.is_correct for s in steps)
     assert row["n_retries"] == sum(not s.is_correct for s in steps[:-1])
@@ -248,7 +255,7 @@ def test_question_order_keeps_ties_in_rollout_id_order():
 
 
 def test_packed_sort_matches_the_column_sort_on_both_paths():
-    from sfdata.factory.vectorised import _sort_small
+    from sfdata.factory.passes import sort_small as _sort_small
 
     rng = random.Random(3)
     rows = [(rng.randrange(5), rng.randrange(4), rng.getrandbits(64)) for _ in range(300)]
@@ -259,3 +266,73 @@ def test_packed_sort_matches_the_column_sort_on_both_paths():
     assert _sort_small(df, [("q", 32), ("v", 8)], "key")["i"].equals(want)
     big = df.with_columns(pl.col("v") * 100)  # 300 > 2^8 - 1: the column sort, same order
     assert _sort_small(big, [("q", 32), ("v", 8)], "key")["i"].equals(want)
+
+
+def _verdict_phrases() -> list[str]:
+    return [p for kind in phrases.VERDICT_STATING for p in phrases.ALL[kind]]
+
+
+def test_generic_pools_state_no_verdict():
+    words = re.compile(r"\b(correct|incorrect|wrong|right|mistake|fail\w*|works|checks? out|verified)\b", re.I)
+    for kind in ("generic", "generic_backtrack", "generic_confirm"):
+        for p in phrases.ALL[kind]:
+            assert not words.search(p), (kind, p)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(question_st, min_size=1, max_size=6), st.integers(1, 5), st.integers(0, 99))
+def test_no_trace_without_reflections_states_a_verdict(questions, n, seed):
+    """Issue 21.5: the no_reflection format and the no_reflections ablation glue with the neutral pool only."""
+    table, by_q = _tables(questions)
+    builds = [BuildConfig(formats=("no_reflection",), n=n, seed=seed)]
+    builds.append(
+        BuildConfig(formats=tuple(f for f in FORMATS if f != "star"), n=n, seed=seed, ablation="no_reflections")
+    )
+    stated = _verdict_phrases()
+    for cfg in builds:
+        df, _ = assemble(table, {q: q for q in by_q}, {}, cfg)
+        for text in df["trace"].to_list():
+            assert "<reflect>" not in text and "<verdict>" not in text
+            assert not [p for p in stated if p in text], text
+    # and the reference builder
+    for samples in by_q.values():
+        for fmt in ("no_reflection", "*C", "*C*IC", "*CC", "random"):
+            try:
+                traces = choose(fmt, samples, n, random.Random(seed), reflections=False)
+            except Skip:
+                continue
+            for t in traces:
+                text = render(t, random.Random(seed))
+                assert not [p for p in stated if p in text], text
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(question_st, min_size=1, max_size=6), st.integers(0, 3), st.integers(0, 99))
+def test_star_keeps_every_correct_sample_or_the_cap(questions, cap, seed):
+    """Issue 21.7: STaR uses k correct samples per question, one trace each (0 = every correct one)."""
+    table, by_q = _tables(questions)
+    df, _ = assemble(table, {q: q for q in by_q}, {}, BuildConfig(formats=("star",), seed=seed, star_per_question=cap))
+    for qid, samples in by_q.items():
+        good = [s for s in samples if s.is_correct and usable(s, False)]
+        mine = df.filter(pl.col("question_id") == qid)
+        assert mine.height == (len(good) if cap == 0 else min(cap, len(good)))
+        rids = [r[0] for r in mine["rollout_ids"].to_list()]
+        assert len(set(rids)) == len(rids) and set(rids) <= {s.rollout_id for s in good}
+        assert (
+            mine.height == len(choose("star", samples, 1, random.Random(seed), star_per_question=cap)) if good else True
+        )
+
+
+def test_c_full_is_a_fresh_draw_for_each_length():
+    """Issue 21.8: *C_full (and no_reflection) build lengths 1..N, each drawn afresh (not one draw's growing prefix)."""
+    questions = [[(i % 3 != 0, VARIANTS[i % 4], 1, True) for i in range(12)] for _ in range(20)]
+    table, by_q = _tables(questions)
+    for fmt in ("*C_full", "no_reflection"):
+        df, _ = assemble(table, {q: q for q in by_q}, {}, BuildConfig(formats=(fmt,), n=5, seed=1))
+        not_prefix = 0
+        for qid in by_q:
+            mine = df.filter(pl.col("question_id") == qid).sort("n_samples")
+            assert mine["n_samples"].to_list() == [1, 2, 3, 4, 5]
+            ids = mine["rollout_ids"].to_list()
+            not_prefix += sum(ids[j][:-1] != ids[j + 1][:j] or ids[j][-1] != ids[j + 1][-1] for j in range(4))
+        assert not_prefix > 40, not_prefix  # a growing prefix would give 0

@@ -48,7 +48,12 @@ HOSTILE = [
     ("[3, 4, 5]", GradeReason.ILLEGAL_TOKEN),
     ("(3 + 4) * 5.0", GradeReason.ILLEGAL_TOKEN),
     ("True + 34", GradeReason.ILLEGAL_TOKEN),
-    ("-3 + 4 * 5", GradeReason.ILLEGAL_TOKEN),
+    ("-3 + 4 * 5", GradeReason.WRONG_VALUE),  # unary minus is arithmetic (grader 3); the value is checked
+    ("(3 + 4) * 5!", GradeReason.ILLEGAL_TOKEN),
+    ("3.4 * 5 + 1", GradeReason.ILLEGAL_TOKEN),  # a decimal point joining two given numbers
+    ("-(3 + 4) * -5 + 0", GradeReason.UNKNOWN_NUMBER),
+    ("~3 + 4 * 5", GradeReason.ILLEGAL_TOKEN),
+    ("-" * 300 + "3 + 4 * 5", GradeReason.TOO_LONG),
     ("(3 + 4) * 5 * 5", GradeReason.REUSED_NUMBER),
     ("(3 + 4) * 5 + 6 - 6", GradeReason.UNKNOWN_NUMBER),
     ("(3 + 4) * 6", GradeReason.UNKNOWN_NUMBER),
@@ -58,7 +63,7 @@ HOSTILE = [
     ("(3 + 4) * 5 = 36", GradeReason.WRONG_CLAIM),
     ("(3 + 4) * 5 = 35 = 35", GradeReason.PARSE_ERROR),
     ("(3 + 4 * 5", GradeReason.PARSE_ERROR),
-    ("3 + + 4 * 5", GradeReason.ILLEGAL_TOKEN),
+    ("3 + + 4 * 5", GradeReason.WRONG_VALUE),
     ("", GradeReason.NO_ANSWER),
     (None, GradeReason.NO_ANSWER),
     ("   ", GradeReason.NO_ANSWER),
@@ -212,3 +217,60 @@ def test_random_witness_is_deterministic():
     a = random_witness([4, 8, 15], random.Random(3))
     b = random_witness([4, 8, 15], random.Random(3))
     assert a == b
+
+
+UNARY_CORRECT = [
+    ("-19 + 71*(28 + 67)/19", [19, 71, 28, 67, 19], 336),  # a reasoning-gym reference answer
+    ("-(3 - 4) * 5 * 7", [3, 4, 5, 7], 35),
+    ("5 * 7 - -(4 - 4)", [4, 4, 5, 7], 35),
+    ("+3 * (+4 + 5) + 8", [3, 4, 5, 8], 35),
+    ("--3 * 4 - -(-(5)) + 12", [3, 4, 5, 12], 19),
+    ("-3 - 4 + 42 = 35", [3, 4, 42], 35),
+    ("35 = -(3 - 4) * 35", [3, 4, 35], 35),
+]
+
+
+@pytest.mark.parametrize("answer,numbers,target", UNARY_CORRECT, ids=[a for a, _, _ in UNARY_CORRECT])
+def test_unary_signs_on_numbers_and_groups_are_graded_exactly(answer, numbers, target):
+    assert grade_countdown(answer, numbers, target).is_correct
+    res = grade_countdown(answer, numbers, target + 1)
+    assert res.reason in (GradeReason.WRONG_VALUE, GradeReason.WRONG_CLAIM), res
+
+
+def test_unary_minus_uses_the_number_once():
+    assert grade_countdown("-19 + 19 * 2 + 17", [19, 2, 17], 36).reason == GradeReason.REUSED_NUMBER
+    assert grade_countdown("-19 + 71*(28 + 67)/19", [19, 71, 28, 67], 336).reason == GradeReason.REUSED_NUMBER
+    assert grade_countdown("-19 + 2 * 28", [2, 28], 37).reason == GradeReason.UNKNOWN_NUMBER
+    assert grade_countdown("-(2 * 28) + 93", [2, 28, 93], 37).is_correct
+
+
+def _signed_tree(draw, nums):
+    """A random expression over nums with random unary signs on numbers and groups, and its exact value."""
+    if len(nums) == 1:
+        text, val = str(nums[0]), Fraction(nums[0])
+    else:
+        k = draw(st.integers(1, len(nums) - 1))
+        (le, lv), (re_, rv) = _signed_tree(draw, nums[:k]), _signed_tree(draw, nums[k:])
+        op = draw(st.sampled_from("+-*/"))
+        if op == "/" and rv == 0:
+            op = "+"
+        val = {"+": lv + rv, "-": lv - rv, "*": lv * rv, "/": lv / rv if rv else None}[op]
+        text = f"({le} {op} {re_})"
+    for sign in draw(st.lists(st.sampled_from("-+"), max_size=3)):
+        text, val = (f"-{text}", -val) if sign == "-" else (f"+{text}", val)
+    return text, val
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_random_expressions_with_unary_signs_grade_correct_at_their_value(data):
+    nums = data.draw(st.lists(st.integers(1, 100), min_size=1, max_size=6))
+    expr, value = _signed_tree(data.draw, nums)
+    assert evaluate(expr).value == value
+    if value.denominator == 1:
+        assert grade_countdown(expr, nums, int(value)).is_correct, expr
+        assert grade_countdown(expr, nums, int(value) + 1).reason == GradeReason.WRONG_VALUE
+
+
+def test_grader_id_is_bumped_for_unary_signs():
+    assert get_task("countdown").grader_version == "countdown/3"

@@ -140,3 +140,62 @@ def test_accepted_expressions_rewrite_to_accepted_steps(data):
         assert grade_steps(steps, nums, int(value)).is_correct, (expr, steps)
         assert grade_countdown("\n".join(steps), nums, int(value)).is_correct
         assert grade_countdown(steps_to_expression(steps, nums), nums, int(value)).is_correct
+
+
+def test_steps_take_unary_signs_like_the_expression_grader():
+    steps = ["Step 1: 28 + 67 = 95", "Step 2: 71 * 95 = 6745", "Step 3: 6745 / 19 = 355", "Step 4: -19 + 355 = 336"]
+    nums = [19, 71, 28, 67, 19]
+    assert grade_steps(steps, nums, 336).is_correct
+    expr = steps_to_expression(steps, nums)
+    assert grade_countdown(expr, nums, 336).is_correct
+    assert grade_countdown("-19 + 71*(28 + 67)/19", nums, 336).is_correct
+    # a negated intermediate is used once, by its value's digits
+    assert grade_steps(["Step 1: 3 + 4 = 7", "Step 2: -7 + 10 = 3"], [3, 4, 10], 3).is_correct
+    assert grade_steps(["Step 1: -3 + 4 = 1", "Step 2: 1 * -(-5) = 5"], [3, 4, 5], 5).is_correct
+    # rejections stay: a step result is a whole number >= 0, ** and ! are illegal
+    assert not grade_steps(["Step 1: 3 - 4 = -1", "Step 2: -1 + 5 = 4"], [3, 4, 5], 4).is_correct
+    assert grade_steps(["Step 1: 3 ** 2 = 9", "Step 2: 9 - 5 = 4"], [3, 2, 5], 4).reason == GradeReason.ILLEGAL_TOKEN
+
+
+def test_expressions_with_signs_rewrite_to_accepted_steps():
+    expr = "-19 + 71*(28 + 67)/19"
+    steps = expression_to_steps(expr)
+    assert steps is not None and grade_steps(steps, [19, 71, 28, 67, 19], 336).is_correct, steps
+    assert expression_to_steps("-(3 + 4)") is None  # its value, -7, is no step result
+    assert expression_to_steps("-(3 - 10) * 5") is None  # 3 - 10 is a negative intermediate: no step form
+    steps = expression_to_steps("-(10 - 3) + 42")
+    assert steps is not None and grade_steps(steps, [10, 3, 42], 35).is_correct, steps
+
+
+@st.composite
+def _signed_expr(draw):
+    nums = draw(st.lists(st.integers(1, 60), min_size=2, max_size=6))
+
+    def tree(ns):
+        if len(ns) == 1:
+            text, val = str(ns[0]), Fraction(ns[0])
+        else:
+            k = draw(st.integers(1, len(ns) - 1))
+            (le, lv), (re_, rv) = tree(ns[:k]), tree(ns[k:])
+            op = draw(st.sampled_from("+-*/" if rv else "+-*"))
+            val = {"+": lv + rv, "-": lv - rv, "*": lv * rv, "/": lv / rv if rv else 0}[op]
+            text = f"({le} {op} {re_})"
+        if draw(st.booleans()):
+            text, val = f"-{text}", -val
+        return text, val
+
+    expr, value = tree(nums)
+    return nums, expr, value
+
+
+@settings(max_examples=300, deadline=None)
+@given(_signed_expr())
+def test_signed_expressions_and_their_steps_agree(case):
+    nums, expr, value = case
+    if value.denominator != 1 or value < 0:
+        return
+    assert grade_countdown(expr, nums, int(value)).is_correct, expr
+    steps = expression_to_steps(expr)
+    if steps is not None:
+        assert grade_steps(steps, nums, int(value)).is_correct, (expr, steps)
+        assert grade_countdown(steps_to_expression(steps, nums), nums, int(value)).is_correct
