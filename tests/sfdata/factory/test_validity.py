@@ -8,10 +8,10 @@ import re
 import polars as pl
 
 from sfdata import queries
+from sfdata.app.stages import run_stage
 from sfdata.factory import phrases
 from sfdata.factory.build import BuildConfig, build_traces
 from sfdata.reflect import verdict_metrics
-from sfdata.app.stages import run_stage
 from tests.synth import make_run
 
 
