@@ -33,6 +33,7 @@ def _rows(arm, stage, task, level, oks, text, t):
             "sample_idx": 0,
             "budget_rounds": 0,
             "prompt_setup": "original, 1-shot",
+            "grader": "",
             "prompt": "p",
             "response": text,
             "extracted_answer": "12",

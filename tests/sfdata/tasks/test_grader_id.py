@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from sfdata.app.stages import _fingerprint, get_stage, run_stage
+from sfdata.app.stages import get_stage, run_stage
 from sfdata.factory.build import BuildConfig
 from sfdata.grade import graded_by_older_grader
+from sfdata.stage_runtime import _fingerprint
 from sfdata.store.schemas import LATER_COLUMNS, types_of
 from sfdata.tasks import get_task
 from tests.synth import make_run
