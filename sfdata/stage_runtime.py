@@ -22,6 +22,7 @@ from typing import Any
 
 from sfdata.stagecfg import config_hash, from_dict
 from sfdata.store import RunDir
+from sfdata.store.identity import content_identity, fingerprint
 from sfdata.store.schemas import TABLES
 
 
@@ -38,6 +39,7 @@ class Stage:
     reads: tuple[str, ...] = ()  # tables (or run sub-paths) whose change makes a finished stage run again
     writes: tuple[str, ...] = ()  # tables (or run sub-paths) it fills
     needs: tuple[str, ...] = ()  # stages whose output must be in the run first
+    creates_run: bool = False  # its command may be given a run directory that does not exist yet
 
     def function(self) -> Callable[..., dict[str, Any]]:
         return _resolve(self.entry)
@@ -60,7 +62,13 @@ class Stage:
 DATA_STAGES: dict[str, Stage] = {
     s.name: s
     for s in (
-        Stage("questions", "sfdata.questions:questions_stage", "sfdata.questions:QuestionsConfig", (), ("questions",)),
+        Stage(
+            "questions",
+            "sfdata.questions:questions_stage",
+            "sfdata.questions:QuestionsConfig",
+            writes=("questions",),
+            creates_run=True,
+        ),
         Stage(
             "generate",
             "sfdata.generate:generate_stage",
@@ -102,19 +110,48 @@ def _present(run: RunDir, what: str) -> bool:
     return run.has(what) if what in TABLES else (run.path / what).exists()
 
 
-def _fingerprint(run: RunDir, reads: tuple[str, ...]) -> str:
-    """Names, sizes and times of the files a stage reads: a new part file or a rewrite changes it."""
+def stage_files(run: RunDir, what: tuple[str, ...]) -> list:
+    """The files behind tables or run sub-paths (a folder: every file under it)."""
     files = []
-    for what in reads:
-        if what in TABLES:
-            paths = run.files(what)
+    for w in what:
+        if w in TABLES:
+            files += run.files(w)
         else:
-            p = run.path / what
-            paths = sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p] if p.is_file() else []
-        for p in paths:
-            st = p.stat()
-            files.append((str(p.relative_to(run.path)), st.st_size, st.st_mtime_ns))
-    return config_hash(files)
+            p = run.path / w
+            files += sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p] if p.is_file() else []
+    return files
+
+
+def _fingerprint(run: RunDir, what: tuple[str, ...]) -> str:
+    """Content-stable digest of the files (store.identity): a copied or moved run keeps it; a new,
+    removed or rewritten file changes it."""
+    return fingerprint(stage_files(run, what), run.path)
+
+
+def output_files(run: RunDir, stage: Stage) -> list[list[Any]]:
+    """What a finished stage recorded about its outputs: [relative path, size, digest] per file."""
+    return [list(content_identity(p, run.path)) for p in stage_files(run, stage.writes)]
+
+
+def outputs_changed(run: RunDir, stage: Stage, entry: dict[str, Any]) -> str | None:
+    """Why a stage recorded as done is not done any more (None: its outputs are there and as recorded).
+
+    Every file it recorded must still be there with the same content (files that later stages or
+    other eval models added do not matter): a deleted part, a removed model folder or a rewritten
+    file makes `sf` run the stage again (resumable stages then fill only what is missing) instead
+    of saying "done already". Entries written before outputs were recorded only need the outputs present.
+    """
+    recorded = entry.get("outputs")
+    if recorded is None:
+        missing = [w for w in stage.writes if not _present(run, w)]
+        return f"its output {', '.join(missing)} is missing" if missing else None
+    for rel, size, digest in recorded:
+        p = run.path / rel
+        if not p.is_file():
+            return f"{rel} is missing"
+        if content_identity(p, run.path) != (rel, size, digest):
+            return f"{rel} changed"
+    return None
 
 
 def check_needs(run: RunDir, stage: Stage) -> None:
@@ -145,13 +182,16 @@ def run_stage(
     `key` names the manifest entry (default: the stage name), e.g. `"rl_only/rl"` for one arm.
     """
     key = key or stage.name
-    h = config_hash(cfg if cfg is not None else {})
+    h = config_hash(cfg if cfg is not None else {}, root=run.path)
     inputs = _fingerprint(run, tuple(r for r in stage.reads if r not in stage.writes))
     entry = run.manifest().get("stages", {}).get(key, {})
     done = entry.get("status") == "done"
     if done and entry.get("config_hash") == h and entry.get("inputs", inputs) == inputs and not force:
-        log(f"[{key}] done already (same config and inputs), skipping")
-        return {"skipped": True}
+        why = outputs_changed(run, stage, entry)
+        if why is None:
+            log(f"[{key}] done already (same config, inputs and outputs), skipping")
+            return {"skipped": True}
+        log(f"[{key}] recorded as done, but {why}: running again")
     check_needs(run, stage)
     func = stage.function()
     params = inspect.signature(func).parameters
@@ -172,7 +212,8 @@ def run_stage(
             raise
         info = dict(info or {})
         info["seconds"] = round(time.perf_counter() - t0, 2)
-        run.set_stage(key, "done", config_hash=h, inputs=inputs, info=info)
+        outputs = output_files(run, stage)
+        run.set_stage(key, "done", config_hash=h, inputs=inputs, outputs=outputs, info=info)
     log(
         f"[{key}] done in {info['seconds']:.1f}s: "
         + ", ".join(f"{k}={v}" for k, v in info.items() if not isinstance(v, (dict, list)))[:300]

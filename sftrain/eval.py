@@ -34,21 +34,21 @@ def parse_task_specs(specs: list[str] | tuple[str, ...]) -> list[tuple[str, int 
 class EvalConfig(SamplingConfig):
     """`[eval]` section and `sf eval` flags; sampling options are the generate stage's (greedy by default)."""
 
-    temperature: float = opt(0.0, "sampling temperature (0 = greedy)")
-    max_tokens: int = opt(256, "the whole answer's budget, budget-forcing rounds included")
+    temperature: float = opt(0.0, "sampling temperature (0 = greedy)", min=0)
+    max_tokens: int = opt(256, "the whole answer's budget, budget-forcing rounds included", min=1)
     seed: int = opt(777, "eval question seed (differs from training seeds; overlapping questions are removed too)")
     models: list[dict[str, Any]] = opt(
         [], "[{model, stage}] to score; empty = the base model (+ the run's sft)", cli=False
     )
     model: str | None = opt(None, "model to evaluate (default: the embedded SmolLM2)")
     tasks: tuple[str, ...] = opt(("countdown:3,4,5,6",), "task[:levels], e.g. countdown:3,4 multiplication:2")
-    n_questions: int = opt(8, "questions per task x level")
-    samples: int = opt(1, "samples per question")
-    budget_forcing: int = opt(0, "extra rounds after </think> (0 = off; rows for 0 are always written)")
+    n_questions: int = opt(8, "questions per task x level", min=1)
+    samples: int = opt(1, "samples per question", min=1)
+    budget_forcing: int = opt(0, "extra rounds after </think> (0 = off; rows for 0 are always written)", min=0)
     engine: str = opt("auto", "generation engine", choices=ENGINE_KINDS)
-    batch_size: int = opt(16, "engine batch size")
+    batch_size: int = opt(16, "engine batch size", min=1)
     variant: str = opt("original", "prompt variant (the same for every model you compare)")
-    fewshot: int | None = opt(None, "demonstrations per question (default: as the run's [generate])")
+    fewshot: int | None = opt(None, "demonstrations per question (default: as the run's [generate])", min=0)
     exclude_from: tuple[str, ...] = opt((), "run dirs whose questions were training data (kept out of eval)")
     preset: str | None = opt(None, "paper: max_tokens 16384, greedy (sftrain.presets.EVAL_PRESETS)")
 

@@ -18,7 +18,7 @@ import polars as pl
 from sfdata.factory.formats import ABLATIONS, FORMATS
 from sfdata.factory.vectorised import assemble_frames
 from sfdata.grammar import STRUCTURAL_TAG_PATTERN
-from sfdata.stagecfg import opt
+from sfdata.stagecfg import check_ranges, opt
 from sfdata.store import RunDir
 from sfdata.store.run import now_utc
 
@@ -32,17 +32,17 @@ class BuildConfig:
     formats: tuple[str, ...] = opt(
         DEFAULT_FORMATS, "trace formats (star = the STaR baseline)", choices=FORMATS, metavar="FORMAT"
     )
-    n: int = opt(3, "samples per trace (upper bound; formats use what the question has)")
+    n: int = opt(3, "samples per trace (upper bound; formats use what the question has)", min=1)
     n_range: tuple[int, ...] | None = opt(
         None, "sampled N: draw N uniformly from [LO, HI] per trace", nargs=2, metavar=("LO", "HI")
     )
-    repeats: int = opt(1, "traces per question and format")
+    repeats: int = opt(1, "traces per question and format", min=1)
     unique_variants: bool = opt(True, "prefer samples from different prompt variants within a trace")
     ablation: str | None = opt(None, "paper ablation", choices=ABLATIONS)
     variant: str = opt("original", "the one variant kept by no_prompt_diversity")
     seed: int = opt(0, "trace RNG seed")
-    chunk: int = opt(5000, "traces per part file")
-    workers: int = opt(0, "question chunks assembled on threads (0: one vectorised pass; Polars uses all cores)")
+    chunk: int = opt(5000, "traces per part file", min=1)
+    workers: int = opt(0, "question chunks assembled on threads (0: one vectorised pass; Polars uses all cores)", min=0)
 
     def __post_init__(self) -> None:
         self.formats = tuple(self.formats)
@@ -51,6 +51,7 @@ class BuildConfig:
         self.validate()
 
     def validate(self) -> None:
+        check_ranges(self)  # every number (chunk, n, repeats, workers) before any work
         bad = [f for f in self.formats if f not in FORMATS]
         if bad:
             raise ValueError(f"unknown format(s) {bad}; known: {', '.join(FORMATS)}")

@@ -110,7 +110,7 @@ def test_generate_and_reflect_survive_kill_9(tmp_path):
 
 
 def test_build_survives_kill_9(tmp_path):
-    from tests.synth import make_run
+    from sfdata.synth import make_run
 
     src = make_run(tmp_path / "src", n_questions=1500, n=2, k=1, p_correct=0.5, seed=2)
     build = ["build", "--formats", "*C", "*C*IC", "random", "--n", "3", "--chunk", "20"]

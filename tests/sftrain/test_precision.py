@@ -10,7 +10,7 @@ import yaml
 
 from sftrain.precision import choose_precision
 from tests.helpers import tiny_model_dir
-from tests.synth import make_run
+from sfdata.synth import make_run
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ import pytest
 
 from sfdata.factory.build import DEFAULT_FORMATS, BuildConfig, build_stage
 from sftrain.data import load_sft_rows
-from tests.synth import make_run
+from sfdata.synth import make_run
 
 
 @pytest.fixture(scope="module")

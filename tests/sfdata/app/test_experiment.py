@@ -14,7 +14,7 @@ from sfdata.factory.build import BuildConfig
 from sfdata.factory.mix import SFT_DEFAULT_FORMATS, select_traces
 from sfdata.stagecfg import from_dict
 from tests.helpers import tiny_model_dir
-from tests.synth import make_run
+from sfdata.synth import make_run
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "experiment_mini.toml"
 
