@@ -47,6 +47,7 @@ class EvalConfig(SamplingConfig):
     budget_forcing: int = opt(0, "extra rounds after </think> (0 = off; rows for 0 are always written)", min=0)
     engine: str = opt("auto", "generation engine", choices=ENGINE_KINDS)
     batch_size: int = opt(16, "engine batch size", min=1)
+    chunk: int = opt(64, "eval rows per part file (the most a hard kill can lose)", min=1)
     variant: str = opt("original", "prompt variant (the same for every model you compare)")
     fewshot: int | None = opt(None, "demonstrations per question (default: as the run's [generate])", min=0)
     exclude_from: tuple[str, ...] = opt((), "run dirs whose questions were training data (kept out of eval)")

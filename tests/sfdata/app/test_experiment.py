@@ -13,8 +13,8 @@ from sfdata.app.pipeline import load_config, run_pipeline
 from sfdata.factory.build import BuildConfig
 from sfdata.factory.mix import SFT_DEFAULT_FORMATS, select_traces
 from sfdata.stagecfg import from_dict
-from tests.helpers import tiny_model_dir
 from sfdata.synth import make_run
+from tests.helpers import tiny_model_dir
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "experiment_mini.toml"
 
