@@ -106,6 +106,23 @@ DATA_STAGES: dict[str, Stage] = {
 }
 
 
+# stages whose input lies outside the run (a Hub id or a file): `sf import`, `sf pull`. Not pipeline stages
+# (`sf run` does not run them); they always run, and skip by id what the run has already.
+HUB_STAGES: dict[str, Stage] = {
+    s.name: s
+    for s in (
+        Stage(
+            "import",
+            "sfdata.hub.raw:import_stage",
+            "sfdata.hub.raw:ImportConfig",
+            writes=("questions", "rollouts", "grades", "reflections"),
+            creates_run=True,
+        ),
+        Stage("pull", "sfdata.hub.pull:pull_stage", "sfdata.hub.pull:PullConfig", writes=("traces",), creates_run=True),
+    )
+}
+
+
 def _present(run: RunDir, what: str) -> bool:
     return run.has(what) if what in TABLES else (run.path / what).exists()
 

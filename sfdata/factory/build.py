@@ -270,17 +270,5 @@ def build_stage(run: RunDir, cfg: BuildConfig, replace: bool = False) -> dict[st
 
 
 def replace_parts(run: RunDir, table: str, df: pl.DataFrame, chunk: int) -> None:
-    """Write `df` as the whole of a parts table: staged in a sibling folder, then swapped in."""
-    from sfdata.store.dirswap import staged_dir
-    from sfdata.store.parquet import conform, new_part_name, write_parquet_atomic
-    from sfdata.store.schemas import schema_of
-
-    if chunk < 1:
-        raise ValueError(f"chunk must be >= 1, got {chunk}")
-    df = conform(df, schema_of(table), table)
-    with staged_dir(run.table_path(table)) as staging:
-        for c0 in range(0, df.height, chunk):
-            write_parquet_atomic(df.slice(c0, chunk), staging / new_part_name())
-        written = sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in staging.glob("part-*.parquet"))
-        if written != df.height:  # never swap in a table that lost rows
-            raise RuntimeError(f"{table}: staged {written} of {df.height} rows; the old table is kept")
+    """Write `df` as the whole of a parts table (the store's atomic replace)."""
+    run.replace(table, df, chunk)
