@@ -171,6 +171,26 @@ def outputs_changed(run: RunDir, stage: Stage, entry: dict[str, Any]) -> str | N
     return None
 
 
+def _legacy_fingerprint(run: RunDir, what: tuple[str, ...]) -> str:
+    """The fingerprint entries recorded before store.identity: names, sizes and mtimes."""
+    rows = []
+    for p in stage_files(run, what):
+        st = p.stat()
+        rows.append((str(p.relative_to(run.path)), st.st_size, st.st_mtime_ns))
+    return config_hash(rows)
+
+
+def _accept_legacy(run: RunDir, stage: Stage, cfg: Any, entry: dict[str, Any], h: str, inputs: str) -> tuple[str, str]:
+    """(config hash, inputs) to compare with an entry written by the older runtime: its own way of hashing,
+    so upgrading does not rerun (or retrain) every finished stage; the next `done` records the new ones."""
+    old_h = config_hash(cfg if cfg is not None else {})
+    old_inputs = _legacy_fingerprint(run, tuple(r for r in stage.reads if r not in stage.writes))
+    return (
+        old_h if entry.get("config_hash") == old_h else h,
+        old_inputs if entry.get("inputs") == old_inputs else inputs,
+    )
+
+
 def check_needs(run: RunDir, stage: Stage) -> None:
     """Fail clearly, before any work, when a needed stage's output is missing."""
     for need in stage.needs:
@@ -193,8 +213,8 @@ def run_stage(
 ) -> dict[str, Any]:
     """Run one stage with the manifest bookkeeping; returns its info, or `{"skipped": True}`.
 
-    Skipped when the manifest says it is done with the same config hash and unchanged inputs (unless
-    `force`). An interrupted stage runs again and, being resumable, only fills what is missing. A
+    Skipped when the manifest says it is done with the same config hash and unchanged inputs, and every
+    output file it recorded is still there unchanged (unless `force`). An interrupted stage runs again and, being resumable, only fills what is missing. A
     finished stage rerun with a changed config gets `replace=True` when its function takes it.
     `key` names the manifest entry (default: the stage name), e.g. `"rl_only/rl"` for one arm.
     """
@@ -203,17 +223,23 @@ def run_stage(
     inputs = _fingerprint(run, tuple(r for r in stage.reads if r not in stage.writes))
     entry = run.manifest().get("stages", {}).get(key, {})
     done = entry.get("status") == "done"
-    if done and entry.get("config_hash") == h and entry.get("inputs", inputs) == inputs and not force:
+    same_h, same_inputs = h, inputs  # what the entry must hold to count as done
+    if done and "outputs" not in entry:  # recorded before content fingerprints: accept its own hashes once
+        same_h, same_inputs = _accept_legacy(run, stage, cfg, entry, h, inputs)
+    if done and entry.get("config_hash") == same_h and entry.get("inputs", inputs) == same_inputs and not force:
         why = outputs_changed(run, stage, entry)
         if why is None:
             log(f"[{key}] done already (same config, inputs and outputs), skipping")
+            if "outputs" not in entry:  # upgrade an older entry: from now on content fingerprints decide
+                with run.lock(f"sf {key} {run.path}"):
+                    run.set_stage(key, "done", config_hash=h, inputs=inputs, outputs=output_files(run, stage))
             return {"skipped": True}
         log(f"[{key}] recorded as done, but {why}: running again")
     check_needs(run, stage)
     func = stage.function()
     params = inspect.signature(func).parameters
     if "replace" in params and "replace" not in kwargs:
-        kwargs["replace"] = done and entry.get("config_hash") not in (None, h)
+        kwargs["replace"] = done and entry.get("config_hash") not in (None, same_h)
     if "log" in params and "log" not in kwargs:  # long stages report progress through the caller's log
         kwargs["log"] = log
     log(f"[{key}] running")

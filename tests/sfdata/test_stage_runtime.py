@@ -104,3 +104,22 @@ def test_every_numeric_option_of_the_generating_stages_is_bounded():
     ]:
         with pytest.raises(ValueError, match=f"{field} .* must be"):
             cls(**{field: bad})
+
+
+def test_an_entry_from_the_older_runtime_is_accepted_once_and_upgraded(tmp_path):
+    from sfdata.stage_runtime import _legacy_fingerprint
+    from sfdata.stagecfg import config_hash
+
+    run, cfg = _built(tmp_path)
+    reads = tuple(r for r in BUILD.reads if r not in BUILD.writes)
+    m = run.manifest()
+    m["stages"]["build"] = {
+        "status": "done",
+        "config_hash": config_hash(cfg),
+        "inputs": _legacy_fingerprint(run, reads),
+    }
+    run._write_manifest(m)
+    assert run_stage(run, BUILD, cfg) == {"skipped": True}  # no rebuild (or retrain) just for upgrading
+    entry = run.manifest()["stages"]["build"]
+    assert entry["outputs"] and entry["config_hash"] == config_hash(cfg, root=run.path)
+    assert run_stage(run, BUILD, cfg) == {"skipped": True}
