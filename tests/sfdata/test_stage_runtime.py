@@ -90,8 +90,11 @@ def test_every_numeric_option_of_the_generating_stages_is_bounded():
     from sfdata.questions import QuestionsConfig
     from sfdata.reflect import ReflectConfig
     from sftrain.eval import EvalConfig
+    from sftrain.rl import RLRunConfig
 
     for cls, field, bad in [
+        (RLRunConfig, "n_questions", 0),
+        (RLRunConfig, "level", 0),
         (GenerateConfig, "chunk", 0),
         (GenerateConfig, "top_p", 0.0),
         (GenerateConfig, "batch_size", 0),
