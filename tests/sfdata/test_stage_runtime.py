@@ -36,6 +36,17 @@ def test_a_deleted_traces_part_makes_build_run_again_and_refill(tmp_path):
     assert run_stage(run, BUILD, cfg) == {"skipped": True}  # done again, honestly
 
 
+def test_sf_build_says_why_a_done_build_runs_again(tmp_path, capsys):
+    run, cfg = _built(tmp_path)
+    gone = run.files("traces")[0]
+    gone.unlink()
+    args = ["build", str(run.path), "--formats", "0C", "*C", "--n", "2", "--chunk", "4"]
+    assert main(args) == 0
+    assert f"traces/{gone.name} is missing: running again" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "done already" in capsys.readouterr().out
+
+
 def test_a_rewritten_output_file_is_not_done(tmp_path):
     run, cfg = _built(tmp_path)
     import polars as pl
