@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 from sfdata.engines.base import Completion  # noqa: E402
 from sfdata.serve import ServeLimits, serve_in_thread  # noqa: E402
 from sfdata.store import RunDir  # noqa: E402
+from sfdata.synth import make_run  # noqa: E402
 from sfdata.tasks import make_questions  # noqa: E402
-from tests.synth import make_run  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 tally: dict[str, list[int]] = {}  # group -> [tried, handled]

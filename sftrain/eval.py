@@ -7,7 +7,6 @@ queryable with `sf query eval_accuracy` / `skill_by_source`.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,21 +33,22 @@ def parse_task_specs(specs: list[str] | tuple[str, ...]) -> list[tuple[str, int 
 class EvalConfig(SamplingConfig):
     """`[eval]` section and `sf eval` flags; sampling options are the generate stage's (greedy by default)."""
 
-    temperature: float = opt(0.0, "sampling temperature (0 = greedy)")
-    max_tokens: int = opt(256, "the whole answer's budget, budget-forcing rounds included")
+    temperature: float = opt(0.0, "sampling temperature (0 = greedy)", min=0)
+    max_tokens: int = opt(256, "the whole answer's budget, budget-forcing rounds included", min=1)
     seed: int = opt(777, "eval question seed (differs from training seeds; overlapping questions are removed too)")
     models: list[dict[str, Any]] = opt(
         [], "[{model, stage}] to score; empty = the base model (+ the run's sft)", cli=False
     )
     model: str | None = opt(None, "model to evaluate (default: the embedded SmolLM2)")
     tasks: tuple[str, ...] = opt(("countdown:3,4,5,6",), "task[:levels], e.g. countdown:3,4 multiplication:2")
-    n_questions: int = opt(8, "questions per task x level")
-    samples: int = opt(1, "samples per question")
-    budget_forcing: int = opt(0, "extra rounds after </think> (0 = off; rows for 0 are always written)")
+    n_questions: int = opt(8, "questions per task x level", min=1)
+    samples: int = opt(1, "samples per question", min=1)
+    budget_forcing: int = opt(0, "extra rounds after </think> (0 = off; rows for 0 are always written)", min=0)
     engine: str = opt("auto", "generation engine", choices=ENGINE_KINDS)
-    batch_size: int = opt(16, "engine batch size")
+    batch_size: int = opt(16, "engine batch size", min=1)
+    chunk: int = opt(64, "eval rows per part file (the most a hard kill can lose)", min=1)
     variant: str = opt("original", "prompt variant (the same for every model you compare)")
-    fewshot: int | None = opt(None, "demonstrations per question (default: as the run's [generate])")
+    fewshot: int | None = opt(None, "demonstrations per question (default: as the run's [generate])", min=0)
     exclude_from: tuple[str, ...] = opt((), "run dirs whose questions were training data (kept out of eval)")
     preset: str | None = opt(None, "paper: max_tokens 16384, greedy (sftrain.presets.EVAL_PRESETS)")
 
@@ -108,35 +108,23 @@ def draw_eval_sets(cfg: EvalConfig, exclude, fewshot: int) -> list[tuple[str, An
     return out
 
 
-def _generate_variants(cfg: EvalConfig, model: str | None, msgs: list, seeds: list, forced_seeds: list) -> dict:
-    """Generate one answer per prompt, plus its budget-forced continuation when asked.
-
-    Returns {budget_rounds: [(text, rounds_used, completion_tokens), ...]} in prompt order."""
-    from sfdata.engines import get_engine
-    from sfdata.engines.base import SamplingParams
+def _answer_rows(engine, cfg: EvalConfig, part: list[dict], comps: list, eid, have: set, meta: dict) -> list[dict]:
+    """Rows of one chunk of eval jobs: their first answers, plus the budget-forced continuation when asked."""
     from sftrain.budget import budget_force
-    from sftrain.sampling import generate_with_seeds
 
-    sp = cfg.sampling()
-    engine = get_engine(cfg.engine, model, batch_size=cfg.batch_size)
-    try:
-        comps = generate_with_seeds(engine, msgs, SamplingParams(**{**sp.__dict__, "n": 1}), seeds)
-        first = [c[0] for c in comps]
-        variants = {0: [(c.text, 0, c.completion_tokens) for c in first]}
-        if cfg.budget_forcing > 0:
-            forced = budget_force(
-                engine,
-                msgs,
-                [c.text for c in first],
-                sp,
-                cfg.budget_forcing,
-                first_tokens=[c.completion_tokens for c in first],
-                seeds=forced_seeds,
-            )
-            variants[cfg.budget_forcing] = [(f.text, f.rounds, f.completion_tokens) for f in forced]
-    finally:
-        engine.close()
-    return variants
+    variants = {0: [(c.text, 0, c.completion_tokens) for c in comps]}
+    if cfg.budget_forcing > 0:
+        forced = budget_force(
+            engine,
+            [j["messages"] for j in part],
+            [c.text for c in comps],
+            cfg.sampling(),
+            cfg.budget_forcing,
+            first_tokens=[c.completion_tokens for c in comps],
+            seeds=[j["forced_seed"] for j in part],
+        )
+        variants[cfg.budget_forcing] = [(f.text, f.rounds, f.completion_tokens) for f in forced]
+    return _eval_rows(variants, [j["item"] for j in part], [j["messages"] for j in part], eid, have, meta)
 
 
 def _eval_rows(variants: dict, todo: list, msgs: list, eid, have: set, meta: dict) -> list[dict]:
@@ -211,18 +199,27 @@ def evaluate_model(
     todo = [(t, q, s) for t, q, s in items if any(eid(q, s, b) not in have for b in rounds_list)]
     if not todo:
         return {"model": label, "stage": stage, "written": 0, "prompt": setup}
-    t0 = time.perf_counter()
-    msgs = [
-        pv.fewshot_messages(cfg.variant, t, k, q.level or None) + pv.messages(cfg.variant, t, q) for t, q, _ in todo
-    ]
-    seeds = [seed_from_id(eid(q, s, 0), cfg.seed) for _, q, s in todo]
-    forced_seeds = [seed_from_id(eid(q, s, cfg.budget_forcing), cfg.seed) for _, q, s in todo]
-    variants = _generate_variants(cfg, model, msgs, seeds, forced_seeds)
+    from sfdata.generation import engine_for, run_jobs
+
+    jobs = []
+    for t, q, s in todo:
+        msgs = pv.fewshot_messages(cfg.variant, t, k, q.level or None) + pv.messages(cfg.variant, t, q)
+        seed, forced_seed = (seed_from_id(eid(q, s, b), cfg.seed) for b in (0, cfg.budget_forcing))
+        jobs.append({"messages": msgs, "seed": seed, "forced_seed": forced_seed, "item": (t, q, s)})
     meta = {"arm": arm, "model": label, "stage": stage, "prompt_setup": setup}
-    rows = _eval_rows(variants, todo, msgs, eid, have, meta)
-    run.append("eval", pl.DataFrame(rows))
-    secs = round(time.perf_counter() - t0, 1)
-    return {"model": label, "stage": stage, "written": len(rows), "seconds": secs, "prompt": setup}
+    # the job loop of generate and reflect: one atomic part per chunk, so a kill loses at most one chunk
+    with engine_for(None, cfg.engine, model, cfg.batch_size) as engine:
+        info = run_jobs(
+            run,
+            "eval",
+            jobs,
+            engine,
+            sp,
+            cfg.chunk,
+            lambda part, comps, _dt: _answer_rows(engine, cfg, part, comps, eid, have, meta),
+            f"eval {label} ({stage})",
+        )
+    return {"model": label, "stage": stage, "written": info["written"], "seconds": info["seconds"], "prompt": setup}
 
 
 def summary_frame(run: RunDir) -> pl.DataFrame:

@@ -79,10 +79,9 @@ def signature(files: list[Path]) -> str:
     """What the index was built from: any added, removed, replaced or touched part changes it."""
     import duckdb
 
-    parts = []
-    for p in files:
-        st = os.stat(p)
-        parts.append([str(Path(p).resolve()), st.st_size, st.st_mtime_ns])
+    from sfdata.store.identity import files_signature
+
+    parts = files_signature(files)
     return json.dumps({"version": INDEX_VERSION, "duckdb": duckdb.__version__, "files": parts}, sort_keys=True)
 
 

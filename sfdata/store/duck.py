@@ -136,7 +136,7 @@ _SHARED_MAX = 4  # runs x table sets kept open per process
 
 
 def _files_signature(run: RunDir, tables: frozenset[str]) -> tuple:
-    from sfdata.store.parquet import file_identity
+    from sfdata.store.identity import file_identity
 
     return tuple(file_identity(p) for table in sorted(tables) for p in run.files(table))
 

@@ -171,6 +171,24 @@ class RunDir:
             raise ValueError(f"{table} is a parts table; use append()")
         return write_parquet_atomic(conform(df, schema_of(table), table), self.table_path(table))
 
+    def replace(self, table: str, df: pl.DataFrame, chunk: int = 5000) -> int:
+        """Make `df` the whole table, atomically for readers (store.ops.replace_table)."""
+        from sfdata.store.ops import replace_table
+
+        return replace_table(self, table, df, chunk)
+
+    def drop_rows(self, table: str, **equal: Any) -> int:
+        """Delete the rows whose columns equal `equal` (store.ops.drop_rows); returns the count."""
+        from sfdata.store.ops import drop_rows
+
+        return drop_rows(self, table, **equal)
+
+    def set_label(self, trace_id: str, label: str | None, note: str | None = None) -> pl.DataFrame:
+        """Set keep/drop (None clears) and/or a note for one trace in RUN/labels.parquet (store.ops.set_label)."""
+        from sfdata.store.ops import set_label
+
+        return set_label(self.table_path("labels"), trace_id, label, note)
+
     # ---- manifest -----------------------------------------------------------------------
     @property
     def manifest_path(self) -> Path:

@@ -11,8 +11,8 @@ import torch
 
 from sfdata.engines.base import Completion, SamplingParams
 from sfdata.factory.build import BuildConfig, build_stage
+from sfdata.synth import make_run
 from tests.helpers import tiny_model_dir
-from tests.synth import make_run
 
 
 @pytest.fixture(scope="module")

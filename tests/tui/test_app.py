@@ -8,7 +8,7 @@ import pytest
 from sfdata.factory.build import BuildConfig, build_stage
 from sfdata.skills import skills_stage
 from sfdata.store import RunDir
-from tests.synth import make_run
+from sfdata.synth import make_run
 from tui.app import InspectorApp
 from tui.components import CompareScreen, HelpScreen, NoteScreen, TraceScreen
 from tui.data import FilterError, Filters, TraceStore

@@ -12,7 +12,7 @@ from rich.text import Text
 from sfdata.factory.build import BuildConfig, build_stage
 from sfdata.skills import skills_stage
 from sfdata.store import RunDir
-from tests.synth import make_run
+from sfdata.synth import make_run
 from tui import app as app_mod
 from tui.app import InspectorApp
 from tui.components import CompareScreen, HelpScreen, RolloutsScreen, SortScreen, StatsPane, TraceScreen

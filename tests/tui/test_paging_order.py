@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from sfdata.factory.build import BuildConfig, build_stage
-from tests.synth import make_run
+from sfdata.synth import make_run
 from tui.data import Filters, TraceStore
 
 

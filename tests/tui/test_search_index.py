@@ -17,7 +17,7 @@ import pytest
 from sfdata.factory.build import BuildConfig, build_stage
 from sfdata.skills import skills_stage
 from sfdata.store import RunDir
-from tests.synth import make_run
+from sfdata.synth import make_run
 from tui.app import InspectorApp
 from tui.data import COLUMNS, FilterError, Filters, TraceStore
 from tui.search_index import SearchIndexError, build_index, index_path, open_index, signature

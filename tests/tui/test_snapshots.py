@@ -10,7 +10,7 @@ import pytest
 
 from sfdata.factory.build import BuildConfig, build_stage
 from sfdata.skills import skills_stage
-from tests.synth import make_run
+from sfdata.synth import make_run
 from tui.app import InspectorApp
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((200, 50), id="200x50")]
