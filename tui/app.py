@@ -94,6 +94,8 @@ class InspectorApp(App[None]):
             self.action_rollouts()
         if self.store.labels_error:
             self.notify(self.store.labels_error, title="labels", severity="error", timeout=30, markup=False)
+        if self.store.skills_note:  # skill columns n/a or only in memory: say why once
+            self.notify(self.store.skills_note, title="skills", severity="warning", timeout=15, markup=False)
         if self.store.index_warning:
             self.notify(self.store.index_warning, title="search index", severity="warning", timeout=15, markup=False)
         # after the first page is on screen: the build must not delay it
@@ -179,7 +181,7 @@ class InspectorApp(App[None]):
                 Text(str(r["n_samples"])),
                 ok_text(r["is_correct"]),
                 Text(str(r["n_retries"] if r["n_retries"] is not None else "")),
-                Text("" if acc is None else f"{acc:.2f}"),
+                Text("n/a" if self.store.skills_missing else "" if acc is None else f"{acc:.2f}"),
                 Text(str(r["length"])),
                 Text(str(r["final_answer"] or "")[:30]),
                 Text(str(r["question"] or "")[:60]),

@@ -187,10 +187,11 @@ class Stats:
     formats: list[tuple[str, int]]
     correct_rate: float | None
     verdict_acc: float | None  # verdicts that match the real grade / all verdicts (skills table)
-    skills: dict[str, tuple[int, int]]  # name -> (occurrences, traces with at least one)
+    skills: dict[str, tuple[int, int] | None]  # name -> (occurrences, traces with at least one); None: n/a
     labels: dict[str, int]  # keep / drop / unlabeled
     length_hist: list[tuple[int, int, int]]  # (lo, hi, count), equal-width bins over trace length
-    has_skills_table: bool
+    has_skills_table: bool  # the skill columns exist (the run's skills table or the detector's side table)
+    skills_note: str = ""  # why they are n/a (or only in memory), shown under the skills
 
 
 #: skill counts summed by the statistics pane: from the traces table, then from the skills table (sf skills)
@@ -246,7 +247,7 @@ def _fast_view_sql(name: str, positional: bool = False) -> str:
         joins.append("POSITIONAL JOIN _sk s")
     elif "s" in name[1:]:
         cols.append(_SKILL_COLS)
-        joins.append("LEFT JOIN (SELECT * FROM skills WHERE source = 'trace') s ON s.id = i.trace_id")
+        joins.append("LEFT JOIN sk s ON s.id = i.trace_id")
     return f"CREATE OR REPLACE VIEW {name} AS SELECT {', '.join(cols)} FROM _idx i {' '.join(joins)}"
 
 
@@ -264,7 +265,7 @@ SELECT tr.*, length(tr.trace) AS length, q.question, l.label, l.note,
 FROM traces_pos tr
 LEFT JOIN labels l USING (trace_id)
 LEFT JOIN questions q ON q.question_id = tr.question_id
-LEFT JOIN (SELECT * FROM skills WHERE source = 'trace') s ON s.id = tr.trace_id"""
+LEFT JOIN sk s ON s.id = tr.trace_id"""
 
 
 @dataclass
@@ -306,12 +307,46 @@ class TraceStore:
             self.con.execute(table_view_sql("labels", self.label_files()))
         # the traces with their file and row (`_file`, `_pos`): unsorted pages keep the files' order
         self.con.execute(table_view_sql("traces", self.trace_files, name="traces_pos", positions=True))
+        self._open_skills()
         self.con.execute(_VIEW_TL)
         self.con.execute(_VIEW_T)
         self.labels_error: str | None = None  # set when the labels file cannot be read: saving stops
         self.labels = self._read_labels()
         if self.use_index:
             self._open_index()
+
+    # ---- skill columns --------------------------------------------------------------------
+    def _open_skills(self) -> None:
+        """View `sk` (id + skill columns of each trace): the run's skills table when it covers every trace,
+        else the detector's side table (`tui.skills_side`, RUN/.index/), never a write to the run's tables."""
+        from tui.skills_side import SKILL_COLUMNS, load_or_build
+
+        cols = ", ".join(["id", *SKILL_COLUMNS])
+        self.skills_note = ""
+        self.skills_source = "run"
+        n, missing, covered = self.con.sql(
+            "SELECT count(*), count(*) FILTER (s.id IS NULL), count(s.id) FROM traces_pos t "
+            "LEFT JOIN (SELECT DISTINCT id FROM skills WHERE source = 'trace') s ON s.id = t.trace_id"
+        ).fetchall()[0]
+        if n == 0 or missing == 0:
+            self.con.execute(f"CREATE OR REPLACE VIEW sk AS SELECT {cols} FROM skills WHERE source = 'trace'")
+            self._skills_files = self.run.files("skills")
+            return
+        side = load_or_build(self.con, self.run.path, self.trace_files, self.run.files("questions"), n)
+        self.skills_note = side.note
+        self._skills_files = [side.path] if side.saved and side.path is not None else None
+        if side.table is None:
+            self.skills_source = "none"
+            self.con.execute(f"CREATE OR REPLACE VIEW sk AS SELECT {cols} FROM skills WHERE false")
+            return
+        self.skills_source = "detected"
+        self.con.register("_skd", side.table)
+        self.con.execute(f"CREATE OR REPLACE VIEW sk AS SELECT {cols} FROM _skd")
+
+    @property
+    def skills_missing(self) -> bool:
+        """True when the skill columns (verdict_acc, cues, reflections) could not be computed: shown as n/a."""
+        return self.skills_source == "none"
 
     # ---- search index ---------------------------------------------------------------------
     def _trace_files(self) -> list[Path]:
@@ -365,12 +400,13 @@ class TraceStore:
         from tui.search_index import open_side, side_path, signature, write_side
 
         assert self.index is not None
-        files = self.run.files("skills")
+        files = self._skills_files
         try:
-            sig = self.index.sig + signature(files)  # the same file identities the index itself is keyed on
+            # the same file identities the index itself is keyed on; a table in memory only: no file
+            sig = self.index.sig + signature(files) if files else f"memory:{id(self)}"
         except OSError:
             return
-        if sig == self._skills_sig or not files:
+        if sig == self._skills_sig or self.skills_missing or (files is not None and not files):
             return
         path = side_path(self.index.path, "skills")
         try:
@@ -380,15 +416,15 @@ class TraceStore:
             table = None
         if table is None:
             table = self.con.sql(
-                f"SELECT {_SKILL_COLS} FROM _idx i LEFT JOIN (SELECT * FROM skills WHERE source = 'trace') s "
-                "ON s.id = i.trace_id ORDER BY i._row"
+                f"SELECT {_SKILL_COLS} FROM _idx i LEFT JOIN sk s ON s.id = i.trace_id ORDER BY i._row"
             ).to_arrow_table()
             if table.num_rows != self.index.rows:  # an id twice in skills: keep the join (as `t` does)
                 return
-            try:
-                write_side(table, path, sig)
-            except OSError:
-                pass  # a read-only run: aligned in memory for this session only
+            if files:
+                try:
+                    write_side(table, path, sig)
+                except OSError:
+                    pass  # a read-only run: aligned in memory for this session only
         self.con.register("_sk", table)
         for name in _FAST_VIEWS:
             if "s" in name[1:]:
@@ -507,8 +543,7 @@ class TraceStore:
                 r["label"] = labels.get(r["trace_id"])
         acc = dict(
             self.con.sql(
-                "SELECT id, n_verdict_right / nullif(n_verdicts, 0) FROM skills "
-                "WHERE source = 'trace' AND id IN (SELECT unnest(?))",
+                "SELECT id, n_verdict_right / nullif(n_verdicts, 0) FROM sk WHERE id IN (SELECT unnest(?))",
                 params=[[r["trace_id"] for r in rows]],
             ).fetchall()
         )
@@ -538,12 +573,14 @@ class TraceStore:
         ).fetchall()[0]
         sk = self._sql(
             f"""SELECT count(*), sum(n_verdict_right) / nullif(sum(n_verdicts), 0), {sums(_SKILLS_TABLE)}
-                FROM skills WHERE source = 'trace' AND id IN (SELECT trace_id FROM {view}{where})""",
+                FROM sk WHERE id IN (SELECT trace_id FROM {view}{where})""",
             params,
         ).fetchall()[0]
         total, correct, keep, drop, unl = row[:5]
         pairs = [*zip(_TRACE_SKILLS, zip(row[5::2], row[6::2])), *zip(_SKILLS_TABLE, zip(sk[2::2], sk[3::2]))]
-        skills = {name: (int(n or 0), int(t or 0)) for name, (n, t) in pairs}
+        skills: dict[str, tuple[int, int] | None] = {name: (int(n or 0), int(t or 0)) for name, (n, t) in pairs}
+        if self.skills_missing:  # not computed: n/a, never a 0 that reads as data
+            skills.update(dict.fromkeys(_SKILLS_TABLE))
         fmts = self._sql(f"SELECT format, count(*) FROM {view}{where} GROUP BY 1 ORDER BY 2 DESC, 1", params)
         # one pass over the trace text: equal-width bins from the selection's own min and max length
         bins_q = self._sql(
@@ -565,7 +602,8 @@ class TraceStore:
             skills=skills,
             labels={"keep": keep, "drop": drop, "unlabeled": unl},
             length_hist=hist,
-            has_skills_table=sk[0] > 0,
+            has_skills_table=not self.skills_missing,
+            skills_note=self.skills_note,
         )
 
     # ---- one trace ------------------------------------------------------------------------

@@ -75,12 +75,13 @@ def resolve_source(source: str, config: str | None = None, split: str = "train")
         from sfdata.hub.pull import pull
 
         info = pull(source, cache, config=config, split=split)
-        if info.get("kind") == "raw":
-            from sfdata.factory.build import BuildConfig
-            from sfdata.stages import run_stage
+        if info.get("kind") == "raw":  # the build module itself, not the stage runner: tui sits below the app layer
+            from sfdata.factory.build import BuildConfig, build_stage
             from sfdata.store import RunDir
 
-            run_stage(RunDir(cache), "build", BuildConfig())
+            run = RunDir(cache)
+            with run.lock("sf inspect"):
+                run.set_stage("build", "done", **build_stage(run, BuildConfig()))
     labels = labels_path_for(p) if p.is_file() else None
     return Source(cache, None, labels, p.name if p.exists() else source)
 
