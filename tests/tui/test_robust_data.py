@@ -92,3 +92,28 @@ def test_skill_columns_na_with_reason_when_not_computed(built, monkeypatch):
     text = con.export_text()
     assert "n/a" in text and "sf skills" in " ".join(text.split())
     assert os.path.isdir(built.path)
+
+
+def test_sft_file_keeps_its_own_trace_ids(tmp_path, monkeypatch):
+    import polars as pl
+
+    from tui.source import resolve_source
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    convs = [
+        [
+            {"role": "user", "content": f"Using the numbers [3, {i}], make {3 + i}."},
+            {"role": "assistant", "content": f"<think>3 + {i}</think>\n<answer>3 + {i}</answer>"},
+        ]
+        for i in range(4)
+    ]
+    ids = ["mine-a", "mine-b", "mine-c", "mine-a"]  # the last repeats an id: kept once, never renamed
+    f = tmp_path / "sft.parquet"
+    pl.DataFrame({"trace_id": ids, "conversations": convs}).write_parquet(f)
+    src = resolve_source(str(f))
+    store = TraceStore(src.run, src.traces_files, src.labels_path)
+    got = [r["trace_id"] for r in store.page(limit=10).rows]
+    assert sorted(got) == ["mine-a", "mine-b", "mine-c"]
+    store.set_label("mine-b", "keep")
+    saved = pl.read_parquet(src.labels_path)
+    assert saved["trace_id"].to_list() == ["mine-b"] and set(saved["trace_id"]) <= set(ids)
