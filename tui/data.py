@@ -376,6 +376,7 @@ class TraceStore:
     _skills_sig: str | None = field(init=False, default=None, repr=False)  # what `_sk` was aligned from
     _shared: dict[str, Any] = field(init=False, default_factory=dict, repr=False)  # Arrow tables of every cursor
     _mine: dict[str, Any] = field(init=False, default_factory=dict, repr=False)  # those registered on `con`
+    cancelled: bool = field(init=False, default=False, repr=False)  # set on a fork by QueryWorker.cancel
 
     def __post_init__(self) -> None:
         from sfdata.store import RunDir
@@ -581,6 +582,8 @@ class TraceStore:
         import duckdb
 
         self._sync()
+        if self.cancelled:
+            raise QueryCancelled("query cancelled")
         try:
             rel = self.con.sql(sql, params=params or None)
             return rel.pl() if frame else rel.fetchall()
@@ -909,7 +912,13 @@ class TraceStore:
             if label is not None or note:
                 one = {"trace_id": [trace_id], "label": [label], "note": [note], "updated_at": [now_utc()]}
                 rows = pl.concat([rows, pl.DataFrame(one, schema=LABELS)])
-            self._save_labels(rows)
+            try:
+                self._save_labels(rows)
+            except OSError as e:  # read-only run, full disk: the file on disk is as it was (atomic write)
+                raise LabelsError(
+                    f"label not saved: cannot write {self.labels_file()} ({e.strerror or type(e).__name__}); "
+                    "the saved labels are untouched: free space or fix permissions, then label again"
+                ) from e
         self.labels = {r[0]: (r[1], r[2] or "") for r in rows.select("trace_id", "label", "note").iter_rows()}
         self.con.execute(table_view_sql("labels", self.label_files()))
 
@@ -931,7 +940,10 @@ class TraceStore:
             raise ValueError("no trace is marked keep (press k on a trace)")
         df = self.con.sql("SELECT * FROM traces WHERE trace_id IN (SELECT unnest(?))", params=[kept]).pl()
         path = path or self.export_path()
-        write_parquet_atomic(df, path)
+        try:
+            write_parquet_atomic(df, path)
+        except OSError as e:
+            raise ValueError(f"not exported: cannot write {path} ({e.strerror or type(e).__name__})") from e
         return path, df.height
 
     def close(self) -> None:

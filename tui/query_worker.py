@@ -11,6 +11,7 @@ into the UI. No Textual import, so it is tested on its own.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -96,8 +97,19 @@ class QueryWorker:
             fork = self._running
         if fork is None:
             return False
+        fork.cancelled = True  # the store checks it before each query it starts
         fork.interrupt()
+        threading.Thread(target=self._keep_interrupting, args=(fork,), daemon=True).start()
         return True
+
+    def _keep_interrupting(self, fork: TraceStore, every_s: float = 0.05, for_s: float = 10.0) -> None:
+        """An interrupt that lands between two statements of one store call is lost: repeat it until the call
+        has ended (a cancelled call ends within one interval)."""
+        deadline = time.monotonic() + for_s
+        while self._running is fork and time.monotonic() < deadline:
+            time.sleep(every_s)
+            if self._running is fork:
+                fork.interrupt()
 
     def close(self) -> None:
         self.cancel()

@@ -117,3 +117,151 @@ def test_sft_file_keeps_its_own_trace_ids(tmp_path, monkeypatch):
     store.set_label("mine-b", "keep")
     saved = pl.read_parquet(src.labels_path)
     assert saved["trace_id"].to_list() == ["mine-b"] and set(saved["trace_id"]) <= set(ids)
+
+
+# ---- issue 22: odd data never crashes or hangs the store ------------------------------------------------------
+def _rewrite_part(run, table: str, **cols) -> None:
+    """Replace columns of a table's first part in place (test data: formats, variants, cells)."""
+    import polars as pl
+
+    part = run.files(table)[0]
+    df = pl.read_parquet(part)
+    df = df.with_columns(**{k: (v(df) if callable(v) else v) for k, v in cols.items()})
+    df.write_parquet(part)
+
+
+def test_where_failing_at_run_time_is_a_one_line_error(built):
+    from tui.data import FilterError
+
+    store = TraceStore(built.path)
+    with pytest.raises(FilterError) as e:
+        store.page(Filters(where="CAST(final_answer AS INTEGER) > 3"))
+    assert "\n" not in str(e.value) and "Conversion Error" in str(e.value)
+    with pytest.raises(FilterError):
+        store.stats(Filters(where="CAST(final_answer AS INTEGER) > 3"))
+    assert store.page().total == store.count() > 0  # the store is still usable
+
+
+def test_huge_cells_are_cut_before_they_are_fetched(built):
+    import polars as pl
+
+    from tui.data import CELL_CHARS, TRACE_CHARS
+
+    big = "7" * 20_000_000
+    first = pl.int_range(pl.len()) == 0  # one 20 MB cell (and a 20 MB trace) in the first row
+    _rewrite_part(
+        built,
+        "traces",
+        final_answer=pl.when(first).then(pl.lit(big)).otherwise(pl.col("final_answer")),
+        trace=pl.when(first).then(pl.lit("<answer>" + big + "</answer>")).otherwise(pl.col("trace")),
+    )
+    store = TraceStore(built.path)
+    page = store.page(limit=5)
+    assert len(page.rows[0]["final_answer"]) == CELL_CHARS  # 2,000 chars came back, not 20 MB
+    assert all(len(r["final_answer"]) < 100 for r in page.rows[1:])
+    assert page.rows[0]["length"] == len(big) + 17  # the real length is still known
+    t = store.trace(page.rows[0]["trace_id"])
+    assert len(t["trace"]) == TRACE_CHARS and len(t["final_answer"]) == TRACE_CHARS
+    assert t["truncated"] == len(big) + 17
+
+
+def test_control_characters_never_reach_the_screen(built):
+    import polars as pl
+
+    from tui.data import visible
+
+    esc = "\x1b[2J\x1b]0;pwned\x07"
+    _rewrite_part(built, "traces", final_answer=pl.lit(esc + "42"), trace=pl.col("trace") + esc)
+    store = TraceStore(built.path)
+    rows = store.page(limit=5).rows
+    t = store.trace(rows[0]["trace_id"])
+    for text in (rows[0]["final_answer"], t["trace"], t["final_answer"]):
+        assert "\x1b" not in text and "\x07" not in text and "␛" in text
+    assert visible("a\tb\nc\x9b") == "a\tb\nc\ufffd"
+
+
+def test_wrong_type_part_is_skipped_with_its_reason(built):
+    import polars as pl
+
+    part = built.files("traces")[0]
+    bad = pl.read_parquet(part).with_columns(pl.col("n_samples").cast(pl.String) + "x", pl.col("trace_id") + "-bad")
+    bad.write_parquet(part.with_name("part-zz-wrong.parquet"))
+    with pytest.warns(UserWarning, match="part-zz-wrong.parquet: column n_samples"):
+        store = TraceStore(built.path)
+    assert store.page().total == pl.read_parquet(part).height  # the readable part is shown
+    assert any("part-zz-wrong.parquet" in w and "expected INTEGER" in w for w in store.open_warnings)
+
+
+def test_duplicate_ids_keep_the_first_row_and_warn_once_naming_the_files(built):
+    part = built.files("traces")[0]
+    copy = part.with_name("part-zz-copy.parquet")
+    shutil.copy(part, copy)
+    with pytest.warns(UserWarning) as got:
+        store = TraceStore(built.path)
+    mine = [str(w.message) for w in got if "appear more than once" in str(w.message)]
+    assert len(mine) == 1 and "part-zz-copy.parquet" in mine[0] and part.name in mine[0]
+    n = built.read("traces").height
+    assert store.count() == store.page().total == store.stats().total == n
+    ids = [r["trace_id"] for r in store.page(limit=1000).rows]
+    assert len(ids) == len(set(ids)) == n
+    assert store.open_warnings.count(mine[0]) == 1
+
+
+@pytest.mark.parametrize(
+    "err", [PermissionError(errno.EACCES, "Permission denied"), OSError(errno.ENOSPC, "No space left on device")]
+)
+def test_label_write_on_read_only_or_full_disk_is_one_line_and_loses_nothing(built, monkeypatch, err):
+    import polars as pl
+
+    from tui.data import LabelsError
+
+    store = TraceStore(built.path)
+    ids = [r["trace_id"] for r in store.page(limit=3).rows]
+    store.set_label(ids[0], "keep")
+    saved = built.table_path("labels").read_bytes()
+
+    def refuse(self, *a, **k):
+        raise err
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", refuse)
+    with pytest.raises(LabelsError, match=err.strerror) as e:
+        store.set_label(ids[1], "drop")
+    assert "\n" not in str(e.value)
+    assert built.table_path("labels").read_bytes() == saved  # the saved labels are untouched
+    assert store.labels == {ids[0]: ("keep", "")}
+    assert not [p for p in built.path.iterdir() if ".tmp" in p.name]  # no temp file left behind
+    with pytest.raises(ValueError, match="not exported"):
+        store.export_kept()
+    monkeypatch.undo()
+    store.set_label(ids[1], "drop")  # once the disk is back, labelling goes on
+    assert pl.read_parquet(built.table_path("labels")).height == 2
+
+
+def test_worker_cancels_a_heavy_where_and_reports_errors_in_one_line(built):
+    import threading
+
+    from tui.query_worker import QueryWorker
+
+    store = TraceStore(built.path)
+    worker = QueryWorker(store)
+    try:
+        heavy = Filters(where="(SELECT sum(hash(range)) FROM range(20000000000)) > 0")  # minutes of work
+        started = threading.Event()
+
+        def job(st):
+            started.set()
+            return st.page(heavy)
+
+        fut = worker.submit(job)
+        assert started.wait(30)
+        while not worker.busy:  # pragma: no cover - the job has started; wait for its cursor
+            pass
+        threading.Timer(0.3, worker.cancel).start()
+        res = fut.result(timeout=60)
+        assert res.cancelled and res.value is None and res.error is None
+        bad = worker.call(lambda st: st.count(Filters(where="CAST(final_answer AS INTEGER) > 3")))
+        assert not bad.ok and "\n" not in bad.error and "Conversion Error" in bad.error
+        ok = worker.call(lambda st: st.page().total)
+        assert ok.ok and ok.value == store.count() > 0  # the store still answers after a cancel
+    finally:
+        worker.close()

@@ -131,6 +131,8 @@ class TraceScreen(Screen[None]):
         label = t.get("label")
         if self.search:
             count += f"  {t['trace'].lower().count(self.search.lower())} match(es) of {self.search!r}"
+        if t.get("truncated"):  # a huge trace: only its start was fetched
+            count += f"  showing the first {len(t['trace']):,} of {t['truncated']:,} chars"
         return Text.assemble(
             (" trace ", "reverse"),
             f" {self.position}  {t['trace_id']}  ",
