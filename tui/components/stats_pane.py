@@ -31,7 +31,7 @@ def stats_renderable(s: Stats) -> RenderableType:
         t.add_row(f"  {k}", f"{n:,}", "")
     t.add_row(Text("formats", style="bold"), "", "")
     for fmt, n in s.formats:
-        t.add_row(f"  {fmt}", f"{n:,}", _pct(n / s.total if s.total else None))
+        t.add_row(Text(f"  {fmt}"), f"{n:,}", _pct(n / s.total if s.total else None))
     t.add_row(Text("skills", style="bold"), "total", "traces with")
     for name, got in s.skills.items():
         t.add_row(f"  {name}", *(("n/a", "n/a") if got is None else (f"{got[0]:,}", f"{got[1]:,}")))

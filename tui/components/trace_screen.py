@@ -43,7 +43,7 @@ def sources_table(src: Any) -> Table:
     for r in src.iter_rows(named=True) if src.height else []:
         grade = ok_text(r["is_correct"], "✓ ", "✗ ") + Text(str(r["reason"] or ""))
         vstyle = "" if r["verdict"] is None else PALETTE["sf-correct" if r["is_valid"] else "sf-incorrect"]
-        t.add_row(str(r["step"]), str(r["variant"]), grade, Text(r["verdict"] or "-", style=vstyle))
+        t.add_row(str(r["step"]), Text(str(r["variant"])), grade, Text(r["verdict"] or "-", style=vstyle))
     return t
 
 
