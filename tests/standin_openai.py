@@ -1,8 +1,6 @@
 """A stand-in OpenAI-compatible server for client tests and the client bench: it answers every
 request after a fixed delay (so it measures the client, not a model), records the seeds and the
-most requests it saw in flight at once. Bound to 127.0.0.1; at most `max_threads` handlers.
-Some model names ask for a broken reply: `empty-choices`, `null-message`, `huge` (a 200 kB reply),
-`huge-chunked` (the same, streamed without a Content-Length)."""
+most requests it saw in flight at once. Bound to 127.0.0.1; at most `max_threads` handlers."""
 
 from __future__ import annotations
 
@@ -47,18 +45,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # quiet
         pass
 
-    def _send(self, code: int, obj: dict, chunked: bool = False) -> None:
+    def _send(self, code: int, obj: dict) -> None:
         data = json.dumps(obj).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
-        if chunked:
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            for i in range(0, len(data), 4096):
-                part = data[i : i + 4096]
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
-            self.wfile.write(b"0\r\n\r\n")
-            return
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -86,12 +76,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(400, {"error": {"message": "bad request"}})
         chat = self.path.endswith("chat/completions")
         choices = []
-        model = body.get("model")
-        for i in range(0 if model == "empty-choices" else int(body.get("n", 1))):
-            text = f"seed={body.get('seed')} choice={i}" + ("x" * 200_000 if model in ("huge", "huge-chunked") else "")
+        for i in range(int(body.get("n", 1))):
+            text = f"seed={body.get('seed')} choice={i}"
             choice = {"index": i, "finish_reason": "stop"}
-            message = None if model == "null-message" else {"role": "assistant", "content": text}
-            choice.update({"message": message} if chat else {"text": None if model == "null-message" else text})
+            choice.update({"message": {"role": "assistant", "content": text}} if chat else {"text": text})
             choices.append(choice)
         n = len(choices)
         self._send(
@@ -104,5 +92,4 @@ class _Handler(BaseHTTPRequestHandler):
                 "choices": choices,
                 "usage": {"prompt_tokens": 5, "completion_tokens": 3 * n, "total_tokens": 5 + 3 * n},
             },
-            chunked=model == "huge-chunked",
         )

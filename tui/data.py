@@ -141,10 +141,16 @@ def wrong_column_types(path: Path, table: str) -> str | None:
     return None
 
 
-def one_line(message: str, limit: int = 300) -> str:
-    """A DuckDB message as one screen line: its first line (the LINE/caret context dropped), capped."""
-    first = next((ln.strip() for ln in message.strip().splitlines() if ln.strip()), "error")
-    return first if len(first) <= limit else first[: limit - 1] + "…"
+def one_line(message: str, limit: int = 600) -> str:
+    """A DuckDB message as one screen line: its lines joined (the `LINE 1:` echo of the query and its caret
+    dropped, the candidate columns kept), capped."""
+    keep = [
+        ln.strip()
+        for ln in message.strip().splitlines()
+        if ln.strip() and not re.match(r"\s*LINE \d+:", ln) and set(ln.strip()) != {"^"}
+    ]
+    text = " ".join(keep) or "error"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -373,7 +379,8 @@ class TraceStore:
     index_warning: str | None = field(init=False, default=None)
     _counts: dict[tuple, int] = field(init=False, default_factory=dict, repr=False)
     _formats: list[str] | None = field(init=False, default=None, repr=False)
-    _skills_sig: str | None = field(init=False, default=None, repr=False)  # what `_sk` was aligned from
+    #: shared with every fork (copy.copy keeps the dict): "skills_sig", what `_sk` was aligned from
+    _state: dict[str, Any] = field(init=False, default_factory=dict, repr=False)
     _shared: dict[str, Any] = field(init=False, default_factory=dict, repr=False)  # Arrow tables of every cursor
     _mine: dict[str, Any] = field(init=False, default_factory=dict, repr=False)  # those registered on `con`
     cancelled: bool = field(init=False, default=False, repr=False)  # set on a fork by QueryWorker.cancel
@@ -387,6 +394,10 @@ class TraceStore:
             raise FileNotFoundError(f"{self.run_path} is not a run directory")
         extra = [*(self.traces_files or []), *([self.labels_path] if self.labels_path is not None else [])]
         self.con = connect(self.run, on_corrupt="skip", extra_paths=extra)  # read-only: only these files
+        try:
+            self.con.execute("SET enable_progress_bar = false")  # never draw on the app's terminal
+        except Exception:  # noqa: BLE001 - a locked configuration: the default stays
+            pass
         self.open_warnings: list[str] = []  # one line each, shown once by the app (skipped files, duplicates)
         self.trace_files = self._trace_files()
         self.index_file = index_path(self.run.path, self.traces_files)
@@ -452,16 +463,26 @@ class TraceStore:
             self.con.execute(f"CREATE OR REPLACE VIEW sk AS SELECT {cols} FROM skills WHERE source = 'trace'")
             self._skills_files = self.run.files("skills")
             return
-        side = load_or_build(self.con, self.run.path, self.trace_files, self.run.files("questions"), n)
+        # the traces the run's skills table lacks (all of them after a bare `sf build`): detected, side table
+        run_rows = f"SELECT {cols} FROM skills WHERE source = 'trace'"
+        self.con.execute(
+            "CREATE OR REPLACE VIEW _sk_todo AS SELECT * FROM traces_pos "
+            "WHERE trace_id NOT IN (SELECT id FROM skills WHERE source = 'trace')"
+        )
+        skills_files = self.run.files("skills") if covered else []
+        side = load_or_build(
+            self.con, self.run.path, self.trace_files, [*self.run.files("questions"), *skills_files], missing
+        )
         self.skills_note = side.note
-        self._skills_files = [side.path] if side.saved and side.path is not None else None
+        saved = side.saved and side.path is not None
+        self._skills_files = [side.path, *skills_files] if saved else None
         if side.table is None:
-            self.skills_source = "none"
-            self.con.execute(f"CREATE OR REPLACE VIEW sk AS SELECT {cols} FROM skills WHERE false")
+            self.skills_source = "none" if not covered else "run"
+            self.con.execute(f"CREATE OR REPLACE VIEW sk AS {run_rows}")
             return
         self.skills_source = "detected"
         self._register("_skd", side.table)
-        self.con.execute(f"CREATE OR REPLACE VIEW sk AS SELECT {cols} FROM _skd")
+        self.con.execute(f"CREATE OR REPLACE VIEW sk AS {run_rows} UNION ALL SELECT {cols} FROM _skd")
 
     @property
     def skills_missing(self) -> bool:
@@ -521,7 +542,7 @@ class TraceStore:
             self.con.execute(_fast_view_sql(name))
         self.index = idx
         self._counts.clear()
-        self._skills_sig = None
+        self._state.pop("skills_sig", None)
         self.index_warning = None
 
     def _align_skills(self) -> None:
@@ -533,10 +554,10 @@ class TraceStore:
         files = self._skills_files
         try:
             # the same file identities the index itself is keyed on; a table in memory only: no file
-            sig = self.index.sig + signature(files) if files else f"memory:{id(self)}"
+            sig = self.index.sig + signature(files) if files else f"memory:{id(self._state)}"
         except OSError:
             return
-        if sig == self._skills_sig or self.skills_missing or (files is not None and not files):
+        if sig == self._state.get("skills_sig") or self.skills_missing or (files is not None and not files):
             return
         path = side_path(self.index.path, "skills")
         try:
@@ -559,7 +580,7 @@ class TraceStore:
         for name in _FAST_VIEWS:
             if "s" in name[1:]:
                 self.con.execute(_fast_view_sql(name, positional=True))
-        self._skills_sig = sig
+        self._state["skills_sig"] = sig
 
     def labels_file(self) -> Path:
         """Where this store's labels are saved (shown on screen)."""
@@ -902,23 +923,23 @@ class TraceStore:
             raise ValueError(f"label must be keep, drop or None, got {label!r}")
         if self.labels_error:
             raise LabelsError(self.labels_error)
-        with file_lock(self.labels_file()):
-            disk = self._read_labels()
-            if self.labels_error:
-                raise LabelsError(self.labels_error)
-            old_label, old_note = disk.get(trace_id, self.labels.get(trace_id, (None, "")))
-            note = old_note if note is None else note
-            rows = read_files(self.label_files(), "labels").filter(pl.col("trace_id") != trace_id)
-            if label is not None or note:
-                one = {"trace_id": [trace_id], "label": [label], "note": [note], "updated_at": [now_utc()]}
-                rows = pl.concat([rows, pl.DataFrame(one, schema=LABELS)])
-            try:
+        try:
+            with file_lock(self.labels_file()):  # the lock file too may fail on a read-only run
+                disk = self._read_labels()
+                if self.labels_error:
+                    raise LabelsError(self.labels_error)
+                old_label, old_note = disk.get(trace_id, self.labels.get(trace_id, (None, "")))
+                note = old_note if note is None else note
+                rows = read_files(self.label_files(), "labels").filter(pl.col("trace_id") != trace_id)
+                if label is not None or note:
+                    one = {"trace_id": [trace_id], "label": [label], "note": [note], "updated_at": [now_utc()]}
+                    rows = pl.concat([rows, pl.DataFrame(one, schema=LABELS)])
                 self._save_labels(rows)
-            except OSError as e:  # read-only run, full disk: the file on disk is as it was (atomic write)
-                raise LabelsError(
-                    f"label not saved: cannot write {self.labels_file()} ({e.strerror or type(e).__name__}); "
-                    "the saved labels are untouched: free space or fix permissions, then label again"
-                ) from e
+        except OSError as e:  # read-only run, full disk: the file on disk is as it was (atomic write)
+            raise LabelsError(
+                f"label not saved: cannot write {self.labels_file()} ({e.strerror or type(e).__name__}); "
+                "the saved labels are untouched: free space or fix permissions, then label again"
+            ) from e
         self.labels = {r[0]: (r[1], r[2] or "") for r in rows.select("trace_id", "label", "note").iter_rows()}
         self.con.execute(table_view_sql("labels", self.label_files()))
 

@@ -74,15 +74,15 @@ def detect_skills(con: Any, trace_view: str, questions_view: str = "questions") 
     return pa.concat_tables(frames)
 
 
-def load_or_build(
-    con: Any, run_path: Path, trace_files: list[Path], question_files: list[Path], rows: int
-) -> SkillsSide:
-    """The side table for these files: read when fresh, else computed and saved (memory only if it cannot be)."""
+def load_or_build(con: Any, run_path: Path, trace_files: list[Path], other_files: list[Path], rows: int) -> SkillsSide:
+    """The side table of the traces in view `_sk_todo` (`rows` of them): read when fresh (keyed by the trace
+    files and `other_files`: questions, the run's partial skills table), else computed and saved (in memory
+    only when it cannot be)."""
     if rows > MAX_DETECT:
-        return SkillsSide(None, f"skill columns n/a: {rows:,} traces and no skills table (run `sf skills`)")
+        return SkillsSide(None, f"skill columns n/a: {rows:,} traces not in the skills table (run `sf skills`)")
     path = side_file(run_path, trace_files)
     try:
-        sig = signature([*trace_files, *question_files])
+        sig = signature([*trace_files, *other_files])
     except OSError as e:
         return SkillsSide(None, f"skill columns n/a: a trace file changed while opening ({e.strerror})")
     try:
@@ -92,7 +92,7 @@ def load_or_build(
         got = None
     if got is not None and got[0].num_rows == rows:
         return SkillsSide(got[0], "", path, True)
-    table = detect_skills(con, "traces")
+    table = detect_skills(con, "_sk_todo")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_side(table, path, sig)

@@ -40,7 +40,7 @@ def get_engine(kind: str = "auto", model: str | None = None, **options: Any) -> 
         return VLLMEngine(model, **opts)
     from sfdata.engines.openai_server import OpenAIEngine
 
-    opts = {k: v for k, v in options.items() if k in ("base_url", "api_key", "timeout", "retries", "concurrency", "max_reply_bytes")}
+    opts = {k: v for k, v in options.items() if k in ("base_url", "api_key", "timeout", "retries", "concurrency")}
     return OpenAIEngine(model, **opts)
 
 

@@ -6,19 +6,12 @@ backoff and its timeouts. Chat prompts go to `/v1/chat/completions`, raw text to
 each request carries its own seed, so a resumed or re-chunked run asks for the same samples.
 Scaling past one GPU is the server's job (e.g. `vllm serve --tensor-parallel-size` or
 `--data-parallel-size`); this client just keeps it busy.
-
-A reply is trusted no further than its shape: one over `max_reply_bytes` (by Content-Length, or
-counted while it streams; compressed replies are not accepted, so the count is the real size) is
-refused without retrying, and a reply without the `n` choices asked for, or with a null message, is
-one error line naming the server.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
-import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -37,7 +30,6 @@ class OpenAIEngine:
         timeout: float = 600.0,
         retries: int = 3,
         concurrency: int = 64,
-        max_reply_bytes: int = 64 * 1024 * 1024,
     ):
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "http://127.0.0.1:8000/v1").rstrip("/")
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
@@ -47,26 +39,15 @@ class OpenAIEngine:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.concurrency = concurrency
-        if max_reply_bytes < 1:
-            raise ValueError(f"max_reply_bytes must be at least 1, got {max_reply_bytes}")
-        self.max_reply_bytes = max_reply_bytes
 
     def chat_text(self, messages: list[dict[str, str]]) -> str:
         # the server owns the template; this is a readable rendering for logs and budget forcing
         return "".join(f"<|{m['role']}|>\n{m['content']}\n" for m in messages) + "<|assistant|>\n"
 
     def _client(self):
-        from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+        from openai import AsyncOpenAI
 
-        transport = capped_transport(self.max_reply_bytes, self.concurrency, self.base_url)
-        return AsyncOpenAI(
-            base_url=self.base_url,
-            api_key=self.api_key,
-            timeout=self.timeout,
-            max_retries=self.retries,
-            default_headers={"Accept-Encoding": "identity"},
-            http_client=DefaultAsyncHttpxClient(transport=transport, timeout=self.timeout),
-        )
+        return AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=self.retries)
 
     def _request(self, prompt: Prompt, sampling: SamplingParams, seed: int) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -89,10 +70,10 @@ class OpenAIEngine:
             try:
                 if isinstance(prompt, str):
                     res = await client.completions.create(**body)
+                    texts = [(c.text or "", c.finish_reason) for c in res.choices]
                 else:
                     res = await client.chat.completions.create(**body)
-            except reply_too_large() as e:
-                raise ValueError(str(e)) from None
+                    texts = [(c.message.content or "", c.finish_reason) for c in res.choices]
             except openai.APIStatusError as e:
                 if e.status_code < 500 and e.status_code != 429:
                     raise ValueError(
@@ -103,26 +84,10 @@ class OpenAIEngine:
                 ) from None
             except (openai.APIConnectionError, openai.APITimeoutError) as e:
                 raise ConnectionError(f"cannot reach OpenAI-compatible server at {self.base_url}: {e}") from None
-        texts = self._texts(res, isinstance(prompt, str), body["n"])
         usage = res.usage
         ptoks = int(usage.prompt_tokens) if usage else 0
         per = (int(usage.completion_tokens) if usage else 0) // max(1, len(texts))
         return [Completion(t, ptoks, per, "length" if f == "length" else "stop") for t, f in texts]
-
-    def _texts(self, res: Any, text: bool, n: int) -> list[tuple[str, str | None]]:
-        """(text, finish_reason) per choice; a reply without its n choices or with a null message is refused."""
-        choices = getattr(res, "choices", None)
-        if not isinstance(choices, list) or len(choices) != n:
-            got = len(choices) if isinstance(choices, list) else "no"
-            raise ValueError(f"server {self.base_url} returned {got} choices for n={n} (model {self.model})")
-        out = []
-        for i, c in enumerate(choices):
-            part = getattr(c, "text", None) if text else getattr(getattr(c, "message", None), "content", None)
-            if text and part is None or not text and getattr(c, "message", None) is None:
-                what = "text" if text else "message"
-                raise ValueError(f"server {self.base_url} returned choice {i} with a null {what} (model {self.model})")
-            out.append((part or "", getattr(c, "finish_reason", None)))
-        return out
 
     async def agenerate(
         self, prompts: Sequence[Prompt], sampling: SamplingParams, seeds: Sequence[int] | None = None
@@ -146,69 +111,6 @@ class OpenAIEngine:
 
     def close(self) -> None:
         pass
-
-
-def _http_module():
-    """The HTTP library the installed `openai` is built on (httpx2 from openai 3, httpx before)."""
-    from openai import DefaultAsyncHttpxClient
-
-    base = next(c for c in DefaultAsyncHttpxClient.__mro__ if c.__name__ == "AsyncClient")
-    return sys.modules[base.__module__.split(".")[0]]
-
-
-@functools.cache
-def reply_too_large() -> type[Exception]:
-    """The error for an oversized reply: an OpenAIError, which the client raises as is, without retrying
-    (built on first use so importing this module does not import openai)."""
-    import openai
-
-    class ReplyTooLarge(openai.OpenAIError):
-        pass
-
-    return ReplyTooLarge
-
-
-def capped_transport(max_bytes: int, connections: int, base_url: str):
-    """An HTTP transport whose replies may not exceed `max_bytes` (nor arrive compressed)."""
-    http = _http_module()
-    too_large = reply_too_large()
-
-    class CappedStream(http.AsyncByteStream):
-        def __init__(self, stream: Any):
-            self._stream = stream
-
-        async def __aiter__(self):
-            got = 0
-            async for chunk in self._stream:
-                got += len(chunk)
-                if got > max_bytes:
-                    raise too_large(f"server {base_url} sent a reply over {max_bytes} bytes")
-                yield chunk
-
-        async def aclose(self) -> None:
-            await self._stream.aclose()
-
-    class CappedTransport(http.AsyncBaseTransport):
-        def __init__(self) -> None:
-            limits = http.Limits(max_connections=connections, max_keepalive_connections=connections)
-            self._inner = http.AsyncHTTPTransport(limits=limits)
-
-        async def handle_async_request(self, request: Any) -> Any:
-            resp = await self._inner.handle_async_request(request)
-            length = resp.headers.get("content-length", "")
-            encoding = resp.headers.get("content-encoding", "identity").lower()
-            if encoding != "identity" or (length.isdigit() and int(length) > max_bytes):
-                await resp.aclose()
-                what = f"a {encoding}-encoded reply" if encoding != "identity" else f"a {length}-byte reply"
-                raise too_large(f"server {base_url} sent {what} (the cap is {max_bytes} bytes, uncompressed)")
-            return http.Response(
-                resp.status_code, headers=resp.headers, stream=CappedStream(resp.stream), extensions=resp.extensions
-            )
-
-        async def aclose(self) -> None:
-            await self._inner.aclose()
-
-    return CappedTransport()
 
 
 def run_sync(coro):

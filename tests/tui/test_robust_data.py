@@ -233,6 +233,15 @@ def test_label_write_on_read_only_or_full_disk_is_one_line_and_loses_nothing(bui
     with pytest.raises(ValueError, match="not exported"):
         store.export_kept()
     monkeypatch.undo()
+    import sfdata.store.lock as lock
+
+    def no_lock(*a, **k):
+        raise err
+
+    monkeypatch.setattr(lock, "file_lock", no_lock)  # the lock file itself cannot be created
+    with pytest.raises(LabelsError, match="untouched"):
+        store.set_label(ids[1], "drop")
+    monkeypatch.undo()
     store.set_label(ids[1], "drop")  # once the disk is back, labelling goes on
     assert pl.read_parquet(built.table_path("labels")).height == 2
 
@@ -263,5 +272,23 @@ def test_worker_cancels_a_heavy_where_and_reports_errors_in_one_line(built):
         assert not bad.ok and "\n" not in bad.error and "Conversion Error" in bad.error
         ok = worker.call(lambda st: st.page().total)
         assert ok.ok and ok.value == store.count() > 0  # the store still answers after a cancel
+    finally:
+        worker.close()
+
+
+def test_traces_replaced_under_an_open_store_give_one_line(built):
+    """A concurrent `sf build --replace` swaps the parts: the next query answers or says so in one line."""
+    from tui.query_worker import QueryWorker
+
+    store = TraceStore(built.path)
+    worker = QueryWorker(store)
+    try:
+        assert worker.call(lambda st: st.page()).ok
+        for p in built.files("traces"):
+            p.unlink()
+        build_stage(built, BuildConfig(formats=("0C",), n=1, seed=5), replace=True)
+        res = worker.call(lambda st: (st.page(), st.stats()))
+        assert res.ok or ("\n" not in res.error and res.error)
+        assert not res.ok  # the parts the store opened are gone: it says so rather than showing stale rows
     finally:
         worker.close()
