@@ -420,6 +420,8 @@ class TraceStore:
     def _keep_first_per_id(self) -> None:
         """A trace id held twice (a copied part): the views keep its first row (file order) and the store
         says so once, naming the files; the search index (built from the files as they are) is not used."""
+        if not self.con.sql("SELECT count(*) - count(DISTINCT trace_id) FROM traces").fetchall()[0][0]:
+            return  # the common case: one pass over the id column only
         dups = self.con.sql(
             "SELECT count(*), list(DISTINCT f ORDER BY f) FROM (SELECT trace_id, unnest(list(DISTINCT _file)) AS f "
             "FROM traces_pos GROUP BY trace_id HAVING count(*) > 1)"
@@ -455,10 +457,14 @@ class TraceStore:
         cols = ", ".join(["id", *SKILL_COLUMNS])
         self.skills_note = ""
         self.skills_source = "run"
-        n, missing, covered = self.con.sql(
-            "SELECT count(*), count(*) FILTER (s.id IS NULL), count(s.id) FROM traces_pos t "
-            "LEFT JOIN (SELECT DISTINCT id FROM skills WHERE source = 'trace') s ON s.id = t.trace_id"
-        ).fetchall()[0]
+        if self.run.files("skills"):
+            n, missing, covered = self.con.sql(
+                "SELECT count(*), count(*) FILTER (s.id IS NULL), count(s.id) FROM traces t "
+                "LEFT JOIN (SELECT DISTINCT id FROM skills WHERE source = 'trace') s ON s.id = t.trace_id"
+            ).fetchall()[0]
+        else:  # a bare `sf build`: every trace lacks its skill columns (the count comes from the footers)
+            n = self.con.sql("SELECT count(*) FROM traces").fetchall()[0][0]
+            missing, covered = n, 0
         if n == 0 or missing == 0:
             self.con.execute(f"CREATE OR REPLACE VIEW sk AS SELECT {cols} FROM skills WHERE source = 'trace'")
             self._skills_files = self.run.files("skills")
