@@ -7,7 +7,10 @@ messages (`tui.messages`), the app owns the listing (filters, sort, page, cursor
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 from rich.text import Text
@@ -28,7 +31,8 @@ from tui.components import (
     TraceScreen,
     TraceTable,
 )
-from tui.data import COLUMNS, PAGE_SIZE, FilterError, Filters, LabelsError, TraceStore, parse_skills
+from tui.data import COLUMNS, PAGE_SIZE, Filters, LabelsError, TraceStore, parse_skills, visible
+from tui.query_worker import QueryResult, QueryWorker
 from tui.render import PALETTE, ok_text
 from tui.search_index import SearchIndex, SearchIndexError
 from tui.source import Source
@@ -48,13 +52,16 @@ class InspectorApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "quit"),
         Binding("question_mark", "help", "help"),
-        Binding("escape", "leave_input", "leave a text box", show=False),
+        Binding("escape", "leave_input", "leave a text box; cancel a running query", show=False),
     ]
+    #: a query answered within this many seconds is shown at once; a slower one arrives later (Esc cancels)
+    QUERY_WAIT_S = 2.0
 
     def __init__(self, source: str | Path | Source, use_index: bool = True, index_min_traces: int = INDEX_MIN_TRACES):
         super().__init__()
         self.source = source if isinstance(source, Source) else Source(Path(source))
         self.store = TraceStore(self.source.run, self.source.traces_files, self.source.labels_path, use_index)
+        self.queries = QueryWorker(self.store)
         self.index_min_traces = index_min_traces
         self.indexing = False
         self.filters = Filters()
@@ -72,7 +79,7 @@ class InspectorApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="filters"):
-            yield Select([(f, f) for f in self.store.formats()], prompt="format", id="f-format")
+            yield Select([(Text(visible(f)), f) for f in self.store.formats()], prompt="format", id="f-format")
             yield Select(_CORRECT, prompt="correct?", id="f-correct")
             yield Select(_LABELS, prompt="label", id="f-label")
             yield Input(placeholder="skills: backtrack !retry", id="f-skills")
@@ -94,6 +101,10 @@ class InspectorApp(App[None]):
             self.action_rollouts()
         if self.store.labels_error:
             self.notify(self.store.labels_error, title="labels", severity="error", timeout=30, markup=False)
+        for line in self.store.open_warnings:  # skipped parts, duplicate ids: once, naming the files
+            self.notify(line, title="traces", severity="warning", timeout=20, markup=False)
+        if self.store.skills_note:  # skill columns n/a or only in memory: say why once
+            self.notify(self.store.skills_note, title="skills", severity="warning", timeout=15, markup=False)
         if self.store.index_warning:
             self.notify(self.store.index_warning, title="search index", severity="warning", timeout=15, markup=False)
         # after the first page is on screen: the build must not delay it
@@ -156,16 +167,54 @@ class InspectorApp(App[None]):
             arrow = (" ▼" if self.descending else " ▲") if c == self.sort else ""
             table.add_column(c + arrow, key=c)
 
-    def reload(self, keep_cursor: bool = False) -> None:
-        table = self.query_one(TraceTable)
-        row = table.cursor_row
+    def _query(self, job: Callable[[TraceStore], object], done: Callable[[QueryResult], None]) -> None:
+        """Run a store query on the query worker (its own cursor); a quick one is shown at once, a slow one
+        when it ends, with the status saying Esc cancels it meanwhile (the app keeps handling keys)."""
+        fut = self.queries.submit(job)
         try:
-            page = self.store.page(self.filters, self.offset, PAGE_SIZE, self.sort, self.descending)
-        except FilterError as e:
+            res = fut.result(timeout=self.QUERY_WAIT_S)
+        except FutureTimeout:
+            self.set_status(Text.assemble(("querying... ", "bold"), "esc cancels"))
+
+            def later(f: Future) -> None:
+                try:
+                    if threading.get_ident() == self._thread_id:
+                        self.call_later(done, f.result())
+                    else:
+                        self.call_from_thread(done, f.result())
+                except RuntimeError:  # the app has ended meanwhile
+                    pass
+
+            fut.add_done_callback(later)
+            return
+        done(res)
+
+    def reload(self, keep_cursor: bool = False) -> None:
+        row = self.query_one(TraceTable).cursor_row
+        f, offset, sort, desc = self.filters, self.offset, self.sort, self.descending
+        with_stats = self.query_one("#main").has_class("-stats")
+
+        def job(st: TraceStore) -> tuple:
+            return st.page(f, offset, PAGE_SIZE, sort, desc), (st.stats(f) if with_stats else None)
+
+        self._query(job, lambda res: self._show_page(res, keep_cursor, row))
+
+    def _show_page(self, res: QueryResult, keep_cursor: bool, row: int) -> None:
+        """A page (and the statistics) from the query worker; an error is one status line, never a traceback."""
+        if res.generation != self.queries.generation:
+            return  # a newer query has replaced this one
+        table = self.query_one(TraceTable)
+        if res.cancelled:
+            self.set_status(
+                Text.assemble(("query cancelled", "bold yellow"), ": the table still shows the last result")
+            )
+            return
+        if res.error is not None:
             table.clear()  # stale rows would look like the answer to the new filter
             self.total = 0
-            self.set_status(Text.assemble(("filter error: ", "bold red"), str(e)))
+            self.set_status(Text.assemble(("filter error: ", "bold red"), res.error))
             return
+        page, stats = res.value
         self.total = page.total
         self._headers(table)
         for r in page.rows:
@@ -179,7 +228,7 @@ class InspectorApp(App[None]):
                 Text(str(r["n_samples"])),
                 ok_text(r["is_correct"]),
                 Text(str(r["n_retries"] if r["n_retries"] is not None else "")),
-                Text("" if acc is None else f"{acc:.2f}"),
+                Text("n/a" if self.store.skills_missing else "" if acc is None else f"{acc:.2f}"),
                 Text(str(r["length"])),
                 Text(str(r["final_answer"] or "")[:30]),
                 Text(str(r["question"] or "")[:60]),
@@ -188,8 +237,8 @@ class InspectorApp(App[None]):
         if keep_cursor and page.rows:
             table.move_cursor(row=min(row, len(page.rows) - 1))
         self.update_status()
-        if self.query_one("#main").has_class("-stats"):
-            self.query_one(StatsPane).show_stats(self.store.stats(self.filters))
+        if stats is not None and self.query_one("#main").has_class("-stats"):
+            self.query_one(StatsPane).show_stats(stats)
 
     def update_status(self) -> None:
         last = min(self.offset + PAGE_SIZE, self.total)
@@ -344,7 +393,10 @@ class InspectorApp(App[None]):
         self.query_one(f"#{widget_id}", Input).focus()
 
     def action_leave_input(self) -> None:
-        """Esc in a text box gives the keys back to the table (before anything else)."""
+        """Esc cancels a running query; in a text box it gives the keys back to the table."""
+        if self.queries.cancel():
+            self.notify("query cancelled")
+            return
         if isinstance(self.focused, Input) and self.screen is self.screen_stack[0]:
             self.query_one(TraceTable).focus()
 
@@ -427,7 +479,15 @@ class InspectorApp(App[None]):
         main.toggle_class("-stats")
         pane = self.query_one(StatsPane)
         if main.has_class("-stats"):
-            pane.show_stats(self.store.stats(self.filters))
+            f = self.filters
+
+            def shown(res: QueryResult) -> None:
+                if res.ok:
+                    pane.show_stats(res.value)
+                elif res.error:
+                    self.set_status(Text.assemble(("statistics: ", "bold red"), res.error))
+
+            self._query(lambda st: st.stats(f), shown)
             if self.has_class("-narrow"):  # the pane replaces the table: give it the keys
                 pane.focus()
         else:
@@ -473,4 +533,5 @@ class InspectorApp(App[None]):
         yield SystemCommand("Help: keys", "Show every key binding", self.action_help)
 
     def on_unmount(self) -> None:
+        self.queries.close()
         self.store.close()

@@ -74,6 +74,7 @@ def import_conversations(df: pl.DataFrame, col: str, run_dir: str | Path, source
     now = now_utc()
     the_task = get_task(task)
     seen: Counter = Counter()
+    taken: set[str] = set()
     for i, r in enumerate(df.iter_rows(named=True)):
         user, asst = chat_turns(r.get(col))
         if not user or not asst:
@@ -86,6 +87,13 @@ def import_conversations(df: pl.DataFrame, col: str, run_dir: str | Path, source
             bad.append({"row": i, "reason": "unbalanced or out-of-order tags (imported; flagged malformed in skills)"})
         seen[(user, asst)] += 1  # keyed by content (and repeat count), not by the path spelling
         tid = stable_id("pull", user, asst, seen[(user, asst)] - 1)
+        own = r.get("trace_id")
+        if isinstance(own, str) and own.strip():  # an id the file carries is kept: labels next to it join back
+            tid = own.strip()
+            if tid in taken:
+                bad.append({"row": i, "reason": f"trace_id {tid} repeats an earlier row (first kept)"})
+                continue
+        taken.add(tid)
         if tid in have:
             continue
         rows.append(_trace_row(tid, task, user, asst, final, ok, c, str(r.get("format") or "imported"), now))

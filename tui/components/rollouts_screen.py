@@ -90,13 +90,13 @@ class RolloutsScreen(Screen[None]):
             verdicts.append(f" ({r['n_valid']} right)", "dim")
             table.add_row(
                 ok_text(r["is_correct"]),
-                str(r["reason"] or ""),
+                Text(str(r["reason"] or "")),  # Text, not str: data is never parsed as markup
                 verdicts,
-                r["variant"],
+                Text(str(r["variant"] or "")),
                 str(r["sample_idx"]),
                 str(r["n_reflections"]),
-                r["rollout_id"],
-                r["question_id"],
+                Text(str(r["rollout_id"])),
+                Text(str(r["question_id"])),
                 key=r["rollout_id"],
             )
         last = min(self.page_offset + PAGE_SIZE, self.total)

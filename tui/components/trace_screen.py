@@ -43,7 +43,7 @@ def sources_table(src: Any) -> Table:
     for r in src.iter_rows(named=True) if src.height else []:
         grade = ok_text(r["is_correct"], "✓ ", "✗ ") + Text(str(r["reason"] or ""))
         vstyle = "" if r["verdict"] is None else PALETTE["sf-correct" if r["is_valid"] else "sf-incorrect"]
-        t.add_row(str(r["step"]), str(r["variant"]), grade, Text(r["verdict"] or "-", style=vstyle))
+        t.add_row(str(r["step"]), Text(str(r["variant"])), grade, Text(r["verdict"] or "-", style=vstyle))
     return t
 
 
@@ -131,6 +131,8 @@ class TraceScreen(Screen[None]):
         label = t.get("label")
         if self.search:
             count += f"  {t['trace'].lower().count(self.search.lower())} match(es) of {self.search!r}"
+        if t.get("truncated"):  # a huge trace: only its start was fetched
+            count += f"  showing the first {len(t['trace']):,} of {t['truncated']:,} chars"
         return Text.assemble(
             (" trace ", "reverse"),
             f" {self.position}  {t['trace_id']}  ",
