@@ -692,6 +692,26 @@ class TraceStore:
             self._save_labels(rows)
         self.labels = {r[0]: (r[1], r[2] or "") for r in rows.select("trace_id", "label", "note").iter_rows()}
         self.con.execute(table_view_sql("labels", self.label_files()))
+        self._labels_stamp = tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in self.label_files())
+
+    def refresh_labels(self) -> bool:
+        """Re-read the labels when the file changed on disk (another inspector labelled); True if it did."""
+        from sfdata.store.duck import table_view_sql
+
+        try:
+            stamp = tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in self.label_files())
+        except OSError:
+            return False
+        if stamp == getattr(self, "_labels_stamp", stamp):
+            self._labels_stamp = stamp
+            return False
+        self._labels_stamp = stamp
+        fresh = self._read_labels()
+        if self.labels_error or fresh == self.labels:
+            return False
+        self.labels = fresh
+        self.con.execute(table_view_sql("labels", self.label_files()))
+        return True
 
     def _save_labels(self, df: pl.DataFrame) -> None:
         """Atomic write to RUN/labels.parquet, or to `labels_path` for a single file."""

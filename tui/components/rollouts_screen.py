@@ -53,9 +53,15 @@ class RolloutsScreen(Screen[None]):
     ]
 
     def __init__(
-        self, store: TraceStore, rollout_ids: list[str] | None = None, question_id: str | None = None, title: str = ""
+        self,
+        store: TraceStore,
+        rollout_ids: list[str] | None = None,
+        question_id: str | None = None,
+        title: str = "",
+        standalone: str | None = None,
     ):
         super().__init__()
+        self.standalone = standalone  # the traces file's name when it is not a run's own
         self.store = store
         self.rollout_ids = rollout_ids
         self.question_id = question_id
@@ -107,7 +113,12 @@ class RolloutsScreen(Screen[None]):
             )
         )
         if not page.rows:
-            self.query_one("#rollout-body", Static).update(Text("no rollouts in this run yet (sf generate)", "dim"))
+            self.query_one("#rollout-body", Static).update(Text(self.empty_text(), "dim"))
+
+    def empty_text(self) -> str:
+        if self.standalone:
+            return f"{self.standalone} is a traces file on its own: its rollouts are not here (open its run for them)"
+        return "no rollouts in this run yet (sf generate)"
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is None or event.row_key.value is None:
