@@ -7,6 +7,7 @@ messages (`tui.messages`), the app owns the listing (filters, sort, page, cursor
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -46,6 +47,7 @@ _NARROW = 120  # columns below which the layout stacks (80x24 terminals)
 #: a scan of the Parquet parts already answers in well under a second
 INDEX_MIN_TRACES = 50_000
 _INDEX_DELAY_S = 1.0
+_LABELS_POLL_S = 2.0  # how often the labels file is checked for another inspector's labels
 #: keys a focused text box handles itself (besides printable characters): these are forwarded to it
 _BOX_KEYS = frozenset(k.strip() for b in Input.BINDINGS if isinstance(b, Binding) for k in b.key.split(","))
 #: fixed table column widths (values are cut to these); `question` takes the width that is left
@@ -82,6 +84,7 @@ class InspectorApp(App[None]):
         self._labelled = False  # labels changed since the listing was last read (it stays frozen until then)
         self._closed = False
         self._index_timer: Timer | None = None
+        self._labels_timer: Timer | None = None
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(PALETTE)
@@ -120,11 +123,28 @@ class InspectorApp(App[None]):
         focused = self.focused
         if focused is None or self.screen.maximized is not None:
             return False
-        if isinstance(focused, Input) and (event.is_printable or event.key in _BOX_KEYS):
+        if isinstance(focused, Input) and event.is_printable:
+            typed = self._typed_run()
+            if typed:  # a paste without bracketed paste: one insert, not one per character (O(n^2) redraws)
+                focused.post_message(events.Paste(event.character + typed))
+                return True
+            return False
+        if isinstance(focused, Input) and event.key in _BOX_KEYS:
             return False
         if await self._check_bindings(event.key, priority=True):
             return True
         return await self._check_bindings(event.key)
+
+    def _typed_run(self) -> str:
+        """The printable keys queued right behind this one (taken off the queue, in order), as one string."""
+        out: list[str] = []
+        while len(out) < 1_000_000:
+            nxt = self._peek_message()  # Textual's own look-ahead (it holds the next message aside)
+            if not (isinstance(nxt, events.Key) and nxt.is_printable and not nxt.is_forwarded and nxt.character):
+                break
+            self._pending_message = None  # consumed
+            out.append(nxt.character)
+        return "".join(out)
 
     def focus_now(self, widget: Widget) -> None:
         """Move the focus before the next key is routed (`Widget.focus` waits for a later message)."""
@@ -149,6 +169,13 @@ class InspectorApp(App[None]):
             self.notify(self.store.index_warning, title="search index", severity="warning", timeout=15, markup=False)
         # after the first page is on screen: the build must not delay it
         self._index_timer = self.set_timer(_INDEX_DELAY_S, self.maybe_build_index)
+        self._labels_timer = self.set_interval(_LABELS_POLL_S, self._poll_labels)
+
+    def _poll_labels(self) -> None:
+        """Another inspector (or `sf`) changed the labels file: counts and cells follow it."""
+        if not self._closed and self.screen is self.screen_stack[0] and self.store.refresh_labels():
+            self._relabel_page()
+            self.update_status()
 
     def standalone(self) -> str | None:
         """The file's name when it is a traces file on its own (not part of a run: no rollouts, no grades)."""
@@ -692,8 +719,9 @@ class InspectorApp(App[None]):
 
     def on_unmount(self) -> None:
         self._closed = True
-        if self._index_timer is not None:
-            self._index_timer.stop()
+        for timer in (self._index_timer, self._labels_timer):
+            if timer is not None:
+                timer.stop()
         self.workers.cancel_group(self, "index")
         self.store.close()
 
@@ -703,6 +731,11 @@ def label_text(label: str | None) -> Text:
 
 
 def filter_error_text(e: Exception) -> str:
-    """DuckDB's message without its advice to INSTALL an extension (the inspector's DuckDB cannot)."""
-    lines = [ln for ln in str(e).splitlines() if "INSTALL" not in ln and "LOAD" not in ln]
-    return "\n".join(lines).strip() or str(e)
+    """DuckDB's message, except its advice to INSTALL (or auto-install) an extension: the inspector's
+    read-only DuckDB cannot load one, so say that instead."""
+    text = str(e)
+    m = re.search(r"INSTALL (\w+)|install the required extension '(\w+)", text)
+    if m:
+        name = m.group(1) or m.group(2)
+        return f"the WHERE box cannot use DuckDB extensions ({name} is one): use built-in functions and types"
+    return text

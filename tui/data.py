@@ -605,8 +605,15 @@ class TraceStore:
         question_id: str | None = None,
         offset: int = 0,
         limit: int = PAGE_SIZE,
+        correct: bool | None = None,
+        disagree: bool = False,
+        variant: str | None = None,
+        search: str = "",
     ) -> Page:
-        """Graded rollouts with their reflections' verdicts; all of them, one question's, or some ids."""
+        """Graded rollouts with their reflections' verdicts; all of them, one question's, or some ids.
+
+        The browser's filters: the grade, a reflection whose verdict disagrees with the grade, the prompt
+        variant, and text in the response (a parameter, never SQL)."""
         parts, params = [], []
         if rollout_ids is not None:
             parts.append("g.rollout_id IN (SELECT unnest(?))")
@@ -614,6 +621,17 @@ class TraceStore:
         if question_id:
             parts.append("g.question_id = ?")
             params.append(question_id)
+        if correct is not None:
+            parts.append("g.is_correct = ?")
+            params.append(correct)
+        if disagree:
+            parts.append("g.rollout_id IN (SELECT rollout_id FROM reflections WHERE NOT is_valid)")
+        if variant:
+            parts.append("g.variant = ?")
+            params.append(variant)
+        if search:
+            parts.append("contains(lower(g.response), lower(?))")
+            params.append(search)
         where = (" WHERE " + " AND ".join(parts)) if parts else ""
         total = self.con.sql(f"SELECT count(*) FROM graded g{where}", params=params or None).fetchall()[0][0]
         rows = self.con.sql(
@@ -629,6 +647,10 @@ class TraceStore:
             params=params or None,
         ).pl()
         return Page(rows.to_dicts(), offset, total)
+
+    def rollout_variants(self) -> list[str]:
+        """The prompt variants of the graded rollouts (the browser's variant filter cycles through them)."""
+        return [r[0] for r in self.con.sql("SELECT DISTINCT variant FROM graded ORDER BY 1").fetchall()]
 
     def rollout(self, rollout_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """One graded rollout (prompt, response, grade) and its reflections (text, verdict, validity)."""
