@@ -443,8 +443,9 @@ class InspectorApp(App[None]):
         tid = message.trace_id or self.view_id
         if not tid or not self._label(tid, message.label):
             return
-        self.notify(f"{tid}: {message.label or 'label cleared'}", timeout=2)
-        if isinstance(self.screen, TraceScreen):
+        if not isinstance(self.screen, TraceScreen):  # the trace view's title shows the label itself
+            self.notify(f"{tid}: {message.label or 'label cleared'}", timeout=2)
+        else:
             if message.advance:
                 self._step_view(1)
             self._schedule_paint()

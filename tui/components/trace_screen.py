@@ -128,8 +128,16 @@ class TraceScreen(Screen[None]):
         """Replace the shown trace (next/previous) without leaving the screen."""
         self.load(trace_id)
         self.position = position
-        await self.recompose()
-        self.query_one("#trace-body").focus()
+        # only the parts that change: the blocks, the title and the side panel (a full recompose re-mounts
+        # the footer and every container, most of a label-and-advance's time)
+        body = self.query_one("#trace-body", VerticalScroll)
+        await body.remove_children()
+        await body.mount_all(list(self._blocks()))
+        body.scroll_home(animate=False)
+        self.query_one("#trace-title", Static).update(self.title_text())
+        self.query_one("#side-head", Static).update(side_head(self.store, self.trace))
+        self.query_one("#side-sources", Static).update(sources_table(self.src))
+        self.set_focus(body)
 
     def title_text(self) -> Text:
         t = self.trace
