@@ -853,8 +853,15 @@ class TraceStore:
         question_id: str | None = None,
         offset: int = 0,
         limit: int = PAGE_SIZE,
+        correct: bool | None = None,
+        disagree: bool = False,
+        variant: str | None = None,
+        search: str = "",
     ) -> Page:
-        """Graded rollouts with their reflections' verdicts; all of them, one question's, or some ids."""
+        """Graded rollouts with their reflections' verdicts; all of them, one question's, or some ids.
+
+        The browser's filters: the grade, a reflection whose verdict disagrees with the grade, the prompt
+        variant, and text in the response (a parameter, never SQL)."""
         parts, params = [], []
         if rollout_ids is not None:
             parts.append("g.rollout_id IN (SELECT unnest(?))")
@@ -862,6 +869,17 @@ class TraceStore:
         if question_id:
             parts.append("g.question_id = ?")
             params.append(question_id)
+        if correct is not None:
+            parts.append("g.is_correct = ?")
+            params.append(correct)
+        if disagree:
+            parts.append("g.rollout_id IN (SELECT rollout_id FROM reflections WHERE NOT is_valid)")
+        if variant:
+            parts.append("g.variant = ?")
+            params.append(variant)
+        if search:
+            parts.append("contains(lower(g.response), lower(?))")
+            params.append(search)
         where = (" WHERE " + " AND ".join(parts)) if parts else ""
         total = self.con.sql(f"SELECT count(*) FROM graded g{where}", params=params or None).fetchall()[0][0]
         rows = self.con.sql(
@@ -877,6 +895,10 @@ class TraceStore:
             params=params or None,
         ).pl()
         return Page(visible(rows.to_dicts()), offset, total)
+
+    def rollout_variants(self) -> list[str]:
+        """The prompt variants of the graded rollouts (the browser's variant filter cycles through them)."""
+        return [r[0] for r in self.con.sql("SELECT DISTINCT variant FROM graded ORDER BY 1").fetchall()]
 
     def rollout(self, rollout_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """One graded rollout (prompt, response, grade) and its reflections (text, verdict, validity)."""
@@ -948,6 +970,26 @@ class TraceStore:
             ) from e
         self.labels = {r[0]: (r[1], r[2] or "") for r in rows.select("trace_id", "label", "note").iter_rows()}
         self.con.execute(table_view_sql("labels", self.label_files()))
+        self._labels_stamp = tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in self.label_files())
+
+    def refresh_labels(self) -> bool:
+        """Re-read the labels when the file changed on disk (another inspector labelled); True if it did."""
+        from sfdata.store.duck import table_view_sql
+
+        try:
+            stamp = tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in self.label_files())
+        except OSError:
+            return False
+        if stamp == getattr(self, "_labels_stamp", stamp):
+            self._labels_stamp = stamp
+            return False
+        self._labels_stamp = stamp
+        fresh = self._read_labels()
+        if self.labels_error or fresh == self.labels:
+            return False
+        self.labels = fresh
+        self.con.execute(table_view_sql("labels", self.label_files()))
+        return True
 
     def _save_labels(self, df: pl.DataFrame) -> None:
         """Atomic write to RUN/labels.parquet, or to `labels_path` for a single file."""

@@ -63,9 +63,11 @@ def test_help_screen(app, snap_compare, size):
     assert snap_compare(app, terminal_size=size, press=["question_mark"])
 
 
-def test_compare_diff_80x24(app, snap_compare):
-    assert snap_compare(app, terminal_size=(80, 24), press=["m", "down", "v"])
+@pytest.mark.parametrize("size", SIZES)
+def test_compare_diff(app, snap_compare, size):
+    assert snap_compare(app, terminal_size=size, press=["m", "j", "v"])
 
 
-def test_sort_choice_80x24(app, snap_compare):
-    assert snap_compare(app, terminal_size=(80, 24), press=["s"])
+@pytest.mark.parametrize("size", SIZES)
+def test_sort_choice(app, snap_compare, size):
+    assert snap_compare(app, terminal_size=size, press=["s"])

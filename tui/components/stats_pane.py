@@ -5,7 +5,9 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tui.data import Stats
@@ -45,16 +47,27 @@ def stats_renderable(s: Stats) -> RenderableType:
     return t
 
 
-class StatsPane(Static):
+class StatsPane(VerticalScroll):
     """Hidden until toggled (class `-stats` on its container); the app updates it while it is shown.
 
-    Focusable, so at 80 columns (where it replaces the table) its own keys close it again."""
+    A scrolling container (the statistics are taller than an 80x24 terminal): focusable, so at 80
+    columns (where it replaces the table) its own keys scroll and close it again."""
 
     can_focus = True
     BINDINGS = [
         Binding("t", "app.toggle_stats", "hide stats", tooltip="hide the statistics pane"),
         Binding("escape", "app.toggle_stats", "back", show=False),
+        Binding("j", "scroll_down", "scroll down", show=False),
+        Binding("k", "scroll_up", "scroll up", show=False),
     ]
 
+    def compose(self) -> ComposeResult:
+        yield Static("", id="stats-body")
+
+    @property
+    def content(self) -> object:
+        """What the pane shows (a Rich table)."""
+        return self.query_one("#stats-body", Static).content
+
     def show_stats(self, s: Stats) -> None:
-        self.update(stats_renderable(s))
+        self.query_one("#stats-body", Static).update(stats_renderable(s))
