@@ -291,21 +291,21 @@ class TraceStore:
 
     def __post_init__(self) -> None:
         from sfdata.store import RunDir
-        from sfdata.store.duck import connect, table_view_sql
+        from sfdata.store.duck import connect, register_view
 
         self.run = RunDir(self.run_path)
         if not self.run.exists():
             raise FileNotFoundError(f"{self.run_path} is not a run directory")
         extra = [*(self.traces_files or []), *([self.labels_path] if self.labels_path is not None else [])]
-        self.con = connect(self.run, on_corrupt="skip", extra_paths=extra)  # read-only: only these files
+        self.con = connect(self.run, on_corrupt="skip", extra_paths=extra)  # read-only: reaches no file
         self.trace_files = self._trace_files()
         self.index_file = index_path(self.run.path, self.traces_files)
         if self.traces_files is not None:
-            self.con.execute(table_view_sql("traces", list(self.traces_files)))
+            register_view(self.con, "traces", list(self.traces_files))
         if self.labels_path is not None:
-            self.con.execute(table_view_sql("labels", self.label_files()))
+            register_view(self.con, "labels", self.label_files())
         # the traces with their file and row (`_file`, `_pos`): unsorted pages keep the files' order
-        self.con.execute(table_view_sql("traces", self.trace_files, name="traces_pos", positions=True))
+        register_view(self.con, "traces", self.trace_files, name="traces_pos", positions=True)
         self.con.execute(_VIEW_TL)
         self.con.execute(_VIEW_T)
         self.labels_error: str | None = None  # set when the labels file cannot be read: saving stops
@@ -379,6 +379,9 @@ class TraceStore:
             warnings.warn(f"skills side table ignored, it is rebuilt: {e}", stacklevel=2)
             table = None
         if table is None:
+            from sfdata.store.duck import refresh_views
+
+            refresh_views(self.con)
             table = self.con.sql(
                 f"SELECT {_SKILL_COLS} FROM _idx i LEFT JOIN (SELECT * FROM skills WHERE source = 'trace') s "
                 "ON s.id = i.trace_id ORDER BY i._row"
@@ -412,6 +415,9 @@ class TraceStore:
 
     def _sql(self, sql: str, params: list[Any] | None = None) -> Any:
         """Run a query; DuckDB errors (from the WHERE box) become a FilterError with the whole message."""
+        from sfdata.store.duck import refresh_views
+
+        refresh_views(self.con)  # a table file replaced since (sf skills, a label save elsewhere) is read anew
         try:
             return self.con.sql(sql, params=params or None)
         except FilterError:
@@ -669,7 +675,7 @@ class TraceStore:
         is re-read, only this trace's row changes, and the result replaces the file atomically.
         Raises LabelsError (and writes nothing) when the labels file cannot be read.
         """
-        from sfdata.store.duck import table_view_sql
+        from sfdata.store.duck import register_view
         from sfdata.store.lock import file_lock
         from sfdata.store.parquet import read_files
         from sfdata.store.run import now_utc
@@ -691,7 +697,7 @@ class TraceStore:
                 rows = pl.concat([rows, pl.DataFrame(one, schema=LABELS)])
             self._save_labels(rows)
         self.labels = {r[0]: (r[1], r[2] or "") for r in rows.select("trace_id", "label", "note").iter_rows()}
-        self.con.execute(table_view_sql("labels", self.label_files()))
+        register_view(self.con, "labels", self.label_files())
 
     def _save_labels(self, df: pl.DataFrame) -> None:
         """Atomic write to RUN/labels.parquet, or to `labels_path` for a single file."""

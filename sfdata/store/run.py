@@ -37,6 +37,25 @@ if TYPE_CHECKING:  # Polars is imported where a frame is read or written (see sc
 _VERSIONED = ("skillfactory", "torch", "transformers", "trl", "datasets", "polars", "duckdb", "vllm")
 
 
+RUN_INTERNALS = ("manifest.json", ".lock", ".index")  # besides the tables: what `--out` may never replace
+
+
+def refuse_run_internals(path: str | os.PathLike[str]) -> None:
+    """Raise ValueError when `path` (links resolved) is a run's table, a file inside one, or its bookkeeping.
+
+    `--out` writes there would duplicate rows (a part file) or replace a table; other folders of a run
+    (exports/, report/) stay writable."""
+    p = Path(os.path.abspath(path))
+    for q in {p, Path(os.path.realpath(p))}:
+        for parent in q.parents:
+            if (parent / "manifest.json").is_file():
+                first = q.relative_to(parent).parts[0]
+                names = set(RUN_INTERNALS) | set(TABLES) | {f"{t}.parquet" for t in TABLES}
+                if first in names:
+                    raise ValueError(f"refusing to write {path}: it is inside the run {parent}'s tables ({first})")
+                break
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
