@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sfdata.store.lock import file_lock, run_lock
 from sfdata.store.parquet import (
     OnCorrupt,
+    SchemaError,
     conform,
     list_parts,
     new_part_name,
@@ -54,6 +55,15 @@ def refuse_run_internals(path: str | os.PathLike[str]) -> None:
                 if first in names:
                     raise ValueError(f"refusing to write {path}: it is inside the run {parent}'s tables ({first})")
                 break
+
+
+def _with_ids(df: pl.DataFrame, table: str) -> pl.DataFrame:
+    """A row without its id could never be deduplicated, labelled or joined: refused at write."""
+    id_col = TABLES[table][1]
+    nulls = df[id_col].null_count()
+    if nulls:
+        raise SchemaError(f"{table}: {nulls} row(s) with a null {id_col}; every row needs an id")
+    return df
 
 
 def now_utc() -> datetime:
@@ -181,14 +191,21 @@ class RunDir:
             raise ValueError(f"{table} is a single-file table; use write()")
         if df.height == 0:
             return None
-        df = conform(df, schema_of(table), table)
+        df = _with_ids(conform(df, schema_of(table), table), table)
+        self._refuse_link(self.table_path(table))
         return write_parquet_atomic(df, self.table_path(table) / new_part_name())
 
     def write(self, table: str, df: pl.DataFrame) -> Path:
         """Replace a single-file table atomically."""
         if TABLES[table][2] != "single":
             raise ValueError(f"{table} is a parts table; use append()")
-        return write_parquet_atomic(conform(df, schema_of(table), table), self.table_path(table))
+        self._refuse_link(self.table_path(table))
+        return write_parquet_atomic(_with_ids(conform(df, schema_of(table), table), table), self.table_path(table))
+
+    def _refuse_link(self, path: Path) -> None:
+        """Writers never act through a symbolic link inside the run (the run folder itself may be one)."""
+        if path.is_symlink():
+            raise OSError(f"{path} is a symbolic link; refusing to write through it (replace it with a folder/file)")
 
     # ---- manifest -----------------------------------------------------------------------
     @property
