@@ -143,11 +143,13 @@ def step_config(cfg: ExperimentConfig, step: StepConfig, model: str | None, out:
 
 def _drop_rows(run: RunDir, table: str, arm: str, stage: str | None = None) -> int:
     """Delete the part files holding only this arm's (and stage's) rows: stale after a retrain."""
+    from sfdata.store.parquet import polars_columns
+
     removed = 0
     for part in run.files(table):
-        if "arm" not in pl.read_parquet_schema(part):  # written before arms existed: never an arm's
+        if "arm" not in polars_columns(part):  # written before arms existed: never an arm's (literal path)
             continue
-        df = pl.read_parquet(part, columns=["arm", "stage"] if stage is not None else ["arm"])
+        df = pl.read_parquet(part, columns=["arm", "stage"] if stage is not None else ["arm"], glob=False)
         mine = df["arm"] == arm
         if stage is not None:
             mine = mine & (df["stage"] == stage)

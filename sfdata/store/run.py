@@ -172,7 +172,7 @@ class RunDir:
             return set()
         import polars as pl
 
-        return set(pl.read_parquet(files, columns=[id_col])[id_col].to_list())
+        return set(pl.read_parquet(files, columns=[id_col], glob=False)[id_col].to_list())  # literal paths
 
     # ---- writing ------------------------------------------------------------------------
     @contextmanager
