@@ -33,8 +33,9 @@ LOCKED_CONFIG: dict[str, Any] = {
     "autoload_known_extensions": False,
     "autoinstall_known_extensions": False,
     "python_enable_replacements": False,
-    "lock_configuration": True,
+    "lock_configuration": True,  # set after `_LOCAL` (a locked configuration takes no SET)
 }
+_LOCAL = "SET enable_progress_bar = false"  # printed on stdout after 2 s: never part of a query's output
 
 
 def _sql_str(s: str) -> str:
@@ -214,7 +215,11 @@ def connect(
     that names two tables does not open and validate the rest (`tables_in`).
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
-    con = duckdb.connect(database, config={} if write else dict(LOCKED_CONFIG))
+    config = {k: v for k, v in LOCKED_CONFIG.items() if k != "lock_configuration"}
+    con = duckdb.connect(database, config={} if write else config)
+    con.execute(_LOCAL)
+    if not write:
+        con.execute("SET lock_configuration = true")
     _VIEWS.pop(id(con), None)  # a new connection at a reused address
     wanted = set(TABLES) if tables is None else set(tables)
     for table in TABLES:
