@@ -170,9 +170,8 @@ def sql_attacks(tmp: Path) -> None:
     for out in (part.parent / "part-dup.parquet", labels, r.path / "grades.parquet"):
         count("sf query", main(["query", "grade_reasons", "--run", str(r.path), "--format", "parquet",
                                 "--out", str(out)]) == 1)  # fmt: skip
-    changed = sum(1 for k, v in _files(tmp).items() if before.get(k) != v) + sum(
-        1 for k in before if k not in _files(tmp)
-    )
+    after = {k: v for k, v in _files(tmp).items() if k != str(evil)}  # the attack's own .sql file
+    changed = sum(1 for k, v in after.items() if before.get(k) != v) + sum(1 for k in before if k not in after)
     lost["rows_lost"] += traces.height - RunDir(r.path).read("labels").height
     lost["duplicates"] += RunDir(r.path).read("traces").height - traces.height
     count("sf sql", changed == 0)

@@ -47,7 +47,7 @@ def _ident(name: str) -> str:
 
 
 _ARROW_SCHEMAS: dict[tuple, Any] = {}  # file identity -> pyarrow schema (footer read once per file version)
-_ARROW_LOCK = threading.Lock()
+_ARROW_LOCK = threading.RLock()
 
 
 def _arrow_schema(path: Path):
@@ -233,8 +233,8 @@ def connect(
     return con
 
 
-_SHARED: OrderedDict[tuple, tuple[tuple, duckdb.DuckDBPyConnection, threading.Lock, str]] = OrderedDict()
-_SHARED_LOCK = threading.Lock()
+_SHARED: OrderedDict[tuple, tuple[tuple, duckdb.DuckDBPyConnection, threading.RLock, str]] = OrderedDict()
+_SHARED_LOCK = threading.RLock()
 _SHARED_MAX = 4  # runs x table sets kept open per process
 
 _STATE_SQL = """SELECT
@@ -267,7 +267,7 @@ class SharedConnection:
     created) drops the database from the cache, so no statement changes a later query's answer.
     """
 
-    def __init__(self, key: tuple | None, con: duckdb.DuckDBPyConnection, lock: threading.Lock, state: str):
+    def __init__(self, key: tuple | None, con: duckdb.DuckDBPyConnection, lock: threading.RLock, state: str):
         self._key, self._con, self._lock, self._state = key, con, lock, state
         self._lock.acquire()
         self._open = True
@@ -320,14 +320,14 @@ def read_connection(run: RunDir | str | Path, tables: Iterable[str] | None = Non
         sig = _files_signature(run, wanted)
     except FileNotFoundError:  # a file went away while listing: no caching this time
         con = connect(run, tables=wanted)
-        return SharedConnection(None, con, threading.Lock(), _state(con))
+        return SharedConnection(None, con, threading.RLock(), _state(con))
     with _SHARED_LOCK:
         hit = _SHARED.get(key)
         if hit is not None and hit[0] == sig:
             _SHARED.move_to_end(key)
             return SharedConnection(key, hit[1], hit[2], hit[3])
     con = connect(run, tables=wanted)
-    entry = (sig, con, threading.Lock(), _state(con))
+    entry = (sig, con, threading.RLock(), _state(con))
     with _SHARED_LOCK:
         _SHARED[key] = entry
         _SHARED.move_to_end(key)
