@@ -387,13 +387,14 @@ class TraceStore:
 
     def __post_init__(self) -> None:
         from sfdata.store import RunDir
-        from sfdata.store.duck import connect, table_view_sql
+        from sfdata.store.duck import connect, register_view
 
         self.run = RunDir(self.run_path)
         if not self.run.exists():
             raise FileNotFoundError(f"{self.run_path} is not a run directory")
         extra = [*(self.traces_files or []), *([self.labels_path] if self.labels_path is not None else [])]
-        self.con = connect(self.run, on_corrupt="skip", extra_paths=extra)  # read-only: only these files
+        self.con = connect(self.run, on_corrupt="skip", extra_paths=extra)  # read-only: reaches no file
+        self._root = self.con  # the connection the views were made on (forks query through cursors of it)
         try:
             self.con.execute("SET enable_progress_bar = false")  # never draw on the app's terminal
         except Exception:  # noqa: BLE001 - a locked configuration: the default stays
@@ -402,11 +403,11 @@ class TraceStore:
         self.trace_files = self._trace_files()
         self.index_file = index_path(self.run.path, self.traces_files)
         if self.traces_files is not None or len(self.trace_files) != len(self.run.files("traces")):
-            self.con.execute(table_view_sql("traces", self.trace_files))
+            register_view(self.con, "traces", self.trace_files, register=self._register)
         if self.labels_path is not None:
-            self.con.execute(table_view_sql("labels", self.label_files()))
+            register_view(self.con, "labels", self.label_files(), register=self._register)
         # the traces with their file and row (`_file`, `_pos`): unsorted pages keep the files' order
-        self.con.execute(table_view_sql("traces", self.trace_files, name="traces_pos", positions=True))
+        register_view(self.con, "traces", self.trace_files, name="traces_pos", positions=True, register=self._register)
         self.duplicates_warning: str | None = None
         self._keep_first_per_id()
         self._open_skills()
@@ -572,6 +573,9 @@ class TraceStore:
             warnings.warn(f"skills side table ignored, it is rebuilt: {e}", stacklevel=2)
             table = None
         if table is None:
+            from sfdata.store.duck import refresh_views
+
+            refresh_views(self.con)
             table = self.con.sql(
                 f"SELECT {_SKILL_COLS} FROM _idx i LEFT JOIN sk s ON s.id = i.trace_id ORDER BY i._row"
             ).to_arrow_table()
@@ -605,9 +609,13 @@ class TraceStore:
 
     def _sql(self, sql: str, params: list[Any] | None = None, frame: bool = False) -> Any:
         """Run a query to the end (rows, or a Polars frame); any DuckDB error, at parse or at run time (a CAST
-        that fails on some row), becomes a one-line FilterError; a cancelled query raises QueryCancelled."""
+        that fails on some row), becomes a one-line FilterError; a cancelled query raises QueryCancelled.
+        A table file replaced since (sf skills, a label save elsewhere) is read anew first."""
         import duckdb
 
+        from sfdata.store.duck import refresh_views
+
+        refresh_views(self._root, register=self._register)
         self._sync()
         if self.cancelled:
             raise QueryCancelled("query cancelled")
@@ -941,7 +949,7 @@ class TraceStore:
         is re-read, only this trace's row changes, and the result replaces the file atomically.
         Raises LabelsError (and writes nothing) when the labels file cannot be read.
         """
-        from sfdata.store.duck import table_view_sql
+        from sfdata.store.duck import register_view
         from sfdata.store.lock import file_lock
         from sfdata.store.parquet import read_files
         from sfdata.store.run import now_utc
@@ -969,12 +977,12 @@ class TraceStore:
                 "the saved labels are untouched: free space or fix permissions, then label again"
             ) from e
         self.labels = {r[0]: (r[1], r[2] or "") for r in rows.select("trace_id", "label", "note").iter_rows()}
-        self.con.execute(table_view_sql("labels", self.label_files()))
+        register_view(self.con, "labels", self.label_files(), register=self._register)
         self._labels_stamp = tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in self.label_files())
 
     def refresh_labels(self) -> bool:
         """Re-read the labels when the file changed on disk (another inspector labelled); True if it did."""
-        from sfdata.store.duck import table_view_sql
+        from sfdata.store.duck import register_view
 
         try:
             stamp = tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in self.label_files())
@@ -988,7 +996,7 @@ class TraceStore:
         if self.labels_error or fresh == self.labels:
             return False
         self.labels = fresh
-        self.con.execute(table_view_sql("labels", self.label_files()))
+        register_view(self.con, "labels", self.label_files(), register=self._register)
         return True
 
     def _save_labels(self, df: pl.DataFrame) -> None:

@@ -212,7 +212,7 @@ def _write(files: list[Path], path: Path, sig: str, should_stop: Callable[[], bo
     import numpy as np
     import pyarrow as pa
 
-    from sfdata.store.duck import table_view_sql
+    from sfdata.store.duck import register_view
     from sfdata.store.tempfiles import new_temp_file
 
     config: dict[str, Any] = {"autoload_known_extensions": False, "autoinstall_known_extensions": False}
@@ -222,7 +222,7 @@ def _write(files: list[Path], path: Path, sig: str, should_stop: Callable[[], bo
     tmp = new_temp_file(path)
     try:
         con.execute("SET arrow_large_buffer_size = true")  # long traces: 64-bit string offsets
-        con.execute(table_view_sql("traces", files))
+        register_view(con, "traces", files)  # literal paths (a run named `g[1]` is not a glob)
         rows = con.sql("SELECT count(*) FROM traces").fetchall()[0][0]  # from the Parquet footers
         cols = ", ".join(f'"{c}"' for c in NARROW)
         reader = con.sql(

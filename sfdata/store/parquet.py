@@ -113,9 +113,13 @@ ColumnReader = Callable[[Path], Iterable[str]]
 
 
 def polars_columns(path: Path | io.BytesIO) -> list[str]:
+    """Column names from the footer; a path is opened here, so Polars never globs it (`g[1]` is not `g1`)."""
     import polars as pl
 
-    return list(pl.read_parquet_schema(path))
+    if isinstance(path, io.BytesIO):
+        return list(pl.read_parquet_schema(path))
+    with open(path, "rb") as fh:
+        return list(pl.read_parquet_schema(fh))
 
 
 def file_columns(path: Path, reader: ColumnReader | None = None) -> frozenset[str]:
