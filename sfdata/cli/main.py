@@ -69,6 +69,10 @@ COMMANDS: list[tuple[str, str, str, str]] = [
 WRITERS = {"questions", "generate", "grade", "reflect", "build", "import", "pull", "skills", "report", "eval"}
 _CREATORS = {"questions", "import", "pull", "eval"}  # may create the run directory
 
+# Commands that run torch on CPU: main() makes the thread setup (sfdata.cpu_threads: passive OpenMP wait
+# policy, threads from the CPUs this process may use) before their module, and so torch, is imported.
+THREADED = {"generate", "reflect", "run", "sft", "rl", "eval", "model", "serve"}
+
 _GROUPS = {"pipeline": "Pipeline", "data": "Data & Hub", "analysis": "Analysis", "train": "Training", "misc": "Other"}
 
 
@@ -110,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         print(__version__)
         return 0
     name = argv[0]
+    if name in THREADED:
+        from sfdata.cpu_threads import setup_cpu_threads
+
+        setup_cpu_threads()
     try:
         parser, mod = build_parser(name)
     except KeyError:
