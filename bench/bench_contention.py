@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -150,6 +151,8 @@ def main() -> None:
         )
         print(json.dumps(out))
         return
+    # a kill (timeout, run_all) must still stop the neighbours: SIGTERM unwinds through the `finally` below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.quick:
         args.prompts, args.max_tokens, args.steps = 8, 8, 2
     rates: dict[str, dict[str, dict[int, float]]] = {k: {"default": {}, "ours": {}} for k in ("generate", "sft")}
