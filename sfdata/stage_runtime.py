@@ -212,6 +212,15 @@ def check_needs(run: RunDir, stage: Stage) -> None:
             )
 
 
+def _threads_record() -> dict[str, Any]:
+    """The process's CPU thread setup (sfdata.cpu_threads), recorded with the stage that ran under it
+    (None when the process made none, so an older run's record is not left standing)."""
+    from sfdata.cpu_threads import current
+
+    setup = current()
+    return {"threads": setup.record() if setup is not None else None}
+
+
 def run_stage(
     run: RunDir,
     stage: Stage,
@@ -279,7 +288,7 @@ def run_stage(
         info = dict(info or {})
         info["seconds"] = round(time.perf_counter() - t0, 2)
         outputs = output_files(run, stage)
-        run.set_stage(key, "done", config_hash=h, inputs=inputs, outputs=outputs, info=info)
+        run.set_stage(key, "done", config_hash=h, inputs=inputs, outputs=outputs, info=info, **_threads_record())
     log(
         f"[{key}] done in {info['seconds']:.1f}s: "
         + ", ".join(f"{k}={v}" for k, v in info.items() if not isinstance(v, (dict, list)))[:300]

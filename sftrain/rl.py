@@ -136,6 +136,10 @@ def run_rl(cfg: RLRunConfig, log=print, precision: Precision | None = None, skil
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"
+    if prec.use_cpu:
+        from sfdata.cpu_threads import apply_torch_threads
+
+        apply_torch_threads()  # the usable CPUs, as decided before torch was imported
     model = AutoModelForCausalLM.from_pretrained(path, dtype=prec.torch_dtype)
     use_vllm = vllm_available()
     out = Path(cfg.output_dir)

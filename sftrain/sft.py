@@ -93,6 +93,10 @@ def build_sft_trainer(cfg: SFTRunConfig, log=print, precision: Precision | None 
             f"(longest {longest}) and will be truncated; raise max_length to keep whole traces"
         )
     prec = precision or current_precision(cfg.precision)
+    if prec.use_cpu:
+        from sfdata.cpu_threads import apply_torch_threads
+
+        apply_torch_threads()  # the usable CPUs, as decided before torch was imported
     model = AutoModelForCausalLM.from_pretrained(path, dtype=prec.torch_dtype)
     sft_args = SFTConfig(**run_args(cfg.output_dir, cfg.seed, prec), completion_only_loss=True, **args)
     trainer = SFTTrainer(model=model, args=sft_args, train_dataset=Dataset.from_list(rows), processing_class=tok)

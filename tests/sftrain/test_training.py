@@ -61,6 +61,37 @@ def test_sft_masks_the_prompt_and_changes_parameters(run, tmp_path):
     assert changed > len(before) // 2
 
 
+def test_sft_labels_and_the_saved_model_end_turns_with_im_end(run, tmp_path):
+    """The trained assistant turn ends with the tokenizer's end token, <|im_end|>, and the saved model's
+    config and generation config name it too (they used to say <|im_start|>, so SFT models never stopped)."""
+    import json
+
+    from sftrain.sft import SFTRunConfig, build_sft_trainer, run_sft
+
+    cfg = SFTRunConfig(
+        data=str(run.path),
+        model=str(tiny_model_dir()),
+        output_dir=str(tmp_path / "sft"),
+        overrides={"max_steps": 1, "max_length": 2048, "per_device_train_batch_size": 2},
+    )
+    trainer, tok, _ = build_sft_trainer(cfg)
+    end = tok.convert_tokens_to_ids("<|im_end|>")
+    assert tok.eos_token_id == end
+    ex = trainer.train_dataset[0]
+    trained = [t for t, lab in zip(ex["input_ids"], ex["labels"]) if lab != -100]
+    while tok.decode(trained[-1:]).isspace():  # the template's newline after the end token
+        trained.pop()
+    assert trained[-1] == end and tok.convert_tokens_to_ids("<|im_start|>") not in trained
+
+    run_sft(cfg, log=lambda *_: None)
+    out = tmp_path / "sft"
+    config = json.loads((out / "config.json").read_text())
+    gen = json.loads((out / "generation_config.json").read_text())
+    assert config["eos_token_id"] == end and config["pad_token_id"] == end
+    assert gen["eos_token_id"] in (end, [end]) and gen["pad_token_id"] == end
+    assert json.loads((out / "tokenizer_config.json").read_text())["eos_token"] == "<|im_end|>"
+
+
 def test_sft_warns_with_counts_when_truncating(run, tmp_path):
     from sftrain.sft import SFTRunConfig, build_sft_trainer
 

@@ -80,6 +80,10 @@ def writer_commands() -> tuple[set[str], set[str]]:
     return names, {n for n in names if COMMAND_STAGES[n].creates_run}
 
 
+# Commands that run torch on CPU: main() makes the thread setup (sfdata.cpu_threads: passive OpenMP wait
+# policy, threads from the CPUs this process may use) before their module, and so torch, is imported.
+THREADED = {"generate", "reflect", "run", "sft", "rl", "eval", "model", "serve"}
+
 _GROUPS = {"pipeline": "Pipeline", "data": "Data & Hub", "analysis": "Analysis", "train": "Training", "misc": "Other"}
 
 
@@ -121,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         print(__version__)
         return 0
     name = argv[0]
+    if name in THREADED:
+        from sfdata.cpu_threads import setup_cpu_threads
+
+        setup_cpu_threads()
     try:
         parser, mod = build_parser(name)
     except KeyError:
