@@ -55,16 +55,18 @@ class SFTRunConfig(SFTStageConfig):
         return {**SFT_PRESETS[self.preset], **self.overrides}
 
 
-def count_truncated(rows: list[dict], tokenizer, max_length: int) -> tuple[int, int]:
-    """(rows longer than max_length tokens, longest length) with the chat template applied."""
-    over, longest = 0, 0
+def count_truncated(rows: list[dict], tokenizer, max_length: int) -> tuple[int, int, int]:
+    """(rows longer than max_length tokens, longest length, total tokens) with the chat template applied;
+    the total is what the experiment table reports per arm, so unequal SFT data is visible beside results."""
+    over, longest, total = 0, 0, 0
     for r in rows:
         # tokenize the rendered text: apply_chat_template(tokenize=True) returns a dict in transformers 5
         text = tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=False)
         n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
         longest = max(longest, n)
         over += n > max_length
-    return over, longest
+        total += n
+    return over, longest, total
 
 
 def build_sft_trainer(cfg: SFTRunConfig, log=print, precision: Precision | None = None):
@@ -85,7 +87,7 @@ def build_sft_trainer(cfg: SFTRunConfig, log=print, precision: Precision | None 
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     args = cfg.training_args()
-    over, longest = count_truncated(rows, tok, args["max_length"])
+    over, longest, total = count_truncated(rows, tok, args["max_length"])
     if over:
         log(
             f"warning: {over} of {len(rows)} examples exceed max_length={args['max_length']} tokens "
@@ -95,7 +97,14 @@ def build_sft_trainer(cfg: SFTRunConfig, log=print, precision: Precision | None 
     model = AutoModelForCausalLM.from_pretrained(path, dtype=prec.torch_dtype)
     sft_args = SFTConfig(**run_args(cfg.output_dir, cfg.seed, prec), completion_only_loss=True, **args)
     trainer = SFTTrainer(model=model, args=sft_args, train_dataset=Dataset.from_list(rows), processing_class=tok)
-    facts = {"examples": len(rows), "truncated": over, "longest_tokens": longest, "args": args, "precision": prec.mode}
+    facts = {
+        "examples": len(rows),
+        "tokens": total,
+        "truncated": over,
+        "longest_tokens": longest,
+        "args": args,
+        "precision": prec.mode,
+    }
     return trainer, tok, facts
 
 
@@ -115,6 +124,7 @@ def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
         "model": model_label(cfg.model),
         "output_dir": str(out),
         "examples": rows_n,
+        "tokens": facts["tokens"],
         "truncated": over,
         "longest_tokens": longest,
         "steps": trainer.state.global_step,
