@@ -48,6 +48,9 @@ class SFTRunConfig(SFTStageConfig):
     config: str | None = opt("sft_train", "dataset config (Hub / local folder)")
     split: str = opt("train", "dataset split")
     kept_only: bool = opt(True, "drop traces labelled drop (keep only kept ones when any are)", cli=False)
+    prompt_variant: str | None = opt(
+        None, "a published (non-run) set: render its Countdown questions in this prompt variant", cli=False
+    )
 
     def training_args(self) -> dict[str, Any]:
         if self.preset not in SFT_PRESETS:
@@ -69,6 +72,22 @@ def count_truncated(rows: list[dict], tokenizer, max_length: int) -> tuple[int, 
     return over, longest, total
 
 
+def sft_rows(cfg: SFTRunConfig) -> tuple[list[dict], dict[str, list[str]]]:
+    """The {prompt, completion} rows SFT trains on and the question keys (task -> keys) that later evals must keep
+    out beyond the data run's own questions: with `prompt_variant`, a published set's questions are re-rendered
+    in that prompt (an experiment arm on the R1-annotated set is trained in the prompt it is evaluated in)."""
+    from sftrain.data import load_sft_rows
+
+    rows = load_sft_rows(cfg.data, cfg.config, cfg.split, cfg.kept_only, cfg.formats)
+    if not cfg.prompt_variant or (Path(str(cfg.data)) / "manifest.json").is_file():
+        return rows, {}  # a run's traces are already in the run's prompt; its questions are excluded via the run
+    from sfdata.hub.published import render_in_prompt
+    from sftrain.heldout import keys_of
+
+    rows, questions = render_in_prompt(rows, cfg.prompt_variant)
+    return rows, {t: sorted(ks) for t, ks in keys_of(questions).items()}
+
+
 def build_sft_trainer(cfg: SFTRunConfig, log=print, precision: Precision | None = None):
     """The configured TRL SFTTrainer (not yet trained) and facts about the data it will see.
 
@@ -79,9 +98,8 @@ def build_sft_trainer(cfg: SFTRunConfig, log=print, precision: Precision | None 
     from trl import SFTConfig, SFTTrainer
 
     from sfdata.models import resolve_model
-    from sftrain.data import load_sft_rows
 
-    rows = load_sft_rows(cfg.data, cfg.config, cfg.split, cfg.kept_only, cfg.formats)
+    rows, question_keys = sft_rows(cfg)
     path = resolve_model(cfg.model)
     tok = AutoTokenizer.from_pretrained(path, clean_up_tokenization_spaces=False)
     if tok.pad_token is None:
@@ -100,6 +118,7 @@ def build_sft_trainer(cfg: SFTRunConfig, log=print, precision: Precision | None 
     facts = {
         "examples": len(rows),
         "tokens": total,
+        "question_keys": question_keys,
         "truncated": over,
         "longest_tokens": longest,
         "args": args,
@@ -135,7 +154,9 @@ def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
         "args": {k: v for k, v in args.items()},
         "precision": facts["precision"],
     }
-    write_json_atomic({**summary, "config": asdict(cfg)}, out / "sf_summary.json")
+    # question_keys: a published set's questions, kept out of later evals (sftrain.heldout.trained_keys)
+    record = {**summary, "config": asdict(cfg), "question_keys": facts["question_keys"]}
+    write_json_atomic(record, out / "sf_summary.json")
     return summary
 
 
