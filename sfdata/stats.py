@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -42,6 +43,15 @@ def wilson_sql(k: str = "k", n: str = "n_questions", z: float = Z95) -> tuple[st
     return f"greatest(0.0, ({center} - {half}) / {denom})", f"least(1.0, ({center} + {half}) / {denom})"
 
 
+@lru_cache(maxsize=4)  # n=1,000 questions x 10,000 resamples = 40 MB each
+def _resample_indices(n: int, resamples: int, seed: int) -> np.ndarray:
+    """The resampled question positions for (n, resamples, seed), fixed by the seed and
+    drawn once per report (an experiment table asks for dozens of differences over the same n)."""
+    idx = np.random.default_rng(seed).integers(0, n, size=(resamples, n), dtype=np.int32)
+    idx.setflags(write=False)
+    return idx
+
+
 def paired_bootstrap_diff(
     a: Sequence[float] | np.ndarray,
     b: Sequence[float] | np.ndarray,
@@ -59,9 +69,7 @@ def paired_bootstrap_diff(
     if x.size == 0:
         return float("nan"), float("nan"), float("nan")
     d = x - y
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, d.size, size=(resamples, d.size))
-    means = d[idx].mean(axis=1)
+    means = d[_resample_indices(d.size, resamples, seed)].mean(axis=1)
     tail = (1 - level) / 2
     lo, hi = np.quantile(means, [tail, 1 - tail])
     return float(d.mean()), float(lo), float(hi)
