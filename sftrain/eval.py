@@ -44,6 +44,7 @@ class EvalConfig(SamplingConfig):
     n_questions: int = opt(8, "questions per task x level", min=1)
     samples: int = opt(1, "samples per question", min=1)
     budget_forcing: int = opt(0, "extra rounds after </think> (0 = off; rows for 0 are always written)", min=0)
+    budget_cue: str = opt("Wait", "budget-forcing cue appended to every output ('Wait' as s1, or '<sample>')")
     engine: str = opt("auto", "generation engine", choices=ENGINE_KINDS)
     batch_size: int = opt(16, "engine batch size", min=1)
     chunk: int = opt(64, "eval rows per part file (the most a hard kill can lose)", min=1)
@@ -122,6 +123,7 @@ def _answer_rows(engine, cfg: EvalConfig, part: list[dict], comps: list, eid, ha
             cfg.budget_forcing,
             first_tokens=[c.completion_tokens for c in comps],
             seeds=[j["forced_seed"] for j in part],
+            cue=cfg.budget_cue,
         )
         variants[cfg.budget_forcing] = [(f.text, f.rounds, f.completion_tokens) for f in forced]
     return _eval_rows(variants, [j["item"] for j in part], [j["messages"] for j in part], eid, have, meta)
@@ -193,6 +195,8 @@ def evaluate_model(
 
     def eid(q, s, b):
         extra = (arm,) if arm else ()  # rows outside an experiment keep their ids
+        if b > 0 and cfg.budget_cue != "Wait":  # a forced row depends on its cue ("Wait" rows keep their ids)
+            extra += (cfg.budget_cue,)
         return stable_id("eval", label, stage, q.question_id, s, b, sp.key(), cfg.seed, setup, *extra)
 
     have = run.ids("eval")
@@ -222,9 +226,15 @@ def evaluate_model(
     return {"model": label, "stage": stage, "written": info["written"], "seconds": info["seconds"], "prompt": setup}
 
 
+SUMMARY_KEYS = ("prompt_setup", "arm", "model", "stage", "task", "level", "budget_rounds")
+
+
 def summary_frame(run: RunDir) -> pl.DataFrame:
-    """Accuracy and skill use per stage x task x level x budget rounds."""
+    """Accuracy and skill use per arm x model x stage x task x level x budget rounds (two RL arms that both
+    write stage "rl" stay two rows). `n_questions` counts questions (a question's score is the mean of its
+    samples), `ci_lo`/`ci_hi` are the accuracy's 95% Wilson interval, `n` counts outputs."""
     from sfdata.skills import detect
+    from sfdata.stats import wilson
 
     ev = run.read("eval")
     if ev.height == 0:
@@ -236,50 +246,82 @@ def summary_frame(run: RunDir) -> pl.DataFrame:
         pl.Series("verifies", [c.n_verdicts > 0 or c.cue_verify > 0 for c in sk]),
         pl.Series("retries", [c.n_retries > 0 for c in sk]),
     )
-    return (
-        ev.group_by("prompt_setup", "stage", "task", "level", "budget_rounds")
+    per_q = ev.group_by(*SUMMARY_KEYS, "question_id").agg(pl.col("is_correct").cast(pl.Float64).mean().alias("q"))
+    k = per_q.group_by(*SUMMARY_KEYS).agg(pl.len().alias("n_questions"), pl.col("q").sum().alias("k"))
+    out = (
+        ev.group_by(*SUMMARY_KEYS)
         .agg(
             pl.len().alias("n"),
-            pl.col("is_correct").mean().round(3).alias("accuracy"),
             pl.col("has_sample_tag").mean().round(3).alias("sample_tags"),
             pl.col("n_samples").mean().round(2).alias("samples_per_answer"),
             pl.col("verifies").mean().round(3).alias("verification_rate"),
             pl.col("retries").mean().round(3).alias("retry_rate"),
             pl.col("completion_tokens").mean().round(1).alias("tokens"),
         )
-        .sort("prompt_setup", "task", "level", "budget_rounds", "stage")
+        .join(k, on=list(SUMMARY_KEYS), nulls_equal=True)
+    )
+    ci = [wilson(a, b) for a, b in out.select("k", "n_questions").iter_rows()]
+    out = out.with_columns(
+        (pl.col("k") / pl.col("n_questions")).round(3).alias("accuracy"),
+        pl.Series("ci_lo", [round(lo, 3) for lo, _ in ci]),
+        pl.Series("ci_hi", [round(hi, 3) for _, hi in ci]),
+    ).drop("k")
+    first = [*SUMMARY_KEYS, "n", "n_questions", "accuracy", "ci_lo", "ci_hi"]
+    return out.select(*first, *[c for c in out.columns if c not in first]).sort(
+        "prompt_setup", "task", "level", "budget_rounds", "arm", "stage", "model", nulls_last=True
     )
 
 
-def before_after(run: RunDir) -> pl.DataFrame:
-    """One row per prompt x task:level with accuracy and skill use per model stage, readable at 80 columns.
+def model_labels(s: pl.DataFrame) -> dict[tuple[str, str, str], str]:
+    """Column label per (arm, stage, model): `arm/stage` in an experiment (`base` for the base arm), the stage
+    alone outside one, plus the
+    model when two models would otherwise share a label."""
+    keys = s.select("arm", "stage", "model").unique(maintain_order=True).rows()
+    short = {key: (f"{key[0]}/{key[1]}" if key[0] and key[0] != key[1] else key[1]) for key in keys}
+    taken = [short[key] for key in keys]
+    return {key: (lab if taken.count(lab) == 1 else f"{lab} {key[2]}") for key, lab in short.items()}
 
-    `prompt`: how every stage was asked (variant, demonstrations); `acc base`, `acc sft`: accuracy;
-    `acc sft+BF`: the last stage with budget forcing; `tags X`: share of answers using <sample> tags;
-    `verify sft`: share that verify.
+
+def before_after(run: RunDir) -> pl.DataFrame:
+    """One row per prompt x task:level with accuracy and skill use per arm/stage (each model its own column).
+
+    `prompt`: how every model was asked (variant, demonstrations); `n`: questions; `acc base`,
+    `acc skillfactory/rl`: accuracy, `ci ...`: its 95% Wilson interval; `acc X+BF`: with budget forcing (every
+    model that was forced); `tags X`: share of answers using <sample> tags; `verify X`: share that verify.
     """
     s = summary_frame(run)
     if s.height == 0:
         return s
     s = s.with_columns(pl.format("{}:{}", "task", "level").alias("task:level"), pl.col("prompt_setup").alias("prompt"))
-    stages = s["stage"].unique(maintain_order=True).to_list()
-    last = stages[-1]
+    labels = model_labels(s)
+    order = list(labels)
     plain = s.filter(pl.col("budget_rounds") == 0)
     on = ["prompt", "task:level"]
     out = plain.select(on).unique(maintain_order=True)
+    out = out.join(plain.group_by(on).agg(pl.col("n_questions").max().alias("n")), on=on, how="left")
 
-    def add(frame: pl.DataFrame, col: str, name: str) -> None:
+    def of(frame: pl.DataFrame, key: tuple[str, str, str]) -> pl.DataFrame:
+        return frame.filter((pl.col("arm") == key[0]) & (pl.col("stage") == key[1]) & (pl.col("model") == key[2]))
+
+    def add(frame: pl.DataFrame, col, name: str) -> None:
         nonlocal out
-        out = out.join(frame.select(*on, pl.col(col).alias(name)), on=on, how="left")
+        out = out.join(frame.select(*on, (pl.col(col) if isinstance(col, str) else col).alias(name)), on=on, how="left")
 
-    for st in stages:
-        add(plain.filter(pl.col("stage") == st), "accuracy", f"acc {st}")
-    forced = s.filter((pl.col("budget_rounds") > 0) & (pl.col("stage") == last))
-    if forced.height:
-        add(forced, "accuracy", f"acc {last}+BF")
-    for st in stages:
-        add(plain.filter(pl.col("stage") == st), "sample_tags", f"tags {st}")
-    add(plain.filter(pl.col("stage") == last), "verification_rate", f"verify {last}")
+    interval = pl.format("[{}, {}]", "ci_lo", "ci_hi")
+    for key in order:
+        add(of(plain, key), "accuracy", f"acc {labels[key]}")
+        add(of(plain, key), interval, f"ci {labels[key]}")
+    forced = s.filter(pl.col("budget_rounds") > 0)
+    for key in order:
+        mine = of(forced, key)
+        if mine.height:  # the largest number of rounds this model was forced for
+            add(
+                mine.filter(pl.col("budget_rounds") == mine["budget_rounds"].max()), "accuracy", f"acc {labels[key]}+BF"
+            )
+    for key in order:
+        add(of(plain, key), "sample_tags", f"tags {labels[key]}")
+    for key in order:
+        add(of(plain, key), "verification_rate", f"verify {labels[key]}")
     return out.sort(on)
 
 

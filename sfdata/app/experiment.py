@@ -133,6 +133,10 @@ def step_config(cfg: ExperimentConfig, step: StepConfig, model: str | None, out:
     else:
         data, formats = step.data, None
     raw = {**cfg.sft, **step.overrides, "data": data, "model": model, "output_dir": out, "config": step.config}
+    if step.data not in (RUN_TRACES, RUN_STAR):
+        # a published set (e.g. R1-annotated) is trained in the prompt every arm is evaluated in, and its
+        # questions are recorded so the held-out eval keeps them out (sftrain.sft.sft_rows)
+        raw["prompt_variant"] = cfg.eval_config().variant
     if formats is not None:
         raw["formats"] = formats
     return from_dict(SFTRunConfig, raw)

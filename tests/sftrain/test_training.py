@@ -194,14 +194,24 @@ class ScriptedEngine:
         pass
 
 
-def test_budget_forcing_continues_only_closed_thoughts():
+def test_budget_forcing_continues_every_output():
     from sftrain.budget import budget_force
 
-    eng = ScriptedEngine(["more work</sample>\n</think>\n<answer>9</answer>", "x</sample></think><answer>8</answer>"])
+    eng = ScriptedEngine(
+        [
+            "more work</sample>\n</think>\n<answer>9</answer>",
+            " then <answer>3</answer>",
+            "x</sample></think><answer>8</answer>",
+            " <answer>4</answer>",
+        ]
+    )
     prompts = [[{"role": "user", "content": "q1"}], [{"role": "user", "content": "q2"}]]
     first = ["<think>\n<sample>a</sample>\n</think>\n<answer>1</answer>", "no think at all <answer>2</answer>"]
-    out = budget_force(eng, prompts, first, SamplingParams(max_tokens=64), rounds=2, first_tokens=[5, 6])
-    assert out[1].rounds == 0 and out[1].text == first[1]
+    out = budget_force(
+        eng, prompts, first, SamplingParams(max_tokens=64), rounds=2, first_tokens=[5, 6], cue="<sample>"
+    )
+    assert out[1].rounds == 2 and out[1].text.startswith(first[1] + "\n<sample>\n then")  # no </think>: cue at end
+    assert out[1].text.endswith("<answer>4</answer>")
     assert out[0].rounds == 2 and out[0].text.count("<sample>") == 3 and out[0].text.endswith("<answer>8</answer>")
     assert out[0].completion_tokens == 5 + 4 + 4
     assert eng.seen[0].startswith("USER:q1\nASSISTANT:<think>\n<sample>a</sample>\n<sample>")

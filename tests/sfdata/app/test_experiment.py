@@ -79,8 +79,14 @@ def test_every_arm_end_to_end_and_resume(tmp_path):
         ("star", [1, 2]),
     ]
     table = pl.DataFrame(info["table"])
-    assert table.select("arm", "stage").rows()[0] == ("base", "base") and table.height == 6
-    assert {"multiplication:1", "countdown:4", "samples_per_answer", "retry_rate"} <= set(table.columns)
+    assert table.select("arm", "stage").rows()[0] == ("base", "base") and table.height == 6 * 4  # x task:level
+    assert table.select("arm", "stage").unique().height == 6
+    assert {"multiplication:1", "countdown:4"} <= set(table["task_level"])
+    assert {"accuracy", "n_questions", "ci_lo", "ci_hi", "vs base", "sft_examples", "samples_per_answer"} <= set(
+        table.columns
+    )
+    sft = {a: (e, t) for a, e, t in table.select("arm", "sft_examples", "sft_tokens").unique().rows()}
+    assert sft["base"] == sft["rl_only"] == (0, 0) and min(sft["skillfactory"] + sft["star"]) > 0
     assert table["samples_per_answer"].null_count() == 0  # skills were detected on the eval outputs
     report = run.path / "report"
     assert {"experiment_table.md", "experiment_table.png", "rl_skill_use.png"} <= {p.name for p in report.iterdir()}
