@@ -13,8 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from sfdata.engines import ENGINE_KINDS
-from sfdata.stagecfg import SamplingConfig, opt
+from sfdata.stagecfg import EngineConfig, SamplingConfig, opt
 from sfdata.store import RunDir, stable_id
 
 
@@ -31,8 +30,9 @@ def parse_task_specs(specs: list[str] | tuple[str, ...]) -> list[tuple[str, int 
 
 
 @dataclass
-class EvalConfig(SamplingConfig):
-    """`[eval]` section and `sf eval` flags; sampling options are the generate stage's (greedy by default)."""
+class EvalConfig(SamplingConfig, EngineConfig):
+    """`[eval]` section and `sf eval` flags; sampling and engine options (engine, batch_size, base_url,
+    engine_options) are the generate stage's; sampling is greedy by default."""
 
     temperature: float = opt(0.0, "sampling temperature (0 = greedy)")
     max_tokens: int = opt(256, "the whole answer's budget, budget-forcing rounds included")
@@ -45,8 +45,6 @@ class EvalConfig(SamplingConfig):
     n_questions: int = opt(8, "questions per task x level")
     samples: int = opt(1, "samples per question")
     budget_forcing: int = opt(0, "extra rounds after </think> (0 = off; rows for 0 are always written)")
-    engine: str = opt("auto", "generation engine", choices=ENGINE_KINDS)
-    batch_size: int = opt(16, "engine batch size")
     variant: str = opt("original", "prompt variant (the same for every model you compare)")
     fewshot: int | None = opt(None, "demonstrations per question (default: as the run's [generate])")
     exclude_from: tuple[str, ...] = opt((), "run dirs whose questions were training data (kept out of eval)")
@@ -118,7 +116,7 @@ def _generate_variants(cfg: EvalConfig, model: str | None, msgs: list, seeds: li
     from sftrain.sampling import generate_with_seeds
 
     sp = cfg.sampling()
-    engine = get_engine(cfg.engine, model, batch_size=cfg.batch_size)
+    engine = get_engine(cfg.engine, model, batch_size=cfg.batch_size, **cfg.options())
     try:
         comps = generate_with_seeds(engine, msgs, SamplingParams(**{**sp.__dict__, "n": 1}), seeds)
         first = [c[0] for c in comps]
