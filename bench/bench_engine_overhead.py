@@ -128,13 +128,14 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--engines", nargs="+", default=["transformers", "vllm"])
+    ap.add_argument("--eager", action="store_true", help="vLLM without torch.compile (minutes less start-up on CPU)")
     args = ap.parse_args()
     n, mt, rep = (8, 32, 2) if args.quick else (args.prompts, args.max_tokens, args.repeat)
     for kind in args.engines:
         if kind == "vllm" and importlib.util.find_spec("vllm") is None:
             print("engine_overhead_vllm: skipped (vLLM not installed; make bench-engines runs it)")
             continue
-        opts = {"max_model_len": 1024} if kind == "vllm" else {}
+        opts = {"max_model_len": 1024, **({"enforce_eager": True} if args.eager else {})} if kind == "vllm" else {}
         measure(kind, n, mt, rep, opts)
 
 

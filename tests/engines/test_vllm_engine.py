@@ -16,7 +16,7 @@ SEEDS = [101, 102, 103, 104, 105, 106]
 def engine(vllm_mod):
     from sfdata.engines import get_engine
 
-    eng = get_engine("vllm", None, max_model_len=1024)  # no memory option: the CPU default (a share of RAM)
+    eng = get_engine("vllm", None, max_model_len=1024, enforce_eager=True)  # memory: the CPU default (RAM share)
     yield eng
     eng.close()
 
