@@ -3,7 +3,6 @@ documented overrides, the custom reward function loaded by verl, and rows scored
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shlex
 from pathlib import Path
@@ -82,7 +81,7 @@ def _score(config, tokenizer, rows: list[tuple[dict, str, float]]) -> list[float
                 "extra_info": np.array([dict(row["extra_info"])], dtype=object),
             },
         )
-        result = asyncio.run(manager.run_single(data))
+        result = manager.loop.run_until_complete(manager.run_single(data))  # the loop verl bound it to
         scores.append(float(result["reward_score"]))
     return scores
 
