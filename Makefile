@@ -73,4 +73,4 @@ test-engines: $(ESTAMP)
 	OMP_WAIT_POLICY=PASSIVE $(EBIN)/python -m pytest -q -p no:cacheprovider -m engines tests/engines
 
 bench-engines: $(ESTAMP)
-	$(EBIN)/python bench/bench_engine_overhead.py
+	$(EBIN)/python bench/bench_engine_overhead.py --eager
