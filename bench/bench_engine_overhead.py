@@ -124,9 +124,9 @@ def measure(kind: str, n_prompts: int, max_tokens: int, repeat: int, options: di
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--prompts", type=int, default=32)
-    ap.add_argument("--max-tokens", type=int, default=64)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--prompts", type=int, default=16)
+    ap.add_argument("--max-tokens", type=int, default=32)
+    ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--engines", nargs="+", default=["transformers", "vllm"])
     ap.add_argument("--eager", action="store_true", help="vLLM without torch.compile (minutes less start-up on CPU)")
     args = ap.parse_args()
