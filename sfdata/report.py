@@ -78,7 +78,7 @@ def plots(run: RunDir) -> list[Path]:
         written.append(_save(plt, fig, out_dir / "accuracy_by_attempts.png"))
     ev = _safe(run, "eval_accuracy")
     if ev.height:
-        ev = ev.filter(pl.col("accuracy").is_not_null())
+        ev = ev.filter(pl.col("acc").is_not_null())
     if ev.height:
         fig, ax = plt.subplots(figsize=(7, 4))
         keys = ["arm", "model", "stage", "task", "budget_rounds"]

@@ -12,8 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from sfdata.engines import ENGINE_KINDS
-from sfdata.stagecfg import SamplingConfig, opt
+from sfdata.stagecfg import EngineConfig, SamplingConfig, opt
 from sfdata.store import RunDir, stable_id
 
 
@@ -30,8 +29,9 @@ def parse_task_specs(specs: list[str] | tuple[str, ...]) -> list[tuple[str, int 
 
 
 @dataclass
-class EvalConfig(SamplingConfig):
-    """`[eval]` section and `sf eval` flags; sampling options are the generate stage's (greedy by default)."""
+class EvalConfig(SamplingConfig, EngineConfig):
+    """`[eval]` section and `sf eval` flags; sampling and engine options (engine, batch_size, base_url,
+    engine_options) are the generate stage's; sampling is greedy by default."""
 
     temperature: float = opt(0.0, "sampling temperature (0 = greedy)", min=0)
     max_tokens: int = opt(256, "the whole answer's budget, budget-forcing rounds included", min=1)
@@ -45,8 +45,6 @@ class EvalConfig(SamplingConfig):
     samples: int = opt(1, "samples per question", min=1)
     budget_forcing: int = opt(0, "extra rounds after </think> (0 = off; rows for 0 are always written)", min=0)
     budget_cue: str = opt("Wait", "budget-forcing cue appended to every output ('Wait' as s1, or '<sample>')")
-    engine: str = opt("auto", "generation engine", choices=ENGINE_KINDS)
-    batch_size: int = opt(16, "engine batch size", min=1)
     chunk: int = opt(64, "eval rows per part file (the most a hard kill can lose)", min=1)
     variant: str = opt("original", "prompt variant (the same for every model you compare)")
     fewshot: int | None = opt(None, "demonstrations per question (default: as the run's [generate])", min=0)
@@ -212,7 +210,7 @@ def evaluate_model(
         jobs.append({"messages": msgs, "seed": seed, "forced_seed": forced_seed, "item": (t, q, s)})
     meta = {"arm": arm, "model": label, "stage": stage, "prompt_setup": setup}
     # the job loop of generate and reflect: one atomic part per chunk, so a kill loses at most one chunk
-    with engine_for(None, cfg.engine, model, cfg.batch_size) as engine:
+    with engine_for(None, cfg.engine, model, cfg.batch_size, cfg.options()) as engine:
         info = run_jobs(
             run,
             "eval",

@@ -57,12 +57,9 @@ def grpo_config(cfg: RLRunConfig, precision: Precision, use_vllm: bool = False, 
     """The TRL GRPOConfig of a run: preset shape, precision decision, logging defaults."""
     from trl import GRPOConfig
 
-    return GRPOConfig(
-        **run_args(cfg.output_dir, cfg.seed, precision),
-        use_vllm=use_vllm,
-        **({"vllm_mode": "colocate"} if use_vllm else {}),
-        **cfg.training_args(world_size),
-    )
+    vllm = {"use_vllm": use_vllm, **({"vllm_mode": "colocate"} if use_vllm else {})}
+    # overrides (`--set use_vllm=true vllm_gpu_memory_utilization=0.1`) win over the automatic choice
+    return GRPOConfig(**{**run_args(cfg.output_dir, cfg.seed, precision), **vllm, **cfg.training_args(world_size)})
 
 
 def rl_questions(cfg: RLRunConfig, log=print) -> tuple[list, int]:
@@ -141,7 +138,7 @@ def run_rl(cfg: RLRunConfig, log=print, precision: Precision | None = None, skil
 
         apply_torch_threads()  # the usable CPUs, as decided before torch was imported
     model = AutoModelForCausalLM.from_pretrained(path, dtype=prec.torch_dtype)
-    use_vllm = vllm_available()
+    use_vllm = bool(cfg.overrides.get("use_vllm", vllm_available()))  # `--set use_vllm=true` on vLLM's CPU build
     out = Path(cfg.output_dir)
     grpo_args = grpo_config(cfg, prec, use_vllm, int(os.environ.get("WORLD_SIZE", "1")))
     rewards = (

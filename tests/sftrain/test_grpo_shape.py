@@ -103,3 +103,12 @@ def test_rl_questions_are_held_out_from_the_start_models_training_run(tmp_path):
     assert not {task.question_key(q) for q in qs} & train_keys
     plain = task.generate(10, 5, level=1)  # what the old code trained on
     assert {task.question_key(q) for q in plain} & train_keys
+
+
+def test_set_use_vllm_overrides_the_automatic_choice(tmp_path):
+    """`sf rl --set use_vllm=...` decides (was a duplicate-keyword TypeError); vllm_mode follows."""
+    from sftrain.precision import choose_precision
+    from sftrain.rl import RLRunConfig, grpo_config
+
+    cfg = RLRunConfig(preset="cpu", output_dir=str(tmp_path), overrides={"use_vllm": False})
+    assert grpo_config(cfg, choose_precision("cpu"), use_vllm=True).use_vllm is False
