@@ -7,6 +7,7 @@ queryable with `sf query eval_accuracy` / `skill_by_source`.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -164,6 +165,8 @@ def _eval_rows(variants: dict, todo: list, msgs: list, eid, have: set, meta: dic
                     "sample_idx": s,
                     "budget_rounds": b,
                     "prompt_setup": meta["prompt_setup"],
+                    "answer": q.answer,  # the question travels with the row: held out, it is in no questions table
+                    "data": json.dumps(q.data, sort_keys=True),
                     "prompt": m[-1]["content"],
                     "response": text,
                     "extracted_answer": ans,
@@ -225,31 +228,38 @@ def evaluate_model(
     return {"model": label, "stage": stage, "written": len(rows), "seconds": secs, "prompt": setup}
 
 
+SUMMARY_METRICS = (
+    "sample_tag_rate",
+    "samples_per_answer",
+    "tagged_verdict_rate",
+    "keyword_cue_rate",
+    "retry_rate",
+    "verdict_f1_correct",
+    "verdict_f1_incorrect",
+)
+
+
 def summary_frame(run: RunDir) -> pl.DataFrame:
-    """Accuracy and skill use per stage x task x level x budget rounds."""
-    from sfdata.skills import detect
+    """Accuracy and skill use per stage x task x level x budget rounds; the skill columns are
+    `sfdata.skill_metrics` definitions over the rows' skills (verdicts checked against each row's own question)."""
+    from sfdata import skill_metrics
+    from sfdata.skills import eval_questions, skills_frame
 
     ev = run.read("eval")
     if ev.height == 0:
         return pl.DataFrame()
-    sk = [detect(t) for t in ev["response"].to_list()]
-    ev = ev.with_columns(
-        pl.Series("has_sample_tag", [c.n_samples > 0 for c in sk]),
-        pl.Series("n_samples", [c.n_samples for c in sk]),
-        pl.Series("verifies", [c.n_verdicts > 0 or c.cue_verify > 0 for c in sk]),
-        pl.Series("retries", [c.n_retries > 0 for c in sk]),
-    )
+    sk = skills_frame(list(ev.select("eval_id", "response", "question_id").iter_rows()), "eval", eval_questions(ev))
+    ev = ev.join(sk.drop("source").rename({"id": "eval_id"}), on="eval_id", how="left", maintain_order="left")
+    metrics = [skill_metrics.get(n).expr().round(3) for n in SUMMARY_METRICS]
     return (
         ev.group_by("prompt_setup", "stage", "task", "level", "budget_rounds")
         .agg(
             pl.len().alias("n"),
             pl.col("is_correct").mean().round(3).alias("accuracy"),
-            pl.col("has_sample_tag").mean().round(3).alias("sample_tags"),
-            pl.col("n_samples").mean().round(2).alias("samples_per_answer"),
-            pl.col("verifies").mean().round(3).alias("verification_rate"),
-            pl.col("retries").mean().round(3).alias("retry_rate"),
+            *metrics,
             pl.col("completion_tokens").mean().round(1).alias("tokens"),
         )
+        .rename({"sample_tag_rate": "sample_tags"})
         .sort("prompt_setup", "task", "level", "budget_rounds", "stage")
     )
 
@@ -259,7 +269,7 @@ def before_after(run: RunDir) -> pl.DataFrame:
 
     `prompt`: how every stage was asked (variant, demonstrations); `acc base`, `acc sft`: accuracy;
     `acc sft+BF`: the last stage with budget forcing; `tags X`: share of answers using <sample> tags;
-    `verify sft`: share that verify.
+    `verdicts sft`: share with a tagged verdict (untagged cues are the summary's keyword_cue_rate).
     """
     s = summary_frame(run)
     if s.height == 0:
@@ -282,7 +292,7 @@ def before_after(run: RunDir) -> pl.DataFrame:
         add(forced, "accuracy", f"acc {last}+BF")
     for st in stages:
         add(plain.filter(pl.col("stage") == st), "sample_tags", f"tags {st}")
-    add(plain.filter(pl.col("stage") == last), "verification_rate", f"verify {last}")
+    add(plain.filter(pl.col("stage") == last), "tagged_verdict_rate", f"verdicts {last}")
     return out.sort(on)
 
 

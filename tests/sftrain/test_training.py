@@ -194,7 +194,9 @@ def test_eval_writes_accuracy_and_skill_use_with_budget_forcing(tmp_path):
     assert ev.height == 3 * 2 * 2  # 3 task-levels x 2 questions x (plain, forced)
     assert set(ev["budget_rounds"]) == {0, 1} and set(ev["level"]) == {1, 3, 4}
     s = summary_frame(run)
-    assert {"accuracy", "sample_tags", "verification_rate", "retry_rate"} <= set(s.columns) and s["n"].sum() == 12
+    assert {"accuracy", "sample_tags", "tagged_verdict_rate", "keyword_cue_rate", "retry_rate"} <= set(s.columns) and s[
+        "n"
+    ].sum() == 12
     assert info["summary"]
     again = eval_stage(run, cfg)  # resumable: nothing new
     assert again["models"][0]["written"] == 0

@@ -33,6 +33,9 @@ def _rows(arm, stage, task, level, oks, text, t):
             "sample_idx": 0,
             "budget_rounds": 0,
             "prompt_setup": "original, 1-shot",
+            "grader": "",
+            "answer": None,
+            "data": None,
             "prompt": "p",
             "response": text,
             "extracted_answer": "12",
@@ -83,7 +86,7 @@ def test_table_rows_are_arms_by_stage_with_accuracy_columns_and_skill_use(run):
     assert t["multiplication:2"].to_list() == [0.5, 0.5, 0.0, 1.0]
     assert t["answers"].to_list() == [4, 4, 4, 4]
     assert t["samples_per_answer"].to_list() == [0.0, 0.0, 2.0, 2.0]
-    assert t["retry_rate"].to_list() == [0.0, 0.0, 1.0, 1.0] and t["verification_rate"].to_list()[2:] == [1.0, 1.0]
+    assert t["retry_rate"].to_list() == [0.0, 0.0, 1.0, 1.0] and t["tagged_verdict_rate"].to_list()[2:] == [1.0, 1.0]
     assert t["backtrack_rate"].to_list() == [0.0] * 4
 
 
@@ -108,7 +111,9 @@ def test_report_writes_csv_markdown_and_png(run):
     assert pl.read_csv(out / "experiment_table.csv").height == 4 and info["rl_steps"] == 2
     md = (out / "experiment_table.md").read_text()
     assert md.splitlines()[0].startswith("| arm | stage | prompt | countdown:3 | multiplication:2 |")
-    assert "| skillfactory | rl | original, 1-shot | 1 | 1 | 4 | 2 | 1 | 1 | 0 |" in md
+    assert (
+        "| skillfactory | rl | original, 1-shot | 1 | 1 | 4 | 2 | 1 | 0 | 1 | 0 | - | - |" in md
+    )  # no question data: F1 -
     for png in ("experiment_table.png", "rl_skill_use.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert pl.read_csv(out / "rl_skill_use.csv")["samples_per_answer"].to_list() == [1.0, 1.0]

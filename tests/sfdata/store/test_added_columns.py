@@ -13,7 +13,8 @@ from sfdata.store.schemas import EVAL
 
 
 def _eval_rows(n: int, arm: str | None) -> pl.DataFrame:
-    cols = {c: t for c, t in EVAL.items() if arm is not None or c not in ("arm", "prompt_setup")}
+    later = ("arm", "prompt_setup", "grader", "answer", "data")
+    cols = {c: t for c, t in EVAL.items() if arm is not None or c not in later}
     row = {
         "eval_id": None,
         "arm": arm,
@@ -25,6 +26,9 @@ def _eval_rows(n: int, arm: str | None) -> pl.DataFrame:
         "sample_idx": 0,
         "budget_rounds": 0,
         "prompt_setup": "original, 1-shot",
+        "grader": "multiplication/1",
+        "answer": "1",
+        "data": "{}",
         "prompt": "p",
         "response": "r",
         "extracted_answer": "1",
