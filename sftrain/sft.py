@@ -49,6 +49,17 @@ class SFTRunConfig(SFTStageConfig):
     config: str | None = opt("sft_train", "dataset config (Hub / local folder)")
     split: str = opt("train", "dataset split")
     kept_only: bool = opt(True, "drop traces labelled drop (keep only kept ones when any are)", cli=False)
+    prompt: str | None = opt(
+        None,
+        "run dirs: ask every trace's question as 'VARIANT, K-shot', as RL and eval ask it (default: the trace's own "
+        "user turn)",
+    )
+
+    def __post_init__(self) -> None:
+        if self.prompt is not None:
+            from sfdata.prompts import PromptSetup
+
+            self.prompt = PromptSetup.parse(self.prompt).label
 
     def training_args(self) -> dict[str, Any]:
         if self.preset not in SFT_PRESETS:
@@ -80,7 +91,7 @@ def build_sft_trainer(cfg: SFTRunConfig, log=print, precision: Precision | None 
     from sfdata.models import resolve_model
     from sftrain.data import load_sft_rows
 
-    rows = load_sft_rows(cfg.data, cfg.config, cfg.split, cfg.kept_only, cfg.formats)
+    rows = load_sft_rows(cfg.data, cfg.config, cfg.split, cfg.kept_only, cfg.formats, prompt=cfg.prompt)
     path = resolve_model(cfg.model)
     tok = AutoTokenizer.from_pretrained(path, clean_up_tokenization_spaces=False)
     if tok.pad_token is None:
@@ -125,6 +136,7 @@ def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - t0, 1),
         "args": {k: v for k, v in args.items()},
         "precision": facts["precision"],
+        "prompt": cfg.prompt or "as in the data",
     }
     write_json_atomic({**summary, "config": asdict(cfg)}, out / "sf_summary.json")
     return summary

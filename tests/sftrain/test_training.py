@@ -141,7 +141,7 @@ def test_rewards_use_the_safe_graders():
     r = correctness_reward(comps, task=["countdown"] * 6, data=[data] * 6, answer=["22"] * 6)
     assert r == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
     assert format_reward(comps) == [0.1, 0.1, 0.1, 0.1, 0.0, 0.1]
-    assert format_reward(["<answer>1</answer><answer>2</answer>"]) == [0.0]  # "exactly one", as documented
+    assert format_reward(["<answer>1</answer><answer>2</answer>"]) == [0.1]  # ends in one well-formed final answer
 
 
 @dataclass
