@@ -123,7 +123,7 @@ def _count_events(c: SkillCounts, events: list[tuple[str, str | None]], question
     if question is not None and task is not None:
         c.n_verdict_right = c.n_verdict_tp = c.n_verdict_fp = c.n_verdict_tn = c.n_verdict_fn = 0
     last_answer: str | None = None
-    last_verdict: str | None = None
+    last_verdict: str | None = ""  # "" = no sample yet: a verdict before any sample checks nothing
     verified: set[str] = set()  # answers of samples verified Correct
     saw_incorrect_since = False
     prev_correct_answer: str | None = None

@@ -102,3 +102,18 @@ def test_the_projects_glue_phrases_are_not_the_models_cues():
     assert detect("Let me double-check by working through it again.").cue_verify == 0
     own = detect("This seems correct. Let me double-check by working through it again. Wait, let me verify 2 + 2.")
     assert own.cue_verify == 1 and own.cue_wait == 1
+
+
+def test_a_verdict_is_checked_against_the_sample_it_follows_only():
+    from sfdata.tasks import Question, get_task
+
+    q = Question("multiplication", "3 * 4", "12", 1, {"a": 3, "b": 4})
+    text = (
+        "<reflect><verdict>Correct</verdict></reflect>"  # before any sample: nothing to check
+        "<sample><answer>12</answer></sample><reflect><verdict>Correct</verdict></reflect>"  # TP
+        "<reflect><verdict>Incorrect</verdict></reflect>"  # a second verdict on the same sample: not checked
+        "<sample>no answer</sample><reflect><verdict>Correct</verdict></reflect>"  # a sample without answer: FP
+    )
+    c = detect(text, q, get_task("multiplication"))
+    assert (c.n_verdicts, c.n_verdict_tp, c.n_verdict_fp, c.n_verdict_tn, c.n_verdict_fn) == (4, 1, 1, 0, 0)
+    assert c.n_verdict_right == 1 and detect(text).n_verdict_tp is None

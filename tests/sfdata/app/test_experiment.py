@@ -23,7 +23,8 @@ def shrunk(config: dict, model: str) -> dict:
     """The mini config with tiny sizes: 1-2 steps per training step, one question per eval level."""
     exp = config["experiment"]
     exp["model"] = model
-    small = {"per_device_train_batch_size": 2, "max_length": 256, "learning_rate": 1e-3}
+    # 512: the config's one-shot prompt (a Countdown demonstration, then the question) is ~320 tokens before the trace
+    small = {"per_device_train_batch_size": 2, "max_length": 512, "learning_rate": 1e-3}
     exp["sft"]["overrides"] = {**small, "max_steps": 1}
     exp["rl"]["n_questions"] = 2
     exp["rl"]["overrides"] = {"max_steps": 2, "max_completion_length": 8, "num_generations": 2}
