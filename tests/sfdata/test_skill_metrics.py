@@ -117,3 +117,21 @@ def test_a_verdict_is_checked_against_the_sample_it_follows_only():
     c = detect(text, q, get_task("multiplication"))
     assert (c.n_verdicts, c.n_verdict_tp, c.n_verdict_fp, c.n_verdict_tn, c.n_verdict_fn) == (4, 1, 1, 0, 0)
     assert c.n_verdict_right == 1 and detect(text).n_verdict_tp is None
+
+
+def test_rl_log_parts_written_before_the_new_metrics_stay_readable(tmp_path):
+    from sfdata.queries import run_query
+    from sfdata.store import RunDir
+    from sfdata.store.parquet import new_part_name, write_parquet_atomic
+    from sfdata.store.run import now_utc
+
+    run = RunDir(tmp_path / "r").init({})
+    old = {c: 0.5 for c in ("reward_mean", "reward_std", "accuracy", "completion_tokens", "loss", "learning_rate")}
+    old |= {c: 0.25 for c in ("samples_per_answer", "verification_rate", "retry_rate", "backtrack_rate")}
+    old |= {"confirm_rate": 0.0, "cue_rate": 0.75, "malformed_rate": 0.0}
+    row = {"log_id": "l1", "arm": "rl_only", "step": 1, "completions": 4, **old, "created_at": now_utc()}
+    write_parquet_atomic(pl.DataFrame([row]), run.table_path("rl_log") / new_part_name())
+    got = run.read("rl_log").row(0, named=True)
+    assert got["retry_rate"] == 0.25 and got["tagged_verdict_rate"] is None and "verification_rate" not in got
+    q = run_query(run, "rl_skill_use", {"arm": None}).row(0, named=True)
+    assert q["samples_per_answer"] == 0.25 and q["verdict_f1_correct"] is None
