@@ -7,6 +7,7 @@ queryable with `sf query eval_accuracy` / `skill_by_source`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,6 +153,8 @@ def _eval_rows(variants: dict, todo: list, msgs: list, eid, have: set, meta: dic
                     "sample_idx": s,
                     "budget_rounds": b,
                     "prompt_setup": meta["prompt_setup"],
+                    "answer": q.answer,  # the question travels with the row: held out, it is in no questions table
+                    "data": json.dumps(q.data, sort_keys=True),
                     "prompt": m[-1]["content"],
                     "response": text,
                     "extracted_answer": ans,
@@ -227,35 +230,38 @@ def evaluate_model(
 SUMMARY_KEYS = ("prompt_setup", "arm", "model", "stage", "task", "level", "budget_rounds")
 
 
+SUMMARY_METRICS = (
+    "sample_tag_rate",
+    "samples_per_answer",
+    "tagged_verdict_rate",
+    "keyword_cue_rate",
+    "retry_rate",
+    "verdict_f1_correct",
+    "verdict_f1_incorrect",
+)
+
+
 def summary_frame(run: RunDir) -> pl.DataFrame:
     """Accuracy and skill use per arm x model x stage x task x level x budget rounds (two RL arms that both
     write stage "rl" stay two rows). `n_questions` counts questions (a question's score is the mean of its
-    samples), `ci_lo`/`ci_hi` are the accuracy's 95% Wilson interval, `n` counts outputs."""
-    from sfdata.skills import detect
+    samples), `ci_lo`/`ci_hi` are the accuracy's 95% Wilson interval, `n` counts outputs. The skill columns are
+    `sfdata.skill_metrics` definitions over the rows' skills (verdicts checked against each row's own question)."""
+    from sfdata import skill_metrics
+    from sfdata.skills import eval_questions, skills_frame
     from sfdata.stats import wilson
 
     ev = run.read("eval")
     if ev.height == 0:
         return pl.DataFrame()
-    sk = [detect(t) for t in ev["response"].to_list()]
-    ev = ev.with_columns(
-        pl.Series("has_sample_tag", [c.n_samples > 0 for c in sk]),
-        pl.Series("n_samples", [c.n_samples for c in sk]),
-        pl.Series("verifies", [c.n_verdicts > 0 or c.cue_verify > 0 for c in sk]),
-        pl.Series("retries", [c.n_retries > 0 for c in sk]),
-    )
+    sk = skills_frame(list(ev.select("eval_id", "response", "question_id").iter_rows()), "eval", eval_questions(ev))
+    ev = ev.join(sk.drop("source").rename({"id": "eval_id"}), on="eval_id", how="left", maintain_order="left")
+    metrics = [skill_metrics.get(n).expr().round(3) for n in SUMMARY_METRICS]
     per_q = ev.group_by(*SUMMARY_KEYS, "question_id").agg(pl.col("is_correct").cast(pl.Float64).mean().alias("q"))
     k = per_q.group_by(*SUMMARY_KEYS).agg(pl.len().alias("n_questions"), pl.col("q").sum().alias("k"))
     out = (
         ev.group_by(*SUMMARY_KEYS)
-        .agg(
-            pl.len().alias("n"),
-            pl.col("has_sample_tag").mean().round(3).alias("sample_tags"),
-            pl.col("n_samples").mean().round(2).alias("samples_per_answer"),
-            pl.col("verifies").mean().round(3).alias("verification_rate"),
-            pl.col("retries").mean().round(3).alias("retry_rate"),
-            pl.col("completion_tokens").mean().round(1).alias("tokens"),
-        )
+        .agg(pl.len().alias("n"), *metrics, pl.col("completion_tokens").mean().round(1).alias("tokens"))
+        .rename({"sample_tag_rate": "sample_tags"})
         .join(k, on=list(SUMMARY_KEYS), nulls_equal=True)
     )
     ci = [wilson(a, b) for a, b in out.select("k", "n_questions").iter_rows()]
@@ -285,7 +291,8 @@ def before_after(run: RunDir) -> pl.DataFrame:
 
     `prompt`: how every model was asked (variant, demonstrations); `n`: questions; `acc base`,
     `acc skillfactory/rl`: accuracy, `ci ...`: its 95% Wilson interval; `acc X+BF`: with budget forcing (every
-    model that was forced); `tags X`: share of answers using <sample> tags; `verify X`: share that verify.
+    model that was forced); `tags X`: share of answers using <sample> tags; `verdicts X`: share with a tagged verdict
+    (untagged cues are the summary's keyword_cue_rate).
     """
     s = summary_frame(run)
     if s.height == 0:
@@ -319,7 +326,7 @@ def before_after(run: RunDir) -> pl.DataFrame:
     for key in order:
         add(of(plain, key), "sample_tags", f"tags {labels[key]}")
     for key in order:
-        add(of(plain, key), "verification_rate", f"verify {labels[key]}")
+        add(of(plain, key), "tagged_verdict_rate", f"verdicts {labels[key]}")
     return out.sort(on)
 
 

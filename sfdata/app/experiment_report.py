@@ -19,7 +19,8 @@ import polars as pl
 
 from sfdata.store import RunDir
 
-SKILL_COLUMNS = ("samples_per_answer", "verification_rate", "retry_rate", "backtrack_rate")
+# plotted per GRPO step; columns of both experiment_table and rl_skill_use (sfdata.skill_metrics definitions)
+SKILL_COLUMNS = ("samples_per_answer", "tagged_verdict_rate", "keyword_cue_rate", "retry_rate", "backtrack_rate")
 REFERENCE_ARMS = ("base", "rl_only")  # every arm is compared with these (paired, on the same questions)
 ROW_KEYS = ("arm", "stage", "model", "prompt", "task_level")
 

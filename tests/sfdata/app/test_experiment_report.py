@@ -36,6 +36,8 @@ def _rows(arm, stage, task, level, oks, text, t):
             "budget_rounds": 0,
             "prompt_setup": "original, 1-shot",
             "grader": "",
+            "answer": None,
+            "data": None,
             "prompt": "p",
             "response": text,
             "extracted_answer": "12",
@@ -94,7 +96,7 @@ def test_table_rows_are_arms_by_stage_by_task_level_with_n_interval_and_skill_us
     lo, hi = wilson(1, 2)
     assert (t["ci_lo"][2], t["ci_hi"][2]) == (round(lo, 4), round(hi, 4))
     assert t["samples_per_answer"].to_list() == [0.0] * 4 + [2.0] * 4
-    assert t["retry_rate"].to_list() == [0.0] * 4 + [1.0] * 4 and t["verification_rate"].to_list()[4:] == [1.0] * 4
+    assert t["retry_rate"].to_list() == [0.0] * 4 + [1.0] * 4 and t["tagged_verdict_rate"].to_list()[4:] == [1.0] * 4
     assert t["backtrack_rate"].to_list() == [0.0] * 8
 
 
