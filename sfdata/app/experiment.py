@@ -171,7 +171,7 @@ def arm_step_stage(run: RunDir, arm: str, step: StepConfig, step_cfg, log=print)
         from sftrain.sft import run_sft
 
         summary = run_sft(step_cfg, log=log)
-    return {k: v for k, v in summary.items() if k in ("steps", "seconds", "examples", "rewards")}
+    return {k: v for k, v in summary.items() if k in ("steps", "seconds", "examples", "tokens", "rewards")}
 
 
 def run_step(run: RunDir, arm: str, step: StepConfig, step_cfg, log=print) -> dict[str, Any]:

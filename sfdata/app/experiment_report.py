@@ -32,20 +32,15 @@ def experiment_table(run: RunDir) -> pl.DataFrame:
 
 
 def sft_sizes(run: RunDir) -> pl.DataFrame:
-    """SFT examples and tokens (chat-templated) each arm trained on, summed over its SFT steps (0 for none)."""
-    import json
+    """SFT examples and tokens (chat-templated) each arm trained on, summed over its SFT steps (0 for none).
 
-    from sfdata.app.experiment import MARKER
-
+    Read from the manifest: each arm step is a stage run `ARM/STEP` whose done entry holds the step's info."""
     rows: dict[str, list[int]] = {}
-    for marker in sorted((run.path / "models").glob(f"*/*/{MARKER}")):
-        try:
-            info = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+    for key, entry in sorted(run.manifest().get("stages", {}).items()):
+        if "/" not in key or not isinstance(entry, dict) or entry.get("status") != "done":
             continue
-        summary = info.get("summary") or {}
-        arm = str(info.get("arm") or marker.parent.parent.name)
-        got = rows.setdefault(arm, [0, 0])
+        summary = entry.get("info") or {}
+        got = rows.setdefault(key.split("/", 1)[0], [0, 0])
         if "examples" in summary:  # an SFT step (GRPO summaries have no examples)
             got[0] += int(summary["examples"])
             got[1] += int(summary.get("tokens") or 0)
