@@ -23,10 +23,10 @@ import os
 import shutil
 import sys
 import uuid
-from typing import Any
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sfdata.store.tempfiles import aside_name, new_temp_dir
 
