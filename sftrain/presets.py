@@ -104,7 +104,9 @@ PAPER_EVAL: dict[str, Cited] = {
     "temperature": Cited(0.0, "greedy decoding, so one sample per question is a stable score (our choice)"),
 }
 
-PAPER_RL_QUESTIONS = Cited(1000, "held-out Countdown questions; best estimate, not published in the paper (arXiv 2512.04072)")
+PAPER_RL_QUESTIONS = Cited(
+    1000, "held-out Countdown questions; best estimate, not published in the paper (arXiv 2512.04072)"
+)
 
 
 def values(table: dict[str, Cited]) -> dict[str, Any]:
