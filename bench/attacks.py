@@ -2,7 +2,8 @@
 
 Not a speed bench (run_all.py skips it): each attack is run for real and counted as handled when
 it ends in a clear refusal or a correct result, never in lost/duplicated rows, a leak or a crash.
-Last line: one JSON object. About two minutes on 2 cores: `PYTHONPATH=. python bench/attacks.py`.
+Last line: one JSON object. About two minutes on 2 cores: `python bench/attacks.py`
+(imports the installed package; child processes run from the repository root).
 """
 
 from __future__ import annotations
@@ -19,16 +20,14 @@ from pathlib import Path
 
 import polars as pl
 
+from sfdata.engines.base import Completion
+from sfdata.serve import ServeLimits, serve_in_thread
+from sfdata.store import RunDir
+from sfdata.synth import make_run
+from sfdata.tasks import make_questions
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sfdata.engines.base import Completion  # noqa: E402
-from sfdata.serve import ServeLimits, serve_in_thread  # noqa: E402
-from sfdata.store import RunDir  # noqa: E402
-from sfdata.synth import make_run  # noqa: E402
-from sfdata.tasks import make_questions  # noqa: E402
-
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+ENV = dict(os.environ)  # children run from ROOT (`-m` / `-c` put it first on sys.path)
 tally: dict[str, list[int]] = {}  # group -> [tried, handled]
 lost = {"rows_lost": 0, "duplicates": 0, "leaks": 0, "crashes": 0, "hangs": 0}
 

@@ -20,9 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from _common import report  # noqa: E402
+from _common import report
 
 RUNTIME_VARS = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 NEIGHBOUR = "import torch\na = torch.randn(384, 384)\nwhile True:\n    for _ in range(50):\n        b = a @ a\n"
@@ -31,7 +29,6 @@ NEIGHBOUR = "import torch\na = torch.randn(384, 384)\nwhile True:\n    for _ in 
 def default_env() -> dict[str, str]:
     """The environment with no OpenMP/MKL settings: torch's defaults (spin-waiting, one thread per core)."""
     env = {k: v for k, v in os.environ.items() if k not in RUNTIME_VARS}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE.parent), env.get("PYTHONPATH", "")) if p)
     return env
 
 

@@ -10,18 +10,14 @@ from __future__ import annotations
 import argparse
 import random
 import re
-import sys
 import time
-from pathlib import Path
 
 import polars as pl
+from _common import best_of, report
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_of, report  # noqa: E402
-
-from sfdata.factory import phrases  # noqa: E402
-from sfdata.factory.build import BuildConfig, assemble, samples_by_question  # noqa: E402
-from sfdata.hub.raw import RESP  # noqa: E402
+from sfdata.factory import phrases
+from sfdata.factory.build import BuildConfig, assemble, samples_by_question
+from sfdata.hub.raw import RESP
 
 VARIANTS = ["original", "plan_and_execute", "alternatively", "rephrase"]
 FORMATS = ("*C", "*C*IC", "*CC")

@@ -5,12 +5,9 @@ prompts, same sampling settings, same process."""
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report  # noqa: E402
+from _common import report
 
 
 def main() -> None:

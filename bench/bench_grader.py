@@ -10,15 +10,12 @@ from __future__ import annotations
 import argparse
 import ast
 import random
-import sys
 from collections import Counter
 from fractions import Fraction
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_of, report  # noqa: E402
+from _common import best_of, report
 
-from sfdata.tasks.countdown import Countdown, grade_countdown  # noqa: E402
+from sfdata.tasks.countdown import Countdown, grade_countdown
 
 
 def naive_grade(answer: str, numbers: list[int], target: int) -> bool:

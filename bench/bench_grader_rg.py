@@ -14,15 +14,12 @@ answer string is distinct, so no cache can win. One process each (ours: `grade_c
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report  # noqa: E402
+from _common import report
 
-from sfdata.tasks.countdown import Countdown, grade_countdown  # noqa: E402
+from sfdata.tasks.countdown import Countdown, grade_countdown
 
 
 def corpus(n_questions: int) -> list[tuple[str, list[int], int]]:

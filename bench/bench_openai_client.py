@@ -6,16 +6,12 @@ measures the client (the `openai` async client under a semaphore), not a model.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
-from _common import best_of, report  # noqa: E402
+from _common import best_of, report
 
-from sfdata.engines import get_engine  # noqa: E402
-from sfdata.engines.base import SamplingParams  # noqa: E402
-from sfdata.engines.standin import StandIn  # noqa: E402
+from sfdata.engines import get_engine
+from sfdata.engines.base import SamplingParams
+from sfdata.engines.standin import StandIn
 
 
 def main() -> None:

@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_of, report  # noqa: E402
+from _common import best_of, report
 
-from sfdata.grammar import extract_answer  # noqa: E402
-from sfdata.skills import detect  # noqa: E402
+from sfdata.grammar import extract_answer
+from sfdata.skills import detect
 
 # ---- the old implementation (sfdata/tasks/base.py and sfdata/skills.py before sfdata.grammar) ----
 _OLD_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)

@@ -7,15 +7,13 @@ Polars frame (`run_query` + `emit`, the path before), whose `.pl()` imports pyar
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bigrun import big_run  # noqa: E402
-from _common import report  # noqa: E402
+from _bigrun import big_run
+from _common import report
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAME_PATH = (
@@ -27,9 +25,8 @@ FRAME_PATH = (
 
 
 def _time(cmd: list[str]) -> tuple[float, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env, cwd=ROOT).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout
     return time.perf_counter() - t0, out
 
 

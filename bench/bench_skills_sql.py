@@ -4,18 +4,14 @@ aggregation in Polars (lazy scan) vs plain Python over the rows. Same answer fro
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import defaultdict
-from pathlib import Path
 
 import polars as pl
+from _bigrun import big_run
+from _common import best_of, best_of_interleaved, report
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bigrun import big_run  # noqa: E402
-from _common import best_of, best_of_interleaved, report  # noqa: E402
-
-from sfdata import skill_metrics  # noqa: E402
-from sfdata.queries import run_query  # noqa: E402
+from sfdata import skill_metrics
+from sfdata.queries import run_query
 
 
 def polars_version(run) -> pl.DataFrame:

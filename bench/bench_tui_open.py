@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 from pathlib import Path
 
 import polars as pl
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bigrun import big_run  # noqa: E402
-from _common import report  # noqa: E402
+from _bigrun import big_run
+from _common import report
 
 
 async def open_app(path: Path) -> tuple[float, int, int]:

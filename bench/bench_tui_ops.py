@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bigrun import big_run  # noqa: E402
-from _common import report  # noqa: E402
+from _bigrun import big_run
+from _common import report
 
 #: (name, kind, argument): searches go through the search box, sorts through the sort screen, `f` cycles formats
 OPS: list[tuple[str, str, str]] = [

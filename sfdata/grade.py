@@ -27,7 +27,7 @@ def grade_frame(rollouts: pl.DataFrame, questions: pl.DataFrame, workers: int | 
     known = [(rid, qid, resp) for rid, qid, resp in rows if qid in qmap]
     versions = current_grader_ids({qmap[qid].task for _, qid, _ in known})
     graded = iter(grade_responses([qmap[q] for _, q, _ in known], [r for _, _, r in known], workers))
-    out = []
+    out: list[tuple] = []
     for rid, qid, _resp in rows:
         q = qmap.get(qid)
         if q is None:

@@ -96,7 +96,7 @@ def query_rows(
     return _named(run, name, params, _rows)
 
 
-def _named(run, name: str, params: dict[str, object] | None, take):
+def _named(run, name: str | NamedQuery, params: dict[str, object] | None, take):
     from sfdata.store.duck import check_read_only, read_connection, tables_in
 
     q = name if isinstance(name, NamedQuery) else get(name)

@@ -298,7 +298,7 @@ def _protocol(header_timeout_s: float):
             if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
                 self.transport.close()
 
-        def connection_made(self, transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport) -> None:
             super().connection_made(transport)
             self._arm()
 
@@ -373,7 +373,7 @@ def make_server(
     limits: ServeLimits | None = None,
 ) -> CompletionServer:
     """An OpenAI-compatible server for `engine`, bound to host:port (not yet serving: `serve_forever`)."""
-    name = model_name or getattr(engine, "model", "model")
+    name = model_name or str(getattr(engine, "model", "model"))
     return CompletionServer(engine, (host, port), name, limits or ServeLimits())
 
 

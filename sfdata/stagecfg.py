@@ -132,7 +132,7 @@ def from_dict(cls: type[T], d: dict[str, Any] | None) -> T:
     for name, value in d.items():
         if isinstance(value, list) and typing.get_origin(_strip_optional(hints[name])) is tuple:
             d[name] = tuple(value)
-    return cls(**d)  # type: ignore[call-arg]
+    return cls(**d)
 
 
 def config_hash(cfg: Any, root: str | Path | None = None) -> str:
@@ -141,7 +141,7 @@ def config_hash(cfg: Any, root: str | Path | None = None) -> str:
     With `root` (the run), paths inside the run are hashed relative to it (`RUN/models/sft`), so a
     copied or moved run keeps its stages' hashes.
     """
-    value = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg
+    value = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type) else cfg
     if root is None:
         return stable_id(value)
     roots = sorted({str(root), str(Path(root).resolve())}, key=len, reverse=True)
@@ -207,10 +207,19 @@ class _KeyValues(argparse.Action):
         setattr(namespace, self.dest, merged)
 
 
+def _field_default(f: dataclasses.Field) -> Any:
+    """A config field's default value (every config field has a default or a default factory)."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if callable(f.default_factory):
+        return f.default_factory()
+    raise TypeError(f"config field {f.name!r} has no default")
+
+
 def _flag_spec(f: dataclasses.Field, tp: Any) -> dict[str, Any]:
     """argparse keyword arguments for one field, from its type and metadata."""
     meta = f.metadata
-    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    default = _field_default(f)
     shown = list(default) if isinstance(default, tuple) else default
     help_ = meta.get("help", "") + ("" if default is None or shown in ({}, []) else f" (default: {shown})")
     spec: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_}

@@ -195,7 +195,7 @@ def evaluate_model(
     items = [(t, q, s) for t, q in questions for s in range(cfg.samples)]
 
     def eid(q, s, b):
-        extra = (arm,) if arm else ()  # rows outside an experiment keep their ids
+        extra: tuple[str, ...] = (arm,) if arm else ()  # rows outside an experiment keep their ids
         if b > 0 and cfg.budget_cue != "Wait":  # a forced row depends on its cue ("Wait" rows keep their ids)
             extra += (cfg.budget_cue,)
         return stable_id("eval", label, stage, q.question_id, s, b, sp.key(), cfg.seed, setup, *extra)

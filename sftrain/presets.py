@@ -2,11 +2,12 @@
 `cpu` = a short smoke run that still visibly changes a 135M model's output format on 2 cores.
 
 Sources (what each `Cited.source` names):
-- PAPER: the paper, arXiv 2512.04072 (SFT with LLaMA-Factory, GRPO with verl, eval up to 16k tokens),
-  as digested in ../shared/DESIGN.md "Paper hyperparameters and how they map onto TRL 1.16".
+- PAPER: the paper, arXiv 2512.04072, its training and evaluation setup (SFT with LLaMA-Factory, GRPO with
+  verl, eval up to 16k tokens).
 - SFT_YAML: the released SFT config, github.com/Zayne-sprague/SkillFactory examples/llamafactory_sft_example.yaml.
 - VERL_CMD: the released GRPO command, github.com/Zayne-sprague/SkillFactory README.md section "Verl".
-- TRL_MAP: how a verl/paper value is spelled in TRL 1.16 (DESIGN.md; trl/trainer/grpo_config.py __post_init__).
+- TRL_MAP: how a verl/paper value is spelled in TRL 1.16 (TRL docs, GRPOConfig / GRPO trainer pages;
+  trl/trainer/grpo_config.py __post_init__: batch sizes count completions).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-PAPER = "paper arXiv 2512.04072 (DESIGN.md 'Paper hyperparameters')"
+PAPER = "paper arXiv 2512.04072 (training and evaluation setup)"
 SFT_YAML = "released SFT config: Zayne-sprague/SkillFactory examples/llamafactory_sft_example.yaml"
 VERL_CMD = "released verl command: Zayne-sprague/SkillFactory README.md 'Verl'"
-TRL_MAP = "TRL 1.16 mapping (DESIGN.md; trl/trainer/grpo_config.py)"
+TRL_MAP = "TRL 1.16 mapping (TRL docs GRPOConfig; trl/trainer/grpo_config.py)"
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,9 @@ PAPER_EVAL: dict[str, Cited] = {
     "temperature": Cited(0.0, "greedy decoding, so one sample per question is a stable score (our choice)"),
 }
 
-PAPER_RL_QUESTIONS = Cited(1000, "held-out Countdown questions; best estimate, not published (DESIGN.md)")
+PAPER_RL_QUESTIONS = Cited(
+    1000, "held-out Countdown questions; best estimate, not published in the paper (arXiv 2512.04072)"
+)
 
 
 def values(table: dict[str, Cited]) -> dict[str, Any]:

@@ -133,7 +133,7 @@ class InspectorApp(App[None]):
         if isinstance(focused, Input) and event.is_printable:
             typed = self._typed_run()
             if typed:  # a paste without bracketed paste: one insert, not one per character (O(n^2) redraws)
-                focused.post_message(events.Paste(event.character + typed))
+                focused.post_message(events.Paste((event.character or "") + typed))
                 return True
             return False
         if isinstance(focused, Input) and event.key in _BOX_KEYS:
@@ -477,10 +477,15 @@ class InspectorApp(App[None]):
         self._labelled = True
         self.update_status()
 
+    def _label_of(self, trace_id: str | None) -> str | None:
+        """A trace's label, None when unlabelled (a table row's key is its trace id)."""
+        got = self.store.labels.get(trace_id) if trace_id is not None else None
+        return got[0] if got else None
+
     def _relabel_page(self) -> None:
         table = self.query_one(TraceTable)
         for key in list(table.rows):
-            table.update_cell(key, "label", label_text(self.store.labels.get(key.value, (None, ""))[0]))
+            table.update_cell(key, "label", label_text(self._label_of(key.value)))
 
     def _label(self, trace_id: str, label: str | None, note: str | None = None) -> bool:
         if not self._save_label(trace_id, label, note):
@@ -518,7 +523,7 @@ class InspectorApp(App[None]):
             want = self.filters.label
             gone = 0
             for key in table.rows:
-                lab = self.store.labels.get(key.value, (None, ""))[0]
+                lab = self._label_of(key.value)
                 gone += (lab is not None) if want == "none" else (lab != want)
             offset -= gone
         return offset
@@ -624,7 +629,7 @@ class InspectorApp(App[None]):
         ]
         self.push_screen(HelpScreen(sections, self.store.columns()))
 
-    def action_focus(self, widget_id: str) -> None:
+    async def action_focus(self, widget_id: str) -> None:  # App.action_focus is a coroutine
         self.focus_now(self.query_one(f"#{widget_id}", Input))
 
     def action_leave_input(self) -> None:

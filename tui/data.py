@@ -471,7 +471,7 @@ class TraceStore:
             missing, covered = n, 0
         if n == 0 or missing == 0:
             self.con.execute(f"CREATE OR REPLACE VIEW sk AS SELECT {cols} FROM skills WHERE source = 'trace'")
-            self._skills_files = self.run.files("skills")
+            self._skills_files: list[Path] | None = self.run.files("skills")
             return
         # the traces the run's skills table lacks (all of them after a bare `sf build`): detected, side table
         run_rows = f"SELECT {cols} FROM skills WHERE source = 'trace'"
@@ -484,8 +484,7 @@ class TraceStore:
             self.con, self.run.path, self.trace_files, [*self.run.files("questions"), *skills_files], missing
         )
         self.skills_note = side.note
-        saved = side.saved and side.path is not None
-        self._skills_files = [side.path, *skills_files] if saved else None
+        self._skills_files = [side.path, *skills_files] if side.saved and side.path is not None else None
         if side.table is None:
             self.skills_source = "none" if not covered else "run"
             self.con.execute(f"CREATE OR REPLACE VIEW sk AS {run_rows}")
@@ -873,7 +872,8 @@ class TraceStore:
 
         The browser's filters: the grade, a reflection whose verdict disagrees with the grade, the prompt
         variant, and text in the response (a parameter, never SQL)."""
-        parts, params = [], []
+        parts: list[str] = []
+        params: list[object] = []
         if rollout_ids is not None:
             parts.append("g.rollout_id IN (SELECT unnest(?))")
             params.append(list(rollout_ids))

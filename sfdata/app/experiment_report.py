@@ -33,17 +33,18 @@ def experiment_table(run: RunDir) -> pl.DataFrame:
 
 
 def sft_sizes(run: RunDir) -> pl.DataFrame:
-    """SFT examples and tokens (chat-templated) each arm trained on, summed over its SFT steps (0 for none),
-    from the manifest's arm-step entries (`ARM/STEP`, written by the stage runtime)."""
+    """SFT examples and tokens (chat-templated) each arm trained on, summed over its SFT steps (0 for none).
+
+    Read from the manifest: each arm step is a stage run `ARM/STEP` whose done entry holds the step's info."""
     rows: dict[str, list[int]] = {}
-    for key, entry in sorted((run.manifest().get("stages") or {}).items()):
-        if "/" not in key or entry.get("status") != "done":
+    for key, entry in sorted(run.manifest().get("stages", {}).items()):
+        if "/" not in key or not isinstance(entry, dict) or entry.get("status") != "done":
             continue
-        info = entry.get("info") or {}
+        summary = entry.get("info") or {}
         got = rows.setdefault(key.split("/", 1)[0], [0, 0])
-        if "examples" in info:  # an SFT step (GRPO summaries have no examples)
-            got[0] += int(info["examples"])
-            got[1] += int(info.get("tokens") or 0)
+        if "examples" in summary:  # an SFT step (GRPO summaries have no examples)
+            got[0] += int(summary["examples"])
+            got[1] += int(summary.get("tokens") or 0)
     return pl.DataFrame(
         [{"arm": a, "sft_examples": e, "sft_tokens": t} for a, (e, t) in rows.items()],
         schema={"arm": pl.String, "sft_examples": pl.Int64, "sft_tokens": pl.Int64},

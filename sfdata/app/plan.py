@@ -112,7 +112,7 @@ def _check_held_out(cfgs: dict[str, Any]) -> None:
         data = [Question.from_row(r) for r in qdf.iter_rows(named=True)]
     trained = keys_of(data)
     rl_steps = [s for a in exp.arm_configs() for s in a.steps if s.kind == "rl"] if exp else []
-    if rl_steps:
+    if rl_steps and exp is not None:
         rl = step_config(exp, rl_steps[0], None, "", Path("."))
         if not rl.questions_from:
             try:

@@ -148,7 +148,7 @@ class OpenAIEngine:
         pass
 
 
-def _http_module():
+def _http_module() -> Any:
     """The HTTP library the installed `openai` is built on (httpx2 from openai 3, httpx before)."""
     from openai import DefaultAsyncHttpxClient
 
@@ -172,8 +172,10 @@ def capped_transport(max_bytes: int, connections: int, base_url: str):
     """An HTTP transport whose replies may not exceed `max_bytes` (nor arrive compressed)."""
     http = _http_module()
     too_large = reply_too_large()
+    byte_stream: Any = http.AsyncByteStream  # bases from the module found at run time
+    base_transport: Any = http.AsyncBaseTransport
 
-    class CappedStream(http.AsyncByteStream):
+    class CappedStream(byte_stream):
         def __init__(self, stream: Any):
             self._stream = stream
 
@@ -188,7 +190,7 @@ def capped_transport(max_bytes: int, connections: int, base_url: str):
         async def aclose(self) -> None:
             await self._stream.aclose()
 
-    class CappedTransport(http.AsyncBaseTransport):
+    class CappedTransport(base_transport):
         def __init__(self) -> None:
             limits = http.Limits(max_connections=connections, max_keepalive_connections=connections)
             self._inner = http.AsyncHTTPTransport(limits=limits)

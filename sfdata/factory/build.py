@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -162,7 +162,8 @@ def _refl_order(valid: pl.DataFrame) -> pl.Series:
     """Row order by (pos, reflection_idx, reflection_id): the two integers packed into one (one numeric
     sort); duplicates of the pair, rare, fall back to the full sort."""
     idx = valid["reflection_idx"]
-    if valid.height == 0 or idx.null_count() or idx.min() < 0 or idx.max() >= 1 << 32:
+    # an integer column without nulls: its min and max are ints
+    if valid.height == 0 or idx.null_count() or cast(int, idx.min()) < 0 or cast(int, idx.max()) >= 1 << 32:
         return valid.with_row_index("_row").sort("pos", "reflection_idx", "reflection_id", maintain_order=True)["_row"]
     packed = valid.select(pl.col("pos").cast(pl.UInt64) * (1 << 32) + pl.col("reflection_idx").cast(pl.UInt64))
     order = packed.to_series().arg_sort()
@@ -196,7 +197,7 @@ def _question_order(df: pl.DataFrame) -> pl.Series:
     )
     q, v, i = ranks.select(pl.all().max()).row(0)
     simple = ranks.null_count().sum_horizontal().item() == 0 and q < 1 << 32 and v < 1 << 12
-    simple = simple and 0 <= ranks["i"].min() and i < 1 << 20
+    simple = simple and 0 <= cast(int, ranks["i"].min()) and i < 1 << 20  # an Int64 column: an int
     if simple:
         packed = ranks.select(pl.col("q") * (1 << 32) + pl.col("v") * (1 << 20) + pl.col("i").cast(pl.UInt64))
         order = packed.to_series().arg_sort()  # no ties (checked below), so stability does not matter
@@ -210,7 +211,9 @@ def question_prompts(questions: pl.DataFrame) -> tuple[dict[str, str], dict[str,
     from sfdata import prompts as pv
     from sfdata.tasks import Question, get_task
 
-    out, tasks, cache = {}, {}, {}
+    out: dict[str, str] = {}
+    tasks: dict[str, str] = {}
+    cache: dict[str, Any] = {}
     for row in questions.iter_rows(named=True):
         q = Question.from_row(row)
         tasks[q.question_id] = q.task

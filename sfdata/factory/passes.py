@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -72,7 +73,11 @@ def sort_small(df: pl.DataFrame, keys: list[tuple[str, int]], tail: str | None =
         parts.append(pl.col(tail) // (1 << (64 - free)) if free < 64 else pl.col(tail))
     if df.height == 0:
         return df
-    fits = {pl.UInt8: 8, pl.UInt16: 16, pl.UInt32: 32}  # unsigned columns no wider than their bits always fit
+    fits: dict[Any, int] = {
+        pl.UInt8: 8,
+        pl.UInt16: 16,
+        pl.UInt32: 32,
+    }  # unsigned columns no wider than their bits always fit
     check = [(c, b) for c, b in keys if fits.get(df.schema[c], 99) > b]
     if check:
         bounds = df.select(

@@ -112,6 +112,7 @@ def _backtrack(cand: pl.DataFrame, n_q_expr: pl.Expr, ctx: PassContext) -> pl.Da
     wrong = first_picks(wrong_pool, variant_counts(good), ctx, pl.max_horizontal(n_q_expr - 1, pl.lit(1)))
     w = wrong.group_by(QIDX).agg(pl.len().cast(pl.Int64).alias("W"))
     good = good.join(w, on=QIDX)
+    assert ctx.qs is not None  # build_traces always sets the questions
     qh = ctx.qs.select(QIDX, seeded_hash(pl.col("question_id"), ctx, "split").alias("h"))  # per question, by index
     split = (lookup(dense_table(qh, QIDX, "h", ctx.n_q, 0), QIDX) % pl.col("W").cast(pl.UInt64)).cast(pl.Int64)
     good = good.with_columns(split.alias("split"))

@@ -7,6 +7,8 @@ trace's text is copied once. The layout is the grammar's (`sfdata.grammar`: tags
 
 from __future__ import annotations
 
+from typing import cast
+
 import polars as pl
 
 from sfdata import grammar as g
@@ -104,7 +106,7 @@ def per_trace_columns(st: pl.DataFrame, tail: bool = False) -> pl.DataFrame:
         pl.col("is_correct").sum().cast(pl.Int32).alias("n_correct"),
         (~pl.col("is_correct") & ~pl.col("last") & ~pl.col("tail")).sum().cast(pl.Int32).alias("n_retries"),
     )
-    longest = int(agg["n_samples"].max() or 0)
+    longest = cast(int, agg["n_samples"].max() or 0)  # an Int32 column: max is an int or None
     src = st.select(PIECES)
     start, size = agg["start"], agg["n_samples"]
     wide = []

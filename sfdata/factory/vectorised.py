@@ -13,6 +13,7 @@ History (re-ids, changed draws): CHANGELOG.md.
 from __future__ import annotations
 
 from collections import Counter
+from typing import cast
 
 import polars as pl
 
@@ -112,7 +113,7 @@ def assemble_frames(
 
     full, qs, unknown = prepare(samples, prompts, tasks)
     skipped: Counter = Counter({"*:unknown_question": unknown} if unknown else {})
-    n_q = int(full[QIDX].max() or 0) + 1
+    n_q = cast(int, full[QIDX].max() or 0) + 1  # an integer column: max is an int or None
     s = full.filter(lookup(dense_table(qs, QIDX, None, n_q, False), QIDX)) if qs.height < n_q - 1 else full
     if cfg.ablation == "no_prompt_diversity":
         s = s.filter(pl.col("variant") == cfg.variant)
@@ -152,7 +153,7 @@ def assemble_frames(
                 full["rh"],
                 full.height,
                 n_q,
-                int(full["vcode"].max() or 0) + 1,
+                cast(int, full["vcode"].max() or 0) + 1,
                 qs.select(QIDX, "question_id"),
                 star_per_question=cfg.star_per_question,
             )
@@ -223,4 +224,4 @@ def _trace_table(frames: list[pl.DataFrame], qs: pl.DataFrame, cfg, created) -> 
         pl.lit(cfg.seed, pl.Int64).alias("seed"),
         pl.lit(created).alias("created_at"),
     )
-    return out.cast(TRACES)
+    return out.cast(pl.Schema(TRACES))

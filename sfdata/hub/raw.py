@@ -112,6 +112,7 @@ def raw_columns(df: pl.DataFrame) -> RawColumns:
             f"not the published raw schema: missing column(s) {missing}; have {sorted(df.columns)}.\n"
             f"Expected columns:\n{expected}"
         )
+    assert resp is not None  # else `missing` named it
     dtype = df.schema[resp]
     if not isinstance(dtype, pl.List) and dtype != pl.Null:
         raise RawSchemaError(f"column {resp!r} must be a list of strings, got {dtype}")
@@ -294,7 +295,8 @@ def import_frame(
             res.bad_rows.append(BadRow(i, str(e)))
             continue
         variant = str((row.get(cols.variant) if cols.variant else None) or "original")
-        row_model = row.get("model") if isinstance(row.get("model"), str) and row.get("model") else model
+        given_model = row.get("model")
+        row_model = given_model if isinstance(given_model, str) and given_model else model
         used = False
         for j, s in enumerate(samples):
             if not isinstance(s.text, str) or not s.text.strip():

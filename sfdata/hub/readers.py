@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -220,4 +221,4 @@ def load_hub_frame(repo_id: str, config: str | None, split: str) -> pl.DataFrame
             f"cannot load {repo_id!r} from the Hugging Face Hub ({type(e).__name__}: {first[:200]}). "
             "Check the name, your network and HF_TOKEN, or pass a local .parquet/.jsonl file."
         ) from None
-    return pl.from_arrow(ds.data.table)
+    return cast(pl.DataFrame, pl.from_arrow(ds.data.table))  # a table (not an array) gives a frame

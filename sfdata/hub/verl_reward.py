@@ -15,16 +15,18 @@ from typing import Any
 PREFIX = "skillfactory/"
 
 
-def compute_score(data_source: str, solution_str: str, ground_truth: str, extra_info: Any = None, **_: Any) -> float:
+def compute_score(
+    data_source: str, solution_str: str, ground_truth: str | dict[str, Any], extra_info: Any = None, **_: Any
+) -> float:
     from sfdata.tasks import get_task, grade_response
     from sfdata.tasks.base import Question
 
     if not str(data_source).startswith(PREFIX):
         raise ValueError(f"data_source {data_source!r} is not a SkillFactory export ({PREFIX}<task>)")
     task = get_task(str(data_source)[len(PREFIX) :])
-    truth = json.loads(ground_truth) if isinstance(ground_truth, str) else dict(ground_truth)
+    truth: dict[str, Any] = json.loads(ground_truth) if isinstance(ground_truth, str) else dict(ground_truth)
     answer = str(truth.get("answer", ""))
     level = int((extra_info or {}).get("level") or 0) if isinstance(extra_info, dict) else 0
     question = Question(task.name, "", answer, level, truth)
-    _, result = grade_response(task, question, solution_str)
+    result = grade_response(task, question, solution_str)[1]  # (`_` is the keyword arguments)
     return 1.0 if result.is_correct else 0.0

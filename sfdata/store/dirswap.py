@@ -26,12 +26,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sfdata.store.tempfiles import aside_name, new_temp_dir
 
 RENAME_EXCHANGE = 2  # linux/fs.h
 _AT_FDCWD = -100
-_renameat2 = None  # resolved once: the libc function, or False when unavailable
+_renameat2: Any = None  # resolved once: the libc function, or False when unavailable
 FORCE_FALLBACK = False  # tests set this to exercise the generation-pointer path
 
 

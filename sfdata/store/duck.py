@@ -142,7 +142,7 @@ _VIEWS: dict[int, dict[str, tuple]] = {}  # id(connection) -> view name -> (tabl
 def _identities(files: list[Path]) -> tuple:
     from sfdata.store.parquet import file_identity
 
-    out = []
+    out: list[tuple] = []
     for p in files:
         try:
             out.append(file_identity(p))
@@ -299,10 +299,11 @@ class SharedConnection:
         finally:
             self._lock.release()
         if changed:
+            key = self._key
             with _SHARED_LOCK:
-                hit = _SHARED.get(self._key)
-                if hit is not None and hit[1] is self._con:
-                    del _SHARED[self._key]
+                hit = _SHARED.get(key) if key is not None else None
+                if key is not None and hit is not None and hit[1] is self._con:
+                    del _SHARED[key]
             self._con.close()
 
     def __enter__(self) -> SharedConnection:

@@ -1,6 +1,6 @@
 """A run directory: one pipeline run's tables, manifest and outputs.
 
-Layout (DESIGN.md): `manifest.json`, `questions.parquet`, `rollouts/part-*.parquet`,
+Layout: `manifest.json`, `questions.parquet`, `rollouts/part-*.parquet`,
 `grades.parquet`, `reflections/part-*.parquet`, `traces/part-*.parquet`, `labels.parquet`,
 `skills.parquet`, `eval/part-*.parquet`, plus `plots/` and `exports/`.
 """

@@ -55,6 +55,7 @@ class Acronym:
         word, failed = parse_word(answer)
         if failed is not None:
             return failed
+        assert word is not None  # parse_word returns a word exactly when it returns no failure
         if len(word) != int(question.data["length"]):
             return GradeResult(False, GradeReason.WRONG_ANSWER, f"needs exactly {question.data['length']} letters")
         initials = "".join(w[0] for w in question.data["words"])

@@ -78,9 +78,9 @@ def precheck(expr: str) -> None:
         raise ArithError(GradeReason.PARSE_ERROR, "unbalanced '('")
     if "**" in expr or "//" in expr or "%" in expr or "^" in expr:
         raise ArithError(GradeReason.ILLEGAL_TOKEN, "only + - * / are allowed")
-    bad = next((c for c in expr if c not in _ALLOWED), None)
-    if bad is not None:  # `1_6`, `# comment`, names, floats: Python syntax that is not arithmetic on integers
-        raise ArithError(GradeReason.ILLEGAL_TOKEN, f"character {bad!r} is not part of + - * / arithmetic")
+    stray = next((c for c in expr if c not in _ALLOWED), None)
+    if stray is not None:  # `1_6`, `# comment`, names, floats: Python syntax that is not arithmetic on integers
+        raise ArithError(GradeReason.ILLEGAL_TOKEN, f"character {stray!r} is not part of + - * / arithmetic")
     for m in _DIGIT_RUN.finditer(expr):
         if len(m.group()) > MAX_DIGITS:
             raise ArithError(GradeReason.TOO_LONG, f"number with {len(m.group())} digits (max {MAX_DIGITS})")

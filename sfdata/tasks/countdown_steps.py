@@ -20,6 +20,7 @@ import ast
 import re
 from collections import Counter, defaultdict, deque
 from fractions import Fraction
+from typing import cast
 
 from sfdata.tasks.arith import ArithError, evaluate_tree, fraction_text, parse, tree_text
 from sfdata.tasks.base import GradeReason, GradeResult
@@ -56,7 +57,7 @@ def _parse_step(line: str) -> tuple[ast.Expression, Fraction, int]:
         raise ArithError(GradeReason.PARSE_ERROR, f"a step must compute something: {line.strip()[:60]!r}")
     value, _ = evaluate_tree(tree)
     claim = parse(rhs)  # same bounds and literal rules as the left side
-    if not isinstance(claim.body, ast.Constant) or not _WHOLE.match(rhs):
+    if not isinstance(claim.body, ast.Constant) or not isinstance(claim.body.value, int) or not _WHOLE.match(rhs):
         raise ArithError(GradeReason.PARSE_ERROR, f"a step's result must be a whole number: {rhs.strip()[:30]!r}")
     return tree, value, int(claim.body.value)
 
@@ -151,7 +152,7 @@ def expression_to_steps(expr: str) -> list[str] | None:
             v = rec(node.operand)  # a sign is no step: the next step writes the signed value
             return -v if isinstance(node.op, ast.USub) else v
         if isinstance(node, ast.Constant):
-            return Fraction(node.value)
+            return Fraction(cast(int, node.value))  # parse() admits integer literals only
         raise ArithError(GradeReason.ILLEGAL_TOKEN, f"{type(node).__name__} is not arithmetic")
 
     try:

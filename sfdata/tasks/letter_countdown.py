@@ -46,6 +46,7 @@ class LetterCountdown:
         word, failed = parse_word(answer)
         if failed is not None:
             return failed
+        assert word is not None  # parse_word returns a word exactly when it returns no failure
         if len(word) < int(question.data["min_len"]):
             return GradeResult(False, GradeReason.WRONG_ANSWER, f"shorter than {question.data['min_len']} letters")
         have = Counter(question.data["letters"])

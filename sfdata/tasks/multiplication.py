@@ -38,7 +38,8 @@ class Multiplication:
             raise ValueError(f"multiplication level (digits per factor) must be 1..12, got {digits}")
         rng = random.Random(f"multiplication:{seed}:{digits}")
         lo, hi = 10 ** (digits - 1), 10**digits - 1
-        out, seen = [], set()
+        out: list[Question] = []
+        seen: set[tuple[int, int]] = set()
         while len(out) < n:
             a, b = rng.randint(lo, hi), rng.randint(lo, hi)
             if (a, b) in seen:

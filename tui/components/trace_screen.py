@@ -181,7 +181,10 @@ class TraceScreen(Screen[None]):
             body = block_text(kind, text, self.search)
             if kind == "sample":
                 yield Collapsible(
-                    Static(body, classes="sample-text"), title=next(titles), collapsed=False, classes="sample"
+                    Static(body, classes="sample-text"),
+                    title=next(titles),  # type: ignore[arg-type]  # Textual renders a rich Text title (styled header)
+                    collapsed=False,
+                    classes="sample",
                 )
             else:
                 yield Static(body, classes=f"block {kind}")

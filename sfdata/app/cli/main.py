@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from importlib import import_module
+from types import ModuleType
 
 # (group, name, module, one-line help)
 COMMANDS: list[tuple[str, str, str, str]] = [
@@ -104,7 +105,7 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+def build_parser(name: str) -> tuple[argparse.ArgumentParser, ModuleType]:
     for _, cmd, module, help_ in COMMANDS:
         if cmd == name:
             mod = import_module(module)
