@@ -43,6 +43,7 @@ from tui.query_worker import QueryResult, QueryWorker
 from tui.render import PALETTE, ok_text
 from tui.search_index import SearchIndex, SearchIndexError
 from tui.source import Source
+from tui.trace_data import Prefetcher, TraceData, load_trace
 
 _CORRECT = [("correct", True), ("incorrect", False)]
 _LABELS = [("keep", "keep"), ("drop", "drop"), ("unlabeled", "none")]
@@ -73,8 +74,10 @@ class InspectorApp(App[None]):
     def __init__(self, source: str | Path | Source, use_index: bool = True, index_min_traces: int = INDEX_MIN_TRACES):
         super().__init__()
         self.source = source if isinstance(source, Source) else Source(Path(source))
-        self.store = TraceStore(self.source.run, self.source.traces_files, self.source.labels_path, use_index)
-        self.queries = QueryWorker(self.store)
+        self.queries = QueryWorker(
+            TraceStore(self.source.run, self.source.traces_files, self.source.labels_path, use_index)
+        )
+        self.prefetch = Prefetcher(self.queries.store)  # the next trace of the trace view, read ahead
         self.index_min_traces = index_min_traces
         self.indexing = False
         self.filters = Filters()
@@ -92,6 +95,17 @@ class InspectorApp(App[None]):
         self._closed = False
         self._index_timer: Timer | None = None
         self._labels_timer: Timer | None = None
+
+    @property
+    def store(self) -> TraceStore:
+        return self.queries.store
+
+    @store.setter
+    def store(self, store: TraceStore) -> None:
+        """One store for the app, its query worker and its read-ahead (a test swaps in a slowed one)."""
+        self.queries.store = store
+        self.prefetch.forget()
+        self.prefetch.store = store
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(PALETTE)
@@ -277,10 +291,13 @@ class InspectorApp(App[None]):
             Text(str(r["question"] or "").replace("\n", " ")),
         ]
 
-    def _query(self, job: Callable[[TraceStore], object], done: Callable[[QueryResult], None]) -> None:
+    def _query(
+        self, job: Callable[[TraceStore], object], done: Callable[[QueryResult], None], replace: bool = True
+    ) -> None:
         """Run a store query on the query worker (its own cursor); a quick one is shown at once, a slow one
-        when it ends, with the status saying Esc cancels it meanwhile (the app keeps handling keys)."""
-        fut = self.queries.submit(job)
+        when it ends, with the status saying Esc cancels it meanwhile (the app keeps handling keys).
+        `replace=False` for reads that must not cancel a page load under way (a trace, a screen's rows)."""
+        fut = self.queries.submit(job, replace=replace)
         try:
             res = fut.result(timeout=self.QUERY_WAIT_S)
         except FutureTimeout:
@@ -565,9 +582,40 @@ class InspectorApp(App[None]):
             self.notify("no traces left in this selection")
             self.pop_screen()
         elif screen.trace_id != self.view_id:
-            await screen.show(self.view_id, self.position())
+            vid = self.view_id
+            data = self.prefetch.take(vid)
+            if data is not None:  # read ahead while the user read the last one: no store round trip
+                await self._show_in_view(vid, data)
+            else:
+                self._query(lambda st: load_trace(st, vid), lambda res: self._trace_loaded(vid, res), replace=False)
         else:
             screen.refresh_trace()
+
+    def _trace_loaded(self, trace_id: str, res: QueryResult) -> None:
+        if not res.ok:
+            if res.error:
+                self.notify(f"trace {trace_id}: {res.error}", title="trace", severity="error", markup=False)
+            return
+        self.call_later(self._show_in_view, trace_id, res.value)
+
+    async def _show_in_view(self, trace_id: str, data: TraceData) -> None:
+        """Paint `data` in the trace view if it still stands on that trace, then read the next one ahead."""
+        screen = self.screen
+        if not isinstance(screen, TraceScreen) or self.view_id != trace_id:
+            return
+        if screen.trace_id != trace_id:
+            await screen.show(data.with_labels(self.store.labels), self.position())
+        self._read_ahead()
+
+    def _read_ahead(self) -> None:
+        """Read the trace after the one on view (the next label-and-advance shows it) on its own thread."""
+        table = self.query_one(TraceTable)
+        try:
+            row = table.get_row_index(self.view_id) if self.view_id is not None else -1
+            nxt = table.coordinate_to_cell_key((row + 1, 0)).row_key.value if row >= 0 else None
+        except (KeyError, RowDoesNotExist, CellDoesNotExist):
+            nxt = None
+        self.prefetch.want([nxt] if nxt else [])
 
     # ---- messages from the screens ----------------------------------------------------------
     def on_mark_requested(self, message: msg.MarkRequested) -> None:
@@ -599,10 +647,19 @@ class InspectorApp(App[None]):
             table.move_cursor(row=table.get_row_index(trace_id))
         except (KeyError, RowDoesNotExist):
             pass  # a trace from elsewhere (compare): shown, and the arrows walk the listing from the cursor
-        self.view_id = trace_id
-        self.push_screen(
-            TraceScreen(self.store, trace_id, self.filters.search, self.position()), self._trace_view_closed
-        )
+        search, position = self.filters.search, self.position()
+
+        def opened(res: QueryResult) -> None:
+            if not res.ok:
+                if res.error:
+                    self.notify(f"trace {trace_id}: {res.error}", title="trace", severity="error", markup=False)
+                return
+            self.view_id = trace_id
+            screen = TraceScreen(self.store, trace_id, search, position, data=res.value)
+            self.push_screen(screen, self._trace_view_closed)
+            self.call_later(self._read_ahead)
+
+        self._query(lambda st: load_trace(st, trace_id), opened, replace=False)
 
     def _trace_view_closed(self, _: object = None) -> None:
         """Back in the table: a listing frozen while labelling is read again, the cursor on the last trace shown."""
@@ -784,6 +841,7 @@ class InspectorApp(App[None]):
             if timer is not None:
                 timer.stop()
         self.workers.cancel_group(self, "index")
+        self.prefetch.close()
         self.queries.close()
         self.store.close()
 
