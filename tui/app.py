@@ -37,6 +37,7 @@ from tui.components import (
     TraceScreen,
     TraceTable,
 )
+from tui.components.compare_screen import compare_data
 from tui.components.help_screen import key_rows
 from tui.data import COLUMNS, PAGE_SIZE, Filters, LabelsError, TraceStore, parse_skills, visible
 from tui.query_worker import QueryResult, QueryWorker
@@ -302,6 +303,8 @@ class InspectorApp(App[None]):
             res = fut.result(timeout=self.QUERY_WAIT_S)
         except FutureTimeout:
             self.set_status(Text.assemble(("querying... ", "bold"), "esc cancels"))
+            if not replace:  # a screen's read: the status goes back to the listing's when it answers
+                done = partial(self._status_then, done)
 
             def later(f: Future) -> None:
                 try:
@@ -315,6 +318,11 @@ class InspectorApp(App[None]):
             fut.add_done_callback(later)
             return
         done(res)
+
+    def _status_then(self, done: Callable[[QueryResult], None], res: QueryResult) -> None:
+        if not self._closed:
+            self.update_status()
+            done(res)
 
     def reload(self, keep_cursor: bool = False, cursor_id: str | None = None) -> None:
         row = self.query_one(TraceTable).cursor_row
@@ -592,9 +600,7 @@ class InspectorApp(App[None]):
             screen.refresh_trace()
 
     def _trace_loaded(self, trace_id: str, res: QueryResult) -> None:
-        if not res.ok:
-            if res.error:
-                self.notify(f"trace {trace_id}: {res.error}", title="trace", severity="error", markup=False)
+        if self._failed(f"trace {trace_id}", res):
             return
         self.call_later(self._show_in_view, trace_id, res.value)
 
@@ -624,8 +630,23 @@ class InspectorApp(App[None]):
         self.update_status()
 
     def on_compare_requested(self, message: msg.CompareRequested) -> None:
-        other = self.marked if self.marked and self.marked != message.trace_id else None
-        self.push_screen(CompareScreen(self.store, message.trace_id, other))
+        left = message.trace_id
+        other = self.marked if self.marked and self.marked != left else None
+
+        def loaded(res: QueryResult) -> None:
+            if self._failed("compare", res):
+                return
+            self.push_screen(CompareScreen(self.store, left, other, loaded=res.value))
+
+        self._query(lambda st: compare_data(st, left, other), loaded, replace=False)
+
+    def _failed(self, what: str, res: QueryResult) -> bool:
+        """A read for a screen that did not answer: one line on screen (an error), nothing when cancelled."""
+        if res.ok:
+            return False
+        if res.error:
+            self.notify(f"{what}: {res.error}", title=what, severity="error", markup=False)
+        return True
 
     def on_question_requested(self, message: msg.QuestionRequested) -> None:
         while isinstance(self.screen, TraceScreen):
@@ -634,9 +655,9 @@ class InspectorApp(App[None]):
         self.notify("all traces of this question (r resets filters)")
 
     def on_rollouts_requested(self, message: msg.RolloutsRequested) -> None:
-        self.push_screen(
-            RolloutsScreen(self.store, message.rollout_ids, message.question_id, message.title, self.standalone())
-        )
+        screen = RolloutsScreen(self.store, message.rollout_ids, message.question_id, message.title, self.standalone())
+        screen.runner = partial(self._query, replace=False)  # its reads go through the query worker
+        self.push_screen(screen)
 
     # ---- actions --------------------------------------------------------------------------
     def open_trace(self, trace_id: str | None) -> None:
@@ -650,9 +671,7 @@ class InspectorApp(App[None]):
         search, position = self.filters.search, self.position()
 
         def opened(res: QueryResult) -> None:
-            if not res.ok:
-                if res.error:
-                    self.notify(f"trace {trace_id}: {res.error}", title="trace", severity="error", markup=False)
+            if self._failed(f"trace {trace_id}", res):
                 return
             self.view_id = trace_id
             screen = TraceScreen(self.store, trace_id, search, position, data=res.value)
@@ -759,7 +778,12 @@ class InspectorApp(App[None]):
 
     def action_same_question(self) -> None:
         if tid := self.current_id():
-            self.post_message(msg.QuestionRequested(self.store.trace(tid)["question_id"]))
+
+            def found(res: QueryResult) -> None:
+                if not self._failed("trace", res):
+                    self.post_message(msg.QuestionRequested(res.value))
+
+            self._query(lambda st: st.trace(tid)["question_id"], found, replace=False)
 
     def action_rollouts(self) -> None:
         self.post_message(msg.RolloutsRequested(None, None, "all rollouts of the run"))
