@@ -80,6 +80,7 @@ async def label_advance(path: Path, repeat: int) -> tuple[float, float]:
     from tui.app import InspectorApp
     from tui.components import TraceScreen
     from tui.data import TraceStore
+    from tui.trace_data import load_trace
 
     app = InspectorApp(path, index_min_traces=1 << 62)
     ours, base = [], []
@@ -103,7 +104,7 @@ async def label_advance(path: Path, repeat: int) -> tuple[float, float]:
             app.store.set_label(tid, "keep")
             app.reload(keep_cursor=True)
             app._step_view(1)
-            await app.screen.show(app.view_id, app.position())
+            await app.screen.show(load_trace(app.store, app.view_id), app.position())
             await pilot.pause()
             base.append(time.perf_counter() - t0)
     store = TraceStore(path)  # leave the cached run unlabelled for the next bench

@@ -170,7 +170,7 @@ class TraceScreen(Screen[None]):
         if parts[kept:]:
             await body.mount_all([self._block_widget(*p) for p in parts[kept:]])
         body.scroll_home(animate=False)
-        self.query_one("#trace-title", Static).update(self.title_text())
+        self.query_one("#trace-title", Static).update(self.title_text(), layout=False)  # one line: no relayout
         if self._head_key() != old_head or data.question != old_question:
             self.query_one("#side-head", Static).update(side_head(data.question, self.trace))
         if not same_frame(old_src, self.src):
@@ -288,7 +288,7 @@ class TraceScreen(Screen[None]):
         self.query_one("#trace-body", VerticalScroll).scroll_to_widget(target, top=True, animate=False)
         for w in self.query_one("#trace-body").children:
             w.set_class(w is target, "match")
-        self.query_one("#trace-title", Static).update(self.title_text())
+        self.query_one("#trace-title", Static).update(self.title_text(), layout=False)  # one line: no relayout
 
     def action_mark(self) -> None:
         self.post_message(MarkRequested(self.trace_id))
@@ -340,7 +340,7 @@ class TraceScreen(Screen[None]):
         the store's labels, already saved: no query)."""
         self.data = self.data.with_labels(self.store.labels)
         self.trace = self.data.trace
-        self.query_one("#trace-title", Static).update(self.title_text())
+        self.query_one("#trace-title", Static).update(self.title_text(), layout=False)  # one line: no relayout
         self.query_one("#side-head", Static).update(side_head(self.data.question, self.trace))
 
     def action_note(self) -> None:
