@@ -89,13 +89,15 @@ async def label_advance(path: Path, repeat: int) -> tuple[float, float]:
         while app.query_one("#traces").row_count < 2:  # a loaded machine: the first page may come later
             await pilot.pause(0.05)
         await pilot.press("enter")
-        await pilot.pause()
+        while not isinstance(app.screen, TraceScreen):  # the trace is read on the query worker
+            await pilot.pause(0.05)
         for _ in range(repeat):
             table = app.query_one("#traces")
             nxt = table.coordinate_to_cell_key((table.cursor_row + 1, 0)).row_key.value
             t0 = time.perf_counter()
             await pilot.press("y")
             while not (isinstance(app.screen, TraceScreen) and app.screen.trace_id == nxt):
+                assert time.perf_counter() - t0 < 60, ("the next trace never came", nxt, app.view_id)
                 await pilot.pause()
             ours.append(time.perf_counter() - t0)
         for _ in range(repeat):  # baseline: the old path, label + page reload + show the next trace
