@@ -3,6 +3,7 @@ expressions and cached, for the SQL and TUI benches."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import polars as pl
@@ -15,7 +16,10 @@ from sfdata.store.schemas import SKILLS, TRACES
 FORMATS = list(DEFAULT_FORMATS)
 
 
-def big_run(n: int, root: Path = Path("/tmp/sf_bench")) -> RunDir:
+def big_run(n: int, root: Path | None = None) -> RunDir:
+    """The cached run under `root` (default $SF_BENCH_DIR, else /tmp/sf_bench: set it to keep a bench's run
+    apart from other benches running on the same machine)."""
+    root = root if root is not None else Path(os.environ.get("SF_BENCH_DIR", "/tmp/sf_bench"))
     path = root / f"run_{n}"
     run = RunDir(path)
     if (path / "skills.parquet").is_file():

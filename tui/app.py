@@ -37,12 +37,14 @@ from tui.components import (
     TraceScreen,
     TraceTable,
 )
+from tui.components.compare_screen import compare_data
 from tui.components.help_screen import key_rows
 from tui.data import COLUMNS, PAGE_SIZE, Filters, LabelsError, TraceStore, parse_skills, visible
 from tui.query_worker import QueryResult, QueryWorker
 from tui.render import PALETTE, ok_text
 from tui.search_index import SearchIndex, SearchIndexError
 from tui.source import Source
+from tui.trace_data import Prefetcher, TraceData, load_trace
 
 _CORRECT = [("correct", True), ("incorrect", False)]
 _LABELS = [("keep", "keep"), ("drop", "drop"), ("unlabeled", "none")]
@@ -73,8 +75,10 @@ class InspectorApp(App[None]):
     def __init__(self, source: str | Path | Source, use_index: bool = True, index_min_traces: int = INDEX_MIN_TRACES):
         super().__init__()
         self.source = source if isinstance(source, Source) else Source(Path(source))
-        self.store = TraceStore(self.source.run, self.source.traces_files, self.source.labels_path, use_index)
-        self.queries = QueryWorker(self.store)
+        self.queries = QueryWorker(
+            TraceStore(self.source.run, self.source.traces_files, self.source.labels_path, use_index)
+        )
+        self.prefetch = Prefetcher(self.queries.store)  # the next trace of the trace view, read ahead
         self.index_min_traces = index_min_traces
         self.indexing = False
         self.filters = Filters()
@@ -92,6 +96,17 @@ class InspectorApp(App[None]):
         self._closed = False
         self._index_timer: Timer | None = None
         self._labels_timer: Timer | None = None
+
+    @property
+    def store(self) -> TraceStore:
+        return self.queries.store
+
+    @store.setter
+    def store(self, store: TraceStore) -> None:
+        """One store for the app, its query worker and its read-ahead (a test swaps in a slowed one)."""
+        self.queries.store = store
+        self.prefetch.forget()
+        self.prefetch.store = store
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(PALETTE)
@@ -277,14 +292,19 @@ class InspectorApp(App[None]):
             Text(str(r["question"] or "").replace("\n", " ")),
         ]
 
-    def _query(self, job: Callable[[TraceStore], object], done: Callable[[QueryResult], None]) -> None:
+    def _query(
+        self, job: Callable[[TraceStore], object], done: Callable[[QueryResult], None], replace: bool = True
+    ) -> None:
         """Run a store query on the query worker (its own cursor); a quick one is shown at once, a slow one
-        when it ends, with the status saying Esc cancels it meanwhile (the app keeps handling keys)."""
-        fut = self.queries.submit(job)
+        when it ends, with the status saying Esc cancels it meanwhile (the app keeps handling keys).
+        `replace=False` for reads that must not cancel a page load under way (a trace, a screen's rows)."""
+        fut = self.queries.submit(job, replace=replace)
         try:
             res = fut.result(timeout=self.QUERY_WAIT_S)
         except FutureTimeout:
             self.set_status(Text.assemble(("querying... ", "bold"), "esc cancels"))
+            if not replace:  # a screen's read: the status goes back to the listing's when it answers
+                done = partial(self._status_then, done)
 
             def later(f: Future) -> None:
                 try:
@@ -298,6 +318,11 @@ class InspectorApp(App[None]):
             fut.add_done_callback(later)
             return
         done(res)
+
+    def _status_then(self, done: Callable[[QueryResult], None], res: QueryResult) -> None:
+        if not self._closed:
+            self.update_status()
+            done(res)
 
     def reload(self, keep_cursor: bool = False, cursor_id: str | None = None) -> None:
         row = self.query_one(TraceTable).cursor_row
@@ -570,9 +595,38 @@ class InspectorApp(App[None]):
             self.notify("no traces left in this selection")
             self.pop_screen()
         elif screen.trace_id != self.view_id:
-            await screen.show(self.view_id, self.position())
+            vid = self.view_id
+            data = self.prefetch.take(vid)
+            if data is not None:  # read ahead while the user read the last one: no store round trip
+                await self._show_in_view(vid, data)
+            else:
+                self._query(lambda st: load_trace(st, vid), lambda res: self._trace_loaded(vid, res), replace=False)
         else:
             screen.refresh_trace()
+
+    def _trace_loaded(self, trace_id: str, res: QueryResult) -> None:
+        if self._failed(f"trace {trace_id}", res):
+            return
+        self.call_later(self._show_in_view, trace_id, res.value)
+
+    async def _show_in_view(self, trace_id: str, data: TraceData) -> None:
+        """Paint `data` in the trace view if it still stands on that trace, then read the next one ahead."""
+        screen = self.screen
+        if not isinstance(screen, TraceScreen) or self.view_id != trace_id:
+            return
+        if screen.trace_id != trace_id:
+            await screen.show(data.with_labels(self.store.labels), self.position())
+        self._read_ahead()
+
+    def _read_ahead(self) -> None:
+        """Read the trace after the one on view (the next label-and-advance shows it) on its own thread."""
+        table = self.query_one(TraceTable)
+        try:
+            row = table.get_row_index(self.view_id) if self.view_id is not None else -1
+            nxt = table.coordinate_to_cell_key((row + 1, 0)).row_key.value if row >= 0 else None
+        except (KeyError, RowDoesNotExist, CellDoesNotExist):
+            nxt = None
+        self.prefetch.want([nxt] if nxt else [])
 
     # ---- messages from the screens ----------------------------------------------------------
     def on_mark_requested(self, message: msg.MarkRequested) -> None:
@@ -581,8 +635,23 @@ class InspectorApp(App[None]):
         self.update_status()
 
     def on_compare_requested(self, message: msg.CompareRequested) -> None:
-        other = self.marked if self.marked and self.marked != message.trace_id else None
-        self.push_screen(CompareScreen(self.store, message.trace_id, other))
+        left = message.trace_id
+        other = self.marked if self.marked and self.marked != left else None
+
+        def loaded(res: QueryResult) -> None:
+            if self._failed("compare", res):
+                return
+            self.push_screen(CompareScreen(self.store, left, other, loaded=res.value))
+
+        self._query(lambda st: compare_data(st, left, other), loaded, replace=False)
+
+    def _failed(self, what: str, res: QueryResult) -> bool:
+        """A read for a screen that did not answer: one line on screen (an error), nothing when cancelled."""
+        if res.ok:
+            return False
+        if res.error:
+            self.notify(f"{what}: {res.error}", title=what, severity="error", markup=False)
+        return True
 
     def on_question_requested(self, message: msg.QuestionRequested) -> None:
         while isinstance(self.screen, TraceScreen):
@@ -591,9 +660,9 @@ class InspectorApp(App[None]):
         self.notify("all traces of this question (r resets filters)")
 
     def on_rollouts_requested(self, message: msg.RolloutsRequested) -> None:
-        self.push_screen(
-            RolloutsScreen(self.store, message.rollout_ids, message.question_id, message.title, self.standalone())
-        )
+        screen = RolloutsScreen(self.store, message.rollout_ids, message.question_id, message.title, self.standalone())
+        screen.runner = partial(self._query, replace=False)  # its reads go through the query worker
+        self.push_screen(screen)
 
     # ---- actions --------------------------------------------------------------------------
     def open_trace(self, trace_id: str | None) -> None:
@@ -604,10 +673,17 @@ class InspectorApp(App[None]):
             table.move_cursor(row=table.get_row_index(trace_id))
         except (KeyError, RowDoesNotExist):
             pass  # a trace from elsewhere (compare): shown, and the arrows walk the listing from the cursor
-        self.view_id = trace_id
-        self.push_screen(
-            TraceScreen(self.store, trace_id, self.filters.search, self.position()), self._trace_view_closed
-        )
+        search, position = self.filters.search, self.position()
+
+        def opened(res: QueryResult) -> None:
+            if self._failed(f"trace {trace_id}", res):
+                return
+            self.view_id = trace_id
+            screen = TraceScreen(self.store, trace_id, search, position, data=res.value)
+            self.push_screen(screen, self._trace_view_closed)
+            self.call_later(self._read_ahead)
+
+        self._query(lambda st: load_trace(st, trace_id), opened, replace=False)
 
     def _trace_view_closed(self, _: object = None) -> None:
         """Back in the table: a listing frozen while labelling is read again, the cursor on the last trace shown."""
@@ -707,7 +783,12 @@ class InspectorApp(App[None]):
 
     def action_same_question(self) -> None:
         if tid := self.current_id():
-            self.post_message(msg.QuestionRequested(self.store.trace(tid)["question_id"]))
+
+            def found(res: QueryResult) -> None:
+                if not self._failed("trace", res):
+                    self.post_message(msg.QuestionRequested(res.value))
+
+            self._query(lambda st: st.trace(tid)["question_id"], found, replace=False)
 
     def action_rollouts(self) -> None:
         self.post_message(msg.RolloutsRequested(None, None, "all rollouts of the run"))
@@ -789,6 +870,7 @@ class InspectorApp(App[None]):
             if timer is not None:
                 timer.stop()
         self.workers.cancel_group(self, "index")
+        self.prefetch.close()
         self.queries.close()
         self.store.close()
 

@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from sfdata.skill_metrics import METRICS as _SKILL_METRICS
+from tui.open_checks import OpenChecks, checks_path
 from tui.search_index import BIG, SearchIndex, SearchIndexError, build_index, index_path, open_index, signature
 from tui.tags import cue_patterns
 
@@ -396,7 +397,8 @@ class TraceStore:
         if not self.run.exists():
             raise FileNotFoundError(f"{self.run_path} is not a run directory")
         extra = [*(self.traces_files or []), *([self.labels_path] if self.labels_path is not None else [])]
-        self.con = connect(self.run, on_corrupt="skip", extra_paths=extra)  # read-only: reaches no file
+        # read-only: reaches no file; the run's Arrow sources are shared with every fork's cursor
+        self.con = connect(self.run, on_corrupt="skip", extra_paths=extra, on_register=self._shared.__setitem__)
         self._root = self.con  # the connection the views were made on (forks query through cursors of it)
         try:
             self.con.execute("SET enable_progress_bar = false")  # never draw on the app's terminal
@@ -412,6 +414,7 @@ class TraceStore:
         # the traces with their file and row (`_file`, `_pos`): unsorted pages keep the files' order
         register_view(self.con, "traces", self.trace_files, name="traces_pos", positions=True, register=self._register)
         self.duplicates_warning: str | None = None
+        self._checks = OpenChecks(checks_path(self.index_file))  # answers of the checks below, by file identity
         self._keep_first_per_id()
         self._open_skills()
         self.con.execute(_VIEW_TL)
@@ -424,7 +427,12 @@ class TraceStore:
     def _keep_first_per_id(self) -> None:
         """A trace id held twice (a copied part): the views keep its first row (file order) and the store
         says so once, naming the files; the search index (built from the files as they are) is not used."""
-        if not self.con.sql("SELECT count(*) - count(DISTINCT trace_id) FROM traces").fetchall()[0][0]:
+        known = self._checks.get("duplicate_ids", self.trace_files)
+        if known == 0:
+            return  # these very files were checked before (RUN/.index, keyed by their identity)
+        n_dups = self.con.sql("SELECT count(*) - count(DISTINCT trace_id) FROM traces").fetchall()[0][0]
+        self._checks.put("duplicate_ids", self.trace_files, n_dups)
+        if not n_dups:
             return  # the common case: one pass over the id column only
         dups = self.con.sql(
             "SELECT count(*), list(DISTINCT f ORDER BY f) FROM (SELECT trace_id, unnest(list(DISTINCT _file)) AS f "
@@ -462,10 +470,16 @@ class TraceStore:
         self.skills_note = ""
         self.skills_source = "run"
         if self.run.files("skills"):
-            n, missing, covered = self.con.sql(
-                "SELECT count(*), count(*) FILTER (s.id IS NULL), count(s.id) FROM traces t "
-                "LEFT JOIN (SELECT DISTINCT id FROM skills WHERE source = 'trace') s ON s.id = t.trace_id"
-            ).fetchall()[0]
+            files = [*self.trace_files, *self.run.files("skills")]
+            known = self._checks.get("skills_coverage", files)
+            if isinstance(known, list) and len(known) == 3:
+                n, missing, covered = known
+            else:
+                n, missing, covered = self.con.sql(
+                    "SELECT count(*), count(*) FILTER (s.id IS NULL), count(s.id) FROM traces t "
+                    "LEFT JOIN (SELECT DISTINCT id FROM skills WHERE source = 'trace') s ON s.id = t.trace_id"
+                ).fetchall()[0]
+                self._checks.put("skills_coverage", files, [n, missing, covered])
         else:  # a bare `sf build`: every trace lacks its skill columns (the count comes from the footers)
             n = self.con.sql("SELECT count(*) FROM traces").fetchall()[0][0]
             missing, covered = n, 0

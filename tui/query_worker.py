@@ -50,8 +50,13 @@ class QueryWorker:
     def generation(self) -> int:
         return self._generation
 
-    def submit(self, fn: Callable[[TraceStore], Any]) -> Future[QueryResult]:
-        """Queue `fn`; the query running now (an older answer nobody waits for) is interrupted first."""
+    def submit(self, fn: Callable[[TraceStore], Any], replace: bool = True) -> Future[QueryResult]:
+        """Queue `fn`; the query running now (an older answer nobody waits for) is interrupted first.
+
+        `replace=False` (a trace, a screen's rows): queued behind the running query, which still answers;
+        it keeps the current generation, so it replaces nothing."""
+        if not replace:
+            return self._pool.submit(self._call, fn, None)
         with self._lock:
             self._generation += 1
             gen = self._generation
@@ -65,14 +70,19 @@ class QueryWorker:
             gen = self._generation
         return self._call(fn, gen)
 
-    def _call(self, fn: Callable[[TraceStore], Any], gen: int) -> QueryResult:
-        if gen != self._generation:  # replaced while it waited: not even started
+    def _call(self, fn: Callable[[TraceStore], Any], gen: int | None) -> QueryResult:
+        if gen is None:  # a query that replaces nothing is replaced by nothing either
+            gen = self._generation
+            replaced: Callable[[], bool] = lambda: False  # noqa: E731
+        else:
+            replaced = lambda: gen != self._generation  # noqa: E731
+        if replaced():  # replaced while it waited: not even started
             return QueryResult(cancelled=True, generation=gen)
         fork = self.store.fork()
         with self._lock:
             self._running = fork
         try:
-            if gen != self._generation:  # replaced between the check above and now
+            if replaced():  # replaced between the check above and now
                 return QueryResult(cancelled=True, generation=gen)
             return QueryResult(fn(fork), generation=gen)
         except QueryCancelled:

@@ -210,6 +210,7 @@ def connect(
     write: bool = False,
     extra_paths: Iterable[str | Path] = (),
     tables: Iterable[str] | None = None,
+    on_register: Callable[[str, Any], Any] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with one view per table of `run`.
 
@@ -220,6 +221,8 @@ def connect(
     with `register_view`. `write=True` (`sf sql --write`) is the explicit opt-out.
     `tables`: only these get views over their files (the others are empty typed views): a query
     that names two tables does not open and validate the rest (`tables_in`).
+    `on_register(name, arrow)` is told each Arrow source registered on `con` (a registration is per cursor:
+    a caller that queries through cursors registers them there too).
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
     config = {k: v for k, v in LOCKED_CONFIG.items() if k != "lock_configuration"}
@@ -229,9 +232,15 @@ def connect(
         con.execute("SET lock_configuration = true")
     _VIEWS.pop(id(con), None)  # a new connection at a reused address
     wanted = set(TABLES) if tables is None else set(tables)
+
+    def reg(name: str, arrow: Any) -> None:
+        con.register(name, arrow)
+        if on_register is not None:
+            on_register(name, arrow)
+
     for table in TABLES:
         files = readable_files(run.files(table), table, on_corrupt, duck_columns) if table in wanted else []
-        register_view(con, table, files)
+        register_view(con, table, files, register=reg)
     con.execute(
         """CREATE OR REPLACE VIEW graded AS
         SELECT r.*, g.extracted_answer, g.is_correct, g.reason, g.grader

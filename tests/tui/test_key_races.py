@@ -17,6 +17,7 @@ from tests.synth import make_run
 from tui.app import InspectorApp
 from tui.components import TraceScreen
 from tui.data import TraceStore
+from tui.messages import RolloutsRequested
 
 KEEP, DROP = "y", "x"  # the trace view's keep+next / drop+next keys (j/k move, as in vim)
 SLOW_S = 0.3
@@ -118,3 +119,49 @@ async def test_a_burst_under_a_label_filter_walks_the_frozen_listing(run):
         assert app.total == total - 4 and app.current_id() == ids[4]
     labels = {r["trace_id"]: r["label"] for r in RunDir(run.path).read("labels").iter_rows(named=True)}
     assert labels == dict.fromkeys(ids[:4], "keep")
+
+
+async def test_opening_a_trace_on_a_slow_store_leaves_the_keys_to_the_table(run):
+    """The trace is read on the query worker: a key typed while it loads runs in the table at once."""
+    app = slow_app(run)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await settle(pilot)
+        app.QUERY_WAIT_S = 0.0  # every read answers later, as on a big run on a loaded machine
+        ids = row_ids(app, 2)
+        type_now(app, ["enter", "j"])  # j: the table's cursor down (it would scroll a trace view)
+        await settle(pilot)
+        assert isinstance(app.screen, TraceScreen) and app.screen.trace_id == ids[0]
+        assert app.query_one("#traces").cursor_row == 1
+        assert "querying" not in str(app.query_one("#status").render())
+        await pilot.press(KEEP)
+        await settle(pilot)
+        assert app.screen.trace_id == ids[1]  # the view walks on from the trace it shows
+
+
+class FailingStore(TraceStore):
+    """A store whose trace, compare and rollouts reads fail (parts replaced under it)."""
+
+    def trace(self, trace_id):
+        raise OSError(f"traces part replaced\nwhile reading {trace_id}")
+
+    def rollouts_page(self, *a, **kw):
+        raise OSError("rollouts part replaced\nsecond line")
+
+
+async def test_trace_compare_and_rollouts_errors_are_one_line_and_the_app_runs_on(run):
+    app = InspectorApp(run.path, use_index=False)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await settle(pilot)
+        app.store.close()
+        app.store = FailingStore(run.path, use_index=False)
+        shown: list[str] = []
+        app.notify = lambda text, **kw: shown.append(str(text))  # type: ignore[method-assign]
+        for key in ("enter", "v"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.screen is app.screen_stack[0]
+        assert len(shown) == 2 and all("\n" not in s and "replaced" in s for s in shown)
+        app.post_message(RolloutsRequested(None, None, "all rollouts"))
+        await settle(pilot)
+        body = str(app.screen.query_one("#rollout-body").render())
+        assert body.startswith("rollouts: OSError: rollouts part replaced") and "\n" not in body

@@ -292,3 +292,46 @@ def test_traces_replaced_under_an_open_store_give_one_line(built):
         assert not res.ok  # the parts the store opened are gone: it says so rather than showing stale rows
     finally:
         worker.close()
+
+
+def test_a_fork_reads_every_table_of_the_run_on_its_own_cursor(built):
+    """The query worker's cursor sees the run's own tables (questions, rollouts, grades), not only the traces:
+    a registration is per cursor, so the store shares `connect`'s Arrow sources with its forks."""
+    from tui.trace_data import load_trace
+
+    store = TraceStore(built.path)
+    try:
+        tid = store.page().rows[0]["trace_id"]
+        fork = store.fork()
+        data = load_trace(fork, tid)
+        assert data.question is not None and data.question == store.question(data.trace["question_id"])
+        assert data.src.height == len(data.trace["rollout_ids"]) and data.src["is_correct"].null_count() == 0
+        assert fork.page(Filters(where="question IS NOT NULL")).total == store.count()
+        fork.con.close()
+    finally:
+        store.close()
+
+
+def test_open_checks_are_answered_from_the_cache_until_a_part_changes(built, monkeypatch):
+    """The duplicate-id and skills-coverage scans run once per set of files (RUN/.index, by file identity):
+    a reopen asks nothing, a copied part (duplicates) is seen at once."""
+    from tui.open_checks import OpenChecks
+
+    TraceStore(built.path).close()
+    assert (built.path / ".index" / "traces.checks.json").is_file()
+
+    def no_scan(*a, **kw):
+        raise AssertionError("an open-time check ran again on unchanged files")
+
+    monkeypatch.setattr(OpenChecks, "put", no_scan)
+    n = built.read("traces").height
+    store = TraceStore(built.path)
+    assert store.duplicates_warning is None and store.count() == n
+    store.close()
+    monkeypatch.undo()
+    part = built.files("traces")[0]
+    shutil.copy(part, part.with_name("part-zz-copy.parquet"))
+    with pytest.warns(UserWarning, match="appear more than once"):
+        store = TraceStore(built.path)
+    assert store.duplicates_warning is not None and store.count() == n
+    store.close()

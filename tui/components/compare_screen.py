@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +15,14 @@ from tui.data import TraceStore
 from tui.render import diff_texts
 
 
+def compare_data(store: TraceStore, left_id: str, right_id: str | None) -> tuple[dict, dict | None, Any]:
+    """The two traces (or a trace and the eval outputs) a compare shows, read in one go."""
+    left = store.trace(left_id)
+    if right_id is not None:
+        return left, store.trace(right_id), None
+    return left, None, store.eval_outputs()
+
+
 class CompareScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "back"),
@@ -20,17 +30,19 @@ class CompareScreen(Screen[None]):
         Binding("p", "cycle(-1)", "prev eval output"),
     ]
 
-    def __init__(self, store: TraceStore, left_id: str, right_id: str | None):
+    def __init__(
+        self, store: TraceStore, left_id: str, right_id: str | None, loaded: tuple[dict, dict | None, Any] | None = None
+    ):
+        """`loaded`: what `compare_data` read (on the app's query worker); else it is read here."""
         super().__init__()
         self.store = store
-        self.left = store.trace(left_id)
+        self.left, self.right, self.evals = loaded if loaded is not None else compare_data(store, left_id, right_id)
         self.right_id = right_id
-        self.evals = store.eval_outputs() if right_id is None else None
         self.idx = 0
 
     def _right(self) -> tuple[str, str | None]:
-        if self.right_id is not None:
-            r = self.store.trace(self.right_id)
+        if self.right is not None:
+            r = self.right
             return f"trace {r['trace_id']} ({r['format']})", r["trace"]
         if self.evals is None or self.evals.height == 0:
             return "nothing to compare: mark a trace with m first, or run `sf eval` so eval outputs exist", None

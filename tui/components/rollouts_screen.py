@@ -10,6 +10,7 @@ the three verdicts matches the real grade.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -19,7 +20,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from tui.data import PAGE_SIZE, TraceStore
+from tui.data import PAGE_SIZE, TraceStore, one_line
+from tui.query_worker import QueryResult
 from tui.render import PALETTE, ok_text, trace_text, verdict_style
 
 _COLS = ("is_correct", "reason", "verdicts", "variant", "sample_idx", "reflections", "rollout_id", "question_id")
@@ -84,6 +86,23 @@ class RolloutsScreen(Screen[None]):
         self.disagree = False
         self.variant: str | None = None
         self.search = ""
+        #: how a store read runs: `runner(job, done)`; the app sets its query worker (off the UI thread,
+        #: errors as one line); on its own the screen reads here
+        self.runner: Callable[[Callable[[TraceStore], Any], Callable[[QueryResult], None]], None] = self._inline
+
+    def _inline(self, job: Callable[[TraceStore], Any], done: Callable[[QueryResult], None]) -> None:
+        try:
+            res = QueryResult(job(self.store))
+        except Exception as e:  # noqa: BLE001 - one line on screen, as the worker would say it
+            res = QueryResult(error=f"{type(e).__name__}: {one_line(str(e))}")
+        done(res)
+
+    def _error(self, res: QueryResult) -> bool:
+        if res.ok:
+            return False
+        if res.error:
+            self.query_one("#rollout-body", Static).update(Text(f"rollouts: {res.error}", PALETTE["sf-incorrect"]))
+        return True
 
     def compose(self) -> ComposeResult:
         yield Static("", id="rollouts-title")
@@ -102,16 +121,14 @@ class RolloutsScreen(Screen[None]):
         table.focus()
 
     def reload(self) -> None:
-        page = self.store.rollouts_page(
-            self.rollout_ids,
-            self.question_id,
-            self.page_offset,
-            PAGE_SIZE,
-            correct=self.correct,
-            disagree=self.disagree,
-            variant=self.variant,
-            search=self.search,
-        )
+        args = (self.rollout_ids, self.question_id, self.page_offset, PAGE_SIZE)
+        kw = {"correct": self.correct, "disagree": self.disagree, "variant": self.variant, "search": self.search}
+        self.runner(lambda st: st.rollouts_page(*args, **kw), self._show_page)
+
+    def _show_page(self, res: QueryResult) -> None:
+        if self._error(res):
+            return
+        page = res.value
         self.total = page.total
         table = self.query_one(DataTable)
         table.clear()
@@ -150,8 +167,16 @@ class RolloutsScreen(Screen[None]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is None or event.row_key.value is None:
             return
-        rollout, refl = self.store.rollout(event.row_key.value)
-        self.query_one("#rollout-body", Static).update(rollout_detail(rollout, refl))
+        rid = event.row_key.value
+
+        def show(res: QueryResult) -> None:
+            table = self.query_one(DataTable)
+            if self._error(res) or not table.row_count:
+                return
+            if table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value == rid:  # still the row on view
+                self.query_one("#rollout-body", Static).update(rollout_detail(*res.value))
+
+        self.runner(lambda st: st.rollout(rid), show)
 
     def applied(self) -> str:
         parts = []
@@ -178,9 +203,14 @@ class RolloutsScreen(Screen[None]):
         self._refilter()
 
     def action_cycle_variant(self) -> None:
-        variants = [None, *self.store.rollout_variants()]
-        self.variant = variants[(variants.index(self.variant) + 1) % len(variants)]
-        self._refilter()
+        def cycle(res: QueryResult) -> None:
+            if self._error(res):
+                return
+            variants = [None, *res.value]
+            self.variant = variants[(variants.index(self.variant) + 1) % len(variants)]
+            self._refilter()
+
+        self.runner(lambda st: st.rollout_variants(), cycle)
 
     def action_search(self) -> None:
         self.add_class("-searching")

@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Collapsible, Footer, Input, Static
 
 from tui.components.note_screen import NoteScreen
@@ -31,6 +32,7 @@ from tui.messages import (
 )
 from tui.render import PALETTE, block_text, ok_text
 from tui.tags import split_samples
+from tui.trace_data import TraceData, load_trace
 
 
 def sources_table(src: Any) -> Table:
@@ -49,8 +51,8 @@ def sources_table(src: Any) -> Table:
     return t
 
 
-def side_head(store: TraceStore, trace: dict[str, Any]) -> Text:
-    q = store.question(trace["question_id"]) or {}
+def side_head(question: dict[str, Any] | None, trace: dict[str, Any]) -> Text:
+    q = question or {}
     head = Text()
     head.append("question ", style="bold")
     head.append("(Q: all its traces)\n", style="dim")
@@ -65,6 +67,16 @@ def side_head(store: TraceStore, trace: dict[str, Any]) -> Text:
     if trace.get("note"):
         head.append(f"\nnote: {trace['note']}", style="italic")
     return head
+
+
+def same_frame(a: Any, b: Any) -> bool:
+    """Two sources frames with the same rows (the side table is then left as drawn)."""
+    if a is b:
+        return True
+    try:
+        return a.shape == b.shape and a.columns == b.columns and a.equals(b)
+    except Exception:  # noqa: BLE001 - frames that cannot be compared are redrawn
+        return False
 
 
 def sample_titles(trace: dict[str, Any], src: Any) -> list[Text]:
@@ -110,33 +122,59 @@ class TraceScreen(Screen[None]):
         Binding("i", "toggle_side", "side panel", show=False, tooltip="show / hide the question and sources panel"),
     ]
 
-    def __init__(self, store: TraceStore, trace_id: str, search: str = "", position: str = ""):
+    def __init__(
+        self, store: TraceStore, trace_id: str, search: str = "", position: str = "", data: TraceData | None = None
+    ):
         super().__init__()
         self.store = store
         self.search = search
         self.position = position
-        self.load(trace_id)
+        self.load(data if data is not None else load_trace(store, trace_id))
 
-    def load(self, trace_id: str) -> None:
-        self.trace_id = trace_id
-        self.trace = self.store.trace(trace_id)
-        self.src = self.store.sources(self.trace)
+    def load(self, data: TraceData) -> None:
+        self.data = data
+        self.trace_id = data.trace_id
+        self.trace = data.trace
+        self.src = data.src
         self.current = -1
         self.match = -1
 
-    async def show(self, trace_id: str, position: str = "") -> None:
-        """Replace the shown trace (next/previous) without leaving the screen."""
-        self.load(trace_id)
+    async def show(self, data: TraceData, position: str = "") -> None:
+        """Replace the shown trace (next/previous) without leaving the screen.
+
+        The block widgets already mounted are reused (their text, title and classes replaced in place);
+        only a difference in the number or kind of blocks mounts or removes widgets: mounting a screenful
+        of Collapsibles was most of a label-and-advance's time. The side panel is redrawn only when it changes.
+        """
+        old_src, old_question, old_head = self.src, self.data.question, self._head_key()
+        self.load(data)
         self.position = position
-        # only the parts that change: the blocks, the title and the side panel (a full recompose re-mounts
-        # the footer and every container, most of a label-and-advance's time)
         body = self.query_one("#trace-body", VerticalScroll)
-        await body.remove_children()
-        await body.mount_all(list(self._blocks()))
+        have = list(body.children)
+        parts = list(self._block_parts())
+        kept = 0
+        for w, (kind, text, title) in zip(have, parts, strict=False):
+            if kind == "sample" and isinstance(w, Collapsible):
+                w.title = title
+                w.collapsed = False
+                w.remove_class("current", "match")
+                w.query_one(".sample-text", Static).update(text)
+            elif kind != "sample" and type(w) is Static and w.has_class("block"):
+                w.set_classes(f"block {kind}")
+                w.update(text)
+            else:
+                break
+            kept += 1
+        if have[kept:]:
+            await body.remove_children(have[kept:])
+        if parts[kept:]:
+            await body.mount_all([self._block_widget(*p) for p in parts[kept:]])
         body.scroll_home(animate=False)
-        self.query_one("#trace-title", Static).update(self.title_text())
-        self.query_one("#side-head", Static).update(side_head(self.store, self.trace))
-        self.query_one("#side-sources", Static).update(sources_table(self.src))
+        self.query_one("#trace-title", Static).update(self.title_text(), layout=False)  # one line: no relayout
+        if self._head_key() != old_head or data.question != old_question:
+            self.query_one("#side-head", Static).update(side_head(data.question, self.trace))
+        if not same_frame(old_src, self.src):
+            self.query_one("#side-sources", Static).update(sources_table(self.src))
         self.set_focus(body)
 
     def title_text(self) -> Text:
@@ -165,7 +203,7 @@ class TraceScreen(Screen[None]):
             with VerticalScroll(id="trace-body"):
                 yield from self._blocks()
             with VerticalScroll(id="side"):
-                yield Static(side_head(self.store, self.trace), id="side-head")
+                yield Static(side_head(self.data.question, self.trace), id="side-head")
                 yield Static(sources_table(self.src), id="side-sources")
         yield Footer()
 
@@ -175,19 +213,39 @@ class TraceScreen(Screen[None]):
             self.add_class("-side")
         self.query_one("#trace-body").focus()
 
-    def _blocks(self):
+    def _block_parts(self):
+        """(kind, rendered text, title or None) of each block of the trace, in order."""
         titles = iter(sample_titles(self.trace, self.src))
         for kind, text in split_samples(self.trace["trace"]):
-            body = block_text(kind, text, self.search)
-            if kind == "sample":
-                yield Collapsible(
-                    Static(body, classes="sample-text"),
-                    title=next(titles),  # type: ignore[arg-type]  # Textual renders a rich Text title (styled header)
-                    collapsed=False,
-                    classes="sample",
-                )
-            else:
-                yield Static(body, classes=f"block {kind}")
+            yield kind, block_text(kind, text, self.search), next(titles) if kind == "sample" else None
+
+    @staticmethod
+    def _block_widget(kind: str, body: Text, title: Text | None) -> Widget:
+        if kind == "sample":
+            return Collapsible(
+                Static(body, classes="sample-text"),
+                title=title,  # type: ignore[arg-type]  # Textual renders a rich Text title (styled header)
+                collapsed=False,
+                classes="sample",
+            )
+        return Static(body, classes=f"block {kind}")
+
+    def _blocks(self):
+        for part in self._block_parts():
+            yield self._block_widget(*part)
+
+    def _head_key(self) -> tuple:
+        """What the side panel's head shows of the trace (it is redrawn only when this changes)."""
+        t = self.trace
+        return (
+            t.get("question_id"),
+            t.get("prompt"),
+            t.get("final_answer"),
+            t.get("is_correct"),
+            t["format"],
+            t.get("label"),
+            t.get("note"),
+        )
 
     def samples(self) -> list[Collapsible]:
         return list(self.query(Collapsible))
@@ -235,7 +293,7 @@ class TraceScreen(Screen[None]):
         self.query_one("#trace-body", VerticalScroll).scroll_to_widget(target, top=True, animate=False)
         for w in self.query_one("#trace-body").children:
             w.set_class(w is target, "match")
-        self.query_one("#trace-title", Static).update(self.title_text())
+        self.query_one("#trace-title", Static).update(self.title_text(), layout=False)  # one line: no relayout
 
     def action_mark(self) -> None:
         self.post_message(MarkRequested(self.trace_id))
@@ -283,10 +341,12 @@ class TraceScreen(Screen[None]):
             self.query_one("#trace-body").focus()
 
     def refresh_trace(self) -> None:
-        """After a label or note change: new header and side panel, same blocks."""
-        self.trace = self.store.trace(self.trace_id)
-        self.query_one("#trace-title", Static).update(self.title_text())
-        self.query_one("#side-head", Static).update(side_head(self.store, self.trace))
+        """After a label or note change: new header and side panel, same blocks (the label and note come from
+        the store's labels, already saved: no query)."""
+        self.data = self.data.with_labels(self.store.labels)
+        self.trace = self.data.trace
+        self.query_one("#trace-title", Static).update(self.title_text(), layout=False)  # one line: no relayout
+        self.query_one("#side-head", Static).update(side_head(self.data.question, self.trace))
 
     def action_note(self) -> None:
         def done(note: str | None) -> None:
