@@ -126,11 +126,79 @@ def table_view_sql(table: str, files: list[Path], name: str | None = None, posit
     return f"CREATE OR REPLACE VIEW {view} AS SELECT {cols} FROM read_parquet({lst}, union_by_name = true{extra})"
 
 
+class _NoPandasNow:
+    """Import hook: `import pandas` fails on the thread loading pyarrow.dataset, nowhere else.
+
+    pyarrow._dataset builds `pa.scalar(True)` at import, and pyarrow's lazy pandas shim imports pandas to
+    check it (about half of a one-shot `sf query`). Refused, the shim takes pyarrow's documented
+    "pandas not installed" path; `_PandasLater` hands pandas back to pyarrow when anything imports it."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "pandas" and threading.get_ident() == self.thread:
+            raise ModuleNotFoundError("pandas is not imported while pyarrow.dataset loads", name=name)
+        return None
+
+
+class _PandasLater:
+    """Import hook, one shot: after a later `import pandas` completes, pyarrow's shim imports it again
+    (its `compat` property retries), so `pa.array(series)` and `to_pandas` work as if it never failed."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None):
+        if name != "pandas":
+            return None
+        import importlib.util
+        import sys
+
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader, run = spec.loader, spec.loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            run(module)
+            sys.modules.setdefault(name, module)
+            try:
+                import pyarrow.lib
+
+                pyarrow.lib._pandas_api.compat  # noqa: B018 - the shim's retry: `have_pandas` is True again
+            except Exception:  # noqa: BLE001 - an old or new pyarrow without the shim: nothing to hand back
+                pass
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def _pyarrow_dataset():
+    """`pyarrow.dataset`, loaded without importing pandas when nothing has yet (see `_NoPandasNow`)."""
+    import sys
+
+    mod = sys.modules.get("pyarrow.dataset")
+    if mod is not None or "pandas" in sys.modules:
+        import pyarrow.dataset as ds
+
+        return ds
+    block = _NoPandasNow()
+    sys.meta_path.insert(0, block)
+    try:
+        import pyarrow.dataset as ds
+    finally:
+        sys.meta_path.remove(block)
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _PandasLater())
+    return ds
+
+
 def arrow_dataset(files: list[Path]):
     """A pyarrow dataset over exactly `files` (literal paths, never globbed), columns unified by name."""
     import pyarrow as pa
-    import pyarrow.dataset as ds
     from pyarrow import fs
+
+    ds = _pyarrow_dataset()
 
     schema = pa.unify_schemas([_arrow_schema(p) for p in files], promote_options="permissive")
     return ds.dataset([str(p) for p in files], schema=schema, format="parquet", filesystem=fs.LocalFileSystem())
@@ -347,10 +415,13 @@ def tables_in(sql: str) -> set[str]:
     """Run tables a statement may read: every table name appearing as a word (`graded` = rollouts + grades).
 
     Over-inclusive on purpose (a name inside a string literal counts too): a missed table would read
-    as empty, an extra one only costs its open."""
+    as empty, an extra one only costs its open. `query_table(...)` and `query(...)` take a table name or a
+    statement as a string built at run time: a statement using them gets every table."""
     import re
 
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql.lower()))
+    if words & {"query", "query_table"}:
+        return set(TABLES)
     out = {t for t in TABLES if t in words}
     if "graded" in words:
         out |= {"rollouts", "grades"}
