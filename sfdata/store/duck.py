@@ -271,6 +271,91 @@ def register_view(
     con.execute(f"CREATE OR REPLACE VIEW {view} AS " + " UNION ALL ".join(parts))
 
 
+_CLEAN: dict[tuple, int] = {}  # (table, file identities) -> rows beyond the first per id (0: none repeated)
+_WARNED: set[tuple] = set()  # (table, file identities) already warned about in this process
+
+
+def _clean_marker(table: str, files: list[Path]) -> Path | None:
+    """A file whose existence says: these files (by content) repeat no id. Kept in `$SF_CACHE/ids/`
+    (default `~/.cache/skillfactory/ids/`), so a fresh `sf query` skips the id scan on a checked file set."""
+    import hashlib
+    import os
+
+    from sfdata.store.identity import content_digest
+
+    try:
+        digests = [content_digest(p) for p in files]
+    except OSError:
+        return None
+    key = hashlib.blake2b(repr((table, digests)).encode(), digest_size=16).hexdigest()
+    root = Path(os.environ.get("SF_CACHE") or Path.home() / ".cache" / "skillfactory")
+    return root / "ids" / key
+
+
+def _repeated_rows(con: duckdb.DuckDBPyConnection, table: str, files: list[Path]) -> int:
+    """Rows of `table` beyond the first per id (nulls count as one id, as `RunDir.read`): one scan of the
+    id column per file set, remembered per process (file identity) and on disk (file content)."""
+    ident = (table, _identities(files))
+    if ident in _CLEAN:
+        return _CLEAN[ident]
+    marker = _clean_marker(table, files)
+    if marker is not None and marker.is_file():
+        n = 0
+    else:
+        col = _ident(TABLES[table][1])
+        n = con.sql(
+            f"SELECT count(*) - count(DISTINCT {col}) - (count(*) > count({col}))::INT FROM {_ident(table)}"
+        ).fetchall()[0][0]
+        if n == 0 and marker is not None:
+            try:
+                from sfdata.store.run import write_text_atomic
+
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                write_text_atomic("", marker)
+            except OSError:  # a read-only home: the scan runs again next time
+                pass
+    if len(_CLEAN) > 10_000:
+        _CLEAN.clear()
+    _CLEAN[ident] = n
+    return n
+
+
+def _keep_first_per_id(con: duckdb.DuckDBPyConnection, run: RunDir, table: str, files: list[Path]) -> None:
+    """An id held twice (a copied part, two writers before the run lock): the view keeps the first row
+    of each id (files in order, then rows) and warns once, naming the files that hold repeats."""
+    import warnings
+
+    if not files or not _repeated_rows(con, table, files):
+        return
+    id_col = _ident(TABLES[table][1])
+    register_view(con, table, files, name=f"_all_{table}", positions=True)
+    every = _ident(f"_all_{table}")
+    paths = [str(p) for p in files]
+    repeats = f"SELECT {id_col}, count(*) AS k, list(DISTINCT _file) AS fs FROM {every} GROUP BY 1 HAVING k > 1"
+    n, held = con.sql(f"SELECT sum(k - 1), list_distinct(flatten(list(fs))) FROM ({repeats})").fetchall()[0]
+    names = [
+        str(Path(f).relative_to(run.path)) if Path(f).is_relative_to(run.path) else f
+        for f in sorted(held, key=paths.index)
+    ]
+    con.execute(
+        f"CREATE OR REPLACE VIEW {_ident(table)} AS SELECT * EXCLUDE (_file, _pos, _f) FROM "
+        f"(SELECT *, list_position({_sql_str_list(paths)}, _file) AS _f FROM {every}) "
+        f"QUALIFY row_number() OVER (PARTITION BY {id_col} ORDER BY _f, _pos) = 1"
+    )
+    if (table, _identities(files)) in _WARNED:
+        return  # once per process and file set (`sf report` opens several connections)
+    _WARNED.add((table, _identities(files)))
+    warnings.warn(
+        f"{run.path}: {n:,} duplicate row(s) of {table} (same {TABLES[table][1]}) in {', '.join(names)}: "
+        "the first row of each id is used",
+        stacklevel=4,
+    )
+
+
+def _sql_str_list(items: list[str]) -> str:
+    return "[" + ", ".join(_sql_str(x) for x in items) + "]"
+
+
 def connect(
     run: RunDir | str | Path,
     on_corrupt: OnCorrupt = "raise",
@@ -278,6 +363,7 @@ def connect(
     write: bool = False,
     extra_paths: Iterable[str | Path] = (),
     tables: Iterable[str] | None = None,
+    first_per_id: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with one view per table of `run`.
 
@@ -288,6 +374,8 @@ def connect(
     with `register_view`. `write=True` (`sf sql --write`) is the explicit opt-out.
     `tables`: only these get views over their files (the others are empty typed views): a query
     that names two tables does not open and validate the rest (`tables_in`).
+    `first_per_id` (user SQL: `sf sql`, `sf query`, `sf report`): a table whose files repeat an id reads
+    the first row of each, with one warning naming the files (`_keep_first_per_id`), as `RunDir.read`.
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
     config = {k: v for k, v in LOCKED_CONFIG.items() if k != "lock_configuration"}
@@ -300,6 +388,8 @@ def connect(
     for table in TABLES:
         files = readable_files(run.files(table), table, on_corrupt, duck_columns) if table in wanted else []
         register_view(con, table, files)
+        if first_per_id:
+            _keep_first_per_id(con, run, table, files)
     con.execute(
         """CREATE OR REPLACE VIEW graded AS
         SELECT r.*, g.extracted_answer, g.is_correct, g.reason, g.grader
@@ -394,14 +484,14 @@ def read_connection(run: RunDir | str | Path, tables: Iterable[str] | None = Non
     try:
         sig = _files_signature(run, wanted)
     except FileNotFoundError:  # a file went away while listing: no caching this time
-        con = connect(run, tables=wanted)
+        con = connect(run, tables=wanted, first_per_id=True)
         return SharedConnection(None, con, threading.RLock(), _state(con))
     with _SHARED_LOCK:
         hit = _SHARED.get(key)
         if hit is not None and hit[0] == sig:
             _SHARED.move_to_end(key)
             return SharedConnection(key, hit[1], hit[2], hit[3])
-    con = connect(run, tables=wanted)
+    con = connect(run, tables=wanted, first_per_id=True)
     entry = (sig, con, threading.RLock(), _state(con))
     with _SHARED_LOCK:
         _SHARED[key] = entry
@@ -470,7 +560,7 @@ def query(run: RunDir | str | Path, sql: str, params: list | dict | None = None)
     DuckDB 2.0: relations keep no result, so `con.sql(q, params=...).pl()` is the one-shot path
     (`execute(...).pl()` no longer exists). `params` is a list for `?` or a dict for `$name`.
     """
-    con = connect(run)
+    con = connect(run, first_per_id=True)
     try:
         return con.sql(sql, params=params or None).pl()
     finally:
