@@ -132,9 +132,11 @@ def _rows(rel) -> tuple[list[str], list[str], list[tuple]]:
 
 
 def _sql(run, sql: str, write: bool, take):
-    from sfdata.store.duck import check_read_only, connect, read_connection
+    from sfdata.store.duck import check_read_only, connect, read_connection, tables_in
 
-    con = connect(run, write=True) if write else read_connection(run)
+    con = (
+        connect(run, write=True, first_per_id=True) if write else read_connection(run, tables=tables_in(sql))
+    )  # only those named
     try:
         if not write:
             check_read_only(con, sql)

@@ -19,7 +19,7 @@ def _safe(run: RunDir, name: str) -> pl.DataFrame:
 def summary(run: RunDir) -> dict[str, Any]:
     from sfdata.store.duck import connect
 
-    con = connect(run)
+    con = connect(run, first_per_id=True)  # a repeated id counts once, with a warning
     try:
         counts = {
             t: con.sql(f"select count(*) from {t}").fetchall()[0][0]

@@ -126,11 +126,79 @@ def table_view_sql(table: str, files: list[Path], name: str | None = None, posit
     return f"CREATE OR REPLACE VIEW {view} AS SELECT {cols} FROM read_parquet({lst}, union_by_name = true{extra})"
 
 
+class _NoPandasNow:
+    """Import hook: `import pandas` fails on the thread loading pyarrow.dataset, nowhere else.
+
+    pyarrow._dataset builds `pa.scalar(True)` at import, and pyarrow's lazy pandas shim imports pandas to
+    check it (about half of a one-shot `sf query`). Refused, the shim takes pyarrow's documented
+    "pandas not installed" path; `_PandasLater` hands pandas back to pyarrow when anything imports it."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "pandas" and threading.get_ident() == self.thread:
+            raise ModuleNotFoundError("pandas is not imported while pyarrow.dataset loads", name=name)
+        return None
+
+
+class _PandasLater:
+    """Import hook, one shot: after a later `import pandas` completes, pyarrow's shim imports it again
+    (its `compat` property retries), so `pa.array(series)` and `to_pandas` work as if it never failed."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None):
+        if name != "pandas":
+            return None
+        import importlib.util
+        import sys
+
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader, run = spec.loader, spec.loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            run(module)
+            sys.modules.setdefault(name, module)
+            try:
+                import pyarrow.lib
+
+                pyarrow.lib._pandas_api.compat  # noqa: B018 - the shim's retry: `have_pandas` is True again
+            except Exception:  # noqa: BLE001 - an old or new pyarrow without the shim: nothing to hand back
+                pass
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def _pyarrow_dataset():
+    """`pyarrow.dataset`, loaded without importing pandas when nothing has yet (see `_NoPandasNow`)."""
+    import sys
+
+    mod = sys.modules.get("pyarrow.dataset")
+    if mod is not None or "pandas" in sys.modules:
+        import pyarrow.dataset as ds
+
+        return ds
+    block = _NoPandasNow()
+    sys.meta_path.insert(0, block)
+    try:
+        import pyarrow.dataset as ds
+    finally:
+        sys.meta_path.remove(block)
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _PandasLater())
+    return ds
+
+
 def arrow_dataset(files: list[Path]):
     """A pyarrow dataset over exactly `files` (literal paths, never globbed), columns unified by name."""
     import pyarrow as pa
-    import pyarrow.dataset as ds
     from pyarrow import fs
+
+    ds = _pyarrow_dataset()
 
     schema = pa.unify_schemas([_arrow_schema(p) for p in files], promote_options="permissive")
     return ds.dataset([str(p) for p in files], schema=schema, format="parquet", filesystem=fs.LocalFileSystem())
@@ -203,6 +271,91 @@ def register_view(
     con.execute(f"CREATE OR REPLACE VIEW {view} AS " + " UNION ALL ".join(parts))
 
 
+_CLEAN: dict[tuple, int] = {}  # (table, file identities) -> rows beyond the first per id (0: none repeated)
+_WARNED: set[tuple] = set()  # (table, file identities) already warned about in this process
+
+
+def _clean_marker(table: str, files: list[Path]) -> Path | None:
+    """A file whose existence says: these files (by content) repeat no id. Kept in `$SF_CACHE/ids/`
+    (default `~/.cache/skillfactory/ids/`), so a fresh `sf query` skips the id scan on a checked file set."""
+    import hashlib
+    import os
+
+    from sfdata.store.identity import content_digest
+
+    try:
+        digests = [content_digest(p) for p in files]
+    except OSError:
+        return None
+    key = hashlib.blake2b(repr((table, digests)).encode(), digest_size=16).hexdigest()
+    root = Path(os.environ.get("SF_CACHE") or Path.home() / ".cache" / "skillfactory")
+    return root / "ids" / key
+
+
+def _repeated_rows(con: duckdb.DuckDBPyConnection, table: str, files: list[Path]) -> int:
+    """Rows of `table` beyond the first per id (nulls count as one id, as `RunDir.read`): one scan of the
+    id column per file set, remembered per process (file identity) and on disk (file content)."""
+    ident = (table, _identities(files))
+    if ident in _CLEAN:
+        return _CLEAN[ident]
+    marker = _clean_marker(table, files)
+    if marker is not None and marker.is_file():
+        n = 0
+    else:
+        col = _ident(TABLES[table][1])
+        n = con.sql(
+            f"SELECT count(*) - count(DISTINCT {col}) - (count(*) > count({col}))::INT FROM {_ident(table)}"
+        ).fetchall()[0][0]
+        if n == 0 and marker is not None:
+            try:
+                from sfdata.store.run import write_text_atomic
+
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                write_text_atomic("", marker)
+            except OSError:  # a read-only home: the scan runs again next time
+                pass
+    if len(_CLEAN) > 10_000:
+        _CLEAN.clear()
+    _CLEAN[ident] = n
+    return n
+
+
+def _keep_first_per_id(con: duckdb.DuckDBPyConnection, run: RunDir, table: str, files: list[Path]) -> None:
+    """An id held twice (a copied part, two writers before the run lock): the view keeps the first row
+    of each id (files in order, then rows) and warns once, naming the files that hold repeats."""
+    import warnings
+
+    if not files or not _repeated_rows(con, table, files):
+        return
+    id_col = _ident(TABLES[table][1])
+    register_view(con, table, files, name=f"_all_{table}", positions=True)
+    every = _ident(f"_all_{table}")
+    paths = [str(p) for p in files]
+    repeats = f"SELECT {id_col}, count(*) AS k, list(DISTINCT _file) AS fs FROM {every} GROUP BY 1 HAVING k > 1"
+    n, held = con.sql(f"SELECT sum(k - 1), list_distinct(flatten(list(fs))) FROM ({repeats})").fetchall()[0]
+    names = [
+        str(Path(f).relative_to(run.path)) if Path(f).is_relative_to(run.path) else f
+        for f in sorted(held, key=paths.index)
+    ]
+    con.execute(
+        f"CREATE OR REPLACE VIEW {_ident(table)} AS SELECT * EXCLUDE (_file, _pos, _f) FROM "
+        f"(SELECT *, list_position({_sql_str_list(paths)}, _file) AS _f FROM {every}) "
+        f"QUALIFY row_number() OVER (PARTITION BY {id_col} ORDER BY _f, _pos) = 1"
+    )
+    if (table, _identities(files)) in _WARNED:
+        return  # once per process and file set (`sf report` opens several connections)
+    _WARNED.add((table, _identities(files)))
+    warnings.warn(
+        f"{run.path}: {n:,} duplicate row(s) of {table} (same {TABLES[table][1]}) in {', '.join(names)}: "
+        "the first row of each id is used",
+        stacklevel=4,
+    )
+
+
+def _sql_str_list(items: list[str]) -> str:
+    return "[" + ", ".join(_sql_str(x) for x in items) + "]"
+
+
 def connect(
     run: RunDir | str | Path,
     on_corrupt: OnCorrupt = "raise",
@@ -211,6 +364,7 @@ def connect(
     extra_paths: Iterable[str | Path] = (),
     tables: Iterable[str] | None = None,
     on_register: Callable[[str, Any], Any] | None = None,
+    first_per_id: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with one view per table of `run`.
 
@@ -223,6 +377,8 @@ def connect(
     that names two tables does not open and validate the rest (`tables_in`).
     `on_register(name, arrow)` is told each Arrow source registered on `con` (a registration is per cursor:
     a caller that queries through cursors registers them there too).
+    `first_per_id` (user SQL: `sf sql`, `sf query`, `sf report`): a table whose files repeat an id reads
+    the first row of each, with one warning naming the files (`_keep_first_per_id`), as `RunDir.read`.
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
     config = {k: v for k, v in LOCKED_CONFIG.items() if k != "lock_configuration"}
@@ -241,6 +397,8 @@ def connect(
     for table in TABLES:
         files = readable_files(run.files(table), table, on_corrupt, duck_columns) if table in wanted else []
         register_view(con, table, files, register=reg)
+        if first_per_id:
+            _keep_first_per_id(con, run, table, files)
     con.execute(
         """CREATE OR REPLACE VIEW graded AS
         SELECT r.*, g.extracted_answer, g.is_correct, g.reason, g.grader
@@ -336,14 +494,14 @@ def read_connection(run: RunDir | str | Path, tables: Iterable[str] | None = Non
     try:
         sig = _files_signature(run, wanted)
     except FileNotFoundError:  # a file went away while listing: no caching this time
-        con = connect(run, tables=wanted)
+        con = connect(run, tables=wanted, first_per_id=True)
         return SharedConnection(None, con, threading.RLock(), _state(con))
     with _SHARED_LOCK:
         hit = _SHARED.get(key)
         if hit is not None and hit[0] == sig:
             _SHARED.move_to_end(key)
             return SharedConnection(key, hit[1], hit[2], hit[3])
-    con = connect(run, tables=wanted)
+    con = connect(run, tables=wanted, first_per_id=True)
     entry = (sig, con, threading.RLock(), _state(con))
     with _SHARED_LOCK:
         _SHARED[key] = entry
@@ -357,10 +515,13 @@ def tables_in(sql: str) -> set[str]:
     """Run tables a statement may read: every table name appearing as a word (`graded` = rollouts + grades).
 
     Over-inclusive on purpose (a name inside a string literal counts too): a missed table would read
-    as empty, an extra one only costs its open."""
+    as empty, an extra one only costs its open. `query_table(...)` and `query(...)` take a table name or a
+    statement as a string built at run time: a statement using them gets every table."""
     import re
 
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql.lower()))
+    if words & {"query", "query_table"}:
+        return set(TABLES)
     out = {t for t in TABLES if t in words}
     if "graded" in words:
         out |= {"rollouts", "grades"}
@@ -409,7 +570,7 @@ def query(run: RunDir | str | Path, sql: str, params: list | dict | None = None)
     DuckDB 2.0: relations keep no result, so `con.sql(q, params=...).pl()` is the one-shot path
     (`execute(...).pl()` no longer exists). `params` is a list for `?` or a dict for `$name`.
     """
-    con = connect(run)
+    con = connect(run, first_per_id=True)
     try:
         return con.sql(sql, params=params or None).pl()
     finally:

@@ -549,16 +549,16 @@ def test_sql_table_prints_duckdb_rows_as_the_frame_table(fx, capsys, sql):
     assert direct == capsys.readouterr().out
 
 
-def test_query_cli_imports_neither_pyarrow_nor_polars(fx):
-    """The frame conversion (`.pl()`) imports pyarrow (~0.12 s) and Polars-typed schemas import Polars (~0.15 s)
-    of a ~0.5 s command: the table path needs DuckDB only (schemas are plain type names, footers read by DuckDB)."""
+def test_query_cli_imports_neither_pandas_nor_polars(fx):
+    """Polars-typed schemas import Polars (~0.15 s) and pyarrow.dataset's import pulls in pandas (about half of
+    a one-shot command): the table path needs DuckDB and pyarrow's scans only (`duck._pyarrow_dataset`)."""
     import subprocess
     import sys
 
     code = (
         "import sys\nfrom sfdata.app.cli.main import main\n"
         f"rc = main(['query', 'skill_frequency', '--run', {str(fx[0].path)!r}])\n"
-        "print('IMPORTED', 'pyarrow' in sys.modules, 'polars' in sys.modules, rc)"
+        "print('IMPORTED', 'pandas' in sys.modules, 'polars' in sys.modules, rc)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "3 row(s)" in out and out.strip().splitlines()[-1] == "IMPORTED False False 0"  # one row per format
