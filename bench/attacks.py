@@ -25,12 +25,12 @@ sys.path.insert(0, str(ROOT))
 from sfdata.engines.base import Completion  # noqa: E402
 from sfdata.serve import ServeLimits, serve_in_thread  # noqa: E402
 from sfdata.store import RunDir  # noqa: E402
+from sfdata.synth import make_run  # noqa: E402
 from sfdata.tasks import make_questions  # noqa: E402
-from tests.synth import make_run  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 tally: dict[str, list[int]] = {}  # group -> [tried, handled]
-lost = {"rows_lost": 0, "duplicates": 0, "leaks": 0, "crashes": 0}
+lost = {"rows_lost": 0, "duplicates": 0, "leaks": 0, "crashes": 0, "hangs": 0}
 
 
 def count(group: str, ok: bool) -> None:
@@ -182,6 +182,30 @@ def sql_attacks(tmp: Path) -> None:
     from sfdata.factory.build import BuildConfig, build_stage
 
     build_stage(r, BuildConfig(formats=("0C",), n=1))
+    traces = RunDir(r.path).read("traces")
+    RunDir(r.path).write("labels", pl.DataFrame({"trace_id": traces["trace_id"], "label": "keep", "note": "",
+                                                  "updated_at": [None] * traces.height}))  # fmt: skip
+    labels, part = r.path / "labels.parquet", r.files("traces")[0]
+    before = _files(tmp)
+    for q in [f"EXPLAIN ANALYZE COPY (SELECT * FROM labels WHERE false) TO '{labels}' (FORMAT parquet)",
+              f"WITH x AS (SELECT 1) SELECT * FROM x; COPY (SELECT * FROM traces) TO '{part}' (FORMAT parquet)",
+              f"EXPORT DATABASE '{tmp / 'exp'}'", "PRAGMA enable_profiling = 'json'",
+              f"SET profiling_output = '{leak}'", "SELECT * FROM glob('/etc/*')",
+              "EXPLAIN ANALYZE CREATE OR REPLACE VIEW labels AS SELECT * FROM labels WHERE false"]:  # fmt: skip
+        count("sf sql", main(["sql", q, "--run", str(r.path)]) == 1)
+    evil = tmp / "evil.sql"
+    evil.write_text(f"COPY (SELECT * FROM traces) TO '{part}' (FORMAT parquet)")
+    rel = os.path.relpath(evil.with_suffix(""), ROOT / "sfdata" / "named_queries")
+    count("sf query", main(["query", rel, "--run", str(r.path)]) == 1)
+    count("sf query", main(["query", "--file", str(evil), "--run", str(r.path)]) == 1)
+    for out in (part.parent / "part-dup.parquet", labels, r.path / "grades.parquet"):
+        count("sf query", main(["query", "grade_reasons", "--run", str(r.path), "--format", "parquet",
+                                "--out", str(out)]) == 1)  # fmt: skip
+    after = {k: v for k, v in _files(tmp).items() if k != str(evil)}  # the attack's own .sql file
+    changed = sum(1 for k, v in after.items() if before.get(k) != v) + sum(1 for k in before if k not in after)
+    lost["rows_lost"] += traces.height - RunDir(r.path).read("labels").height
+    lost["duplicates"] += RunDir(r.path).read("traces").height - traces.height
+    count("sf sql", changed == 0)
     store = TraceStore(r.path)
     for w in ["1=1) OR (1=1", "format='x') OR (1=1", "1=1 --", "1=1; SELECT 1", "(1=1",
               "trace_id IN (SELECT content FROM read_text('/etc/hostname'))"]:  # fmt: skip
@@ -190,6 +214,63 @@ def sql_attacks(tmp: Path) -> None:
             count("inspector WHERE", False)
         except FilterError:
             count("inspector WHERE", True)
+
+
+def _files(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
+def links_and_paths(tmp: Path) -> None:
+    """Symlinks inside a run (lock file, table folder, temp-named links) and glob characters in run paths."""
+    from sfdata.store.lock import run_lock
+
+    outside = tmp / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep")
+    dead = "999999999"
+    (outside / f".x.parquet.pid{dead}.0123abcd.tmp").write_text("not a temp of the run")
+    r = make_run(tmp / "links", n_questions=2)
+    before = _files(outside)
+    (r.path / ".lock").unlink(missing_ok=True)
+    os.symlink(outside / "precious.txt", r.path / ".lock")
+    p = sf("grade", str(r.path), "--force")
+    try:
+        p.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        lost["hangs"] += 1
+    count("symlinks", p.returncode != 0 and "symbolic link" in p.communicate()[1])
+    (r.path / ".lock").unlink()
+    os.symlink(outside, r.path / "rl_log")  # a linked folder holding temp-looking files: cleanup must not enter
+    with run_lock(r.path):
+        pass
+    rows = RunDir(r.path).read("rollouts")
+    os.replace(r.path / "rollouts", tmp / "rollouts_aside")
+    os.symlink(outside, r.path / "rollouts")
+    try:
+        RunDir(r.path).append("rollouts", rows)
+        count("symlinks", False)
+    except OSError:
+        count("symlinks", True)
+    os.unlink(r.path / "rollouts")
+    os.replace(tmp / "rollouts_aside", r.path / "rollouts")
+    count("symlinks", _files(outside) == before)
+    real = tmp / "real"
+    real.mkdir()
+    os.symlink(real, tmp / "linked_parent")
+    lr = make_run(tmp / "linked_parent" / "run", n_questions=2)
+    p = sf("grade", str(lr.path), "--force")
+    p.wait(timeout=300)
+    count("symlinks", p.returncode == 0 and not (real / "run" / ".lock").is_symlink())
+    for odd, plain in (("g[1]", "g1"), ("run?", "runA"), ("sweep[lr=1e-6]", "sweepl")):
+        a, b = make_run(tmp / odd, n_questions=2), make_run(tmp / plain, n_questions=3)
+        want = a.read("rollouts").height
+        p = sf("sql", "SELECT count(*) FROM rollouts", "--run", str(a.path), "--format", "csv")
+        out, _ = p.communicate(timeout=300)
+        got = int(out.strip().splitlines()[-1]) if p.returncode == 0 else -1
+        lost["rows_lost"] += max(0, want - got) if got >= 0 else 0
+        lost["duplicates"] += max(0, got - want)
+        count("literal paths", got == want and b.read("rollouts").height != want)
 
 
 def markup_and_secrets(tmp: Path) -> None:
@@ -208,24 +289,32 @@ def markup_and_secrets(tmp: Path) -> None:
             lost["crashes"] += 1
             count("markup", False)
     r = make_run(tmp / "sec", n_questions=2)
-    key, pw = "sk-FAKEKEY-0123456789abcdef", "hunter2-PASSWORD-42"
+    key, pw = "sk-FAKEKEY-0123456789abcdef", "hunter2@PASSWORD-42"  # an '@' inside the password
     cfg = tmp / "c.toml"
     cfg.write_text(f'[run]\ndir = "{r.path}"\n[generate]\nmodel = "fake"\nengine = "openai"\nn = 1\n'
                    f'engine_options = {{ base_url = "http://u:{pw}@127.0.0.1:9/v1", api_key = "{key}", retries = 0 }}\n'
                    '[build]\nformats = ["0C"]\n')  # fmt: skip
-    outs = [sf("run", str(cfg)), None, None]
+    outs = [sf("run", str(cfg)), None, None, None]
     outs[0].wait()
     outs[1] = sf("run", str(cfg), "--only", "build")
     outs[1].wait()
     outs[2] = sf("push", str(r.path), "me/x", "--dry-run")
     outs[2].wait()
+    env_pw = "envpass@WORD-77"
+    cfg2 = tmp / "c2.toml"
+    cfg2.write_text(f'[run]\ndir = "{r.path}"\n[generate]\nmodel = "fake"\nengine = "openai"\nn = 1\n'
+                    'engine_options = { retries = 0 }\n')  # fmt: skip
+    outs[3] = subprocess.Popen([sys.executable, "-m", "sfdata.app.cli.main", "run", str(cfg2), "--only", "generate", "--force", "generate"],
+                               cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**ENV, "OPENAI_BASE_URL": f"http://u:{env_pw}@127.0.0.1:9/v1"})  # fmt: skip
+    outs[3].wait()
     text = "".join("".join(p.communicate()) for p in outs)
     leaks = sum(
         1
         for p in r.path.rglob("*")
-        if p.is_file() and (key.encode() in p.read_bytes() or pw.encode() in p.read_bytes())
+        if p.is_file() and any(x.encode() in p.read_bytes() for x in (key, pw, env_pw, "PASSWORD-42", "WORD-77"))
     )
-    leaks += int(key in text or pw in text)
+    leaks += sum(int(x in text) for x in (key, pw, env_pw, "PASSWORD-42", "WORD-77"))
     lost["leaks"] += leaks
     count("secrets", leaks == 0)
 
@@ -399,6 +488,7 @@ def main() -> None:
         writers(tmp)
         serve_attacks()
         sql_attacks(tmp)
+        links_and_paths(tmp)
         markup_and_secrets(tmp)
         untrusted_inputs(tmp)
         table_output(tmp)

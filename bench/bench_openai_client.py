@@ -15,7 +15,7 @@ from _common import best_of, report  # noqa: E402
 
 from sfdata.engines import get_engine  # noqa: E402
 from sfdata.engines.base import SamplingParams  # noqa: E402
-from tests.standin_openai import StandIn  # noqa: E402
+from sfdata.engines.standin import StandIn  # noqa: E402
 
 
 def main() -> None:

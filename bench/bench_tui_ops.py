@@ -1,4 +1,4 @@
-"""Inspector operations on a 1M-trace run, driven through the real Textual app (headless Pilot):
+"""Inspector operations on a 1M-trace run (and label-and-advance on 200k traces), driven through the real Textual app (headless Pilot):
 full-text search, sort on several columns and the format filter, each timed from the key press to
 the repainted page. Ours = the app over the search index (`tui.search_index`, built once here and
 its build time and size reported); baseline = the same app with the index off (the Parquet-scan
@@ -74,6 +74,43 @@ async def drive(path: Path, use_index: bool, repeat: int) -> dict[str, tuple[flo
     return out
 
 
+async def label_advance(path: Path, repeat: int) -> tuple[float, float]:
+    """Keep + next in the trace view: key press to the next trace repainted (ours: label written, cell updated
+    in place, one repaint), against the same app doing what it did before: a page reload after each label."""
+    from tui.app import InspectorApp
+    from tui.components import TraceScreen
+    from tui.data import TraceStore
+
+    app = InspectorApp(path, index_min_traces=1 << 62)
+    ours, base = [], []
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        for _ in range(repeat):
+            table = app.query_one("#traces")
+            nxt = table.coordinate_to_cell_key((table.cursor_row + 1, 0)).row_key.value
+            t0 = time.perf_counter()
+            await pilot.press("y")
+            while not (isinstance(app.screen, TraceScreen) and app.screen.trace_id == nxt):
+                await pilot.pause()
+            ours.append(time.perf_counter() - t0)
+        for _ in range(repeat):  # baseline: the old path, label + page reload + show the next trace
+            tid = app.view_id
+            t0 = time.perf_counter()
+            app.store.set_label(tid, "keep")
+            app.reload(keep_cursor=True)
+            app._step_view(1)
+            await app.screen.show(app.view_id, app.position())
+            await pilot.pause()
+            base.append(time.perf_counter() - t0)
+    store = TraceStore(path)  # leave the cached run unlabelled for the next bench
+    for tid in list(store.labels):
+        store.set_label(tid, None)
+    store.close()
+    return min(ours), min(base)
+
+
 def build(run_path: Path) -> tuple[float, float, int]:
     """Full index build, then the skills columns lined up with it (done on the first skill-column sort)."""
     from tui.data import TraceStore
@@ -100,7 +137,24 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--traces", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--label-only", action="store_true", help="only label-and-advance, on --label-traces traces")
+    ap.add_argument("--label-traces", type=int, default=200_000)
     args = ap.parse_args()
+    n_label = args.label_traces
+    t_ours, t_base = asyncio.run(label_advance(big_run(n_label).path, args.repeat))
+    print(f"  label_and_advance  ours {t_ours:6.3f}s  baseline {t_base:6.3f}s  ({n_label:,} traces)")
+    report(
+        "tui_label_advance",
+        t_ours,
+        t_base,
+        "s",
+        f"keep + next trace in the trace view, key press to the next trace repainted, on {n_label:,} traces, real app "
+        f"via Pilot, best of {args.repeat}: label written and its cell updated in place vs a page reload per label",
+        higher_is_better=False,
+        traces=n_label,
+    )
+    if args.label_only:
+        return
     n = 100_000 if args.quick else args.traces
     run = big_run(n)
     import tui.app  # noqa: F401  (import cost is not part of any operation)

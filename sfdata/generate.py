@@ -28,9 +28,9 @@ class GenerateConfig(SamplingConfig, EngineConfig):
     """`[generate]` section and `sf generate` flags (engine and sampling options come from the mixins)."""
 
     variants: tuple[str, ...] = opt(DEFAULT_VARIANTS, "prompt variants", metavar="VARIANT")
-    n: int = opt(4, "samples per question x variant")
-    chunk: int = opt(32, "rows per part file (the most a hard kill can lose)")
-    fewshot: int = opt(0, "worked demonstrations before each question (helps tiny models use <answer> tags)")
+    n: int = opt(4, "samples per question x variant", min=1)
+    chunk: int = opt(32, "rows per part file (the most a hard kill can lose)", min=1)
+    fewshot: int = opt(0, "worked demonstrations before each question (helps tiny models use <answer> tags)", min=0)
 
 
 def model_name(model: str | None) -> str:

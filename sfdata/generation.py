@@ -1,6 +1,6 @@
 """Generation jobs: one place that owns engines and runs the chunked generate -> rows -> part loop.
 
-Used by the generate (`rollouts`) and reflect stages, and meant for eval too. A job is a dict
+Used by the generate (`rollouts`), reflect and eval stages. A job is a dict
 with `messages` (a chat) or `raw` (templated text), and `seed`: the seed owned by that row
 (`job_seed`), derived from the row's stable id. Every request is seeded with its own job's
 seed, so the N samples of one prompt differ on per-request engines (vLLM, OpenAI servers) and

@@ -4,7 +4,10 @@ The package ships a Q4_1 GGUF. transformers can load it, but the config keeps a 
 quantization marker and the result is not a plain trainable checkpoint, so we convert it
 once: build a fresh model from the config, load the dequantized state dict, drop
 `quantization_config`, save a normal fp32 checkpoint (+ tokenizer with chat template) in the
-cache and reuse it afterwards.
+cache and reuse it afterwards. transformers' GGUF tokenizer reader also names `<|im_start|>` as the end
+token, where the GGUF (and the config it yields) say `<|im_end|>`, the token every chat turn ends with; the
+conversion sets the tokenizer's end and padding tokens from the GGUF's ids, so generation stops there and SFT
+teaches it (TRL copies the tokenizer's end token into the saved model's configs).
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from sfdata.store.tempfiles import follow_umask, new_temp_dir
 EMBEDDED_ALIASES = {None, "", "embedded", "default", "smollm2", "SmolLM2-135M-Instruct"}
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_DONE_MARKER = ".skillfactory-converted"
+# bump when the converted checkpoint changes: a cache converted by an older version is converted again
+# (2: end and padding tokens are <|im_end|> as the GGUF says, not <|im_start|>)
+CONVERT_VERSION = 2
+_DONE_MARKER = f".skillfactory-converted-v{CONVERT_VERSION}"
 
 
 def cache_dir() -> Path:
@@ -47,18 +53,62 @@ def is_embedded(name: str | None) -> bool:
     return name in EMBEDDED_ALIASES
 
 
+def embedded_tokenizer(gguf: Path | None = None):
+    """The embedded model's tokenizer (with its chat template) with the GGUF's own end and padding tokens."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    gguf = gguf or embedded_gguf()
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    set_special_tokens(tok, config)
+    return tok
+
+
+def set_special_tokens(tok, config) -> None:
+    """Take end / padding tokens from the GGUF's ids (the config has them right; the tokenizer reader does not)."""
+    if config.eos_token_id is not None:
+        tok.eos_token = tok.convert_ids_to_tokens(int(config.eos_token_id))
+    pad_id = getattr(config, "pad_token_id", None)
+    tok.pad_token = tok.convert_ids_to_tokens(int(pad_id)) if pad_id is not None else tok.eos_token
+    tok.clean_up_tokenization_spaces = False  # destructive for BPE; transformers warns on every load otherwise
+
+
+def is_converted(folder: Path) -> bool:
+    """True when `folder` holds a checkpoint converted by this CONVERT_VERSION (an older one is converted again)."""
+    return (folder / _DONE_MARKER).is_file()
+
+
 def convert_embedded(force: bool = False) -> Path:
     """Convert the embedded GGUF to a plain HF checkpoint once; return its folder."""
     target = embedded_checkpoint_dir()
-    if not force and (target / _DONE_MARKER).is_file():
+    if not force and is_converted(target):
         return target
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-
     from sfdata.store.dirswap import swap_in
 
     gguf = embedded_gguf()
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = new_temp_dir(target.parent, EMBEDDED_NAME)  # follows the umask (mkdtemp makes 0700)
+    try:
+        _convert_into(gguf, tmp)
+        (tmp / _DONE_MARKER).write_text(f"converted from {gguf} (conversion version {CONVERT_VERSION})\n")
+        try:
+            swap_in(tmp, target)
+        except OSError:
+            # a concurrent converter won the race: keep its result
+            if not is_converted(target):
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _convert_into(gguf: Path, folder: Path) -> None:
+    """Dequantize the GGUF into a fresh fp32 model and save it with its tokenizer in `folder`."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tok = embedded_tokenizer(gguf)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
     if hasattr(config, "quantization_config"):
@@ -70,24 +120,10 @@ def convert_embedded(force: bool = False) -> Path:
     real_missing = [k for k in missing if k != "lm_head.weight"]
     if real_missing or unexpected:
         raise RuntimeError(f"GGUF conversion mismatch: missing={real_missing[:5]} unexpected={unexpected[:5]}")
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    tok.clean_up_tokenization_spaces = False  # destructive for BPE; transformers warns on every load otherwise
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = new_temp_dir(target.parent, EMBEDDED_NAME)  # follows the umask (mkdtemp makes 0700)
-    try:
-        save_checkpoint(fresh, tok, tmp)
-        (tmp / _DONE_MARKER).write_text(f"converted from {gguf}\n")
-        try:
-            swap_in(tmp, target)
-        except OSError:
-            # a concurrent converter won the race: keep its result
-            if not (target / _DONE_MARKER).is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    # the model's configs name the tokenizer's end / padding tokens (generate() and vLLM stop at them)
+    for cfg in (fresh.config, fresh.generation_config):
+        cfg.eos_token_id, cfg.pad_token_id = tok.eos_token_id, tok.pad_token_id
+    save_checkpoint(fresh, tok, folder)
 
 
 def save_checkpoint(model, tokenizer, folder: Path) -> None:

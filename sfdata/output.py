@@ -43,8 +43,13 @@ def cell(value: object, limit: int | None = MAX_CELL_CHARS):
 
 
 def emit(df, fmt: str, out: Path | None, title: str = "", limit: int = 200) -> None:
-    """Print or save a Polars frame as a rich table, CSV, JSON or Parquet."""
+    """Print or save a Polars frame as a rich table, CSV, JSON or Parquet (never into a run's tables)."""
     import sys
+
+    if out is not None:
+        from sfdata.store.run import refuse_run_internals
+
+        refuse_run_internals(out)
 
     if fmt == "parquet":
         if out is None:

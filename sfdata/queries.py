@@ -7,7 +7,6 @@ are DuckDB prepared parameters (`$name`), bound from `--param k=v`, never splice
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +19,11 @@ _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def queries_dir() -> Path:
-    env = os.environ.get("SF_QUERIES")
-    if env:
-        return Path(env)
+    """The package's queries: the only place a query *name* is looked up (a file runs only when named as one)."""
     return Path(__file__).resolve().parent / "named_queries"
+
+
+_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,9 @@ def available() -> list[NamedQuery]:
 
 
 def get(name: str) -> NamedQuery:
+    """The package query `name` (letters, digits, `_`): never a path (`../x` is refused, not resolved)."""
+    if not _NAME.fullmatch(name):
+        raise KeyError(f"{name!r} is not a query name (letters, digits, _); run a SQL file with --file PATH")
     path = queries_dir() / f"{name}.sql"
     if not path.is_file():
         names = ", ".join(q.name for q in available())
@@ -78,11 +81,14 @@ def _bound(q: NamedQuery, params: dict[str, object] | None) -> dict[str, object]
     return {p: params.get(p) for p in q.params}
 
 
-def run_query(run, name: str, params: dict[str, object] | None = None) -> pl.DataFrame:
+def run_query(run, name: str | NamedQuery, params: dict[str, object] | None = None) -> pl.DataFrame:
+    """A package query by name, or a `NamedQuery` loaded from a file the user named (`load(path)`)."""
     return _named(run, name, params, _frame)
 
 
-def query_rows(run, name: str, params: dict[str, object] | None = None) -> tuple[list[str], list[str], list[tuple]]:
+def query_rows(
+    run, name: str | NamedQuery, params: dict[str, object] | None = None
+) -> tuple[list[str], list[str], list[tuple]]:
     """The query's (column names, DuckDB type names, rows) without a Polars frame.
 
     `sf query`'s table output needs only these; skipping `.pl()` skips importing pyarrow (~0.12 s of a
@@ -91,12 +97,13 @@ def query_rows(run, name: str, params: dict[str, object] | None = None) -> tuple
 
 
 def _named(run, name: str, params: dict[str, object] | None, take):
-    from sfdata.store.duck import read_connection, tables_in
+    from sfdata.store.duck import check_read_only, read_connection, tables_in
 
-    q = get(name)
+    q = name if isinstance(name, NamedQuery) else get(name)
     bound = _bound(q, params)
     con = read_connection(run, tables=tables_in(q.sql))  # only the tables it names are opened
     try:
+        check_read_only(con, q.sql)
         return take(con.sql(q.sql.strip().rstrip(";"), params=bound or None))
     finally:
         con.close()

@@ -5,22 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sfdata.stagecfg import opt
+from sfdata.stagecfg import check_ranges, opt
 from sfdata.store import RunDir
 
 
 @dataclass
 class QuestionsConfig:
     task: str = opt("countdown", "task name (sf tasks lists them)")
-    n: int = opt(16, "number of questions")
-    level: int | None = opt(None, "difficulty (countdown: count of numbers, 3..6)")
+    n: int = opt(16, "number of questions", min=1)
+    level: int | None = opt(None, "difficulty (countdown: count of numbers, 3..6)", min=1)
     seed: int = opt(0, "generator seed")
     split: str = opt("train", "split the questions belong to (train questions never appear in test)")
     options: dict[str, Any] = opt({}, "task options as K=V (countdown: low=1 high=100)")
 
     def __post_init__(self) -> None:
-        if self.n <= 0:
-            raise ValueError("n (--n) must be positive")
+        check_ranges(self)
 
 
 def questions_stage(run: RunDir, cfg: QuestionsConfig) -> dict[str, Any]:

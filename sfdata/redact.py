@@ -19,7 +19,8 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 _NOT_SECRET = re.compile(r"^(?:eos|bos|pad|unk|stop|sep|cls|mask|sort|group|cache|primary|join|partition)[_\-]", re.I)
-_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<info>[^/@\s'\"]+)@")
+# user-info runs to the LAST '@' before the host: a password may itself hold '@' (`http://u:p@ss@host`)
+_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<info>[^/\s'\"]+)@")
 _BEARER = re.compile(r"(?P<p>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=\-]{8,}", re.IGNORECASE)
 _QUERY = re.compile(
     r"(?P<p>[?&;](?:api[_\-]?key|apikey|key|token|access_token|secret|password|sig|signature)=)[^&#\s'\"]+",
@@ -58,18 +59,23 @@ def redact_text(text: str) -> str:
 
 
 def remember_environment(environ: dict[str, str] | None = None) -> None:
-    """Credentials in environment variables (OPENAI_API_KEY, HF_TOKEN, ...) are masked in text too."""
+    """Credentials in environment variables (OPENAI_API_KEY, HF_TOKEN, ...) are masked in text too, and so
+    is the user-info of a URL in any variable (OPENAI_BASE_URL=http://user:pass@host)."""
     import os
 
     for name, value in (os.environ if environ is None else environ).items():
         if is_secret_key(name) and len(value) >= 8:
             remember(value)
+        elif "://" in value and "@" in value:
+            _learn_url(value)
 
 
 def _learn_url(text: str) -> None:
     for m in _URL_USERINFO.finditer(text):
         info = m["info"]
-        remember(info.split(":", 1)[1] if ":" in info else info)
+        remember(info)
+        if ":" in info:
+            remember(info.split(":", 1)[1])
 
 
 def redact(obj: Any) -> Any:

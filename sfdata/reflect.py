@@ -43,8 +43,8 @@ __all__ = ["ReflectConfig", "parse_verdict", "read_verdict", "reflect_stage", "v
 class ReflectConfig(SamplingConfig, EngineConfig):
     """`[reflect]` section and `sf reflect` flags (engine and sampling options come from the mixins)."""
 
-    k: int = opt(2, "reflections per rollout")
-    chunk: int = opt(32, "rows per part file (the most a hard kill can lose)")
+    k: int = opt(2, "reflections per rollout", min=1)
+    chunk: int = opt(32, "rows per part file (the most a hard kill can lose)", min=1)
     force_verdict: bool = opt(True, "complete a missing verdict tag with a few greedy tokens")
 
 

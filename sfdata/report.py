@@ -81,11 +81,15 @@ def plots(run: RunDir) -> list[Path]:
         ev = ev.filter(pl.col("accuracy").is_not_null())
     if ev.height:
         fig, ax = plt.subplots(figsize=(7, 4))
-        for (stage, task, rounds), g in ev.group_by(["stage", "task", "budget_rounds"], maintain_order=True):
+        keys = ["arm", "model", "stage", "task", "budget_rounds"]
+        for (arm, model, stage, task, rounds), g in ev.group_by(keys, maintain_order=True):
             g = g.sort("level")
-            ax.plot(g["level"].to_list(), g["accuracy"].to_list(), marker="o", label=f"{stage} {task} bf={rounds}")
+            acc = g["acc"].to_numpy()  # error bars: the 95% Wilson interval of each accuracy
+            err = [acc - g["ci_lo"].to_numpy(), g["ci_hi"].to_numpy() - acc]
+            who = f"{arm}/{stage}" if arm else f"{stage} {model}"
+            ax.errorbar(g["level"].to_list(), acc, yerr=err, marker="o", capsize=3, label=f"{who} {task} bf={rounds}")
         ax.set_xlabel("level (countdown: count of numbers)")
-        ax.set_ylabel("accuracy")
+        ax.set_ylabel("accuracy (95% CI)")
         ax.set_title("Eval accuracy by level")
         ax.legend(fontsize=7)
         written.append(_save(plt, fig, out_dir / "eval_accuracy.png"))

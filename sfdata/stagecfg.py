@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import types
 import typing
 from pathlib import Path
@@ -24,7 +25,11 @@ T = TypeVar("T")
 
 
 def opt(default: Any = dataclasses.MISSING, help: str = "", **meta: Any) -> Any:  # noqa: A002
-    """A config field with its help text (and optional `choices`, `nargs`, `metavar`, `flag`) for the CLI."""
+    """A config field with its help text (and optional `choices`, `nargs`, `metavar`, `flag`) for the CLI.
+
+    Numbers may carry bounds (`min`, `max` inclusive, `above` exclusive) that `check_ranges` enforces
+    when the config is made, so a bad number is refused before any work.
+    """
     meta = {"help": help, **meta}
     if isinstance(default, (list, dict, set)):
         value = default
@@ -32,14 +37,35 @@ def opt(default: Any = dataclasses.MISSING, help: str = "", **meta: Any) -> Any:
     return dataclasses.field(default=default, metadata=meta)
 
 
+def check_ranges(cfg: Any) -> None:
+    """Refuse a number outside its field's bounds (`opt(..., min=, max=, above=)`), naming the flag."""
+    for f in dataclasses.fields(cfg):
+        bounds = {k: f.metadata[k] for k in ("min", "max", "above") if k in f.metadata}
+        value = getattr(cfg, f.name)
+        if not bounds or value is None:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{f.name} ({flag}) must be a number, got {value!r}")
+        if "min" in bounds and value < bounds["min"]:
+            raise ValueError(f"{f.name} ({flag}) must be >= {bounds['min']}, got {value}")
+        if "above" in bounds and value <= bounds["above"]:
+            raise ValueError(f"{f.name} ({flag}) must be > {bounds['above']}, got {value}")
+        if "max" in bounds and value > bounds["max"]:
+            raise ValueError(f"{f.name} ({flag}) must be <= {bounds['max']}, got {value}")
+
+
 @dataclasses.dataclass
 class SamplingConfig:
     """Sampling options shared by every stage that generates (generate, reflect, eval)."""
 
-    temperature: float = opt(0.7, "sampling temperature (0 = greedy)")
-    top_p: float = opt(1.0, "nucleus sampling mass")
-    max_tokens: int = opt(256, "most new tokens per completion")
+    temperature: float = opt(0.7, "sampling temperature (0 = greedy)", min=0)
+    top_p: float = opt(1.0, "nucleus sampling mass", above=0, max=1)
+    max_tokens: int = opt(256, "most new tokens per completion", min=1)
     seed: int = opt(0, "base seed: each row is sampled with seed_from_id(its id, this seed)")
+
+    def __post_init__(self) -> None:
+        check_ranges(self)  # also checks the fields of the stage configs built on it
 
     def sampling(self):
         from sfdata.engines.base import SamplingParams
@@ -55,7 +81,7 @@ class EngineConfig:
 
     model: str | None = opt(None, "HF id or path (default: the embedded SmolLM2)")
     engine: str = opt("auto", "generation engine (auto: vLLM on a GPU, else transformers)", choices=ENGINE_KINDS)
-    batch_size: int = opt(16, "engine batch size")
+    batch_size: int = opt(16, "engine batch size", min=1)
     base_url: str | None = opt(None, "OpenAI-compatible server URL (engine openai)")
     engine_options: dict[str, Any] = opt({}, "more engine keyword options, as K=V (e.g. tensor_parallel_size=2)")
 
@@ -67,6 +93,9 @@ class EngineConfig:
         from sfdata.engines import get_engine
 
         return get_engine(self.engine, self.model, batch_size=self.batch_size, **self.options())
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 # ---- the generic builder -------------------------------------------------------------------------
@@ -106,9 +135,32 @@ def from_dict(cls: type[T], d: dict[str, Any] | None) -> T:
     return cls(**d)  # type: ignore[call-arg]
 
 
-def config_hash(cfg: Any) -> str:
-    """What a stage's manifest entry records: a finished stage reruns only when this changes."""
-    return stable_id(dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg)
+def config_hash(cfg: Any, root: str | Path | None = None) -> str:
+    """What a stage's manifest entry records: a finished stage reruns only when this changes.
+
+    With `root` (the run), paths inside the run are hashed relative to it (`RUN/models/sft`), so a
+    copied or moved run keeps its stages' hashes.
+    """
+    value = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg
+    if root is None:
+        return stable_id(value)
+    roots = sorted({str(root), str(Path(root).resolve())}, key=len, reverse=True)
+    return stable_id(_portable(value, roots))
+
+
+def _portable(value: Any, roots: list[str]) -> Any:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str):
+        for root in roots:
+            if value == root or value.startswith(root + "/"):
+                return "RUN" + value[len(root) :]
+        return value
+    if isinstance(value, dict):
+        return {k: _portable(v, roots) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_portable(v, roots) for v in value]
+    return value
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

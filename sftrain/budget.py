@@ -1,6 +1,10 @@
-"""Budget forcing as in s1: when a model closes `</think>`, cut there, append a continuation cue (by
-default `<sample>`) and let it keep reasoning from the raw text, for up to B extra rounds, all within
-ONE total token budget (`sampling.max_tokens`) that shrinks as rounds spend it.
+"""Budget forcing as in s1: when a model closes `</think>`, cut there, append a continuation cue (s1's
+"Wait" by default, or `<sample>` as the paper's appendix; `[eval] budget_cue`) and let it keep reasoning
+from the raw text, for up to B extra rounds, all within ONE total token budget (`sampling.max_tokens`)
+that shrinks as rounds spend it.
+
+Forcing applies to every arm's output, so arms compare: an output with no `</think>` (a base or RL-only
+model that never opened a thought) gets the cue appended at its end, not a pass.
 
 This probes whether a model trained on SkillFactory traces can use extra test-time compute: each
 forced round is another attempt + verification before the final answer. A fresh `max_tokens` per
@@ -29,6 +33,21 @@ def thought_before_close(text: str) -> str | None:
     return None if at is None else text[:at]
 
 
+def continuation(cue: str) -> str:
+    """The text appended before the model continues: the cue on a new line (a tag cue also ends its line)."""
+    cue = cue.strip()
+    if not cue:
+        raise ValueError("budget-forcing cue is empty; use e.g. 'Wait' or '<sample>'")
+    return "\n" + cue + ("\n" if cue.startswith("<") else "")
+
+
+def forced_prefix(text: str, cue: str) -> str:
+    """What the next round continues from: the thought before the last `</think>` plus the cue, or, when the
+    output never closed a thought, the whole output plus the cue."""
+    thought = thought_before_close(text)
+    return (text if thought is None else thought).rstrip() + continuation(cue)
+
+
 def _rounded_down(remaining: int, total: int) -> int:
     """Group items into few max_tokens buckets (one engine call each) without ever exceeding what is left."""
     quantum = max(1, total // 16)
@@ -41,12 +60,13 @@ def budget_force(
     first: list[str],
     sampling: SamplingParams,
     rounds: int,
-    continuation: str = "\n<sample>\n",
+    cue: str = "Wait",
     first_tokens: list[int] | None = None,
     seeds: list[int] | None = None,
 ) -> list[Forced]:
-    """Continue each first completion up to `rounds` times; only texts that closed </think> are forced, and
-    only while their total budget (`sampling.max_tokens`, the first completion included) has tokens left."""
+    """Continue each first completion up to `rounds` times with `cue` (see `forced_prefix`), each only while its
+    total budget (`sampling.max_tokens`, the first completion included) has tokens left."""
+    continuation(cue)  # an empty cue fails before any generation
     total = sampling.max_tokens
     texts = list(first)
     used = [0] * len(texts)
@@ -55,10 +75,9 @@ def budget_force(
     for r in range(rounds):
         groups: dict[int, list[tuple[int, str]]] = {}
         for i, t in enumerate(texts):
-            thought = thought_before_close(t)
             left = _rounded_down(total - spent[i], total)
-            if thought is not None and left > 0:
-                groups.setdefault(left, []).append((i, thought.rstrip() + continuation))
+            if left > 0:
+                groups.setdefault(left, []).append((i, forced_prefix(t, cue)))
         if not groups:
             break
         for left, items in sorted(groups.items()):

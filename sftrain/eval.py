@@ -7,7 +7,6 @@ queryable with `sf query eval_accuracy` / `skill_by_source`.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,21 +33,23 @@ def parse_task_specs(specs: list[str] | tuple[str, ...]) -> list[tuple[str, int 
 class EvalConfig(SamplingConfig):
     """`[eval]` section and `sf eval` flags; sampling options are the generate stage's (greedy by default)."""
 
-    temperature: float = opt(0.0, "sampling temperature (0 = greedy)")
-    max_tokens: int = opt(256, "the whole answer's budget, budget-forcing rounds included")
+    temperature: float = opt(0.0, "sampling temperature (0 = greedy)", min=0)
+    max_tokens: int = opt(256, "the whole answer's budget, budget-forcing rounds included", min=1)
     seed: int = opt(777, "eval question seed (differs from training seeds; overlapping questions are removed too)")
     models: list[dict[str, Any]] = opt(
         [], "[{model, stage}] to score; empty = the base model (+ the run's sft)", cli=False
     )
     model: str | None = opt(None, "model to evaluate (default: the embedded SmolLM2)")
     tasks: tuple[str, ...] = opt(("countdown:3,4,5,6",), "task[:levels], e.g. countdown:3,4 multiplication:2")
-    n_questions: int = opt(8, "questions per task x level")
-    samples: int = opt(1, "samples per question")
-    budget_forcing: int = opt(0, "extra rounds after </think> (0 = off; rows for 0 are always written)")
+    n_questions: int = opt(8, "questions per task x level", min=1)
+    samples: int = opt(1, "samples per question", min=1)
+    budget_forcing: int = opt(0, "extra rounds after </think> (0 = off; rows for 0 are always written)", min=0)
+    budget_cue: str = opt("Wait", "budget-forcing cue appended to every output ('Wait' as s1, or '<sample>')")
     engine: str = opt("auto", "generation engine", choices=ENGINE_KINDS)
-    batch_size: int = opt(16, "engine batch size")
+    batch_size: int = opt(16, "engine batch size", min=1)
+    chunk: int = opt(64, "eval rows per part file (the most a hard kill can lose)", min=1)
     variant: str = opt("original", "prompt variant (the same for every model you compare)")
-    fewshot: int | None = opt(None, "demonstrations per question (default: as the run's [generate])")
+    fewshot: int | None = opt(None, "demonstrations per question (default: as the run's [generate])", min=0)
     exclude_from: tuple[str, ...] = opt((), "run dirs whose questions were training data (kept out of eval)")
     preset: str | None = opt(None, "paper: max_tokens 16384, greedy (sftrain.presets.EVAL_PRESETS)")
 
@@ -108,35 +109,24 @@ def draw_eval_sets(cfg: EvalConfig, exclude, fewshot: int) -> list[tuple[str, An
     return out
 
 
-def _generate_variants(cfg: EvalConfig, model: str | None, msgs: list, seeds: list, forced_seeds: list) -> dict:
-    """Generate one answer per prompt, plus its budget-forced continuation when asked.
-
-    Returns {budget_rounds: [(text, rounds_used, completion_tokens), ...]} in prompt order."""
-    from sfdata.engines import get_engine
-    from sfdata.engines.base import SamplingParams
+def _answer_rows(engine, cfg: EvalConfig, part: list[dict], comps: list, eid, have: set, meta: dict) -> list[dict]:
+    """Rows of one chunk of eval jobs: their first answers, plus the budget-forced continuation when asked."""
     from sftrain.budget import budget_force
-    from sftrain.sampling import generate_with_seeds
 
-    sp = cfg.sampling()
-    engine = get_engine(cfg.engine, model, batch_size=cfg.batch_size)
-    try:
-        comps = generate_with_seeds(engine, msgs, SamplingParams(**{**sp.__dict__, "n": 1}), seeds)
-        first = [c[0] for c in comps]
-        variants = {0: [(c.text, 0, c.completion_tokens) for c in first]}
-        if cfg.budget_forcing > 0:
-            forced = budget_force(
-                engine,
-                msgs,
-                [c.text for c in first],
-                sp,
-                cfg.budget_forcing,
-                first_tokens=[c.completion_tokens for c in first],
-                seeds=forced_seeds,
-            )
-            variants[cfg.budget_forcing] = [(f.text, f.rounds, f.completion_tokens) for f in forced]
-    finally:
-        engine.close()
-    return variants
+    variants = {0: [(c.text, 0, c.completion_tokens) for c in comps]}
+    if cfg.budget_forcing > 0:
+        forced = budget_force(
+            engine,
+            [j["messages"] for j in part],
+            [c.text for c in comps],
+            cfg.sampling(),
+            cfg.budget_forcing,
+            first_tokens=[c.completion_tokens for c in comps],
+            seeds=[j["forced_seed"] for j in part],
+            cue=cfg.budget_cue,
+        )
+        variants[cfg.budget_forcing] = [(f.text, f.rounds, f.completion_tokens) for f in forced]
+    return _eval_rows(variants, [j["item"] for j in part], [j["messages"] for j in part], eid, have, meta)
 
 
 def _eval_rows(variants: dict, todo: list, msgs: list, eid, have: set, meta: dict) -> list[dict]:
@@ -205,29 +195,46 @@ def evaluate_model(
 
     def eid(q, s, b):
         extra = (arm,) if arm else ()  # rows outside an experiment keep their ids
+        if b > 0 and cfg.budget_cue != "Wait":  # a forced row depends on its cue ("Wait" rows keep their ids)
+            extra += (cfg.budget_cue,)
         return stable_id("eval", label, stage, q.question_id, s, b, sp.key(), cfg.seed, setup, *extra)
 
     have = run.ids("eval")
     todo = [(t, q, s) for t, q, s in items if any(eid(q, s, b) not in have for b in rounds_list)]
     if not todo:
         return {"model": label, "stage": stage, "written": 0, "prompt": setup}
-    t0 = time.perf_counter()
-    msgs = [
-        pv.fewshot_messages(cfg.variant, t, k, q.level or None) + pv.messages(cfg.variant, t, q) for t, q, _ in todo
-    ]
-    seeds = [seed_from_id(eid(q, s, 0), cfg.seed) for _, q, s in todo]
-    forced_seeds = [seed_from_id(eid(q, s, cfg.budget_forcing), cfg.seed) for _, q, s in todo]
-    variants = _generate_variants(cfg, model, msgs, seeds, forced_seeds)
+    from sfdata.generation import engine_for, run_jobs
+
+    jobs = []
+    for t, q, s in todo:
+        msgs = pv.fewshot_messages(cfg.variant, t, k, q.level or None) + pv.messages(cfg.variant, t, q)
+        seed, forced_seed = (seed_from_id(eid(q, s, b), cfg.seed) for b in (0, cfg.budget_forcing))
+        jobs.append({"messages": msgs, "seed": seed, "forced_seed": forced_seed, "item": (t, q, s)})
     meta = {"arm": arm, "model": label, "stage": stage, "prompt_setup": setup}
-    rows = _eval_rows(variants, todo, msgs, eid, have, meta)
-    run.append("eval", pl.DataFrame(rows))
-    secs = round(time.perf_counter() - t0, 1)
-    return {"model": label, "stage": stage, "written": len(rows), "seconds": secs, "prompt": setup}
+    # the job loop of generate and reflect: one atomic part per chunk, so a kill loses at most one chunk
+    with engine_for(None, cfg.engine, model, cfg.batch_size) as engine:
+        info = run_jobs(
+            run,
+            "eval",
+            jobs,
+            engine,
+            sp,
+            cfg.chunk,
+            lambda part, comps, _dt: _answer_rows(engine, cfg, part, comps, eid, have, meta),
+            f"eval {label} ({stage})",
+        )
+    return {"model": label, "stage": stage, "written": info["written"], "seconds": info["seconds"], "prompt": setup}
+
+
+SUMMARY_KEYS = ("prompt_setup", "arm", "model", "stage", "task", "level", "budget_rounds")
 
 
 def summary_frame(run: RunDir) -> pl.DataFrame:
-    """Accuracy and skill use per stage x task x level x budget rounds."""
+    """Accuracy and skill use per arm x model x stage x task x level x budget rounds (two RL arms that both
+    write stage "rl" stay two rows). `n_questions` counts questions (a question's score is the mean of its
+    samples), `ci_lo`/`ci_hi` are the accuracy's 95% Wilson interval, `n` counts outputs."""
     from sfdata.skills import detect
+    from sfdata.stats import wilson
 
     ev = run.read("eval")
     if ev.height == 0:
@@ -239,50 +246,82 @@ def summary_frame(run: RunDir) -> pl.DataFrame:
         pl.Series("verifies", [c.n_verdicts > 0 or c.cue_verify > 0 for c in sk]),
         pl.Series("retries", [c.n_retries > 0 for c in sk]),
     )
-    return (
-        ev.group_by("prompt_setup", "stage", "task", "level", "budget_rounds")
+    per_q = ev.group_by(*SUMMARY_KEYS, "question_id").agg(pl.col("is_correct").cast(pl.Float64).mean().alias("q"))
+    k = per_q.group_by(*SUMMARY_KEYS).agg(pl.len().alias("n_questions"), pl.col("q").sum().alias("k"))
+    out = (
+        ev.group_by(*SUMMARY_KEYS)
         .agg(
             pl.len().alias("n"),
-            pl.col("is_correct").mean().round(3).alias("accuracy"),
             pl.col("has_sample_tag").mean().round(3).alias("sample_tags"),
             pl.col("n_samples").mean().round(2).alias("samples_per_answer"),
             pl.col("verifies").mean().round(3).alias("verification_rate"),
             pl.col("retries").mean().round(3).alias("retry_rate"),
             pl.col("completion_tokens").mean().round(1).alias("tokens"),
         )
-        .sort("prompt_setup", "task", "level", "budget_rounds", "stage")
+        .join(k, on=list(SUMMARY_KEYS), nulls_equal=True)
+    )
+    ci = [wilson(a, b) for a, b in out.select("k", "n_questions").iter_rows()]
+    out = out.with_columns(
+        (pl.col("k") / pl.col("n_questions")).round(3).alias("accuracy"),
+        pl.Series("ci_lo", [round(lo, 3) for lo, _ in ci]),
+        pl.Series("ci_hi", [round(hi, 3) for _, hi in ci]),
+    ).drop("k")
+    first = [*SUMMARY_KEYS, "n", "n_questions", "accuracy", "ci_lo", "ci_hi"]
+    return out.select(*first, *[c for c in out.columns if c not in first]).sort(
+        "prompt_setup", "task", "level", "budget_rounds", "arm", "stage", "model", nulls_last=True
     )
 
 
-def before_after(run: RunDir) -> pl.DataFrame:
-    """One row per prompt x task:level with accuracy and skill use per model stage, readable at 80 columns.
+def model_labels(s: pl.DataFrame) -> dict[tuple[str, str, str], str]:
+    """Column label per (arm, stage, model): `arm/stage` in an experiment (`base` for the base arm), the stage
+    alone outside one, plus the
+    model when two models would otherwise share a label."""
+    keys = s.select("arm", "stage", "model").unique(maintain_order=True).rows()
+    short = {key: (f"{key[0]}/{key[1]}" if key[0] and key[0] != key[1] else key[1]) for key in keys}
+    taken = [short[key] for key in keys]
+    return {key: (lab if taken.count(lab) == 1 else f"{lab} {key[2]}") for key, lab in short.items()}
 
-    `prompt`: how every stage was asked (variant, demonstrations); `acc base`, `acc sft`: accuracy;
-    `acc sft+BF`: the last stage with budget forcing; `tags X`: share of answers using <sample> tags;
-    `verify sft`: share that verify.
+
+def before_after(run: RunDir) -> pl.DataFrame:
+    """One row per prompt x task:level with accuracy and skill use per arm/stage (each model its own column).
+
+    `prompt`: how every model was asked (variant, demonstrations); `n`: questions; `acc base`,
+    `acc skillfactory/rl`: accuracy, `ci ...`: its 95% Wilson interval; `acc X+BF`: with budget forcing (every
+    model that was forced); `tags X`: share of answers using <sample> tags; `verify X`: share that verify.
     """
     s = summary_frame(run)
     if s.height == 0:
         return s
     s = s.with_columns(pl.format("{}:{}", "task", "level").alias("task:level"), pl.col("prompt_setup").alias("prompt"))
-    stages = s["stage"].unique(maintain_order=True).to_list()
-    last = stages[-1]
+    labels = model_labels(s)
+    order = list(labels)
     plain = s.filter(pl.col("budget_rounds") == 0)
     on = ["prompt", "task:level"]
     out = plain.select(on).unique(maintain_order=True)
+    out = out.join(plain.group_by(on).agg(pl.col("n_questions").max().alias("n")), on=on, how="left")
 
-    def add(frame: pl.DataFrame, col: str, name: str) -> None:
+    def of(frame: pl.DataFrame, key: tuple[str, str, str]) -> pl.DataFrame:
+        return frame.filter((pl.col("arm") == key[0]) & (pl.col("stage") == key[1]) & (pl.col("model") == key[2]))
+
+    def add(frame: pl.DataFrame, col, name: str) -> None:
         nonlocal out
-        out = out.join(frame.select(*on, pl.col(col).alias(name)), on=on, how="left")
+        out = out.join(frame.select(*on, (pl.col(col) if isinstance(col, str) else col).alias(name)), on=on, how="left")
 
-    for st in stages:
-        add(plain.filter(pl.col("stage") == st), "accuracy", f"acc {st}")
-    forced = s.filter((pl.col("budget_rounds") > 0) & (pl.col("stage") == last))
-    if forced.height:
-        add(forced, "accuracy", f"acc {last}+BF")
-    for st in stages:
-        add(plain.filter(pl.col("stage") == st), "sample_tags", f"tags {st}")
-    add(plain.filter(pl.col("stage") == last), "verification_rate", f"verify {last}")
+    interval = pl.format("[{}, {}]", "ci_lo", "ci_hi")
+    for key in order:
+        add(of(plain, key), "accuracy", f"acc {labels[key]}")
+        add(of(plain, key), interval, f"ci {labels[key]}")
+    forced = s.filter(pl.col("budget_rounds") > 0)
+    for key in order:
+        mine = of(forced, key)
+        if mine.height:  # the largest number of rounds this model was forced for
+            add(
+                mine.filter(pl.col("budget_rounds") == mine["budget_rounds"].max()), "accuracy", f"acc {labels[key]}+BF"
+            )
+    for key in order:
+        add(of(plain, key), "sample_tags", f"tags {labels[key]}")
+    for key in order:
+        add(of(plain, key), "verification_rate", f"verify {labels[key]}")
     return out.sort(on)
 
 

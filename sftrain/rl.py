@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sfdata.stagecfg import opt
+from sfdata.stagecfg import check_ranges, opt
 from sftrain.precision import MODES, Precision, current_precision
 from sftrain.presets import RL_PRESETS, RL_QUESTIONS, run_args, scale_to_world, world_size
 
@@ -28,8 +28,8 @@ class RLRunConfig:
     output_dir: str = opt("models/rl", "where to save the model", flag="--output")
     preset: str = opt("cpu", "training preset (sftrain.presets)", choices=tuple(RL_PRESETS))
     task: str = opt("countdown", "task the RL questions come from")
-    level: int = opt(3, "task level (countdown: count of numbers)")
-    n_questions: int | None = opt(None, "RL questions (default: the preset's; paper 1000)")
+    level: int = opt(3, "task level (countdown: count of numbers)", min=1)
+    n_questions: int | None = opt(None, "RL questions (default: the preset's; paper 1000)", min=1)
     questions_from: str | None = opt(None, "use a run's questions instead of generating")
     exclude_from: tuple[str, ...] = opt((), "run dirs whose questions are training data (kept out of RL)")
     seed: int = opt(1234, "seed (different from data-generation seeds so RL questions are fresh)")
@@ -41,6 +41,9 @@ class RLRunConfig:
     extra_rewards: tuple[str, ...] = opt((), "more reward functions as package.module:function (TRL signature)")
     precision: str = opt("auto", "auto = fp32 master weights + bf16 compute on CUDA, fp32 on CPU", choices=MODES)
     overrides: dict[str, Any] = opt({}, "any TRL GRPOConfig field, e.g. --set max_steps=10", flag="--set")
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
     def training_args(self, world_size: int = 1) -> dict[str, Any]:
         """Preset + overrides as TRL GRPOConfig fields, with the global batch shape kept on `world_size` processes."""
@@ -132,6 +135,10 @@ def run_rl(cfg: RLRunConfig, log=print, precision: Precision | None = None, skil
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"
+    if prec.use_cpu:
+        from sfdata.cpu_threads import apply_torch_threads
+
+        apply_torch_threads()  # the usable CPUs, as decided before torch was imported
     model = AutoModelForCausalLM.from_pretrained(path, dtype=prec.torch_dtype)
     use_vllm = vllm_available()
     out = Path(cfg.output_dir)

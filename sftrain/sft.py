@@ -49,6 +49,9 @@ class SFTRunConfig(SFTStageConfig):
     config: str | None = opt("sft_train", "dataset config (Hub / local folder)")
     split: str = opt("train", "dataset split")
     kept_only: bool = opt(True, "drop traces labelled drop (keep only kept ones when any are)", cli=False)
+    prompt_variant: str | None = opt(
+        None, "a published (non-run) set: render its Countdown questions in this prompt variant", cli=False
+    )
 
     def training_args(self, world_size: int = 1) -> dict[str, Any]:
         """Preset + overrides as TRL SFTConfig fields, with the global batch kept on `world_size` processes."""
@@ -57,16 +60,34 @@ class SFTRunConfig(SFTStageConfig):
         return {**scale_to_world(SFT_PRESETS[self.preset], world_size, fixed=self.overrides), **self.overrides}
 
 
-def count_truncated(rows: list[dict], tokenizer, max_length: int) -> tuple[int, int]:
-    """(rows longer than max_length tokens, longest length) with the chat template applied."""
-    over, longest = 0, 0
+def count_truncated(rows: list[dict], tokenizer, max_length: int) -> tuple[int, int, int]:
+    """(rows longer than max_length tokens, longest length, total tokens) with the chat template applied;
+    the total is what the experiment table reports per arm, so unequal SFT data is visible beside results."""
+    over, longest, total = 0, 0, 0
     for r in rows:
         # tokenize the rendered text: apply_chat_template(tokenize=True) returns a dict in transformers 5
         text = tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=False)
         n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
         longest = max(longest, n)
         over += n > max_length
-    return over, longest
+        total += n
+    return over, longest, total
+
+
+def sft_rows(cfg: SFTRunConfig) -> tuple[list[dict], dict[str, list[str]]]:
+    """The {prompt, completion} rows SFT trains on and the question keys (task -> keys) that later evals must keep
+    out beyond the data run's own questions: with `prompt_variant`, a published set's questions are re-rendered
+    in that prompt (an experiment arm on the R1-annotated set is trained in the prompt it is evaluated in)."""
+    from sftrain.data import load_sft_rows
+
+    rows = load_sft_rows(cfg.data, cfg.config, cfg.split, cfg.kept_only, cfg.formats)
+    if not cfg.prompt_variant or (Path(str(cfg.data)) / "manifest.json").is_file():
+        return rows, {}  # a run's traces are already in the run's prompt; its questions are excluded via the run
+    from sfdata.hub.published import render_in_prompt
+    from sftrain.heldout import keys_of
+
+    rows, questions = render_in_prompt(rows, cfg.prompt_variant)
+    return rows, {t: sorted(ks) for t, ks in keys_of(questions).items()}
 
 
 def build_sft_trainer(cfg: SFTRunConfig, log=print, precision: Precision | None = None):
@@ -79,25 +100,36 @@ def build_sft_trainer(cfg: SFTRunConfig, log=print, precision: Precision | None 
     from trl import SFTConfig, SFTTrainer
 
     from sfdata.models import resolve_model
-    from sftrain.data import load_sft_rows
 
-    rows = load_sft_rows(cfg.data, cfg.config, cfg.split, cfg.kept_only, cfg.formats)
+    rows, question_keys = sft_rows(cfg)
     path = resolve_model(cfg.model)
     tok = AutoTokenizer.from_pretrained(path, clean_up_tokenization_spaces=False)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     args = cfg.training_args(world_size())
-    over, longest = count_truncated(rows, tok, args["max_length"])
+    over, longest, total = count_truncated(rows, tok, args["max_length"])
     if over:
         log(
             f"warning: {over} of {len(rows)} examples exceed max_length={args['max_length']} tokens "
             f"(longest {longest}) and will be truncated; raise max_length to keep whole traces"
         )
     prec = precision or current_precision(cfg.precision)
+    if prec.use_cpu:
+        from sfdata.cpu_threads import apply_torch_threads
+
+        apply_torch_threads()  # the usable CPUs, as decided before torch was imported
     model = AutoModelForCausalLM.from_pretrained(path, dtype=prec.torch_dtype)
     sft_args = SFTConfig(**run_args(cfg.output_dir, cfg.seed, prec), completion_only_loss=True, **args)
     trainer = SFTTrainer(model=model, args=sft_args, train_dataset=Dataset.from_list(rows), processing_class=tok)
-    facts = {"examples": len(rows), "truncated": over, "longest_tokens": longest, "args": args, "precision": prec.mode}
+    facts = {
+        "examples": len(rows),
+        "tokens": total,
+        "question_keys": question_keys,
+        "truncated": over,
+        "longest_tokens": longest,
+        "args": args,
+        "precision": prec.mode,
+    }
     return trainer, tok, facts
 
 
@@ -119,6 +151,7 @@ def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
         "model": model_label(cfg.model),
         "output_dir": str(out),
         "examples": rows_n,
+        "tokens": facts["tokens"],
         "truncated": over,
         "longest_tokens": longest,
         "steps": trainer.state.global_step,
@@ -130,9 +163,11 @@ def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
         "processes": trainer.args.world_size,
         "precision": facts["precision"],
     }
+    # question_keys: a published set's questions, kept out of later evals (sftrain.heldout.trained_keys)
+    record = {**summary, "config": asdict(cfg), "question_keys": facts["question_keys"]}
     if main:
-        write_json_atomic({**summary, "config": asdict(cfg)}, out / "sf_summary.json")
-    trainer.accelerator.wait_for_everyone()
+        write_json_atomic(record, out / "sf_summary.json")
+    trainer.accelerator.wait_for_everyone()  # the launcher's parent reads the summary once every process is done
     return summary
 
 

@@ -9,18 +9,15 @@ _TINY_DIR = Path(os.environ.get("SF_TEST_CACHE", Path.home() / ".cache" / "skill
 
 
 def tokenizer_dir() -> Path:
-    """SmolLM2's tokenizer (with chat template), saved once from the embedded GGUF."""
-    out = _TINY_DIR / "tokenizer"
+    """SmolLM2's tokenizer (with chat template and the GGUF's end token), saved once from the embedded GGUF."""
+    from sfdata.models import CONVERT_VERSION
+
+    out = _TINY_DIR / f"tokenizer-v{CONVERT_VERSION}"  # the version names the tokenizer's fixes (end token)
     if (out / "tokenizer_config.json").is_file():
         return out
-    from transformers import AutoTokenizer
+    from sfdata.models import embedded_tokenizer
 
-    from sfdata.models import embedded_gguf
-
-    g = embedded_gguf()
-    tok = AutoTokenizer.from_pretrained(g.parent, gguf_file=g.name)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
+    tok = embedded_tokenizer()
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     tok.save_pretrained(tmp)
     os.replace(tmp, out) if not out.exists() else None
@@ -29,7 +26,9 @@ def tokenizer_dir() -> Path:
 
 def tiny_model_dir(seed: int = 0, layers: int = 2, hidden: int = 64) -> Path:
     """A random 2-layer Llama with SmolLM2's tokenizer, saved as a normal checkpoint folder."""
-    out = _TINY_DIR / f"tiny-llama-s{seed}-l{layers}-h{hidden}"
+    from sfdata.models import CONVERT_VERSION
+
+    out = _TINY_DIR / f"tiny-llama-v{CONVERT_VERSION}-s{seed}-l{layers}-h{hidden}"
     if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
         return out
     import torch

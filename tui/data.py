@@ -8,6 +8,7 @@ once), sorts, filters and full-text search run over it instead of decompressing 
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import warnings
@@ -27,6 +28,18 @@ def _sql_str(s: str) -> str:
 
 
 PAGE_SIZE = 200
+#: characters of a text cell fetched for the table (a 20 MB answer never comes into a page)
+CELL_CHARS = 2_000
+#: characters of a trace (and its prompt) fetched for the trace view; the rest is named, not loaded
+TRACE_CHARS = 200_000
+_TEXT_COLUMNS = ("trace_id", "format", "final_answer", "label", "question")
+
+
+def _cell(c: str) -> str:
+    """A listing column as the page selects it: text cut to CELL_CHARS in DuckDB, before it is fetched."""
+    return f'left("{c}", {CELL_CHARS}) AS "{c}"' if c in _TEXT_COLUMNS else f'"{c}"'
+
+
 #: columns of the table, in display order; each is a column of the view `t` (the SQL name is shown)
 COLUMNS: tuple[str, ...] = (
     "label",
@@ -59,7 +72,85 @@ class LabelsError(ValueError):
 
 
 class FilterError(ValueError):
-    """A filter the user typed is not valid (bad SQL, unknown skill)."""
+    """A filter the user typed is not valid (bad SQL, unknown skill) or failed while it ran."""
+
+
+class QueryCancelled(RuntimeError):
+    """The query was interrupted (the user cancelled it, or a newer query replaced it)."""
+
+
+#: control characters -> visible stand-ins (C0 as their Unicode "control pictures", ESC as ␛, C1 as �), so
+#: an escape sequence inside a trace, answer or id is shown as text and never reaches the terminal
+_VISIBLE = {
+    **{c: 0x2400 + c for c in range(0x20) if c not in (0x09, 0x0A)},
+    0x7F: 0x2421,
+    **dict.fromkeys(range(0x80, 0xA0), 0xFFFD),
+}
+
+
+def visible(value: Any) -> Any:
+    """A value as the screen may show it: strings (also inside lists and dicts) with control characters made
+    visible; everything else as it is. Applied to every row the store hands to the app."""
+    if isinstance(value, str):
+        return value.translate(_VISIBLE)
+    if isinstance(value, list):
+        return [visible(v) for v in value]
+    if isinstance(value, dict):
+        return {k: visible(v) for k, v in value.items()}
+    return value
+
+
+def _visible_frame(df: pl.DataFrame) -> pl.DataFrame:
+    strings = [c for c, t in df.schema.items() if t == pl.String]
+    if not strings or df.height == 0:
+        return df
+    return df.with_columns(pl.col(c).map_elements(visible, return_dtype=pl.String) for c in strings)
+
+
+_FAMILY = {"VARCHAR": "string", "INTEGER": "integer", "BIGINT": "integer", "DOUBLE": "number", "BOOLEAN": "boolean"}
+
+
+def wrong_column_types(path: Path, table: str) -> str | None:
+    """Why a part cannot be read as `table` (a column of the wrong type, e.g. numbers stored as text), in one
+    line; None when its columns fit. Reads the Parquet footer only."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sfdata.store.schemas import duck_schema
+
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as e:
+        return f"unreadable ({one_line(str(e))})"
+    for name, want in duck_schema(table).items():
+        if name not in schema.names:
+            continue
+        t = schema.field(name).type
+        if pa.types.is_null(t) or pa.types.is_dictionary(t):
+            continue
+        fam = _FAMILY.get(want)
+        ok = {
+            "string": pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t),
+            "integer": pa.types.is_integer(t),
+            "number": pa.types.is_integer(t) or pa.types.is_floating(t),
+            "boolean": pa.types.is_boolean(t),
+            None: (pa.types.is_list(t) or pa.types.is_large_list(t)) if want.endswith("[]") else True,
+        }[fam]
+        if not ok:
+            return f"column {name} is {t}, expected {want}"
+    return None
+
+
+def one_line(message: str, limit: int = 600) -> str:
+    """A DuckDB message as one screen line: its lines joined (the `LINE 1:` echo of the query and its caret
+    dropped, the candidate columns kept), capped."""
+    keep = [
+        ln.strip()
+        for ln in message.strip().splitlines()
+        if ln.strip() and not re.match(r"\s*LINE \d+:", ln) and set(ln.strip()) != {"^"}
+    ]
+    text = " ".join(keep) or "error"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -187,10 +278,11 @@ class Stats:
     formats: list[tuple[str, int]]
     correct_rate: float | None
     verdict_acc: float | None  # verdicts that match the real grade / all verdicts (skills table)
-    skills: dict[str, tuple[int, int]]  # name -> (occurrences, traces with at least one)
+    skills: dict[str, tuple[int, int] | None]  # name -> (occurrences, traces with at least one); None: n/a
     labels: dict[str, int]  # keep / drop / unlabeled
     length_hist: list[tuple[int, int, int]]  # (lo, hi, count), equal-width bins over trace length
-    has_skills_table: bool
+    has_skills_table: bool  # the skill columns exist (the run's skills table or the detector's side table)
+    skills_note: str = ""  # why they are n/a (or only in memory), shown under the skills
 
 
 #: skill counts summed by the statistics pane: from the traces table, then from the skills table (sf skills)
@@ -246,7 +338,7 @@ def _fast_view_sql(name: str, positional: bool = False) -> str:
         joins.append("POSITIONAL JOIN _sk s")
     elif "s" in name[1:]:
         cols.append(_SKILL_COLS)
-        joins.append("LEFT JOIN (SELECT * FROM skills WHERE source = 'trace') s ON s.id = i.trace_id")
+        joins.append("LEFT JOIN sk s ON s.id = i.trace_id")
     return f"CREATE OR REPLACE VIEW {name} AS SELECT {', '.join(cols)} FROM _idx i {' '.join(joins)}"
 
 
@@ -264,7 +356,7 @@ SELECT tr.*, length(tr.trace) AS length, q.question, l.label, l.note,
 FROM traces_pos tr
 LEFT JOIN labels l USING (trace_id)
 LEFT JOIN questions q ON q.question_id = tr.question_id
-LEFT JOIN (SELECT * FROM skills WHERE source = 'trace') s ON s.id = tr.trace_id"""
+LEFT JOIN sk s ON s.id = tr.trace_id"""
 
 
 @dataclass
@@ -287,25 +379,38 @@ class TraceStore:
     index_warning: str | None = field(init=False, default=None)
     _counts: dict[tuple, int] = field(init=False, default_factory=dict, repr=False)
     _formats: list[str] | None = field(init=False, default=None, repr=False)
-    _skills_sig: str | None = field(init=False, default=None, repr=False)  # what `_sk` was aligned from
+    #: shared with every fork (copy.copy keeps the dict): "skills_sig", what `_sk` was aligned from
+    _state: dict[str, Any] = field(init=False, default_factory=dict, repr=False)
+    _shared: dict[str, Any] = field(init=False, default_factory=dict, repr=False)  # Arrow tables of every cursor
+    _mine: dict[str, Any] = field(init=False, default_factory=dict, repr=False)  # those registered on `con`
+    cancelled: bool = field(init=False, default=False, repr=False)  # set on a fork by QueryWorker.cancel
 
     def __post_init__(self) -> None:
         from sfdata.store import RunDir
-        from sfdata.store.duck import connect, table_view_sql
+        from sfdata.store.duck import connect, register_view
 
         self.run = RunDir(self.run_path)
         if not self.run.exists():
             raise FileNotFoundError(f"{self.run_path} is not a run directory")
         extra = [*(self.traces_files or []), *([self.labels_path] if self.labels_path is not None else [])]
-        self.con = connect(self.run, on_corrupt="skip", extra_paths=extra)  # read-only: only these files
+        self.con = connect(self.run, on_corrupt="skip", extra_paths=extra)  # read-only: reaches no file
+        self._root = self.con  # the connection the views were made on (forks query through cursors of it)
+        try:
+            self.con.execute("SET enable_progress_bar = false")  # never draw on the app's terminal
+        except Exception:  # noqa: BLE001 - a locked configuration: the default stays
+            pass
+        self.open_warnings: list[str] = []  # one line each, shown once by the app (skipped files, duplicates)
         self.trace_files = self._trace_files()
         self.index_file = index_path(self.run.path, self.traces_files)
-        if self.traces_files is not None:
-            self.con.execute(table_view_sql("traces", list(self.traces_files)))
+        if self.traces_files is not None or len(self.trace_files) != len(self.run.files("traces")):
+            register_view(self.con, "traces", self.trace_files, register=self._register)
         if self.labels_path is not None:
-            self.con.execute(table_view_sql("labels", self.label_files()))
+            register_view(self.con, "labels", self.label_files(), register=self._register)
         # the traces with their file and row (`_file`, `_pos`): unsorted pages keep the files' order
-        self.con.execute(table_view_sql("traces", self.trace_files, name="traces_pos", positions=True))
+        register_view(self.con, "traces", self.trace_files, name="traces_pos", positions=True, register=self._register)
+        self.duplicates_warning: str | None = None
+        self._keep_first_per_id()
+        self._open_skills()
         self.con.execute(_VIEW_TL)
         self.con.execute(_VIEW_T)
         self.labels_error: str | None = None  # set when the labels file cannot be read: saving stops
@@ -313,16 +418,104 @@ class TraceStore:
         if self.use_index:
             self._open_index()
 
+    def _keep_first_per_id(self) -> None:
+        """A trace id held twice (a copied part): the views keep its first row (file order) and the store
+        says so once, naming the files; the search index (built from the files as they are) is not used."""
+        if not self.con.sql("SELECT count(*) - count(DISTINCT trace_id) FROM traces").fetchall()[0][0]:
+            return  # the common case: one pass over the id column only
+        dups = self.con.sql(
+            "SELECT count(*), list(DISTINCT f ORDER BY f) FROM (SELECT trace_id, unnest(list(DISTINCT _file)) AS f "
+            "FROM traces_pos GROUP BY trace_id HAVING count(*) > 1)"
+        ).fetchall()[0]
+        if not dups[0]:
+            return
+        n = self.con.sql(
+            "SELECT count(*) FROM (SELECT trace_id FROM traces_pos GROUP BY 1 HAVING count(*) > 1)"
+        ).fetchall()[0][0]
+        names = []
+        for f in dups[1]:
+            p = Path(f)
+            names.append(str(p.relative_to(self.run.path)) if p.is_relative_to(self.run.path) else str(p))
+        self.duplicates_warning = (
+            f"{n:,} trace id(s) appear more than once, in {', '.join(names)}: the first row of each is shown"
+        )
+        self.open_warnings.append(self.duplicates_warning)
+        warnings.warn(self.duplicates_warning, stacklevel=3)
+        self.con.execute("ALTER VIEW traces_pos RENAME TO traces_all")
+        self.con.execute(
+            "CREATE OR REPLACE VIEW traces_pos AS SELECT * FROM traces_all "
+            "QUALIFY row_number() OVER (PARTITION BY trace_id ORDER BY _file, _pos) = 1"
+        )
+        self.con.execute("CREATE OR REPLACE VIEW traces AS SELECT * EXCLUDE (_file, _pos) FROM traces_pos")
+        self.use_index = False
+
+    # ---- skill columns --------------------------------------------------------------------
+    def _open_skills(self) -> None:
+        """View `sk` (id + skill columns of each trace): the run's skills table when it covers every trace,
+        else the detector's side table (`tui.skills_side`, RUN/.index/), never a write to the run's tables."""
+        from tui.skills_side import SKILL_COLUMNS, load_or_build
+
+        cols = ", ".join(["id", *SKILL_COLUMNS])
+        self.skills_note = ""
+        self.skills_source = "run"
+        if self.run.files("skills"):
+            n, missing, covered = self.con.sql(
+                "SELECT count(*), count(*) FILTER (s.id IS NULL), count(s.id) FROM traces t "
+                "LEFT JOIN (SELECT DISTINCT id FROM skills WHERE source = 'trace') s ON s.id = t.trace_id"
+            ).fetchall()[0]
+        else:  # a bare `sf build`: every trace lacks its skill columns (the count comes from the footers)
+            n = self.con.sql("SELECT count(*) FROM traces").fetchall()[0][0]
+            missing, covered = n, 0
+        if n == 0 or missing == 0:
+            self.con.execute(f"CREATE OR REPLACE VIEW sk AS SELECT {cols} FROM skills WHERE source = 'trace'")
+            self._skills_files = self.run.files("skills")
+            return
+        # the traces the run's skills table lacks (all of them after a bare `sf build`): detected, side table
+        run_rows = f"SELECT {cols} FROM skills WHERE source = 'trace'"
+        self.con.execute(
+            "CREATE OR REPLACE VIEW _sk_todo AS SELECT * FROM traces_pos "
+            "WHERE trace_id NOT IN (SELECT id FROM skills WHERE source = 'trace')"
+        )
+        skills_files = self.run.files("skills") if covered else []
+        side = load_or_build(
+            self.con, self.run.path, self.trace_files, [*self.run.files("questions"), *skills_files], missing
+        )
+        self.skills_note = side.note
+        saved = side.saved and side.path is not None
+        self._skills_files = [side.path, *skills_files] if saved else None
+        if side.table is None:
+            self.skills_source = "none" if not covered else "run"
+            self.con.execute(f"CREATE OR REPLACE VIEW sk AS {run_rows}")
+            return
+        self.skills_source = "detected"
+        self._register("_skd", side.table)
+        self.con.execute(f"CREATE OR REPLACE VIEW sk AS {run_rows} UNION ALL SELECT {cols} FROM _skd")
+
+    @property
+    def skills_missing(self) -> bool:
+        """True when the skill columns (verdict_acc, cues, reflections) could not be computed: shown as n/a."""
+        return self.skills_source == "none"
+
     # ---- search index ---------------------------------------------------------------------
     def _trace_files(self) -> list[Path]:
         """The files the `traces` view reads (a corrupt part is skipped there, and warned about once)."""
         from sfdata.store.parquet import readable_files
 
         if self.traces_files is not None:
-            return list(self.traces_files)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return readable_files(self.run.files("traces"), "traces", "skip")
+            files = list(self.traces_files)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                files = readable_files(self.run.files("traces"), "traces", "skip")
+        good = []
+        for p in files:
+            why = wrong_column_types(p, "traces")
+            if why:
+                self.open_warnings.append(f"skipped {p.name}: {why}")
+                warnings.warn(self.open_warnings[-1], stacklevel=3)
+            else:
+                good.append(p)
+        return good
 
     def _open_index(self) -> None:
         """Use the index when it is fresh; a stale one is ignored, an unreadable one is reported (then rebuilt)."""
@@ -351,12 +544,12 @@ class TraceStore:
         return build_index(self.trace_files, self.index_file, should_stop, threads)
 
     def attach_index(self, idx: SearchIndex) -> None:
-        self.con.register("_idx", idx.table)
+        self._register("_idx", idx.table)
         for name in _FAST_VIEWS:
             self.con.execute(_fast_view_sql(name))
         self.index = idx
         self._counts.clear()
-        self._skills_sig = None
+        self._state.pop("skills_sig", None)
         self.index_warning = None
 
     def _align_skills(self) -> None:
@@ -365,12 +558,13 @@ class TraceStore:
         from tui.search_index import open_side, side_path, signature, write_side
 
         assert self.index is not None
-        files = self.run.files("skills")
+        files = self._skills_files
         try:
-            sig = self.index.sig + signature(files)  # the same file identities the index itself is keyed on
+            # the same file identities the index itself is keyed on; a table in memory only: no file
+            sig = self.index.sig + signature(files) if files else f"memory:{id(self._state)}"
         except OSError:
             return
-        if sig == self._skills_sig or not files:
+        if sig == self._state.get("skills_sig") or self.skills_missing or (files is not None and not files):
             return
         path = side_path(self.index.path, "skills")
         try:
@@ -379,21 +573,24 @@ class TraceStore:
             warnings.warn(f"skills side table ignored, it is rebuilt: {e}", stacklevel=2)
             table = None
         if table is None:
+            from sfdata.store.duck import refresh_views
+
+            refresh_views(self.con)
             table = self.con.sql(
-                f"SELECT {_SKILL_COLS} FROM _idx i LEFT JOIN (SELECT * FROM skills WHERE source = 'trace') s "
-                "ON s.id = i.trace_id ORDER BY i._row"
+                f"SELECT {_SKILL_COLS} FROM _idx i LEFT JOIN sk s ON s.id = i.trace_id ORDER BY i._row"
             ).to_arrow_table()
             if table.num_rows != self.index.rows:  # an id twice in skills: keep the join (as `t` does)
                 return
-            try:
-                write_side(table, path, sig)
-            except OSError:
-                pass  # a read-only run: aligned in memory for this session only
-        self.con.register("_sk", table)
+            if files:
+                try:
+                    write_side(table, path, sig)
+                except OSError:
+                    pass  # a read-only run: aligned in memory for this session only
+        self._register("_sk", table)
         for name in _FAST_VIEWS:
             if "s" in name[1:]:
                 self.con.execute(_fast_view_sql(name, positional=True))
-        self._skills_sig = sig
+        self._state["skills_sig"] = sig
 
     def labels_file(self) -> Path:
         """Where this store's labels are saved (shown on screen)."""
@@ -410,21 +607,62 @@ class TraceStore:
             return self.run.path / "exports" / "kept.parquet"
         return self.labels_path.with_name(self.labels_path.name.replace(".labels.parquet", "") + ".kept.parquet")
 
-    def _sql(self, sql: str, params: list[Any] | None = None) -> Any:
-        """Run a query; DuckDB errors (from the WHERE box) become a FilterError with the whole message."""
+    def _sql(self, sql: str, params: list[Any] | None = None, frame: bool = False) -> Any:
+        """Run a query to the end (rows, or a Polars frame); any DuckDB error, at parse or at run time (a CAST
+        that fails on some row), becomes a one-line FilterError; a cancelled query raises QueryCancelled.
+        A table file replaced since (sf skills, a label save elsewhere) is read anew first."""
+        import duckdb
+
+        from sfdata.store.duck import refresh_views
+
+        refresh_views(self._root, register=self._register)
+        self._sync()
+        if self.cancelled:
+            raise QueryCancelled("query cancelled")
         try:
-            return self.con.sql(sql, params=params or None)
+            rel = self.con.sql(sql, params=params or None)
+            return rel.pl() if frame else rel.fetchall()
         except FilterError:
             raise
-        except Exception as e:  # duckdb parser/binder errors
-            raise FilterError(str(e).strip()) from e
+        except duckdb.InterruptException as e:
+            raise QueryCancelled("query cancelled") from e
+        except Exception as e:  # duckdb parser/binder/conversion errors
+            raise FilterError(one_line(str(e))) from e
+
+    # ---- threads: each worker query on its own cursor ---------------------------------------
+    def _register(self, name: str, table: Any) -> None:
+        """Register an Arrow table on this connection and on every fork's cursor (before its next query)."""
+        self.con.register(name, table)
+        self._shared[name] = table
+        self._mine[name] = table
+
+    def _sync(self) -> None:
+        """Register what another fork (or the parent) registered since this cursor last ran a query."""
+        for name, table in list(self._shared.items()):
+            if self._mine.get(name) is not table:
+                self.con.register(name, table)
+                self._mine[name] = table
+
+    def fork(self) -> TraceStore:
+        """This store on its own DuckDB cursor (same in-memory database and views; the registered Arrow tables
+        registered again), for one query on a worker thread: `interrupt()` cancels that query alone."""
+        twin = copy.copy(self)
+        twin.con = self.con.cursor()
+        twin._mine = {}
+        twin._sync()
+        return twin
+
+    def interrupt(self) -> None:
+        """Stop the query running on this store's connection (from any thread)."""
+        self.con.interrupt()
 
     # ---- listing --------------------------------------------------------------------------
     def formats(self) -> list[str]:
         """Distinct formats (the trace files are fixed at open, so asked once: `f` cycles through them)."""
         if self._formats is None:
             src = "_idx" if self.index is not None else "traces"
-            self._formats = [r[0] for r in self.con.sql(f"SELECT DISTINCT format FROM {src} ORDER BY 1").fetchall()]
+            rows = self.con.sql(f"SELECT DISTINCT format FROM {src} ORDER BY 1").fetchall()
+            self._formats = [r[0] for r in rows]
         return self._formats
 
     def columns(self) -> list[tuple[str, str]]:
@@ -459,7 +697,7 @@ class TraceStore:
         key = (view, where, tuple((type(p).__name__, p) for p in params))
         if key in self._counts:
             return self._counts[key]
-        n = self._sql(f"SELECT count(*) FROM {view}{where}", params).fetchall()[0][0]
+        n = self._sql(f"SELECT count(*) FROM {view}{where}", params)[0][0]
         if view in ("tl", "fi") and not _LABEL_RE.search(where) and "select" not in where.lower():
             self._counts[key] = n
         return n
@@ -480,13 +718,13 @@ class TraceStore:
             order = f' ORDER BY "{sort}" {"DESC" if descending else "ASC"} NULLS LAST, trace_id'
         view, where, params = self._plan(f, sort)
         late = ("label",) if view in _FAST_VIEWS and "l" not in view[1:] else ()  # looked up for the page below
-        cols = ", ".join(f'"{c}"' for c in COLUMNS if c not in _JOINED and c not in late) + ", question_id"
+        cols = ", ".join(_cell(c) for c in COLUMNS if c not in _JOINED and c not in late) + ", question_id"
         if not order and view in _FAST_VIEWS and view != "fi":
             order = " ORDER BY _row"  # the traces' file order, the same on every page (a join reorders rows)
         elif not order and view in ("t", "tl"):
             order = " ORDER BY _file, _pos"  # the same for the Parquet views: else pages repeat and skip rows
         sql = f"SELECT {cols} FROM {view}{where}{order} LIMIT {int(limit)} OFFSET {int(offset)}"
-        rows = self._sql(sql, params).pl().to_dicts()
+        rows = [visible(r) for r in self._sql(sql, params, frame=True).to_dicts()]
         # a first page that is not full holds the whole selection: no second scan to count it
         total = len(rows) if offset == 0 and len(rows) < limit else self.count(f)
         self._add_joined(rows, with_labels=bool(late))
@@ -507,8 +745,7 @@ class TraceStore:
                 r["label"] = labels.get(r["trace_id"])
         acc = dict(
             self.con.sql(
-                "SELECT id, n_verdict_right / nullif(n_verdicts, 0) FROM skills "
-                "WHERE source = 'trace' AND id IN (SELECT unnest(?))",
+                "SELECT id, n_verdict_right / nullif(n_verdicts, 0) FROM sk WHERE id IN (SELECT unnest(?))",
                 params=[[r["trace_id"] for r in rows]],
             ).fetchall()
         )
@@ -519,7 +756,7 @@ class TraceStore:
             ).fetchall()
         )
         for r in rows:
-            r["verdict_acc"], r["question"] = acc.get(r["trace_id"]), qs.get(r["question_id"])
+            r["verdict_acc"], r["question"] = acc.get(r["trace_id"]), visible(qs.get(r["question_id"]))
 
     def stats(self, f: Filters = Filters(), bins: int = 10) -> Stats:
         """Statistics of the filtered traces, all computed in DuckDB (no rows come to Python)."""
@@ -535,15 +772,17 @@ class TraceStore:
                        count(*) FILTER (label = 'drop'), count(*) FILTER (label IS NULL), {sums(_TRACE_SKILLS)}
                 FROM {view}{where}""",
             params,
-        ).fetchall()[0]
+        )[0]
         sk = self._sql(
             f"""SELECT count(*), sum(n_verdict_right) / nullif(sum(n_verdicts), 0), {sums(_SKILLS_TABLE)}
-                FROM skills WHERE source = 'trace' AND id IN (SELECT trace_id FROM {view}{where})""",
+                FROM sk WHERE id IN (SELECT trace_id FROM {view}{where})""",
             params,
-        ).fetchall()[0]
+        )[0]
         total, correct, keep, drop, unl = row[:5]
         pairs = [*zip(_TRACE_SKILLS, zip(row[5::2], row[6::2])), *zip(_SKILLS_TABLE, zip(sk[2::2], sk[3::2]))]
-        skills = {name: (int(n or 0), int(t or 0)) for name, (n, t) in pairs}
+        skills: dict[str, tuple[int, int] | None] = {name: (int(n or 0), int(t or 0)) for name, (n, t) in pairs}
+        if self.skills_missing:  # not computed: n/a, never a 0 that reads as data
+            skills.update(dict.fromkeys(_SKILLS_TABLE))
         fmts = self._sql(f"SELECT format, count(*) FROM {view}{where} GROUP BY 1 ORDER BY 2 DESC, 1", params)
         # one pass over the trace text: equal-width bins from the selection's own min and max length
         bins_q = self._sql(
@@ -551,7 +790,7 @@ class TraceStore:
                      m AS (SELECT min(length) AS lo, greatest(1, ceil((max(length) - min(length) + 1) / {int(bins)}))::BIGINT AS w FROM l)
                 SELECT m.lo, m.w, (l.length - m.lo) // m.w AS b, count(*) FROM l, m GROUP BY ALL ORDER BY b""",
             params,
-        ).fetchall()
+        )
         hist: list[tuple[int, int, int]] = []
         if bins_q:
             lo, width = bins_q[0][0], bins_q[0][1]
@@ -559,25 +798,38 @@ class TraceStore:
             hist = [(lo + i * width, lo + (i + 1) * width - 1, int(got.get(i, 0))) for i in range(max(got) + 1)]
         return Stats(
             total=total,
-            formats=[(str(a), int(b)) for a, b in fmts.fetchall()],
+            formats=[(str(a), int(b)) for a, b in fmts],
             correct_rate=correct,
             verdict_acc=sk[1],
             skills=skills,
             labels={"keep": keep, "drop": drop, "unlabeled": unl},
             length_hist=hist,
-            has_skills_table=sk[0] > 0,
+            has_skills_table=not self.skills_missing,
+            skills_note=self.skills_note,
         )
 
     # ---- one trace ------------------------------------------------------------------------
     def trace(self, trace_id: str) -> dict[str, Any]:
-        df = self.con.sql("SELECT * FROM t WHERE trace_id = ?", params=[trace_id]).pl()
+        """One trace with every column; its text (and prompt, answer) cut to TRACE_CHARS, with `truncated` set
+        to the full length when it was cut, so a 20 MB trace costs what the screen can show."""
+        cap = int(TRACE_CHARS)
+        df = self.con.sql(
+            f"""SELECT * REPLACE (left(trace, {cap}) AS trace, left(prompt, {cap}) AS prompt,
+                                  left(final_answer, {cap}) AS final_answer),
+                       greatest(length(trace), length(prompt), length(final_answer)) AS _longest
+                FROM t WHERE trace_id = ?""",
+            params=[trace_id],
+        ).pl()
         if df.height == 0:
             raise KeyError(trace_id)
-        return df.to_dicts()[0]
+        row = visible(df.to_dicts()[0])
+        longest = row.pop("_longest") or 0
+        row["truncated"] = longest if longest > cap else None
+        return row
 
     def question(self, question_id: str) -> dict[str, Any] | None:
         df = self.con.sql("SELECT * FROM questions WHERE question_id = ?", params=[question_id]).pl()
-        return df.to_dicts()[0] if df.height else None
+        return visible(df.to_dicts()[0]) if df.height else None
 
     def sources(self, trace: dict[str, Any]) -> pl.DataFrame:
         """The rollouts and reflections the trace was stitched from, in trace order."""
@@ -589,12 +841,16 @@ class TraceStore:
         order = pl.DataFrame({"pos": list(range(len(rids))), "rollout_id": rids, "reflection_id": fids})
         self.con.register("_order", order.to_arrow())
         try:
-            return self.con.sql(
-                """SELECT o.pos + 1 AS step, g.variant, g.sample_idx, g.is_correct, g.reason, g.extracted_answer,
+            return (
+                self.con.sql(
+                    """SELECT o.pos + 1 AS step, g.variant, g.sample_idx, g.is_correct, g.reason, g.extracted_answer,
                           f.verdict, f.is_valid, o.rollout_id, o.reflection_id
                    FROM _order o LEFT JOIN graded g USING (rollout_id)
                    LEFT JOIN reflections f ON f.reflection_id = o.reflection_id ORDER BY o.pos"""
-            ).pl()
+                )
+                .pl()
+                .pipe(_visible_frame)
+            )
         finally:
             self.con.unregister("_order")
 
@@ -605,8 +861,15 @@ class TraceStore:
         question_id: str | None = None,
         offset: int = 0,
         limit: int = PAGE_SIZE,
+        correct: bool | None = None,
+        disagree: bool = False,
+        variant: str | None = None,
+        search: str = "",
     ) -> Page:
-        """Graded rollouts with their reflections' verdicts; all of them, one question's, or some ids."""
+        """Graded rollouts with their reflections' verdicts; all of them, one question's, or some ids.
+
+        The browser's filters: the grade, a reflection whose verdict disagrees with the grade, the prompt
+        variant, and text in the response (a parameter, never SQL)."""
         parts, params = [], []
         if rollout_ids is not None:
             parts.append("g.rollout_id IN (SELECT unnest(?))")
@@ -614,6 +877,17 @@ class TraceStore:
         if question_id:
             parts.append("g.question_id = ?")
             params.append(question_id)
+        if correct is not None:
+            parts.append("g.is_correct = ?")
+            params.append(correct)
+        if disagree:
+            parts.append("g.rollout_id IN (SELECT rollout_id FROM reflections WHERE NOT is_valid)")
+        if variant:
+            parts.append("g.variant = ?")
+            params.append(variant)
+        if search:
+            parts.append("contains(lower(g.response), lower(?))")
+            params.append(search)
         where = (" WHERE " + " AND ".join(parts)) if parts else ""
         total = self.con.sql(f"SELECT count(*) FROM graded g{where}", params=params or None).fetchall()[0][0]
         rows = self.con.sql(
@@ -628,7 +902,11 @@ class TraceStore:
                 LIMIT {int(limit)} OFFSET {int(offset)}""",
             params=params or None,
         ).pl()
-        return Page(rows.to_dicts(), offset, total)
+        return Page(visible(rows.to_dicts()), offset, total)
+
+    def rollout_variants(self) -> list[str]:
+        """The prompt variants of the graded rollouts (the browser's variant filter cycles through them)."""
+        return [r[0] for r in self.con.sql("SELECT DISTINCT variant FROM graded ORDER BY 1").fetchall()]
 
     def rollout(self, rollout_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """One graded rollout (prompt, response, grade) and its reflections (text, verdict, validity)."""
@@ -640,12 +918,14 @@ class TraceStore:
             "ORDER BY reflection_idx, reflection_id",
             params=[rollout_id],
         ).pl()
-        return df.to_dicts()[0], refl.to_dicts()
+        return visible(df.to_dicts()[0]), visible(refl.to_dicts())
 
     def eval_outputs(self, limit: int = 50) -> pl.DataFrame:
-        return self.con.sql(
-            f"SELECT eval_id, stage, task, level, is_correct, response FROM eval LIMIT {int(limit)}"
-        ).pl()
+        return (
+            self.con.sql(f"SELECT eval_id, stage, task, level, is_correct, response FROM eval LIMIT {int(limit)}")
+            .pl()
+            .pipe(_visible_frame)
+        )
 
     # ---- curation -------------------------------------------------------------------------
     def _read_labels(self) -> dict[str, tuple[str, str]]:
@@ -669,7 +949,7 @@ class TraceStore:
         is re-read, only this trace's row changes, and the result replaces the file atomically.
         Raises LabelsError (and writes nothing) when the labels file cannot be read.
         """
-        from sfdata.store.duck import table_view_sql
+        from sfdata.store.duck import register_view
         from sfdata.store.lock import file_lock
         from sfdata.store.parquet import read_files
         from sfdata.store.run import now_utc
@@ -679,19 +959,45 @@ class TraceStore:
             raise ValueError(f"label must be keep, drop or None, got {label!r}")
         if self.labels_error:
             raise LabelsError(self.labels_error)
-        with file_lock(self.labels_file()):
-            disk = self._read_labels()
-            if self.labels_error:
-                raise LabelsError(self.labels_error)
-            old_label, old_note = disk.get(trace_id, self.labels.get(trace_id, (None, "")))
-            note = old_note if note is None else note
-            rows = read_files(self.label_files(), "labels").filter(pl.col("trace_id") != trace_id)
-            if label is not None or note:
-                one = {"trace_id": [trace_id], "label": [label], "note": [note], "updated_at": [now_utc()]}
-                rows = pl.concat([rows, pl.DataFrame(one, schema=LABELS)])
-            self._save_labels(rows)
+        try:
+            with file_lock(self.labels_file()):  # the lock file too may fail on a read-only run
+                disk = self._read_labels()
+                if self.labels_error:
+                    raise LabelsError(self.labels_error)
+                old_label, old_note = disk.get(trace_id, self.labels.get(trace_id, (None, "")))
+                note = old_note if note is None else note
+                rows = read_files(self.label_files(), "labels").filter(pl.col("trace_id") != trace_id)
+                if label is not None or note:
+                    one = {"trace_id": [trace_id], "label": [label], "note": [note], "updated_at": [now_utc()]}
+                    rows = pl.concat([rows, pl.DataFrame(one, schema=LABELS)])
+                self._save_labels(rows)
+        except OSError as e:  # read-only run, full disk: the file on disk is as it was (atomic write)
+            raise LabelsError(
+                f"label not saved: cannot write {self.labels_file()} ({e.strerror or type(e).__name__}); "
+                "the saved labels are untouched: free space or fix permissions, then label again"
+            ) from e
         self.labels = {r[0]: (r[1], r[2] or "") for r in rows.select("trace_id", "label", "note").iter_rows()}
-        self.con.execute(table_view_sql("labels", self.label_files()))
+        register_view(self.con, "labels", self.label_files(), register=self._register)
+        self._labels_stamp = tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in self.label_files())
+
+    def refresh_labels(self) -> bool:
+        """Re-read the labels when the file changed on disk (another inspector labelled); True if it did."""
+        from sfdata.store.duck import register_view
+
+        try:
+            stamp = tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in self.label_files())
+        except OSError:
+            return False
+        if stamp == getattr(self, "_labels_stamp", stamp):
+            self._labels_stamp = stamp
+            return False
+        self._labels_stamp = stamp
+        fresh = self._read_labels()
+        if self.labels_error or fresh == self.labels:
+            return False
+        self.labels = fresh
+        register_view(self.con, "labels", self.label_files(), register=self._register)
+        return True
 
     def _save_labels(self, df: pl.DataFrame) -> None:
         """Atomic write to RUN/labels.parquet, or to `labels_path` for a single file."""
@@ -711,7 +1017,10 @@ class TraceStore:
             raise ValueError("no trace is marked keep (press k on a trace)")
         df = self.con.sql("SELECT * FROM traces WHERE trace_id IN (SELECT unnest(?))", params=[kept]).pl()
         path = path or self.export_path()
-        write_parquet_atomic(df, path)
+        try:
+            write_parquet_atomic(df, path)
+        except OSError as e:
+            raise ValueError(f"not exported: cannot write {path} ({e.strerror or type(e).__name__})") from e
         return path, df.height
 
     def close(self) -> None:

@@ -9,9 +9,12 @@ from textual.message import Message
 
 @dataclass
 class LabelRequested(Message):
-    """Set keep / drop (None clears) on a trace; `advance` moves on to the next trace after."""
+    """Set keep / drop (None clears) on a trace; `advance` moves on to the next trace after.
 
-    trace_id: str
+    `trace_id` None: the trace the trace view stands on when the app handles the message (after every
+    earlier key's message), not the one painted when the key was pressed."""
+
+    trace_id: str | None
     label: str | None
     advance: bool = False
 

@@ -79,10 +79,9 @@ def signature(files: list[Path]) -> str:
     """What the index was built from: any added, removed, replaced or touched part changes it."""
     import duckdb
 
-    parts = []
-    for p in files:
-        st = os.stat(p)
-        parts.append([str(Path(p).resolve()), st.st_size, st.st_mtime_ns])
+    from sfdata.store.identity import files_signature
+
+    parts = files_signature(files)
     return json.dumps({"version": INDEX_VERSION, "duckdb": duckdb.__version__, "files": parts}, sort_keys=True)
 
 
@@ -213,7 +212,7 @@ def _write(files: list[Path], path: Path, sig: str, should_stop: Callable[[], bo
     import numpy as np
     import pyarrow as pa
 
-    from sfdata.store.duck import table_view_sql
+    from sfdata.store.duck import register_view
     from sfdata.store.tempfiles import new_temp_file
 
     config: dict[str, Any] = {"autoload_known_extensions": False, "autoinstall_known_extensions": False}
@@ -223,7 +222,7 @@ def _write(files: list[Path], path: Path, sig: str, should_stop: Callable[[], bo
     tmp = new_temp_file(path)
     try:
         con.execute("SET arrow_large_buffer_size = true")  # long traces: 64-bit string offsets
-        con.execute(table_view_sql("traces", files))
+        register_view(con, "traces", files)  # literal paths (a run named `g[1]` is not a glob)
         rows = con.sql("SELECT count(*) FROM traces").fetchall()[0][0]  # from the Parquet footers
         cols = ", ".join(f'"{c}"' for c in NARROW)
         reader = con.sql(

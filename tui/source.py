@@ -87,6 +87,8 @@ def resolve_source(source: str, config: str | None = None, split: str = "train")
 
 def _cache_dir(p: Path, config: str | None, split: str) -> Path:
     """The conversion cache (not the labels): keyed by the file's path, size and mtime, config and split."""
-    stamp = f"{p.resolve()}|{p.stat().st_size}|{p.stat().st_mtime_ns}" if p.exists() else str(p)
+    from sfdata.store.identity import files_signature
+
+    stamp = str(files_signature([p])) if p.exists() else str(p)
     key = hashlib.sha256(f"{stamp}|{config}|{split}".encode()).hexdigest()[:12]
     return Path.home() / ".cache" / "skillfactory" / "inspect" / key

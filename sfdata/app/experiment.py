@@ -4,9 +4,9 @@ An arm is a chain of training steps from the base model (`base` has none, `rl_on
 `skillfactory` is SFT on the run's SkillFactory traces then GRPO, `star` is SFT on the run's STaR
 traces then GRPO, and a config may add arms, e.g. SFT on a published set first). Every arm shares the
 same training questions (the run's traces), the same RL settings and questions (one `rl` section) and
-one held-out eval set (one `eval` section). Each step's model lands in `RUN/models/ARM/STEP` with a
-marker holding the hash of everything that produced it, so a rerun skips finished arm steps and
-retrains (dropping stale eval/rl_log rows) only what changed. GRPO writes skill use per step to
+one held-out eval set (one `eval` section). Each step is a stage run (manifest entry `ARM/STEP`) whose
+model lands in `RUN/models/ARM/STEP`, so a rerun skips finished arm steps and retrains (dropping stale
+eval/rl_log rows) only what changed or went missing. GRPO writes skill use per step to
 `rl_log`. Once every arm is trained, all models (the base model and each step's) are evaluated on one
 held-out set, disjoint from everything any arm trained on (eval rows carry the arm; stage = the step
 name), and the table of `sf query experiment_table` is written to RUN/report/.
@@ -14,20 +14,17 @@ name), and the table of `sf query experiment_table` is written to RUN/report/.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
+from sfdata.stage_runtime import Stage
 from sfdata.stagecfg import from_dict
-from sfdata.store import RunDir, stable_id
+from sfdata.store import RunDir
 
 STEP_KINDS = ("sft", "rl")
 RUN_TRACES = "traces"  # sft data: the run's SkillFactory traces (the main set; default mix unless `formats`)
 RUN_STAR = "star"  # sft data: the run's STaR traces (correct responses only, no restructuring)
-MARKER = "sf_stage.json"
 
 
 @dataclass
@@ -152,40 +149,27 @@ def step_config(cfg: ExperimentConfig, step: StepConfig, model: str | None, out:
     else:
         data, formats = step.data, None
     raw = {**cfg.sft, **step.overrides, "data": data, "model": model, "output_dir": out, "config": step.config}
+    if step.data not in (RUN_TRACES, RUN_STAR):
+        # a published set (e.g. R1-annotated) is trained in the prompt every arm is evaluated in, and its
+        # questions are recorded so the held-out eval keeps them out (sftrain.sft.sft_rows)
+        raw["prompt_variant"] = cfg.eval_config().variant
     if formats is not None:
         raw["formats"] = formats
     return from_dict(SFTRunConfig, raw)
 
 
-def _drop_rows(run: RunDir, table: str, arm: str, stage: str | None = None) -> int:
-    """Delete the part files holding only this arm's (and stage's) rows: stale after a retrain."""
-    removed = 0
-    for part in run.files(table):
-        if "arm" not in pl.read_parquet_schema(part):  # written before arms existed: never an arm's
-            continue
-        df = pl.read_parquet(part, columns=["arm", "stage"] if stage is not None else ["arm"])
-        mine = df["arm"] == arm
-        if stage is not None:
-            mine = mine & (df["stage"] == stage)
-        if df.height and bool(mine.all()):
-            part.unlink()
-            removed += 1
-    return removed
-
-
-def data_fingerprint(run: RunDir, step_cfg) -> str:
-    """What an SFT step on the run's own traces depends on: the trace ids (a rebuild retrains)."""
-    if not hasattr(step_cfg, "data") or Path(step_cfg.data) != run.path:
-        return ""
-    labels = run.read("labels").select("trace_id", "label").sort("trace_id").rows()
-    return stable_id(sorted(run.ids("traces")), [list(r) for r in labels])
-
-
-def _marker(out: Path) -> dict[str, Any]:
-    try:
-        return json.loads((out / MARKER).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
+def step_stage(run: RunDir, arm: str, step: StepConfig, step_cfg) -> Stage:
+    """The stage record of one arm step: it writes RUN/models/ARM/STEP and reads what the model came from
+    (the run's traces and labels for SFT on them, the previous step's model folder), so the runtime's
+    content fingerprints decide when it trains again (a rebuild, a relabel or a retrained parent)."""
+    reads: tuple[str, ...] = ()
+    if step.kind == "sft" and Path(step_cfg.data) == run.path:
+        reads += ("traces", "labels")
+    parent = Path(step_cfg.model) if step_cfg.model else None
+    if parent is not None and parent.is_relative_to(run.path):
+        reads += (parent.relative_to(run.path).as_posix(),)
+    out = Path(step_cfg.output_dir).relative_to(run.path).as_posix()
+    return Stage(f"{arm}/{step.name}", "sfdata.app.experiment:arm_step_stage", None, reads=reads, writes=(out,))
 
 
 def train_step(run: RunDir, arm: str, step: StepConfig, step_cfg, launcher=None, log=print) -> dict[str, Any]:
@@ -206,38 +190,44 @@ def train_step(run: RunDir, arm: str, step: StepConfig, step_cfg, launcher=None,
     return run_sft(step_cfg, log=log)
 
 
-def run_step(run: RunDir, arm: str, step: StepConfig, step_cfg, chain: str, log=print, launcher=None) -> dict[str, Any]:
-    """Train one arm step unless its marker says the same inputs already produced it."""
-    from sfdata.store.run import write_json_atomic
-
-    out = Path(step_cfg.output_dir)
-    h = stable_id(chain, asdict(step_cfg) | {"output_dir": ""}, data_fingerprint(run, step_cfg))
-    if _marker(out).get("hash") == h and (out / "config.json").is_file():
-        log(f"[experiment] {arm}/{step.name}: done already, skipping")
-        return {"hash": h, "skipped": True}
-    dropped = _drop_rows(run, "eval", arm, step.name) + (_drop_rows(run, "rl_log", arm) if step.kind == "rl" else 0)
-    log(
-        f"[experiment] {arm}/{step.name}: training ({step.kind})" + (f", {dropped} stale parts dropped" * bool(dropped))
-    )
+def arm_step_stage(run: RunDir, arm: str, step: StepConfig, step_cfg, log=print, launcher=None) -> dict[str, Any]:
+    """Train one arm step (its stale eval / rl_log rows are dropped first). Writes RUN/models/ARM/STEP."""
+    dropped = run.drop_rows("eval", arm=arm, stage=step.name)
+    if step.kind == "rl":
+        dropped += run.drop_rows("rl_log", arm=arm)
+    log(f"[experiment] {arm}/{step.name}: training ({step.kind})" + (f", {dropped} stale rows dropped" * bool(dropped)))
     summary = train_step(run, arm, step, step_cfg, launcher, log=log)
-    write_json_atomic({"hash": h, "arm": arm, "step": step.name, "summary": summary}, out / MARKER)
-    kept = ("steps", "seconds", "examples", "rewards", "processes")
-    return {"hash": h, **{k: v for k, v in summary.items() if k in kept}}
+    kept = ("steps", "seconds", "examples", "rewards", "processes", "launcher")
+    return {k: v for k, v in summary.items() if k in kept}
+
+
+def run_step(run: RunDir, arm: str, step: StepConfig, step_cfg, log=print, launcher=None) -> dict[str, Any]:
+    """One arm step as a stage run (manifest entry `ARM/STEP`): skipped while its config, its inputs and
+    its model folder are as recorded. The launcher is not part of the config: where a step trained does not
+    make it stale."""
+    from sfdata.stage_runtime import run_stage
+
+    stage = step_stage(run, arm, step, step_cfg)
+    info = run_stage(
+        run, stage, asdict(step_cfg), key=stage.name, log=log, arm=arm, step=step, step_cfg=step_cfg, launcher=launcher
+    )
+    if info.get("skipped"):
+        log(f"[experiment] {arm}/{step.name}: done already, skipping")
+    return info
 
 
 def train_arm(run: RunDir, cfg: ExperimentConfig, arm: ArmConfig, log=print) -> list[dict[str, Any]]:
     """Train an arm's chain step by step; [{stage, model, ...}] to evaluate (the base model for `base`)."""
-    from sfdata.models import model_label
 
     if not arm.steps:
         return [{"stage": "base", "model": cfg.model}]
     out_steps = []
-    model, chain = cfg.model, stable_id("experiment", model_label(cfg.model))
+    model = cfg.model
     for step in arm.steps:
         out = run.path / "models" / arm.name / step.name
         step_cfg = step_config(cfg, step, model, str(out), run.path)
-        done = run_step(run, arm.name, step, step_cfg, chain, log=log, launcher=cfg.launcher_for(step))
-        model, chain = str(out), done["hash"]
+        done = run_step(run, arm.name, step, step_cfg, log=log, launcher=cfg.launcher_for(step))
+        model = str(out)
         out_steps.append({"stage": step.name, "model": model, **done})
     return out_steps
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sfdata.stage_runtime import DATA_STAGES, Stage, check_needs
+from sfdata.stage_runtime import DATA_STAGES, HUB_STAGES, Stage, check_needs
 from sfdata.stage_runtime import run_stage as _run
 from sfdata.store import RunDir
 
@@ -22,7 +22,14 @@ _TRAINING = (
         writes=("models/sft",),
         needs=("build",),
     ),
-    Stage("eval", "sftrain.eval:eval_stage", "sftrain.eval:EvalConfig", ("questions", "models/sft"), ("eval",)),
+    Stage(
+        "eval",
+        "sftrain.eval:eval_stage",
+        "sftrain.eval:EvalConfig",
+        reads=("questions", "models/sft"),
+        writes=("eval",),
+        creates_run=True,
+    ),
     # arms (base / RL only / SFT -> RL ...), each trained and evaluated; resumable arm step by arm step
     Stage(
         "experiment",
@@ -41,7 +48,10 @@ STAGES: dict[str, Stage] = {
     **{n: s for n, s in DATA_STAGES.items() if n not in _BEFORE_ANALYSIS},
 }
 
-__all__ = ["STAGES", "Stage", "check_needs", "get_stage", "run_stage"]
+# every stage a command runs: the pipeline's and the Hub's (`sf import`, `sf pull`; not run by `sf run`)
+COMMAND_STAGES: dict[str, Stage] = {**HUB_STAGES, **STAGES}
+
+__all__ = ["COMMAND_STAGES", "STAGES", "Stage", "check_needs", "get_stage", "run_stage"]
 
 
 def get_stage(name: str) -> Stage:

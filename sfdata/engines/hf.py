@@ -14,7 +14,6 @@ N samples of a prompt are not copies. Per-sample reproducibility needs vLLM or a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,7 +41,9 @@ class TransformersEngine:
         self.path = path
         self.batch_size = max(1, int(batch_size))
         if threads or not torch.cuda.is_available():
-            torch.set_num_threads(int(threads or os.cpu_count() or 1))
+            from sfdata.cpu_threads import apply_torch_threads
+
+            apply_torch_threads(threads)  # the usable CPUs (not the machine's count), or `threads` when given
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device == "cuda" else torch.float32)
         self.tokenizer = AutoTokenizer.from_pretrained(path, clean_up_tokenization_spaces=False)

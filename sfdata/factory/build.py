@@ -21,7 +21,7 @@ import polars as pl
 from sfdata.factory.registry import ABLATIONS, DEFAULT_FORMATS, FORMATS, get_format
 from sfdata.factory.vectorised import assemble_frames
 from sfdata.grammar import STRUCTURAL_TAG_PATTERN
-from sfdata.stagecfg import opt
+from sfdata.stagecfg import check_ranges, opt
 from sfdata.store import RunDir
 from sfdata.store.run import now_utc
 from sfdata.validity import is_valid_expr
@@ -34,20 +34,20 @@ class BuildConfig:
     formats: tuple[str, ...] = opt(
         DEFAULT_FORMATS, "trace formats (star = the STaR baseline)", choices=FORMATS, metavar="FORMAT"
     )
-    n: int = opt(3, "samples per trace (upper bound; formats use what the question has)")
+    n: int = opt(3, "samples per trace (upper bound; formats use what the question has)", min=1)
     n_range: tuple[int, ...] | None = opt(
         None, "sampled N: draw N uniformly from [LO, HI] per trace", nargs=2, metavar=("LO", "HI")
     )
-    repeats: int = opt(1, "traces per question and format")
+    repeats: int = opt(1, "traces per question and format", min=1)
     unique_variants: bool = opt(True, "prefer samples from different prompt variants within a trace")
     ablation: str | None = opt(None, "paper ablation", choices=ABLATIONS)
     variant: str = opt("original", "the one variant kept by no_prompt_diversity")
     seed: int = opt(0, "trace RNG seed")
     star_per_question: int = opt(
-        0, "STaR baseline: correct samples per question, one trace each (0 = every correct sample)"
+        0, "STaR baseline: correct samples per question, one trace each (0 = every correct sample)", min=0
     )
-    chunk: int = opt(5000, "traces per part file")
-    workers: int = opt(0, "question chunks assembled on threads (0: one vectorised pass; Polars uses all cores)")
+    chunk: int = opt(5000, "traces per part file", min=1)
+    workers: int = opt(0, "question chunks assembled on threads (0: one vectorised pass; Polars uses all cores)", min=0)
 
     def __post_init__(self) -> None:
         self.formats = tuple(self.formats)
@@ -56,6 +56,7 @@ class BuildConfig:
         self.validate()
 
     def validate(self) -> None:
+        check_ranges(self)  # every number (chunk, n, repeats, workers) before any work
         bad = [f for f in self.formats if f not in FORMATS]
         if bad:
             raise ValueError(f"unknown format(s) {bad}; known: {', '.join(FORMATS)}")
@@ -292,12 +293,5 @@ def build_stage(run: RunDir, cfg: BuildConfig, replace: bool = False) -> dict[st
 
 
 def replace_parts(run: RunDir, table: str, df: pl.DataFrame, chunk: int) -> None:
-    """Write `df` as the whole of a parts table: staged in a sibling folder, then swapped in."""
-    from sfdata.store.dirswap import staged_dir
-    from sfdata.store.parquet import conform, new_part_name, write_parquet_atomic
-    from sfdata.store.schemas import schema_of
-
-    df = conform(df, schema_of(table), table)
-    with staged_dir(run.table_path(table)) as staging:
-        for c0 in range(0, df.height, chunk):
-            write_parquet_atomic(df.slice(c0, chunk), staging / new_part_name())
+    """Write `df` as the whole of a parts table (the store's atomic replace)."""
+    run.replace(table, df, chunk)

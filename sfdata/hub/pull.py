@@ -4,17 +4,34 @@ or a local folder/file into a run directory."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 
+@dataclass
+class PullConfig:
+    """What `sf pull` reads: a published set and how to read it."""
+
+    source: str
+    config: str | None = None
+    split: str = "train"
+    task: str = "countdown"
+
+
 def pull(
     source: str | Path, run_dir: str | Path, config: str | None = None, split: str = "train", task: str = "countdown"
 ) -> dict[str, Any]:
-    """Load a published SFT or RAW dataset (Hub id or local folder/file) into a run directory."""
-    from sfdata.hub.raw import RESP, import_raw, is_raw, read_source
+    """Load a published SFT or RAW dataset (Hub id or local folder/file) into a run directory.
+
+    A raw set is imported (the `import` stage run); an SFT set becomes the `pull` stage run, which
+    writes `traces`. The source lies outside the run, so both always run; rows the run has are skipped by id.
+    """
+    from sfdata.hub.raw import RESP, import_raw, is_raw, read_source, source_label
+    from sfdata.stage_runtime import HUB_STAGES, run_stage
+    from sfdata.store import RunDir
 
     df = read_source(source, config, split)
     if is_raw(df):
@@ -25,9 +42,20 @@ def pull(
             f"{source}: neither a raw (needs {RESP}) nor an SFT dataset (needs conversations or messages); "
             f"columns: {sorted(df.columns)}"
         )
-    from sfdata.hub.raw import source_label
+    label = source_label(source)
+    run = RunDir(run_dir)
+    run.init(None if run.exists() else {"pull": {"source": label, "column": col}})
+    info = run_stage(run, HUB_STAGES["pull"], PullConfig(label, config, split, task), force=True, frame=(df, col))
+    return {"kind": "sft", **{k: info[k] for k in ("traces", "bad_rows", "bad")}}
 
-    return {"kind": "sft", **import_conversations(df, col, run_dir, source_label(source), task)}
+
+def pull_stage(run, cfg: PullConfig, frame: tuple[pl.DataFrame, str] | None = None) -> dict[str, Any]:
+    """Writes `traces`: a published SFT set's conversations (read again from `cfg.source` unless given)."""
+    from sfdata.hub.raw import read_source
+
+    df, col = frame if frame is not None else (read_source(cfg.source, cfg.config, cfg.split), None)
+    col = col or next((c for c in ("conversations", "messages") if c in df.columns), "conversations")
+    return {"imported_from": cfg.source, **import_conversations(df, col, run, cfg.source, cfg.task)}
 
 
 def import_conversations(df: pl.DataFrame, col: str, run_dir: str | Path, source: str, task: str) -> dict[str, Any]:
@@ -41,12 +69,12 @@ def import_conversations(df: pl.DataFrame, col: str, run_dir: str | Path, source
     from sfdata.tasks.base import extract_answer
 
     run = RunDir(run_dir)
-    run.init(None if run.exists() else {"pull": {"source": source, "column": col}})
     have = run.ids("traces")
     rows, bad = [], []
     now = now_utc()
     the_task = get_task(task)
     seen: Counter = Counter()
+    taken: set[str] = set()
     for i, r in enumerate(df.iter_rows(named=True)):
         user, asst = chat_turns(r.get(col))
         if not user or not asst:
@@ -59,12 +87,18 @@ def import_conversations(df: pl.DataFrame, col: str, run_dir: str | Path, source
             bad.append({"row": i, "reason": "unbalanced or out-of-order tags (imported; flagged malformed in skills)"})
         seen[(user, asst)] += 1  # keyed by content (and repeat count), not by the path spelling
         tid = stable_id("pull", user, asst, seen[(user, asst)] - 1)
+        own = r.get("trace_id")
+        if isinstance(own, str) and own.strip():  # an id the file carries is kept: labels next to it join back
+            tid = own.strip()
+            if tid in taken:
+                bad.append({"row": i, "reason": f"trace_id {tid} repeats an earlier row (first kept)"})
+                continue
+        taken.add(tid)
         if tid in have:
             continue
         rows.append(_trace_row(tid, task, user, asst, final, ok, c, str(r.get("format") or "imported"), now))
     if rows:
         run.append("traces", fill_missing(pl.DataFrame(rows, infer_schema_length=None), schema_of("traces")))
-    run.set_stage("build", "done", imported_from=source)
     return {"traces": len(rows), "bad_rows": len(bad), "bad": bad[:20]}
 
 

@@ -107,7 +107,7 @@ def _write_configs(run_dir: Path, staging: Path, configs, kept_only: bool):
 
 
 def _rows(f: Path) -> int:
-    return pl.scan_parquet(f).select(pl.len()).collect().item()
+    return pl.scan_parquet(f, glob=False).select(pl.len()).collect().item()
 
 
 def check_loads(folder: str | Path, configs: tuple[str, ...] | None = None) -> dict[str, int]:

@@ -395,6 +395,17 @@ def source_model(source: str | Path) -> str:
     return m.group(1) if m else f"imported:{source_label(source)}"
 
 
+@dataclass
+class ImportConfig:
+    """What `sf import` (and `sf pull` of a raw set) reads: the source and how to read it."""
+
+    source: str
+    task: str = "countdown"
+    model: str | None = None  # label of the imported rollouts (default: read from the source's name)
+    config: str | None = None
+    split: str = "train"
+
+
 def import_raw(
     source: str | Path,
     run_dir: str | Path,
@@ -403,28 +414,46 @@ def import_raw(
     config: str | None = None,
     split: str = "train",
 ) -> ImportResult:
-    """Import a raw dataset into a run directory (new or existing); ids are keyed by content, so a
-    reimport (under any spelling of the path) is a no-op."""
-    from sfdata.hub.card import card_configs
+    """Import a raw dataset into a run directory (new or existing) as the `import` stage run; ids are
+    keyed by content, so a reimport (under any spelling of the path) adds nothing."""
+    from sfdata.stage_runtime import HUB_STAGES, run_stage
     from sfdata.store import RunDir
-    from sfdata.store.parquet import write_parquet_atomic
 
-    if config is None and Path(str(source)).is_dir() and "raw" in card_configs(source):
-        config = "raw"  # a pushed dataset folder: its raw config, not the first (SFT) one
-    df = read_source(source, config, split)
     label = source_label(source)
-    tables, res = import_frame(df, task=task, model=model or source_model(source), source=label)
+    cfg = ImportConfig(label, task, model, config, split)
+    prepared = read_import(cfg)  # a bad source fails here, before the run is created
     run = RunDir(run_dir)
     run.init(None if run.exists() else {"import": {"source": label, "task": task, "config": config, "split": split}})
+    # the source lies outside the run, so the stage always runs; what the run has already is skipped by id
+    run_stage(run, HUB_STAGES["import"], cfg, force=True, prepared=prepared)
+    return prepared[1]
+
+
+def read_import(cfg: ImportConfig) -> tuple[dict[str, pl.DataFrame], ImportResult]:
+    """The source's rows as our tables (graded by our grader) and the import report."""
+    from sfdata.hub.card import card_configs
+
+    source, config = cfg.source, cfg.config
+    if config is None and Path(str(source)).is_dir() and "raw" in card_configs(source):
+        config = "raw"  # a pushed dataset folder: its raw config, not the first (SFT) one
+    df = read_source(source, config, cfg.split)
+    return import_frame(df, task=cfg.task, model=cfg.model or source_model(source), source=cfg.source)
+
+
+def import_stage(
+    run, cfg: ImportConfig, prepared: tuple[dict[str, pl.DataFrame], ImportResult] | None = None
+) -> dict[str, Any]:
+    """Writes `questions`, `rollouts`, `grades` (our grader), `reflections` and RUN/import_report.parquet."""
+    from sfdata.store.parquet import write_parquet_atomic
+
+    tables, res = prepared if prepared is not None else read_import(cfg)
     merge_tables(run, tables)
     report = pl.DataFrame(
         {"row": [b.row for b in res.bad_rows], "reason": [b.reason for b in res.bad_rows]},
         schema={"row": pl.Int64, "reason": pl.String},
     )
     write_parquet_atomic(report, run.path / "import_report.parquet")
-    for stage in ("questions", "generate", "grade", "reflect"):
-        run.set_stage(stage, "done", imported_from=label, layout=res.layout)
-    return res
+    return {"imported_from": cfg.source, **res.summary()}
 
 
 def merge_tables(run, tables: dict[str, pl.DataFrame]) -> None:

@@ -80,7 +80,7 @@ def read_file(p: Path) -> pl.DataFrame:
         raise DataFileError(f"{p}: unsupported file type {p.suffix!r} (use .parquet, .json or .jsonl)")
     if suffix == ".parquet":
         try:
-            return pl.read_parquet(p)
+            return pl.read_parquet(p, glob=False)  # a path is literal (`sweep[lr=1e-6]`)
         except Exception as e:
             raise DataFileError(f"{p}: not a readable Parquet file ({type(e).__name__})") from None
     return _read_json(p)

@@ -1,14 +1,20 @@
--- experiment_table: the paper's table: one row per experiment arm and model stage (base, sft = before RL, rl = after RL) and prompt, accuracy per task:level column, then skill use (samples per answer, verification rate, retries after an Incorrect verdict, backtracks) from the skills table.
--- params: none. Plain decoding only (budget_rounds = 0); skill columns are NULL until `sf skills` (the experiment stage runs it) has seen the eval rows.
+-- experiment_table: the paper's table in long form: one row per experiment arm, model stage (base, sft = before RL, rl = after RL), prompt and task:level, with n_questions, acc and its 95% Wilson interval [ci_lo, ci_hi], then skill use (samples per answer, verification rate, retries after an Incorrect verdict, backtracks) from the skills table. `sf experiment`'s report adds budget-forcing columns (query budget_forcing), paired-bootstrap differences vs the base and rl_only arms, and SFT examples/tokens per arm.
+-- params: none. Plain decoding only (budget_rounds = 0); a question's score is the mean of its samples; skill columns are NULL until `sf skills` (the experiment stage runs it) has seen the eval rows.
 WITH plain AS (
     SELECT * FROM eval WHERE budget_rounds = 0
 ),
+per_question AS (
+    SELECT arm, model, stage, prompt_setup, task, level, question_id, avg(is_correct::INT) AS score
+    FROM plain
+    GROUP BY ALL
+),
 acc AS (
-    PIVOT (SELECT arm, stage, prompt_setup AS prompt, task || ':' || level AS task_level, is_correct::INT AS ok FROM plain)
-    ON task_level USING round(avg(ok), 3) GROUP BY arm, stage, prompt
+    SELECT arm, model, stage, prompt_setup, task, level, count(*) AS n_questions, sum(score)::DOUBLE AS k
+    FROM per_question
+    GROUP BY ALL
 ),
 skill AS (
-    SELECT e.arm, e.stage, e.prompt_setup AS prompt,
+    SELECT e.arm, e.model, e.stage, e.prompt_setup, e.task, e.level,
            count(*) AS answers,
            min(e.created_at) AS first_at,
            round(avg(s.n_samples), 2) AS samples_per_answer,
@@ -16,8 +22,16 @@ skill AS (
            round(avg((s.n_retries > 0)::INT), 3) AS retry_rate,
            round(avg((s.n_backtracks > 0)::INT), 3) AS backtrack_rate
     FROM plain e LEFT JOIN skills s ON s.source = 'eval' AND s.id = e.eval_id
-    GROUP BY e.arm, e.stage, e.prompt_setup
+    GROUP BY ALL
 )
-SELECT acc.*, skill.answers, skill.samples_per_answer, skill.verification_rate, skill.retry_rate, skill.backtrack_rate
-FROM acc JOIN skill USING (arm, stage, prompt)
-ORDER BY min(skill.first_at) OVER (PARTITION BY acc.arm), CASE acc.stage WHEN 'base' THEN 0 WHEN 'sft' THEN 1 WHEN 'rl' THEN 2 ELSE 3 END, acc.stage;
+SELECT acc.arm, acc.stage, acc.model, acc.prompt_setup AS prompt,
+       acc.task || coalesce(':' || acc.level, '') AS task_level,
+       acc.n_questions,
+       round(k / n_questions, 4) AS acc,
+       round(greatest(0.0, (k / n_questions + 1.9208 / n_questions - 1.96 * sqrt(k / n_questions * (1 - k / n_questions) / n_questions + 0.9604 / (n_questions * n_questions))) / (1 + 3.8416 / n_questions)), 4) AS ci_lo,
+       round(least(1.0, (k / n_questions + 1.9208 / n_questions + 1.96 * sqrt(k / n_questions * (1 - k / n_questions) / n_questions + 0.9604 / (n_questions * n_questions))) / (1 + 3.8416 / n_questions)), 4) AS ci_hi,
+       skill.answers, skill.samples_per_answer, skill.verification_rate, skill.retry_rate, skill.backtrack_rate
+FROM acc JOIN skill USING (arm, model, stage, prompt_setup, task, level)
+ORDER BY min(skill.first_at) OVER (PARTITION BY acc.arm), acc.arm,
+         CASE acc.stage WHEN 'base' THEN 0 WHEN 'sft' THEN 1 WHEN 'rl' THEN 2 ELSE 3 END, acc.stage, acc.model,
+         acc.prompt_setup, acc.task, acc.level;

@@ -1,6 +1,11 @@
 """DuckDB views over a run's Parquet files: `questions, rollouts, grades, reflections, traces,
 labels, skills, eval`, plus `graded` (rollouts joined with grades).
 
+Read-only by construction: the files are opened by pyarrow (a dataset over the exact list of files,
+literal paths, no globbing) and registered on a DuckDB connection created with external access off and
+its configuration locked. No file path is reachable from SQL on it: COPY TO, ATTACH, EXPORT, read_csv,
+glob(), INSTALL/LOAD and profiling output all fail, whatever statement wraps them.
+
 Tables with no file yet are empty views with the canonical schema, so every query in
 `queries/` runs on any run.
 """
@@ -9,9 +14,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -22,6 +27,16 @@ from sfdata.store.schemas import LATER_COLUMNS, TABLES, duck_schema
 if TYPE_CHECKING:
     import polars as pl
 
+# no file, network, extension or Python-variable access from SQL, and no SET that could turn any back on
+LOCKED_CONFIG: dict[str, Any] = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "python_enable_replacements": False,
+    "lock_configuration": True,  # set after `_LOCAL` (a locked configuration takes no SET)
+}
+_LOCAL = "SET enable_progress_bar = false"  # printed on stdout after 2 s: never part of a query's output
+
 
 def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
@@ -31,18 +46,32 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-_FOOTERS: list[duckdb.DuckDBPyConnection] = []  # one private connection per process for footer reads
-_FOOTERS_LOCK = threading.Lock()
+_ARROW_SCHEMAS: dict[tuple, Any] = {}  # file identity -> pyarrow schema (footer read once per file version)
+_ARROW_LOCK = threading.RLock()
+
+
+def _arrow_schema(path: Path):
+    """A Parquet file's pyarrow schema from its footer, cached per (path, inode, size, mtime); literal path."""
+    import pyarrow.parquet as pq
+    from pyarrow import fs
+
+    from sfdata.store.parquet import file_identity
+
+    key = file_identity(path)
+    with _ARROW_LOCK:
+        got = _ARROW_SCHEMAS.get(key)
+    if got is None:
+        got = pq.read_schema(str(path), filesystem=fs.LocalFileSystem())
+        with _ARROW_LOCK:
+            if len(_ARROW_SCHEMAS) > 100_000:
+                _ARROW_SCHEMAS.clear()
+            _ARROW_SCHEMAS[key] = got
+    return got
 
 
 def duck_columns(path: Path) -> list[str]:
-    """Top-level column names of a Parquet file, read by DuckDB from its footer (no Polars import)."""
-    with _FOOTERS_LOCK:
-        if not _FOOTERS:
-            cfg = {"autoload_known_extensions": False, "autoinstall_known_extensions": False, "threads": 1}
-            _FOOTERS.append(duckdb.connect(config=cfg))
-        rows = _FOOTERS[0].execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
-    return [r[0] for r in rows]
+    """Top-level column names of a Parquet file, read from its footer (no Polars import; the path is literal)."""
+    return list(_arrow_schema(Path(path)).names)
 
 
 def _later_columns_absent(table: str, files: list[Path]) -> set[str]:
@@ -69,26 +98,109 @@ def _column_sql(table: str, column: str, absent: set[str]) -> str:
     return _ident(column) if default is None else f"coalesce({_ident(column)}, {lit})"
 
 
-def table_view_sql(table: str, files: list[Path], name: str | None = None, positions: bool = False) -> str:
-    """`CREATE VIEW` statement for one table: its files cast to the schema, or an empty typed view.
-
-    `positions` adds `_file` and `_pos` (file name, row within the file): ordering by them is the files'
-    order on every query, which a join alone does not keep (paging needs one fixed order)."""
-    schema = duck_schema(table)
+def _casts(table: str, files: list[Path]) -> str:
     absent = _later_columns_absent(table, files)  # older parts may predate a column: read its default
-    cols = ", ".join(f'CAST({_column_sql(table, c, absent)} AS {t}) AS "{c}"' for c, t in schema.items())
-    view = _ident(name or table)
-    if files:
-        lst = "[" + ", ".join(_sql_str(str(p)) for p in files) + "]"
-        if positions:
-            cols += ", filename AS _file, file_row_number AS _pos"
-        extra = ", filename = true, file_row_number = true" if positions else ""
-        src = f"read_parquet({lst}, union_by_name = true{extra})"
-        return f"CREATE OR REPLACE VIEW {view} AS SELECT {cols} FROM {src}"
-    nulls = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in schema.items())
+    return ", ".join(f'CAST({_column_sql(table, c, absent)} AS {t}) AS "{c}"' for c, t in duck_schema(table).items())
+
+
+def _empty_view(table: str, view: str, positions: bool) -> str:
+    nulls = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in duck_schema(table).items())
     if positions:
         nulls += ", CAST(NULL AS VARCHAR) AS _file, CAST(NULL AS BIGINT) AS _pos"
     return f"CREATE OR REPLACE VIEW {view} AS SELECT {nulls} WHERE false"
+
+
+def table_view_sql(table: str, files: list[Path], name: str | None = None, positions: bool = False) -> str:
+    """`CREATE VIEW` over `read_parquet` for a connection that may read files (not a read-only one).
+
+    DuckDB expands glob characters (`*?[`) in these paths: code that reads a run uses `register_view`,
+    which reads the exact files through pyarrow and works on the locked-down connections."""
+    view = _ident(name or table)
+    if not files:
+        return _empty_view(table, view, positions)
+    cols = _casts(table, files)
+    lst = "[" + ", ".join(_sql_str(str(p)) for p in files) + "]"
+    if positions:
+        cols += ", filename AS _file, file_row_number AS _pos"
+    extra = ", filename = true, file_row_number = true" if positions else ""
+    return f"CREATE OR REPLACE VIEW {view} AS SELECT {cols} FROM read_parquet({lst}, union_by_name = true{extra})"
+
+
+def arrow_dataset(files: list[Path]):
+    """A pyarrow dataset over exactly `files` (literal paths, never globbed), columns unified by name."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    from pyarrow import fs
+
+    schema = pa.unify_schemas([_arrow_schema(p) for p in files], promote_options="permissive")
+    return ds.dataset([str(p) for p in files], schema=schema, format="parquet", filesystem=fs.LocalFileSystem())
+
+
+_VIEWS: dict[int, dict[str, tuple]] = {}  # id(connection) -> view name -> (table, files, positions, identities)
+
+
+def _identities(files: list[Path]) -> tuple:
+    from sfdata.store.parquet import file_identity
+
+    out = []
+    for p in files:
+        try:
+            out.append(file_identity(p))
+        except OSError:
+            out.append((str(p),))
+    return tuple(out)
+
+
+def refresh_views(con: duckdb.DuckDBPyConnection, register: Callable[[str, Any], Any] | None = None) -> None:
+    """Re-register the views of a long-lived connection (the inspector's) whose files were replaced since.
+
+    pyarrow keeps a file's footer once read; a single-file table rewritten in place (temp + rename: a new
+    identity) is read through a fresh dataset, as DuckDB's own path-based views did."""
+    for name, (table, files, positions, ids) in list(_VIEWS.get(id(con), {}).items()):
+        if files and _identities(files) != ids:
+            register_view(con, table, files, name=name, positions=positions, register=register)
+
+
+def register_view(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    files: list[Path],
+    name: str | None = None,
+    positions: bool = False,
+    register: Callable[[str, Any], Any] | None = None,
+) -> None:
+    """View `name` (default: the table) over `files`, cast to the table's schema, on any connection.
+
+    The files are read by pyarrow and registered on `con` (`_arrow_<name>`), so the view works on a
+    connection that can reach no file. `positions` adds `_file` and `_pos` (file path, row number within
+    the file's rows that pass the query's filters): ordering by them is the files' order on every query,
+    which a join alone does not keep (paging needs one fixed order). `register` replaces `con.register` for a
+    caller that shares the Arrow sources with its cursors (a registration is per cursor; views are shared).
+    """
+    reg = register or con.register
+    name = name or table
+    view = _ident(name)
+    _VIEWS.setdefault(id(con), {})[name] = (table, list(files), positions, _identities(files))
+    while len(_VIEWS) > 64:
+        _VIEWS.pop(next(iter(_VIEWS)))
+    if not files:
+        con.execute(_empty_view(table, view, positions))
+        return
+    cols = _casts(table, files)
+    if not positions:
+        src = f"_arrow_{name}"
+        reg(src, arrow_dataset(files))
+        con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT {cols} FROM {_ident(src)}")
+        return
+    parts = []
+    for i, p in enumerate(files):
+        src = f"_arrow_{name}_{i}"
+        reg(src, arrow_dataset([p]))
+        parts.append(
+            f"SELECT {cols}, {_sql_str(str(p))} AS _file, CAST(row_number() OVER () - 1 AS BIGINT) AS _pos "
+            f"FROM {_ident(src)}"
+        )
+    con.execute(f"CREATE OR REPLACE VIEW {view} AS " + " UNION ALL ".join(parts))
 
 
 def connect(
@@ -101,53 +213,112 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with one view per table of `run`.
 
-    Read-only by default (`sf sql`, named queries, report, inspector): DuckDB may read the run's
-    table files and nothing else (`allowed_paths` + `enable_external_access = false`, locked), and
-    never installs or autoloads an extension, so no query can write files, attach databases or
-    reach the network. `extra_paths` are other files the caller will read (the inspector's single
-    file and its labels). `write=True` (`sf sql --write`) is the explicit opt-out.
+    Read-only by construction by default (`sf sql`, named queries, report, inspector): the views read
+    pyarrow datasets registered on a connection created with `LOCKED_CONFIG` (external access off, no
+    extensions, configuration locked), so no statement can create, change or delete a file.
+    `extra_paths` is accepted for older callers and grants nothing: register views over other files
+    with `register_view`. `write=True` (`sf sql --write`) is the explicit opt-out.
     `tables`: only these get views over their files (the others are empty typed views): a query
     that names two tables does not open and validate the rest (`tables_in`).
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
-    config = {} if write else {"autoload_known_extensions": False, "autoinstall_known_extensions": False}
-    con = duckdb.connect(database, config=config)
-    allowed: list[str] = [str(p) for p in extra_paths]
+    config = {k: v for k, v in LOCKED_CONFIG.items() if k != "lock_configuration"}
+    con = duckdb.connect(database, config={} if write else config)
+    con.execute(_LOCAL)
+    if not write:
+        con.execute("SET lock_configuration = true")
+    _VIEWS.pop(id(con), None)  # a new connection at a reused address
     wanted = set(TABLES) if tables is None else set(tables)
     for table in TABLES:
         files = readable_files(run.files(table), table, on_corrupt, duck_columns) if table in wanted else []
-        allowed += [str(p) for p in files]
-        if TABLES[table][2] == "single":
-            allowed.append(str(run.table_path(table)))  # re-read after a save (inspector labels)
-        con.execute(table_view_sql(table, files))
+        register_view(con, table, files)
     con.execute(
         """CREATE OR REPLACE VIEW graded AS
         SELECT r.*, g.extracted_answer, g.is_correct, g.reason, g.grader
         FROM rollouts r LEFT JOIN grades g USING (rollout_id)"""
     )
-    if not write:
-        lock_down(con, sorted(set(allowed)))
     return con
 
 
-_SHARED: OrderedDict[tuple, tuple[tuple, duckdb.DuckDBPyConnection]] = OrderedDict()
-_SHARED_LOCK = threading.Lock()
+_SHARED: OrderedDict[tuple, tuple[tuple, duckdb.DuckDBPyConnection, threading.RLock, str]] = OrderedDict()
+_SHARED_LOCK = threading.RLock()
 _SHARED_MAX = 4  # runs x table sets kept open per process
+
+_STATE_SQL = """SELECT
+  (SELECT string_agg(database_name || ':' || coalesce(path, ''), ',' ORDER BY 1) FROM duckdb_databases()),
+  (SELECT string_agg(schema_name, ',' ORDER BY 1) FROM duckdb_schemas() WHERE NOT internal),
+  (SELECT string_agg(view_name || '=' || sql, ',' ORDER BY 1) FROM duckdb_views() WHERE NOT internal),
+  (SELECT string_agg(table_name, ',' ORDER BY 1) FROM duckdb_tables()),
+  (SELECT string_agg(sequence_name, ',' ORDER BY 1) FROM duckdb_sequences()),
+  (SELECT count(*) FROM duckdb_functions() WHERE NOT internal),
+  (SELECT count(*) FROM duckdb_types() WHERE NOT internal),
+  current_schema()"""
+
+
+def _state(con: duckdb.DuckDBPyConnection) -> str:
+    """What a statement could change in a database that later queries would see: catalog and search path."""
+    return repr(con.execute(_STATE_SQL).fetchall())
 
 
 def _files_signature(run: RunDir, tables: frozenset[str]) -> tuple:
-    from sfdata.store.parquet import file_identity
+    from sfdata.store.identity import file_identity
 
     return tuple(file_identity(p) for table in sorted(tables) for p in run.files(table))
 
 
-def read_connection(run: RunDir | str | Path, tables: Iterable[str] | None = None) -> duckdb.DuckDBPyConnection:
+class SharedConnection:
+    """One query's lease on a cached read-only database: `.sql`/`.execute` as on a connection, then `.close()`.
+
+    Queries on one database run one at a time (registered datasets live on the connection, not its
+    cursors). Closing checks the catalog: a statement that changed it (a view redefined, a table
+    created) drops the database from the cache, so no statement changes a later query's answer.
+    """
+
+    def __init__(self, key: tuple | None, con: duckdb.DuckDBPyConnection, lock: threading.RLock, state: str):
+        self._key, self._con, self._lock, self._state = key, con, lock, state
+        self._lock.acquire()
+        self._open = True
+
+    def sql(self, query: str, params: Any = None):
+        return self._con.sql(query, params=params)
+
+    def execute(self, query: str, params: Any = None):
+        return self._con.execute(query, params)
+
+    def extract_statements(self, query: str):
+        return self._con.extract_statements(query)
+
+    def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        try:
+            changed = _state(self._con) != self._state
+        except duckdb.Error:
+            changed = True
+        finally:
+            self._lock.release()
+        if changed:
+            with _SHARED_LOCK:
+                hit = _SHARED.get(self._key)
+                if hit is not None and hit[1] is self._con:
+                    del _SHARED[self._key]
+            self._con.close()
+
+    def __enter__(self) -> SharedConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_connection(run: RunDir | str | Path, tables: Iterable[str] | None = None) -> SharedConnection:
     """A read-only connection for one query, on a database kept per (run, tables, their files' identities).
 
-    Opening a DuckDB database costs ~14 ms and its views ~6 ms, as much as a small query: a warm process
-    (notebook, `sf serve`, report) asking many queries of one run reuses the locked-down database while its
-    files are the same (path, inode, size, mtime; writes are temp + rename, so any change is a new identity)
-    and rebuilds it, revalidating, otherwise. The caller closes the returned cursor as it would a connection.
+    Opening a DuckDB database and its views costs as much as a small query: a warm process (notebook,
+    `sf serve`, report) asking many queries of one run reuses the locked-down database while its files are
+    the same (path, inode, size, mtime; writes are temp + rename, so any change is a new identity) and
+    rebuilds it, revalidating, otherwise. The caller closes the returned lease as it would a connection.
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
     wanted = frozenset(TABLES if tables is None else tables)
@@ -155,19 +326,21 @@ def read_connection(run: RunDir | str | Path, tables: Iterable[str] | None = Non
     try:
         sig = _files_signature(run, wanted)
     except FileNotFoundError:  # a file went away while listing: no caching this time
-        return connect(run, tables=wanted)
+        con = connect(run, tables=wanted)
+        return SharedConnection(None, con, threading.RLock(), _state(con))
     with _SHARED_LOCK:
         hit = _SHARED.get(key)
         if hit is not None and hit[0] == sig:
             _SHARED.move_to_end(key)
-            return hit[1].cursor()
+            return SharedConnection(key, hit[1], hit[2], hit[3])
     con = connect(run, tables=wanted)
+    entry = (sig, con, threading.RLock(), _state(con))
     with _SHARED_LOCK:
-        _SHARED[key] = (sig, con)
+        _SHARED[key] = entry
         _SHARED.move_to_end(key)
         while len(_SHARED) > _SHARED_MAX:
-            _SHARED.popitem(last=False)  # dropped, not closed: a cursor in use elsewhere keeps it alive
-    return con.cursor()
+            _SHARED.popitem(last=False)  # dropped, not closed: a lease in use elsewhere keeps it alive
+    return SharedConnection(key, con, entry[2], entry[3])
 
 
 def tables_in(sql: str) -> set[str]:
@@ -184,24 +357,38 @@ def tables_in(sql: str) -> set[str]:
     return out
 
 
-def lock_down(con: duckdb.DuckDBPyConnection, allowed_paths: list[str]) -> None:
-    """Only `allowed_paths` stay reachable; external access off; the settings cannot be changed back."""
-    con.execute("SET allowed_paths = ?", [allowed_paths])
+def lock_down(con: duckdb.DuckDBPyConnection, allowed_paths: list[str] | None = None) -> None:
+    """External access off and the settings locked on an existing connection.
+
+    `allowed_paths` is ignored: DuckDB lets a query write to an allowed path (COPY TO), so nothing is
+    allowed; views over files use `register_view`. New connections pass `LOCKED_CONFIG` instead."""
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
 
 
-READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
+READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN", "MULTI")  # MULTI: a PIVOT (its value scan + the SELECT)
 
 
-def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Refuse statements other than SELECT/EXPLAIN (COPY, ATTACH, INSTALL, SET, CREATE...) by parsing them."""
+def check_read_only(con: Any, sql: str) -> None:
+    """Refuse statements other than SELECT/EXPLAIN SELECT with a clear message.
+
+    Not the guarantee (the connection reaches no file whatever the statement): it keeps a cached
+    database's catalog as built and names the opt-in."""
+    import re
+
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as e:
         raise ValueError(f"SQL error: {str(e).splitlines()[0]}") from None
     for st in statements:
         kind = str(st.type).rpartition(".")[2]
+        if kind == "EXPLAIN":
+            inner = re.sub(r"^\s*EXPLAIN\s+(ANALY[SZ]E\s+)?", "", st.query, flags=re.IGNORECASE)
+            try:
+                kinds = [str(s.type).rpartition(".")[2] for s in con.extract_statements(inner)]
+            except duckdb.Error:
+                kinds = ["EXPLAIN"]
+            kind = "EXPLAIN" if kinds == ["SELECT"] else f"EXPLAIN {'/'.join(kinds)}"
         if kind not in READ_ONLY_STATEMENTS:
             raise ValueError(f"{kind} statements are not allowed here: analysis is read-only (sf sql --write opts in)")
 

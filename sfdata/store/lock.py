@@ -58,7 +58,7 @@ def run_lock(folder: str | os.PathLike[str], owner: str | None = None, wait: flo
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    key = os.path.realpath(folder / LOCK_NAME)
+    key = os.path.join(os.path.realpath(folder), LOCK_NAME)  # the run may be a link; its .lock may not
     with _guard:
         if key in _held:
             _held[key][1] += 1
@@ -71,7 +71,7 @@ def run_lock(folder: str | os.PathLike[str], owner: str | None = None, wait: flo
         finally:
             _release(key)
         return
-    fd = os.open(key, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = _open_no_link(key)
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -97,6 +97,16 @@ def run_lock(folder: str | os.PathLike[str], owner: str | None = None, wait: flo
         _release(key)
 
 
+def _open_no_link(path: str | os.PathLike[str]) -> int:
+    """Open (create) a lock file, never through a symbolic link: writing the pid would truncate its target."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as e:
+        if os.path.islink(path):
+            raise OSError(f"{path} is a symbolic link; refusing to lock through it (remove the link)") from None
+        raise e
+
+
 def _release(key: str) -> None:
     with _guard:
         entry = _held[key]
@@ -111,7 +121,7 @@ def _release(key: str) -> None:
 def holds_lock(folder: str | os.PathLike[str]) -> bool:
     """Whether this process holds the writer lock of run `folder`."""
     with _guard:
-        return os.path.realpath(Path(folder) / LOCK_NAME) in _held
+        return os.path.join(os.path.realpath(folder), LOCK_NAME) in _held
 
 
 def _clean_run(folder: Path) -> None:
@@ -119,8 +129,8 @@ def _clean_run(folder: Path) -> None:
     from sfdata.store.tempfiles import clean_stale_temps
 
     clean_stale_temps(folder)
-    for sub in folder.iterdir():
-        if sub.is_dir() and not sub.name.startswith("."):
+    for sub in folder.iterdir():  # never into a linked folder: its temps belong to whatever it points at
+        if not sub.is_symlink() and sub.is_dir() and not sub.name.startswith("."):
             clean_stale_temps(sub)
 
 
@@ -129,7 +139,7 @@ def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
     """A short blocking lock for one read-modify-write of `path` (lock file `.lock.NAME` beside it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_name(f".lock.{path.name}"), os.O_RDWR | os.O_CREAT, 0o666)
+    fd = _open_no_link(path.with_name(f".lock.{path.name}"))
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

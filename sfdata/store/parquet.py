@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from sfdata.store.identity import file_identity
 from sfdata.store.schemas import schema_of, types_of
 
 if TYPE_CHECKING:  # Polars is imported where a frame is read or written: `sf query`/`sf sql` never need it
@@ -111,16 +112,14 @@ _SCHEMAS: dict[tuple, frozenset[str]] = {}  # (path, inode, size, mtime_ns) -> c
 ColumnReader = Callable[[Path], Iterable[str]]
 
 
-def file_identity(path: Path) -> tuple[str, int, int, int]:
-    """(path, inode, size, mtime): our writes are temp + rename, so any rewrite changes it."""
-    st = os.stat(path)
-    return (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
-
-
 def polars_columns(path: Path | io.BytesIO) -> list[str]:
+    """Column names from the footer; a path is opened here, so Polars never globs it (`g[1]` is not `g1`)."""
     import polars as pl
 
-    return list(pl.read_parquet_schema(path))
+    if isinstance(path, io.BytesIO):
+        return list(pl.read_parquet_schema(path))
+    with open(path, "rb") as fh:
+        return list(pl.read_parquet_schema(fh))
 
 
 def file_columns(path: Path, reader: ColumnReader | None = None) -> frozenset[str]:

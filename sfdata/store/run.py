@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sfdata.store.lock import file_lock, run_lock
 from sfdata.store.parquet import (
     OnCorrupt,
+    SchemaError,
     conform,
     list_parts,
     new_part_name,
@@ -35,6 +36,34 @@ if TYPE_CHECKING:  # Polars is imported where a frame is read or written (see sc
     import polars as pl
 
 _VERSIONED = ("skillfactory", "torch", "transformers", "trl", "datasets", "polars", "duckdb", "vllm")
+
+
+RUN_INTERNALS = ("manifest.json", ".lock", ".index")  # besides the tables: what `--out` may never replace
+
+
+def refuse_run_internals(path: str | os.PathLike[str]) -> None:
+    """Raise ValueError when `path` (links resolved) is a run's table, a file inside one, or its bookkeeping.
+
+    `--out` writes there would duplicate rows (a part file) or replace a table; other folders of a run
+    (exports/, report/) stay writable."""
+    p = Path(os.path.abspath(path))
+    for q in {p, Path(os.path.realpath(p))}:
+        for parent in q.parents:
+            if (parent / "manifest.json").is_file():
+                first = q.relative_to(parent).parts[0]
+                names = set(RUN_INTERNALS) | set(TABLES) | {f"{t}.parquet" for t in TABLES}
+                if first in names:
+                    raise ValueError(f"refusing to write {path}: it is inside the run {parent}'s tables ({first})")
+                break
+
+
+def _with_ids(df: pl.DataFrame, table: str) -> pl.DataFrame:
+    """A row without its id could never be deduplicated, labelled or joined: refused at write."""
+    id_col = TABLES[table][1]
+    nulls = df[id_col].null_count()
+    if nulls:
+        raise SchemaError(f"{table}: {nulls} row(s) with a null {id_col}; every row needs an id")
+    return df
 
 
 def now_utc() -> datetime:
@@ -143,7 +172,7 @@ class RunDir:
             return set()
         import polars as pl
 
-        return set(pl.read_parquet(files, columns=[id_col])[id_col].to_list())
+        return set(pl.read_parquet(files, columns=[id_col], glob=False)[id_col].to_list())  # literal paths
 
     # ---- writing ------------------------------------------------------------------------
     @contextmanager
@@ -162,14 +191,39 @@ class RunDir:
             raise ValueError(f"{table} is a single-file table; use write()")
         if df.height == 0:
             return None
-        df = conform(df, schema_of(table), table)
+        df = _with_ids(conform(df, schema_of(table), table), table)
+        self._refuse_link(self.table_path(table))
         return write_parquet_atomic(df, self.table_path(table) / new_part_name())
 
     def write(self, table: str, df: pl.DataFrame) -> Path:
         """Replace a single-file table atomically."""
         if TABLES[table][2] != "single":
             raise ValueError(f"{table} is a parts table; use append()")
-        return write_parquet_atomic(conform(df, schema_of(table), table), self.table_path(table))
+        self._refuse_link(self.table_path(table))
+        return write_parquet_atomic(_with_ids(conform(df, schema_of(table), table), table), self.table_path(table))
+
+    def _refuse_link(self, path: Path) -> None:
+        """Writers never act through a symbolic link inside the run (the run folder itself may be one)."""
+        if path.is_symlink():
+            raise OSError(f"{path} is a symbolic link; refusing to write through it (replace it with a folder/file)")
+
+    def replace(self, table: str, df: pl.DataFrame, chunk: int = 5000) -> int:
+        """Make `df` the whole table, atomically for readers (store.ops.replace_table)."""
+        from sfdata.store.ops import replace_table
+
+        return replace_table(self, table, df, chunk)
+
+    def drop_rows(self, table: str, **equal: Any) -> int:
+        """Delete the rows whose columns equal `equal` (store.ops.drop_rows); returns the count."""
+        from sfdata.store.ops import drop_rows
+
+        return drop_rows(self, table, **equal)
+
+    def set_label(self, trace_id: str, label: str | None, note: str | None = None) -> pl.DataFrame:
+        """Set keep/drop (None clears) and/or a note for one trace in RUN/labels.parquet (store.ops.set_label)."""
+        from sfdata.store.ops import set_label
+
+        return set_label(self.table_path("labels"), trace_id, label, note)
 
     # ---- manifest -----------------------------------------------------------------------
     @property

@@ -24,7 +24,7 @@ def new_temp_file(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temps(path.parent)
     tmp = path.with_name(f".{path.name}.pid{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o666))
     return tmp
 
 
@@ -97,12 +97,12 @@ def clean_stale_temps(folder: Path) -> list[Path]:
         if not m or pid_alive(int(m.group(1))):
             continue
         old = _OLD.match(e.name)
-        if old and not (Path(folder) / old.group(1)).exists():
+        if old and not os.path.lexists(Path(folder) / old.group(1)):
             # killed between "move the old table aside" and "move the new one in": put the old one back
             os.replace(e.path, Path(folder) / old.group(1))
             continue
         try:
-            if e.is_dir(follow_symlinks=False):
+            if e.is_dir(follow_symlinks=False):  # a link is unlinked below, never deleted through
                 shutil.rmtree(e.path, ignore_errors=True)
             else:
                 os.unlink(e.path)

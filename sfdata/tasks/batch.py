@@ -9,9 +9,9 @@ Results come back in input order.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
+from sfdata.cpu_threads import usable_cpus
 from sfdata.tasks import _REGISTRY, get_task, register_task
 from sfdata.tasks.base import GradeResult, Question, grade_response
 
@@ -38,7 +38,7 @@ def _grade_chunk(args: tuple) -> list[tuple[str | None, GradeResult]]:
 def _workers(n: int, workers: int | None) -> int:
     if workers is not None:
         return max(1, workers)
-    return (os.cpu_count() or 1) if n >= PARALLEL_MIN else 1
+    return usable_cpus() if n >= PARALLEL_MIN else 1
 
 
 def _run(questions: Sequence[Question], texts: Sequence[str | None], workers: int | None, responses: bool):

@@ -121,9 +121,13 @@ def test_experiment_arm_steps_under_accelerate(run):
     for name in ("sft", "rl"):
         folder = run.path / "models" / "skillfactory" / name
         assert_model_folder(folder, processes=2)
-        assert json.loads((folder / "sf_stage.json").read_text(encoding="utf-8"))["hash"]
-    manifest = json.loads((run.path / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["stages"]["experiment"]["status"] == "done"
+    manifest = json.loads((run.path / "manifest.json").read_text(encoding="utf-8"))  # whole JSON: one writer
+    stages = manifest["stages"]
+    assert stages["experiment"]["status"] == "done"
+    for name in ("sft", "rl"):  # the parent recorded each launched step as a stage run
+        entry = stages[f"skillfactory/{name}"]
+        assert entry["status"] == "done" and entry["info"]["processes"] == 2
+        assert entry["info"]["launcher"]["kind"] == "accelerate"
 
     log = run.read("rl_log")
     assert log.height == rl_steps and log["log_id"].n_unique() == rl_steps  # one writer: no duplicate rows

@@ -8,6 +8,7 @@ import pytest
 from sfdata import queries
 from sfdata.reflect import parse_verdict, verdict_metrics
 from sfdata.skills import detect, skills_stage, well_formed
+from sfdata.stats import wilson, wilson_sql
 from sfdata.store import RunDir, stable_id
 from sfdata.store.run import now_utc
 from sfdata.tasks import Question, make_questions
@@ -311,6 +312,7 @@ def test_every_query_is_covered_here():
     assert {q.name for q in queries.available()} == {
         "accuracy_by_attempts",
         "accuracy_by_variant",
+        "budget_forcing",
         "eval_accuracy",
         "experiment_table",
         "grade_reasons",
@@ -410,10 +412,89 @@ def test_skill_by_source_compares_stages(fx):
 
 
 def test_eval_accuracy(fx):
-    assert rows(queries.run_query(fx[0], "eval_accuracy").select("stage", "level", "outputs", "accuracy")) == [
-        ("base", 3, 2, 0.5),
-        ("sft", 3, 2, 1.0),
+    df = queries.run_query(fx[0], "eval_accuracy")
+    assert rows(df.select("stage", "level", "n_questions", "outputs", "acc")) == [
+        ("base", 3, 1, 2, 0.5),  # two samples of one question: n counts the question once, its score is their mean
+        ("sft", 3, 1, 2, 1.0),
     ]
+    assert df["ci_lo"].to_list() == [round(wilson(0.5, 1)[0], 4), round(wilson(1, 1)[0], 4)]
+
+
+def _arm_rows(arm: str, oks: list[bool], stage: str = "rl", budget: int = 0) -> list[dict]:
+    from sfdata.store.run import now_utc
+
+    return [
+        {
+            "eval_id": stable_id(arm, stage, i, budget),
+            "arm": arm,
+            "model": f"models/{arm}/{stage}",
+            "stage": stage,
+            "task": "countdown",
+            "level": 3,
+            "question_id": f"q{i}",
+            "sample_idx": 0,
+            "budget_rounds": budget,
+            "prompt_setup": "original, 0-shot",
+            "prompt": "p",
+            "response": "<answer>1</answer>",
+            "extracted_answer": "1",
+            "is_correct": ok,
+            "reason": "x",
+            "completion_tokens": 10,
+            "created_at": now_utc(),
+        }
+        for i, ok in enumerate(oks)
+    ]
+
+
+@pytest.fixture
+def two_rl_arms(tmp_path):
+    """Two RL arms that both write stage = "rl": RL only 0/4, SkillFactory 4/4 (4/4 again with budget forcing)."""
+    run = RunDir(tmp_path / "arms").init({})
+    rows = _arm_rows("rl_only", [False] * 4) + _arm_rows("skillfactory", [True] * 4)
+    rows += _arm_rows("rl_only", [False, False, True, True], budget=2) + _arm_rows("skillfactory", [True] * 4, budget=2)
+    run.append("eval", pl.DataFrame(rows))
+    skills_stage(run)
+    return run
+
+
+def test_eval_views_keep_two_rl_arms_apart(two_rl_arms):
+    ev = queries.run_query(two_rl_arms, "eval_accuracy").filter(pl.col("budget_rounds") == 0)
+    assert rows(ev.select("arm", "stage", "n_questions", "acc")) == [
+        ("rl_only", "rl", 4, 0.0),
+        ("skillfactory", "rl", 4, 1.0),
+    ]
+    assert ev["ci_hi"][0] == round(wilson(0, 4)[1], 4) and ev["ci_lo"][1] == round(wilson(4, 4)[0], 4)
+    sk = queries.run_query(two_rl_arms, "skill_by_source")
+    assert rows(sk.select("arm", "stage", "n", "n_questions")) == [
+        ("rl_only", "rl", 8, 4),
+        ("skillfactory", "rl", 8, 4),
+    ]
+    ex = queries.run_query(two_rl_arms, "experiment_table")
+    assert rows(ex.select("arm", "stage", "task_level", "n_questions", "acc")) == [
+        ("rl_only", "rl", "countdown:3", 4, 0.0),
+        ("skillfactory", "rl", "countdown:3", 4, 1.0),
+    ]
+    assert {"ci_lo", "ci_hi"} <= set(ex.columns)
+
+
+def test_budget_forcing_view_is_per_arm(two_rl_arms):
+    bf = queries.run_query(two_rl_arms, "budget_forcing")
+    assert rows(bf.select("arm", "budget_rounds", "n_questions", "plain_acc", "acc", "gain")) == [
+        ("rl_only", 2, 4, 0.0, 0.5, 0.5),
+        ("skillfactory", 2, 4, 1.0, 1.0, 0.0),
+    ]
+    lo, hi = wilson(2, 4)
+    assert (bf["ci_lo"][0], bf["ci_hi"][0]) == (round(lo, 4), round(hi, 4))
+
+
+def test_every_interval_in_the_queries_is_the_python_wilson():
+    """The Wilson formula is defined once (sfdata.stats); each named query holds exactly its SQL text."""
+    lo, hi = wilson_sql()
+    for q in queries.available():
+        if "ci_lo" in q.sql:
+            assert f"{lo}" in q.sql and f"{hi}" in q.sql, q.name
+            assert "n_questions" in q.sql, q.name
 
 
 def test_query_cli_formats_and_adhoc_sql(fx, tmp_path, capsys):

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from sfdata.redact import MASK, redact, redact_text
-from tests.synth import make_run
+from sfdata.synth import make_run
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-FAKEKEY-0123456789abcdef"

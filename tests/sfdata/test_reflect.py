@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sfdata.engines.base import Completion, SamplingParams
 from sfdata.reflect import ReflectConfig, _force_verdicts, reflect_stage, verify_messages
-from tests.synth import make_run
+from sfdata.synth import make_run
 
 
 @dataclass

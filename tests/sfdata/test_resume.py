@@ -110,7 +110,7 @@ def test_generate_and_reflect_survive_kill_9(tmp_path):
 
 
 def test_build_survives_kill_9(tmp_path):
-    from tests.synth import make_run
+    from sfdata.synth import make_run
 
     src = make_run(tmp_path / "src", n_questions=1500, n=2, k=1, p_correct=0.5, seed=2)
     build = ["build", "--formats", "*C", "*C*IC", "random", "--n", "3", "--chunk", "20"]
@@ -130,3 +130,27 @@ def test_build_survives_kill_9(tmp_path):
     assert a["trace_id"].n_unique() == a.height == b.height
     assert sorted(a["trace_id"]) == sorted(b["trace_id"])
     assert a.sort("trace_id")["trace"].to_list() == b.sort("trace_id")["trace"].to_list()
+
+
+def test_eval_survives_kill_9_with_nothing_lost_or_repeated(tmp_path):
+    """`sf eval` goes through the chunked job loop: killed after its first part, rerun, the table equals an
+    uninterrupted eval's (same ids, same responses), with no id twice."""
+    from sfdata.app.cli.main import main
+
+    model = str(tiny_model_dir())
+    args = ["--model", model, "--engine", "transformers", "--tasks", "countdown:3", "multiplication:1"]
+    args += ["--n-questions", "6", "--samples", "2", "--max-tokens", "12", "--chunk", "1", "--budget-forcing", "1"]
+    killed = tmp_path / "killed"
+    _kill_after_parts([*CLI, "eval", "--run", str(killed), *args], killed / "eval", 1)
+    got = RunDir(killed).read("eval")
+    assert 0 < got.height < 6 * 2 * 2 * 2  # some chunks landed, not all
+    assert main(["eval", "--run", str(killed), *args]) == 0
+    assert main(["eval", "--run", str(tmp_path / "whole"), *args]) == 0
+    cols = ["eval_id", "budget_rounds", "response", "is_correct", "completion_tokens"]
+    resumed = RunDir(killed).read("eval").select(cols).sort("eval_id")
+    whole = RunDir(tmp_path / "whole").read("eval").select(cols).sort("eval_id")
+    assert (
+        resumed["eval_id"].n_unique() == resumed.height == 2 * 6 * 2 * 2
+    )  # task-levels x questions x samples x rounds
+    assert resumed.equals(whole)
+    assert len(RunDir(killed).files("eval")) > 1  # one part per chunk, not one write at the end

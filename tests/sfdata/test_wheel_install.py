@@ -42,7 +42,7 @@ def test_installed_wheel_runs_a_named_query_outside_the_source_tree(tmp_path):
 
     from sfdata.factory.build import BuildConfig, build_stage
     from sfdata.skills import skills_stage
-    from tests.synth import make_run
+    from sfdata.synth import make_run
 
     run = make_run(tmp_path / "run", n_questions=2, n=1, k=1, p_correct=1.0)
     build_stage(run, BuildConfig(formats=("0C",), n=1))

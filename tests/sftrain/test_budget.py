@@ -31,11 +31,11 @@ class BudgetEngine:
         pass
 
 
-def _force(engine, first_tokens, max_tokens=160, rounds=5):
+def _force(engine, first_tokens, max_tokens=160, rounds=5, cue="<sample>"):
     prompts = [[{"role": "user", "content": f"q{i}"}] for i in range(len(first_tokens))]
     first = ["<think>\n<sample>a</sample>\n</think>\n<answer>0</answer>"] * len(first_tokens)
     return budget_force(
-        engine, prompts, first, SamplingParams(max_tokens=max_tokens), rounds, first_tokens=first_tokens
+        engine, prompts, first, SamplingParams(max_tokens=max_tokens), rounds, first_tokens=first_tokens, cue=cue
     )
 
 
@@ -63,3 +63,50 @@ def test_per_item_seeds_are_passed_per_round():
     first = ["<think>x</think><answer>0</answer>"]
     budget_force(eng, prompts, first, SamplingParams(max_tokens=100), 2, first_tokens=[10], seeds=[41])
     assert len(eng.seeds) == 2 and eng.seeds[0] != eng.seeds[1] and all(len(s) == 1 for s in eng.seeds)
+
+
+def test_an_output_without_a_closed_thought_gets_the_cue_at_its_end():
+    """Every arm is forced: a base/RL-only answer with no </think> is continued from its end, not skipped."""
+    eng = BudgetEngine(tokens=10)
+    prompts = [[{"role": "user", "content": "q"}]]
+    first = ["The answer is <answer>0</answer>"]
+    out = budget_force(eng, prompts, first, SamplingParams(max_tokens=100), 1, first_tokens=[10])
+    assert out[0].rounds == 1
+    assert out[0].text.startswith("The answer is <answer>0</answer>\nWait")  # s1's cue by default
+    assert out[0].text.endswith("<answer>1</answer>")
+
+
+def test_the_cue_is_configurable_and_replaces_the_close():
+    eng = BudgetEngine(tokens=10)
+    prompts = [[{"role": "user", "content": "q"}]] * 2
+    first = ["<think>x</think><answer>0</answer>", "no thought"]
+    out = budget_force(eng, prompts, first, SamplingParams(max_tokens=100), 1, first_tokens=[10, 10], cue="<sample>")
+    assert out[0].text.startswith("<think>x\n<sample>\nmore")  # cut at </think>, then the cue
+    assert out[1].text.startswith("no thought\n<sample>\nmore")
+
+
+def test_an_empty_cue_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="cue is empty"):
+        budget_force(BudgetEngine(tokens=1), [[]], ["x"], SamplingParams(max_tokens=10), 1, cue=" ")
+
+
+def test_eval_config_passes_its_cue(monkeypatch):
+    from sftrain import eval as ev
+
+    seen = {}
+
+    def fake_force(*a, **k):
+        seen.update(k)
+        return []
+
+    class Eng(BudgetEngine):
+        def generate(self, prompts, sampling, seeds=None):
+            return [[Completion("t", 1, 1)] for _ in prompts]
+
+    monkeypatch.setattr("sfdata.engines.get_engine", lambda *a, **k: Eng(tokens=1))
+    monkeypatch.setattr("sftrain.budget.budget_force", fake_force)
+    cfg = ev.EvalConfig(budget_forcing=1, budget_cue="<sample>")
+    ev._generate_variants(cfg, None, [[{"role": "user", "content": "q"}]], [1], [2])
+    assert seen["cue"] == "<sample>" and ev.EvalConfig().budget_cue == "Wait"

@@ -9,8 +9,8 @@ import pytest
 from sfdata.factory.build import BuildConfig, build_stage
 from sfdata.hub.export import export
 from sfdata.hub.push import build_folder
+from sfdata.synth import make_run
 from sftrain.data import load_sft_rows
-from tests.synth import make_run
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sfdata.synth import make_run
 from sftrain.precision import choose_precision
 from tests.helpers import tiny_model_dir
-from tests.synth import make_run
 
 ROOT = Path(__file__).resolve().parents[2]
 

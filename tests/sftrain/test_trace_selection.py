@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sfdata.factory.build import DEFAULT_FORMATS, BuildConfig, build_stage
+from sfdata.synth import make_run
 from sftrain.data import load_sft_rows
-from tests.synth import make_run
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import torch
 
 from sfdata.engines.base import Completion, SamplingParams
 from sfdata.factory.build import BuildConfig, build_stage
+from sfdata.synth import make_run
 from tests.helpers import tiny_model_dir
-from tests.synth import make_run
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,37 @@ def test_sft_masks_the_prompt_and_changes_parameters(run, tmp_path):
     after = _params(tmp_path / "sft")
     changed = sum(not torch.equal(before[k], after[k]) for k in before)
     assert changed > len(before) // 2
+
+
+def test_sft_labels_and_the_saved_model_end_turns_with_im_end(run, tmp_path):
+    """The trained assistant turn ends with the tokenizer's end token, <|im_end|>, and the saved model's
+    config and generation config name it too (they used to say <|im_start|>, so SFT models never stopped)."""
+    import json
+
+    from sftrain.sft import SFTRunConfig, build_sft_trainer, run_sft
+
+    cfg = SFTRunConfig(
+        data=str(run.path),
+        model=str(tiny_model_dir()),
+        output_dir=str(tmp_path / "sft"),
+        overrides={"max_steps": 1, "max_length": 2048, "per_device_train_batch_size": 2},
+    )
+    trainer, tok, _ = build_sft_trainer(cfg)
+    end = tok.convert_tokens_to_ids("<|im_end|>")
+    assert tok.eos_token_id == end
+    ex = trainer.train_dataset[0]
+    trained = [t for t, lab in zip(ex["input_ids"], ex["labels"]) if lab != -100]
+    while tok.decode(trained[-1:]).isspace():  # the template's newline after the end token
+        trained.pop()
+    assert trained[-1] == end and tok.convert_tokens_to_ids("<|im_start|>") not in trained
+
+    run_sft(cfg, log=lambda *_: None)
+    out = tmp_path / "sft"
+    config = json.loads((out / "config.json").read_text())
+    gen = json.loads((out / "generation_config.json").read_text())
+    assert config["eos_token_id"] == end and config["pad_token_id"] == end
+    assert gen["eos_token_id"] in (end, [end]) and gen["pad_token_id"] == end
+    assert json.loads((out / "tokenizer_config.json").read_text())["eos_token"] == "<|im_end|>"
 
 
 def test_sft_warns_with_counts_when_truncating(run, tmp_path):
@@ -163,14 +194,24 @@ class ScriptedEngine:
         pass
 
 
-def test_budget_forcing_continues_only_closed_thoughts():
+def test_budget_forcing_continues_every_output():
     from sftrain.budget import budget_force
 
-    eng = ScriptedEngine(["more work</sample>\n</think>\n<answer>9</answer>", "x</sample></think><answer>8</answer>"])
+    eng = ScriptedEngine(
+        [
+            "more work</sample>\n</think>\n<answer>9</answer>",
+            " then <answer>3</answer>",
+            "x</sample></think><answer>8</answer>",
+            " <answer>4</answer>",
+        ]
+    )
     prompts = [[{"role": "user", "content": "q1"}], [{"role": "user", "content": "q2"}]]
     first = ["<think>\n<sample>a</sample>\n</think>\n<answer>1</answer>", "no think at all <answer>2</answer>"]
-    out = budget_force(eng, prompts, first, SamplingParams(max_tokens=64), rounds=2, first_tokens=[5, 6])
-    assert out[1].rounds == 0 and out[1].text == first[1]
+    out = budget_force(
+        eng, prompts, first, SamplingParams(max_tokens=64), rounds=2, first_tokens=[5, 6], cue="<sample>"
+    )
+    assert out[1].rounds == 2 and out[1].text.startswith(first[1] + "\n<sample>\n then")  # no </think>: cue at end
+    assert out[1].text.endswith("<answer>4</answer>")
     assert out[0].rounds == 2 and out[0].text.count("<sample>") == 3 and out[0].text.endswith("<answer>8</answer>")
     assert out[0].completion_tokens == 5 + 4 + 4
     assert eng.seen[0].startswith("USER:q1\nASSISTANT:<think>\n<sample>a</sample>\n<sample>")

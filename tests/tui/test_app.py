@@ -8,7 +8,7 @@ import pytest
 from sfdata.factory.build import BuildConfig, build_stage
 from sfdata.skills import skills_stage
 from sfdata.store import RunDir
-from tests.synth import make_run
+from sfdata.synth import make_run
 from tui.app import InspectorApp
 from tui.components import CompareScreen, HelpScreen, NoteScreen, TraceScreen
 from tui.data import FilterError, Filters, TraceStore
@@ -106,7 +106,7 @@ async def test_filter_open_jump_label_note_and_files(run):
         assert screen.current == 0
         await pilot.press("a")
         assert all(c.collapsed for c in screen.samples())
-        await pilot.press("K")  # keep and stay (k keeps and moves on)
+        await pilot.press("Y")  # keep and stay (y keeps and moves on)
         await pilot.press("e")
         await pilot.pause()
         assert isinstance(app.screen, NoteScreen)
@@ -117,7 +117,7 @@ async def test_filter_open_jump_label_note_and_files(run):
         await pilot.press("escape")
         await pilot.pause()
         # label from the table too
-        await pilot.press("down", "d")
+        await pilot.press("down", "x")
         await pilot.pause()
     labels = RunDir(run.path).read("labels")
     rows = {r["trace_id"]: (r["label"], r["note"]) for r in labels.iter_rows(named=True)}
@@ -131,15 +131,15 @@ async def test_label_filter_compare_export_help_palette(run):
     async with app.run_test(size=(150, 45)) as pilot:
         await pilot.pause()
         a = app.current_id()
-        await pilot.press("k")  # keep a, cursor moves down
+        await pilot.press("y")  # keep a, cursor moves down
         b = app.current_id()
-        await pilot.press("k", "m")  # keep b, mark the next one
+        await pilot.press("y", "m")  # keep b, mark the next one
         c = app.current_id()
         assert app.marked == c
         await pilot.press("l")  # label filter: keep
         await pilot.pause()
         assert app.total == 2
-        await pilot.press("x")
+        await pilot.press("E")
         await pilot.pause()
         kept = pl.read_parquet(run.path / "exports" / "kept.parquet")
         assert sorted(kept["trace_id"]) == sorted([a, b])

@@ -12,7 +12,7 @@ from rich.text import Text
 from sfdata.factory.build import BuildConfig, build_stage
 from sfdata.skills import skills_stage
 from sfdata.store import RunDir
-from tests.synth import make_run
+from sfdata.synth import make_run
 from tui import app as app_mod
 from tui.app import InspectorApp
 from tui.components import CompareScreen, HelpScreen, RolloutsScreen, SortScreen, StatsPane, TraceScreen
@@ -58,10 +58,10 @@ async def test_trace_view_steps_and_labels_then_advances(run):
         await pilot.press("left")
         await pilot.pause()
         assert app.screen.trace_id == ids[0]
-        await pilot.press("k")  # keep + next, still in the trace view
+        await pilot.press("y")  # keep + next, still in the trace view
         await pilot.pause()
         assert isinstance(app.screen, TraceScreen) and app.screen.trace_id == ids[1]
-        await pilot.press("d")
+        await pilot.press("x")
         await pilot.pause()
         assert app.screen.trace_id == ids[2]
     labels = {r["trace_id"]: r["label"] for r in RunDir(run.path).read("labels").iter_rows(named=True)}
@@ -80,19 +80,22 @@ async def test_labelling_under_unlabeled_filter_walks_the_remaining_traces(run):
         seen = []
         for _ in range(3):
             seen.append(app.screen.trace_id)
-            await pilot.press("k")
+            await pilot.press("y")
             await pilot.pause()
-        assert len(set(seen)) == 3 and app.total == total - 3
-        assert isinstance(app.screen, TraceScreen) and app.screen.trace_id not in seen
+        assert len(set(seen)) == 3 and isinstance(app.screen, TraceScreen) and app.screen.trace_id not in seen
+        shown = app.screen.trace_id
+        await pilot.press("escape")  # the listing, frozen while labelling, is read again
+        await pilot.pause()
+        assert app.total == total - 3 and app.current_id() == shown
 
 
 async def test_escape_leaves_text_box_and_table_keys_stay_in_the_table(run):
     app = InspectorApp(run.path)
     async with app.run_test(size=(150, 45)) as pilot:
         await pilot.pause()
-        await pilot.press("slash", "escape", "down", "k")
+        await pilot.press("slash", "escape", "down", "y")
         await pilot.pause()
-        assert app.query_one("#f-search").value == ""  # k labelled, it was not typed
+        assert app.query_one("#f-search").value == ""  # y labelled, it was not typed
         assert len(app.store.labels) == 1
         await pilot.press("enter")
         await pilot.pause()
@@ -280,7 +283,7 @@ async def test_standalone_traces_file_keeps_labels_next_to_it(run, tmp_path, mon
     async with app.run_test(size=(150, 45)) as pilot:
         await pilot.pause()
         assert app.total == 5 and "mine.labels.parquet" in _status(app)
-        await pilot.press("k")
+        await pilot.press("y")
         await pilot.pause()
     assert pl.read_parquet(f.with_name("mine.labels.parquet"))["label"].to_list() == ["keep"]
     assert isinstance(src, Source)

@@ -12,7 +12,7 @@ import pytest
 
 from sfdata.factory.build import BuildConfig, build_stage
 from sfdata.store import RunDir
-from tests.synth import make_run
+from sfdata.synth import make_run
 from tui.app import InspectorApp
 from tui.data import FilterError, Filters, LabelsError, TraceStore
 

@@ -10,7 +10,7 @@ import pytest
 
 from sfdata.factory.build import BuildConfig, build_stage
 from sfdata.skills import skills_stage
-from tests.synth import make_run
+from sfdata.synth import make_run
 from tui.app import InspectorApp
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((200, 50), id="200x50")]
@@ -63,9 +63,11 @@ def test_help_screen(app, snap_compare, size):
     assert snap_compare(app, terminal_size=size, press=["question_mark"])
 
 
-def test_compare_diff_80x24(app, snap_compare):
-    assert snap_compare(app, terminal_size=(80, 24), press=["m", "down", "v"])
+@pytest.mark.parametrize("size", SIZES)
+def test_compare_diff(app, snap_compare, size):
+    assert snap_compare(app, terminal_size=size, press=["m", "j", "v"])
 
 
-def test_sort_choice_80x24(app, snap_compare):
-    assert snap_compare(app, terminal_size=(80, 24), press=["s"])
+@pytest.mark.parametrize("size", SIZES)
+def test_sort_choice(app, snap_compare, size):
+    assert snap_compare(app, terminal_size=size, press=["s"])

@@ -57,8 +57,8 @@ class CompareScreen(Screen[None]):
         yield Footer()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """n / p step through eval outputs only when the right side shows them (hidden otherwise)."""
-        return None if action == "cycle" and self.right_id is not None else True
+        """n / p step through eval outputs only when the right side shows them (not even in the footer otherwise)."""
+        return not (action == "cycle" and (self.right_id is not None or self.evals is None or not self.evals.height))
 
     def action_cycle(self, step: int) -> None:
         if self.right_id is None and self.evals is not None and self.evals.height:

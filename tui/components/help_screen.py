@@ -35,6 +35,25 @@ def _pretty(key: str) -> str:
     return names.get(key.strip(), key.strip())
 
 
+#: what the format codes mean (C: a correct sample, I: an incorrect one, *: any number of samples before)
+FORMAT_CODES: list[tuple[str, str]] = [
+    ("0C", "one correct sample, nothing before it"),
+    ("*C", "samples (right or wrong) each with a reflection, ending on a correct one"),
+    ("*C_full", "every prefix of a *C draw: one trace per length, all ending correct"),
+    ("*C*IC", "a correct sample, incorrect ones after it, then a backtrack to the correct answer"),
+    ("*CC", "a *C trace whose last two samples are correct, then a confirm"),
+    ("random", "samples drawn at random; the last one's answer is final, right or wrong"),
+    ("no_reflection", "as *C_full but without reflections between the samples"),
+    ("star", "one correct sample, no reflection (STaR-style rejection sampling)"),
+]
+TERMS: list[tuple[str, str]] = [
+    ("verdict_acc", "share of the trace's reflection verdicts that match the real grade (1.00: every verdict right)"),
+    ("2C 1I (1 right)", "rollouts browser verdicts: 2 reflections said Correct, 1 said Incorrect, 1 matches the grade"),
+    ("is_correct ✓ / ✗", "the trace's final answer is right / wrong"),
+    ("label", "keep / drop, saved at once to labels.parquet; E exports the kept traces"),
+]
+
+
 class HelpScreen(ModalScreen[None]):
     """Sections of (title, bindings) plus the SQL columns; nothing here is written by hand twice."""
 
@@ -53,6 +72,12 @@ class HelpScreen(ModalScreen[None]):
             t.add_row(Text(section, style="bold underline"), "")
             for k, what in key_rows(bindings):
                 t.add_row(k, what)
+        t.add_row(Text("Format codes", style="bold underline"), "C a correct sample, I an incorrect one, * any number")
+        for code, what in FORMAT_CODES:
+            t.add_row(code, what)
+        t.add_row(Text("Columns and codes", style="bold underline"), "")
+        for term, what in TERMS:
+            t.add_row(term, what)
         t.add_row(Text("WHERE box columns", style="bold underline"), "SQL over the view t; e.g. n_samples >= 3")
         t.add_row("", Text(", ".join(f"{n} {typ.lower()}" for n, typ in self.columns), style="dim"))
         yield VerticalScroll(Static(t), Static("escape to close", classes="hint"), id="help")

@@ -1,7 +1,11 @@
 """The rollouts browser: the real model outputs with their grade (and reason) and reflections.
 
 Reached from a trace's sources (`o` in the trace view), from the table (`o`: all rollouts),
-and opened at start for a run that has rollouts but no traces yet.
+and opened at start for a run that has rollouts but no traces yet. Filters: grade (c), a verdict that
+disagrees with the grade (D), prompt variant (V) and text in the response (/).
+
+The verdicts column reads `2C 1I (1 right)`: two reflections said Correct, one said Incorrect, and one of
+the three verdicts matches the real grade.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.data import PAGE_SIZE, TraceStore
 from tui.render import PALETTE, ok_text, trace_text, verdict_style
@@ -47,24 +51,43 @@ def rollout_detail(rollout: dict[str, Any], reflections: list[dict[str, Any]]) -
 
 class RolloutsScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "back"),
+        Binding("escape", "back", "back", tooltip="back (leaves the search box first)"),
         Binding("right_square_bracket", "page(1)", "next page"),
         Binding("left_square_bracket", "page(-1)", "prev page"),
+        Binding("c", "cycle_correct", "grade", tooltip="cycle correct / incorrect / any grade"),
+        Binding(
+            "D", "toggle_disagree", "disagrees", tooltip="only rollouts with a verdict that disagrees with the grade"
+        ),
+        Binding("V", "cycle_variant", "variant", tooltip="cycle the prompt variant filter"),
+        Binding("slash", "search", "search", tooltip="search the responses (enter applies, esc leaves the box)"),
+        Binding("j", "cursor(1)", "down", show=False),
+        Binding("k", "cursor(-1)", "up", show=False),
     ]
 
     def __init__(
-        self, store: TraceStore, rollout_ids: list[str] | None = None, question_id: str | None = None, title: str = ""
+        self,
+        store: TraceStore,
+        rollout_ids: list[str] | None = None,
+        question_id: str | None = None,
+        title: str = "",
+        standalone: str | None = None,
     ):
         super().__init__()
+        self.standalone = standalone  # the traces file's name when it is not a run's own
         self.store = store
         self.rollout_ids = rollout_ids
         self.question_id = question_id
         self.title_text = title or "all rollouts"
         self.page_offset = 0
         self.total = 0
+        self.correct: bool | None = None
+        self.disagree = False
+        self.variant: str | None = None
+        self.search = ""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="rollouts-title")
+        yield Input(placeholder="search the responses (enter applies; esc leaves the box)", id="rollouts-search")
         with Vertical():
             yield DataTable(id="rollouts", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="rollout-detail"):
@@ -79,7 +102,16 @@ class RolloutsScreen(Screen[None]):
         table.focus()
 
     def reload(self) -> None:
-        page = self.store.rollouts_page(self.rollout_ids, self.question_id, self.page_offset, PAGE_SIZE)
+        page = self.store.rollouts_page(
+            self.rollout_ids,
+            self.question_id,
+            self.page_offset,
+            PAGE_SIZE,
+            correct=self.correct,
+            disagree=self.disagree,
+            variant=self.variant,
+            search=self.search,
+        )
         self.total = page.total
         table = self.query_one(DataTable)
         table.clear()
@@ -90,13 +122,13 @@ class RolloutsScreen(Screen[None]):
             verdicts.append(f" ({r['n_valid']} right)", "dim")
             table.add_row(
                 ok_text(r["is_correct"]),
-                str(r["reason"] or ""),
+                Text(str(r["reason"] or "")),  # Text, not str: data is never parsed as markup
                 verdicts,
-                r["variant"],
+                Text(str(r["variant"] or "")),
                 str(r["sample_idx"]),
                 str(r["n_reflections"]),
-                r["rollout_id"],
-                r["question_id"],
+                Text(str(r["rollout_id"])),
+                Text(str(r["question_id"])),
                 key=r["rollout_id"],
             )
         last = min(self.page_offset + PAGE_SIZE, self.total)
@@ -104,16 +136,72 @@ class RolloutsScreen(Screen[None]):
             Text.assemble(
                 (" rollouts ", "reverse"),
                 f" {self.title_text}: {self.total:,} rows, {self.page_offset + 1 if self.total else 0}-{last}",
+                (self.applied(), "bold"),
             )
         )
         if not page.rows:
-            self.query_one("#rollout-body", Static).update(Text("no rollouts in this run yet (sf generate)", "dim"))
+            self.query_one("#rollout-body", Static).update(Text(self.empty_text(), "dim"))
+
+    def empty_text(self) -> str:
+        if self.standalone:
+            return f"{self.standalone} is a traces file on its own: its rollouts are not here (open its run for them)"
+        return "no rollouts in this run yet (sf generate)"
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is None or event.row_key.value is None:
             return
         rollout, refl = self.store.rollout(event.row_key.value)
         self.query_one("#rollout-body", Static).update(rollout_detail(rollout, refl))
+
+    def applied(self) -> str:
+        parts = []
+        if self.correct is not None:
+            parts.append("correct" if self.correct else "incorrect")
+        if self.disagree:
+            parts.append("verdict disagrees with grade")
+        if self.variant:
+            parts.append(f"variant {self.variant}")
+        if self.search:
+            parts.append(f"search {self.search!r}")
+        return ("  filters: " + ", ".join(parts)) if parts else ""
+
+    def _refilter(self) -> None:
+        self.page_offset = 0
+        self.reload()
+
+    def action_cycle_correct(self) -> None:
+        self.correct = {None: True, True: False, False: None}[self.correct]
+        self._refilter()
+
+    def action_toggle_disagree(self) -> None:
+        self.disagree = not self.disagree
+        self._refilter()
+
+    def action_cycle_variant(self) -> None:
+        variants = [None, *self.store.rollout_variants()]
+        self.variant = variants[(variants.index(self.variant) + 1) % len(variants)]
+        self._refilter()
+
+    def action_search(self) -> None:
+        self.add_class("-searching")
+        self.set_focus(self.query_one("#rollouts-search", Input))
+
+    def action_cursor(self, step: int) -> None:
+        table = self.query_one(DataTable)
+        table.move_cursor(row=max(0, table.cursor_row + step))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "rollouts-search":
+            self.search = event.value.strip()
+            self._refilter()
+            self.set_focus(self.query_one(DataTable))
+
+    def action_back(self) -> None:
+        """Esc leaves the search box first, then the browser."""
+        if isinstance(self.focused, Input):
+            self.set_focus(self.query_one(DataTable))
+        else:
+            self.dismiss()
 
     def action_page(self, step: int) -> None:
         new = self.page_offset + step * PAGE_SIZE

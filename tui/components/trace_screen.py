@@ -1,7 +1,9 @@
 """One trace: collapsible samples with their grade, reflections, glue and answer; sources on the side.
 
-Curation happens here without going back to the table: `k`/`d` label and move to the next trace,
-arrows step through the table's listing. The screen posts messages; the app owns the listing.
+Curation happens here without going back to the table: `y`/`x` label keep/drop and move to the next
+trace, arrows step through the table's listing, j/k scroll. The screen posts messages; the app owns the
+listing and decides which trace a label lands on (the one the keys typed so far lead to, not the one
+painted), so a fast burst of keys labels successive traces.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def sources_table(src: Any) -> Table:
     for r in src.iter_rows(named=True) if src.height else []:
         grade = ok_text(r["is_correct"], "✓ ", "✗ ") + Text(str(r["reason"] or ""))
         vstyle = "" if r["verdict"] is None else PALETTE["sf-correct" if r["is_valid"] else "sf-incorrect"]
-        t.add_row(str(r["step"]), str(r["variant"]), grade, Text(r["verdict"] or "-", style=vstyle))
+        t.add_row(str(r["step"]), Text(str(r["variant"])), grade, Text(r["verdict"] or "-", style=vstyle))
     return t
 
 
@@ -87,15 +89,19 @@ class TraceScreen(Screen[None]):
         Binding("escape", "back", "back", tooltip="back to the table (leaves the find box first)"),
         Binding("right", "step(1)", "next trace", tooltip="next trace of the table's listing (same filters and sort)"),
         Binding("left", "step(-1)", "prev trace", tooltip="previous trace of the listing"),
-        Binding("k", "label('keep', True)", "keep+next", tooltip="label keep and show the next trace"),
-        Binding("d", "label('drop', True)", "drop+next", tooltip="label drop and show the next trace"),
-        Binding("K", "label('keep', False)", "keep (stay)", show=False, tooltip="label keep, stay on this trace"),
-        Binding("D", "label('drop', False)", "drop (stay)", show=False, tooltip="label drop, stay on this trace"),
+        Binding("y", "label('keep', True)", "keep+next", tooltip="label keep (yes) and show the next trace"),
+        Binding("x", "label('drop', True)", "drop+next", tooltip="label drop (crossed out) and show the next trace"),
+        Binding("Y", "label('keep', False)", "keep (stay)", show=False, tooltip="label keep, stay on this trace"),
+        Binding("X", "label('drop', False)", "drop (stay)", show=False, tooltip="label drop, stay on this trace"),
         Binding("u", "label(None, False)", "clear label", show=False),
+        Binding("j", "scroll_body(1)", "scroll down", show=False, tooltip="scroll the trace down (as in vim)"),
+        Binding("k", "scroll_body(-1)", "scroll up", show=False, tooltip="scroll the trace up"),
         Binding("n", "jump(1)", "next sample", show=False),
         Binding("p", "jump(-1)", "prev sample", show=False),
         Binding("a", "toggle_all", "expand/collapse", show=False),
         Binding("slash", "search", "find", tooltip="find text in this trace (matches highlighted)"),
+        Binding("N", "next_match(1)", "next match", show=False, tooltip="jump to the next match of the find text"),
+        Binding("P", "next_match(-1)", "prev match", show=False, tooltip="jump to the previous match"),
         Binding("e", "note", "note", show=False),
         Binding("m", "mark", "mark for compare", show=False),
         Binding("v", "compare", "compare", tooltip="diff with the marked trace (or eval outputs when none is marked)"),
@@ -116,13 +122,22 @@ class TraceScreen(Screen[None]):
         self.trace = self.store.trace(trace_id)
         self.src = self.store.sources(self.trace)
         self.current = -1
+        self.match = -1
 
     async def show(self, trace_id: str, position: str = "") -> None:
         """Replace the shown trace (next/previous) without leaving the screen."""
         self.load(trace_id)
         self.position = position
-        await self.recompose()
-        self.query_one("#trace-body").focus()
+        # only the parts that change: the blocks, the title and the side panel (a full recompose re-mounts
+        # the footer and every container, most of a label-and-advance's time)
+        body = self.query_one("#trace-body", VerticalScroll)
+        await body.remove_children()
+        await body.mount_all(list(self._blocks()))
+        body.scroll_home(animate=False)
+        self.query_one("#trace-title", Static).update(self.title_text())
+        self.query_one("#side-head", Static).update(side_head(self.store, self.trace))
+        self.query_one("#side-sources", Static).update(sources_table(self.src))
+        self.set_focus(body)
 
     def title_text(self) -> Text:
         t = self.trace
@@ -131,6 +146,10 @@ class TraceScreen(Screen[None]):
         label = t.get("label")
         if self.search:
             count += f"  {t['trace'].lower().count(self.search.lower())} match(es) of {self.search!r}"
+            if self.match >= 0:
+                count += f" (block {self.match + 1}/{len(self.match_blocks())}, N/P)"
+        if t.get("truncated"):  # a huge trace: only its start was fetched
+            count += f"  showing the first {len(t['trace']):,} of {t['truncated']:,} chars"
         return Text.assemble(
             (" trace ", "reverse"),
             f" {self.position}  {t['trace_id']}  ",
@@ -182,7 +201,38 @@ class TraceScreen(Screen[None]):
         self.post_message(StepTrace(step))
 
     def action_label(self, label: str | None, advance: bool) -> None:
-        self.post_message(LabelRequested(self.trace_id, label, advance))
+        # no id: the app labels the trace its listing stands on when the message is handled (in key order)
+        self.post_message(LabelRequested(None, label, advance))
+
+    def action_scroll_body(self, step: int) -> None:
+        self.query_one("#trace-body", VerticalScroll).scroll_relative(y=3 * step, animate=False)
+
+    def match_blocks(self) -> list:
+        """The blocks (samples and others) whose text holds the find text, in trace order."""
+        if not self.search:
+            return []
+        needle = self.search.lower()
+        out = []
+        for w in self.query_one("#trace-body").children:
+            body = w.query_one(".sample-text", Static) if isinstance(w, Collapsible) else w
+            if needle in str(getattr(body, "content", "")).lower():
+                out.append(w)
+        return out
+
+    def action_next_match(self, step: int) -> None:
+        """Jump to the next (previous) block holding a match of the find text; it is expanded and marked."""
+        hits = self.match_blocks()
+        if not hits:
+            self.notify("no match of the find text" if self.search else "nothing to find: / sets the find text")
+            return
+        self.match = (self.match + step) % len(hits) if self.match >= 0 or step > 0 else len(hits) - 1
+        target = hits[self.match]
+        if isinstance(target, Collapsible):
+            target.collapsed = False
+        self.query_one("#trace-body", VerticalScroll).scroll_to_widget(target, top=True, animate=False)
+        for w in self.query_one("#trace-body").children:
+            w.set_class(w is target, "match")
+        self.query_one("#trace-title", Static).update(self.title_text())
 
     def action_mark(self) -> None:
         self.post_message(MarkRequested(self.trace_id))
@@ -224,6 +274,7 @@ class TraceScreen(Screen[None]):
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "trace-search":
             self.search = event.value.strip()
+            self.match = -1
             await self.recompose()
             self.set_class(bool(self.search), "-searching")
             self.query_one("#trace-body").focus()

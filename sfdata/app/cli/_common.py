@@ -92,7 +92,12 @@ def run_stage_command(args: argparse.Namespace, stage: str, run=None, extra: dic
 
     run = run if run is not None else existing_run(args.run)
     cfg = stage_config(args, stage, extra)
-    info = run_stage(run, stage, cfg, force=args.force, log=lambda m: None, **kw)
+
+    def log(msg: str) -> None:  # say why a stage recorded as done runs again (e.g. a deleted part)
+        if "running again" in msg:
+            console.print(msg, markup=False, highlight=False, soft_wrap=True)
+
+    info = run_stage(run, stage, cfg, force=args.force, log=log, **kw)
     if info.get("skipped") is True:
         console.print(f"{stage}: done already with this config and inputs (--force reruns it)", markup=False)
     return info

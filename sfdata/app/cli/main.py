@@ -69,10 +69,20 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ("misc", "serve", "sfdata.app.cli.serve", "Serve a model on an OpenAI-compatible HTTP API (for --engine openai)"),
 ]
 
-# Commands that write into the run given as `RUN` / `--run`: main() holds that run's writer lock for the
-# whole command (one writer per run). `sf run` takes it inside run_pipeline, whose run dir comes from config.
-WRITERS = {"questions", "generate", "grade", "reflect", "build", "import", "pull", "skills", "report", "eval"}
-_CREATORS = {"questions", "import", "pull", "eval"}  # may create the run directory
+
+def writer_commands() -> tuple[set[str], set[str]]:
+    """(commands that write into the run given as `RUN` / `--run`, those that may create it), derived from
+    the stage registry: a command named after a stage runs that stage. main() holds the run's writer lock
+    for the whole command (one writer per run); `sf run` takes it inside run_pipeline."""
+    from sfdata.app.stages import COMMAND_STAGES
+
+    names = {name for _, name, _, _ in COMMANDS} & set(COMMAND_STAGES)
+    return names, {n for n in names if COMMAND_STAGES[n].creates_run}
+
+
+# Commands that run torch on CPU: main() makes the thread setup (sfdata.cpu_threads: passive OpenMP wait
+# policy, threads from the CPUs this process may use) before their module, and so torch, is imported.
+THREADED = {"generate", "reflect", "run", "sft", "rl", "eval", "model", "serve"}
 
 _GROUPS = {"pipeline": "Pipeline", "data": "Data & Hub", "analysis": "Analysis", "train": "Training", "misc": "Other"}
 
@@ -115,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         print(__version__)
         return 0
     name = argv[0]
+    if name in THREADED:
+        from sfdata.cpu_threads import setup_cpu_threads
+
+        setup_cpu_threads()
     try:
         parser, mod = build_parser(name)
     except KeyError:
@@ -146,10 +160,13 @@ def _writer_lock(name: str, args: argparse.Namespace):
     from pathlib import Path
 
     run = getattr(args, "run", None)
-    if name not in WRITERS or run is None:
+    if run is None:
+        return nullcontext()
+    writers, creators = writer_commands()
+    if name not in writers:
         return nullcontext()
     run = Path(run)
-    if not run.is_dir() and name not in _CREATORS:
+    if not run.is_dir() and name not in creators:
         return nullcontext()  # the command itself says the run does not exist
     from sfdata.store import RunDir
 

@@ -56,11 +56,14 @@ def run(args: argparse.Namespace) -> int:
             )
     if "experiment" in cfg and (not args.only or "experiment" in args.only):
         from sfdata.app.cli._common import emit
-        from sfdata.app.experiment_report import experiment_table, in_arm_order
+        from sfdata.app.experiment_report import arm_table, display_columns
         from sfdata.store import RunDir
 
-        table = in_arm_order(experiment_table(RunDir(out["run"])), cfg["experiment"].get("arms", ()))
+        table = arm_table(RunDir(out["run"]), cfg["experiment"].get("arms", ()))
         if table.height:
-            emit(table, "table", None, title="experiment: accuracy per task:level and skill use, per arm and stage")
+            title = (
+                "experiment: accuracy [95% CI] (n questions), budget forcing, paired differences, SFT data, skill use"
+            )
+            emit(table.select(display_columns(table)), "table", None, title=title)
     console.print(f"[green]done[/]: {esc(out['run'])}")
     return 0

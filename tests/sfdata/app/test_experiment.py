@@ -13,8 +13,8 @@ from sfdata.app.pipeline import load_config, run_pipeline
 from sfdata.factory.build import BuildConfig
 from sfdata.factory.mix import SFT_DEFAULT_FORMATS, select_traces
 from sfdata.stagecfg import from_dict
+from sfdata.synth import make_run
 from tests.helpers import tiny_model_dir
-from tests.synth import make_run
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "experiment_mini.toml"
 
@@ -45,7 +45,8 @@ def test_every_arm_end_to_end_and_resume(tmp_path):
     for arm, steps in (("rl_only", ["rl"]), ("skillfactory", ["sft", "rl"]), ("star", ["sft", "rl"])):
         for step in steps:
             folder = run.path / "models" / arm / step
-            assert (folder / "config.json").is_file() and json.loads((folder / "sf_stage.json").read_text())["hash"]
+            assert (folder / "config.json").is_file()
+            assert run.manifest()["stages"][f"{arm}/{step}"]["status"] == "done"  # each arm step is a stage run
     rl_keys = [
         json.loads((run.path / "models" / a / "rl" / "sf_summary.json").read_text())["question_keys"]
         for a in ("rl_only", "skillfactory", "star")
@@ -78,8 +79,14 @@ def test_every_arm_end_to_end_and_resume(tmp_path):
         ("star", [1, 2]),
     ]
     table = pl.DataFrame(info["table"])
-    assert table.select("arm", "stage").rows()[0] == ("base", "base") and table.height == 6
-    assert {"multiplication:1", "countdown:4", "samples_per_answer", "retry_rate"} <= set(table.columns)
+    assert table.select("arm", "stage").rows()[0] == ("base", "base") and table.height == 6 * 4  # x task:level
+    assert table.select("arm", "stage").unique().height == 6
+    assert {"multiplication:1", "countdown:4"} <= set(table["task_level"])
+    assert {"accuracy", "n_questions", "ci_lo", "ci_hi", "vs base", "sft_examples", "samples_per_answer"} <= set(
+        table.columns
+    )
+    sft = {a: (e, t) for a, e, t in table.select("arm", "sft_examples", "sft_tokens").unique().rows()}
+    assert sft["base"] == sft["rl_only"] == (0, 0) and min(sft["skillfactory"] + sft["star"]) > 0
     assert table["samples_per_answer"].null_count() == 0  # skills were detected on the eval outputs
     report = run.path / "report"
     assert {"experiment_table.md", "experiment_table.png", "rl_skill_use.png"} <= {p.name for p in report.iterdir()}

@@ -1,4 +1,5 @@
-"""The experiment table (rows = arm x stage, columns = task:level accuracy + skill use) from eval rows we construct."""
+"""The experiment table (rows = arm x stage x task:level: accuracy with n and interval, budget forcing, paired
+differences, SFT sizes, skill use) from eval rows we construct."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from sfdata.app.experiment_report import experiment_table, markdown, write_experiment_report
+from sfdata.app.experiment_report import arm_table, display_columns, experiment_table, markdown, write_experiment_report
 from sfdata.skills import skills_stage
+from sfdata.stats import wilson
 from sfdata.store import RunDir, stable_id
 from sfdata.store.run import now_utc
 
@@ -69,23 +71,58 @@ def run(tmp_path):
     return run
 
 
-def test_table_rows_are_arms_by_stage_with_accuracy_columns_and_skill_use(run):
+ROWS = [
+    ("base", "base", "countdown:3"),
+    ("base", "base", "multiplication:2"),
+    ("rl_only", "rl", "countdown:3"),
+    ("rl_only", "rl", "multiplication:2"),
+    ("skillfactory", "sft", "countdown:3"),
+    ("skillfactory", "sft", "multiplication:2"),
+    ("skillfactory", "rl", "countdown:3"),
+    ("skillfactory", "rl", "multiplication:2"),
+]
+
+
+def test_table_rows_are_arms_by_stage_by_task_level_with_n_interval_and_skill_use(run):
     before = experiment_table(run)  # skills not detected yet: accuracy is there, skill use is NULL
-    assert before["samples_per_answer"].null_count() == before.height == 4
+    assert before["samples_per_answer"].null_count() == before.height == 8
     skills_stage(run)
     t = experiment_table(run)
-    assert t.select("arm", "stage").rows() == [
-        ("base", "base"),
-        ("rl_only", "rl"),
-        ("skillfactory", "sft"),
-        ("skillfactory", "rl"),
+    assert t.select("arm", "stage", "task_level").rows() == ROWS
+    assert t["acc"].to_list() == [0.0, 0.5, 0.5, 0.5, 0.5, 0.0, 1.0, 1.0]
+    assert t["n_questions"].to_list() == [2] * 8 and t["answers"].to_list() == [2] * 8
+    lo, hi = wilson(1, 2)
+    assert (t["ci_lo"][2], t["ci_hi"][2]) == (round(lo, 4), round(hi, 4))
+    assert t["samples_per_answer"].to_list() == [0.0] * 4 + [2.0] * 4
+    assert t["retry_rate"].to_list() == [0.0] * 4 + [1.0] * 4 and t["verification_rate"].to_list()[4:] == [1.0] * 4
+    assert t["backtrack_rate"].to_list() == [0.0] * 8
+
+
+def test_arm_table_has_intervals_budget_rounds_paired_differences_and_sft_sizes(run):
+    from sfdata.app.experiment import MARKER
+    from sfdata.store.run import write_json_atomic
+
+    for step, summary in (("sft", {"examples": 120, "tokens": 45000}), ("rl", {"steps": 3})):
+        out = run.path / "models" / "skillfactory" / step
+        out.mkdir(parents=True)
+        write_json_atomic({"hash": "h", "arm": "skillfactory", "step": step, "summary": summary}, out / MARKER)
+    t = arm_table(run, ["base", "rl_only", "skillfactory"])
+    assert t.select("arm", "stage", "task_level").rows() == ROWS
+    assert t["accuracy"][2] == "0.50 [0.09, 0.91] (2)"
+    # budget forcing: one column per forced round, per arm (only base was forced here), gain paired vs plain
+    assert t["bf1"].to_list()[:2] == ["1.00 [0.34, 1.00] (2)", None] and t["bf1"].null_count() == 7
+    assert t["bf1 gain"][0] == "+1.00 [+1.00, +1.00]"
+    # paired differences on the same questions: rl_only vs base, SkillFactory vs base and vs rl_only
+    assert t["vs base"].to_list() == [None, None, "+0.50 [+0.00, +1.00]", "+0.00 [+0.00, +0.00]"] + [
+        "+0.50 [+0.00, +1.00]",
+        "-0.50 [-1.00, +0.00]",
+        "+1.00 [+1.00, +1.00]",
+        "+0.50 [+0.00, +1.00]",
     ]
-    assert t["countdown:3"].to_list() == [0.0, 0.5, 0.5, 1.0]
-    assert t["multiplication:2"].to_list() == [0.5, 0.5, 0.0, 1.0]
-    assert t["answers"].to_list() == [4, 4, 4, 4]
-    assert t["samples_per_answer"].to_list() == [0.0, 0.0, 2.0, 2.0]
-    assert t["retry_rate"].to_list() == [0.0, 0.0, 1.0, 1.0] and t["verification_rate"].to_list()[2:] == [1.0, 1.0]
-    assert t["backtrack_rate"].to_list() == [0.0] * 4
+    assert t["vs rl_only"].to_list()[:4] == [None] * 4 and t["vs rl_only"][6] == "+0.50 [+0.00, +1.00]"
+    assert t["sft_examples"].to_list() == [0] * 4 + [120] * 4 and t["sft_tokens"].to_list()[-1] == 45000
+    shown = display_columns(t)
+    assert shown[:5] == ["arm", "stage", "prompt", "task_level", "accuracy"] and "vs base_diff" not in shown
 
 
 def test_report_writes_csv_markdown_and_png(run):
@@ -106,10 +143,12 @@ def test_report_writes_csv_markdown_and_png(run):
         "rl_skill_use.csv",
         "rl_skill_use.png",
     ]
-    assert pl.read_csv(out / "experiment_table.csv").height == 4 and info["rl_steps"] == 2
+    csv = pl.read_csv(out / "experiment_table.csv")
+    assert csv.height == 8 and info["rl_steps"] == 2
+    assert {"n_questions", "acc", "ci_lo", "ci_hi", "vs base_diff", "vs base_lo", "vs base_hi"} <= set(csv.columns)
     md = (out / "experiment_table.md").read_text()
-    assert md.splitlines()[0].startswith("| arm | stage | prompt | countdown:3 | multiplication:2 |")
-    assert "| skillfactory | rl | original, 1-shot | 1 | 1 | 4 | 2 | 1 | 1 | 0 |" in md
+    assert md.splitlines()[0].startswith("| arm | stage | prompt | task_level | accuracy | bf1 | bf1 gain | vs base |")
+    assert "| skillfactory | rl | original, 1-shot | countdown:3 | 1.00 [0.34, 1.00] (2) | - | - |" in md
     for png in ("experiment_table.png", "rl_skill_use.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert pl.read_csv(out / "rl_skill_use.csv")["samples_per_answer"].to_list() == [1.0, 1.0]
@@ -123,7 +162,7 @@ def test_rows_follow_the_configs_arm_order(run):
     from sfdata.app.experiment_report import in_arm_order
 
     t = in_arm_order(experiment_table(run), ["skillfactory", "base"])
-    assert t.select("arm", "stage").rows() == [
+    assert t.select("arm", "stage").unique(maintain_order=True).rows() == [
         ("skillfactory", "sft"),
         ("skillfactory", "rl"),
         ("base", "base"),

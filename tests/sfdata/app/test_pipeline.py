@@ -82,7 +82,7 @@ def test_unknown_config_key_is_a_clear_error(tmp_path):
 
 
 def test_changed_build_config_replaces_traces(tmp_path):
-    from tests.synth import make_run
+    from sfdata.synth import make_run
 
     run = make_run(tmp_path / "run", n_questions=8, n=2, k=1, p_correct=0.5, seed=1)
     cfg = {"run": {"dir": str(run.path)}, "build": {"formats": ["*C"], "n": 2}}

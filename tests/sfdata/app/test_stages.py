@@ -13,7 +13,7 @@ from sfdata.app.pipeline import run_pipeline
 from sfdata.app.stages import STAGES, get_stage, run_stage
 from sfdata.reflect import ReflectConfig, reflect_stage
 from sfdata.store import RunDir
-from tests.synth import make_run
+from sfdata.synth import make_run
 
 ROOT = Path(__file__).parents[3]
 

@@ -7,7 +7,7 @@ import pytest
 
 from sfdata.engines import get_engine
 from sfdata.engines.base import SamplingParams
-from tests.standin_openai import StandIn
+from sfdata.engines.standin import StandIn
 
 
 def test_requests_run_concurrently_up_to_the_bound_and_keep_order():

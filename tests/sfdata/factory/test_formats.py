@@ -163,7 +163,7 @@ def test_phrases_are_single_clean_items():
 def test_parallel_assembly_equals_serial(tmp_path):
     """Worker processes give exactly the serial result (per-question RNG, ordered chunks)."""
     from sfdata.factory.build import BuildConfig, assemble, question_prompts, samples_by_question
-    from tests.synth import make_run
+    from sfdata.synth import make_run
 
     run = make_run(tmp_path / "r", n_questions=30, n=2, k=1, p_correct=0.5, seed=9)
     table = samples_by_question(run.read("rollouts"), run.read("grades"), run.read("reflections"))
@@ -177,7 +177,7 @@ def test_parallel_assembly_equals_serial(tmp_path):
 def test_build_adds_by_default_and_replace_keeps_only_this_build(tmp_path, capsys):
     from sfdata.app.cli.main import main
     from sfdata.factory.build import BuildConfig, build_stage
-    from tests.synth import make_run
+    from sfdata.synth import make_run
 
     run = make_run(tmp_path / "r", n_questions=10, n=2, k=1, p_correct=0.5, seed=5)
     first = build_stage(run, BuildConfig(formats=("*C",), n=2))

@@ -7,7 +7,7 @@ import pytest
 
 from sfdata.factory.build import DEFAULT_FORMATS, BuildConfig, build_stage
 from sfdata.factory.mix import SFT_DEFAULT_FORMATS, purpose_of, select_traces, selection
-from tests.synth import make_run
+from sfdata.synth import make_run
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from sfdata.factory.build import BuildConfig, build_stage
 from sfdata.hub.export import export
 from sfdata.hub.push import build_folder
-from tests.synth import make_run
+from sfdata.synth import make_run
 
 
 @pytest.fixture(scope="module")

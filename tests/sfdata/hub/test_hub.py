@@ -15,7 +15,7 @@ from sfdata.hub.pull import pull
 from sfdata.hub.push import HubError, build_folder, check_loads, push_folder
 from sfdata.hub.raw import RESP, RawSchemaError, export_raw, import_raw
 from sfdata.store import RunDir
-from tests.synth import make_run
+from sfdata.synth import make_run
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "raw_countdown.jsonl"
 

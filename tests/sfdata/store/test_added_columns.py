@@ -13,7 +13,8 @@ from sfdata.store.schemas import EVAL
 
 
 def _eval_rows(n: int, arm: str | None) -> pl.DataFrame:
-    cols = {c: t for c, t in EVAL.items() if arm is not None or c not in ("arm", "prompt_setup")}
+    # an old file (arm None) predates the arm, prompt_setup and grader columns
+    cols = {c: t for c, t in EVAL.items() if arm is not None or c not in ("arm", "prompt_setup", "grader")}
     row = {
         "eval_id": None,
         "arm": arm,
@@ -25,6 +26,7 @@ def _eval_rows(n: int, arm: str | None) -> pl.DataFrame:
         "sample_idx": 0,
         "budget_rounds": 0,
         "prompt_setup": "original, 1-shot",
+        "grader": "countdown/3",
         "prompt": "p",
         "response": "r",
         "extracted_answer": "1",

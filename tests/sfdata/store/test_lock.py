@@ -19,8 +19,8 @@ from sfdata.serve import serve_in_thread
 from sfdata.store import RunDir
 from sfdata.store.lock import RunBusyError, run_lock
 from sfdata.store.tempfiles import clean_stale_temps
+from sfdata.synth import make_run
 from sfdata.tasks import make_questions
-from tests.synth import make_run
 
 ROOT = Path(__file__).resolve().parents[3]
 DEAD_PID = 2**22 + 12345  # above Linux's default pid_max (4194304 = 2**22): never a live process

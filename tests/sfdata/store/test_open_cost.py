@@ -9,7 +9,7 @@ import polars as pl
 from sfdata.queries import run_query
 from sfdata.store.duck import connect, tables_in
 from sfdata.store.parquet import _SCHEMAS, file_columns
-from tests.synth import make_run
+from sfdata.synth import make_run
 
 
 def test_tables_in_names_what_a_query_reads():

@@ -7,7 +7,7 @@ import polars as pl
 from sfdata.app.cli.main import main
 from sfdata.grade import grade_stage
 from sfdata.store import RunDir
-from tests.synth import make_run
+from sfdata.synth import make_run
 
 
 def test_build_reports_correct_samples_excluded_for_trace_tags(tmp_path, capsys):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sfdata.app.cli.main import main
-from tests.synth import make_run
+from sfdata.synth import make_run
 
 HOSTILE = ["[/]", "[bold red]styled[/bold red]", "[link=http://x]y[/link]", "[/bold]"]
 

@@ -1,4 +1,4 @@
-"""A stand-in OpenAI-compatible server for client tests and the client bench: it answers every
+"""A stand-in OpenAI-compatible server (shared by the client tests and the client bench, so it lives in the package): it answers every
 request after a fixed delay (so it measures the client, not a model), records the seeds and the
 most requests it saw in flight at once. Bound to 127.0.0.1; at most `max_threads` handlers.
 Some model names ask for a broken reply: `empty-choices`, `null-message`, `huge` (a 200 kB reply),
