@@ -35,16 +35,14 @@ def sft_sizes(run: RunDir) -> pl.DataFrame:
     """SFT examples and tokens (chat-templated) each arm trained on, summed over its SFT steps (0 for none)."""
     import json
 
-    from sfdata.app.experiment import MARKER
-
     rows: dict[str, list[int]] = {}
-    for marker in sorted((run.path / "models").glob(f"*/*/{MARKER}")):
+    # each arm step's own summary (RUN/models/ARM/STEP/sf_summary.json, written by process 0 of the step)
+    for path in sorted((run.path / "models").glob("*/*/sf_summary.json")):
         try:
-            info = json.loads(marker.read_text(encoding="utf-8"))
+            summary = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue
-        summary = info.get("summary") or {}
-        arm = str(info.get("arm") or marker.parent.parent.name)
+        arm = path.parent.parent.name
         got = rows.setdefault(arm, [0, 0])
         if "examples" in summary:  # an SFT step (GRPO summaries have no examples)
             got[0] += int(summary["examples"])

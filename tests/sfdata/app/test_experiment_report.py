@@ -99,13 +99,12 @@ def test_table_rows_are_arms_by_stage_by_task_level_with_n_interval_and_skill_us
 
 
 def test_arm_table_has_intervals_budget_rounds_paired_differences_and_sft_sizes(run):
-    from sfdata.app.experiment import MARKER
     from sfdata.store.run import write_json_atomic
 
     for step, summary in (("sft", {"examples": 120, "tokens": 45000}), ("rl", {"steps": 3})):
         out = run.path / "models" / "skillfactory" / step
         out.mkdir(parents=True)
-        write_json_atomic({"hash": "h", "arm": "skillfactory", "step": step, "summary": summary}, out / MARKER)
+        write_json_atomic(summary, out / "sf_summary.json")  # what run_sft / run_rl write beside the model
     t = arm_table(run, ["base", "rl_only", "skillfactory"])
     assert t.select("arm", "stage", "task_level").rows() == ROWS
     assert t["accuracy"][2] == "0.50 [0.09, 0.91] (2)"
