@@ -139,3 +139,12 @@ def test_experiment_arm_steps_under_accelerate(run):
 
     again = run_pipeline(config, run.path, log=logs.append, force=("experiment",))  # finished steps are skipped
     assert all(s.get("skipped") for s in again["stages"]["experiment"]["arms"]["skillfactory"])
+
+
+def test_sft_of_the_embedded_model_on_two_processes(run, tmp_path):
+    """The embedded SmolLM2-135M (no --model): one step on two processes, one clean model folder that loads."""
+    out = tmp_path / "sft-embedded"
+    launch("sft", str(run.path), "--output", str(out), "--set", "max_steps=1", "max_length=256")
+    summary = assert_model_folder(out, processes=2)
+    assert summary["steps"] == 1 and summary["args"]["per_device_train_batch_size"] == 2
+    assert global_batch(summary["args"], 2) == global_batch(SFT_PRESETS["cpu"], 1)
