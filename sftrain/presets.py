@@ -149,18 +149,37 @@ RL_QUESTIONS: dict[str, int] = {"paper": PAPER_RL_QUESTIONS.value, "cpu": 64}
 EVAL_PRESETS: dict[str, dict] = {"paper": values(PAPER_EVAL)}
 
 
-def scale_to_world(args: dict[str, Any], world_size: int) -> dict[str, Any]:
-    """Keep a preset's *global* update size on `world_size` processes: TRL's gradient_accumulation_steps is
-    per process, so divide it (generation_batch_size is already global in TRL)."""
-    if world_size <= 1:
+BATCH_FIELDS = ("per_device_train_batch_size", "gradient_accumulation_steps")
+
+
+def world_size() -> int:
+    """Processes of this training run: `accelerate launch` / torchrun set WORLD_SIZE in each one (1 otherwise)."""
+    import os
+
+    return max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
+
+
+def scale_to_world(args: dict[str, Any], world_size: int, fixed: Any = ()) -> dict[str, Any]:
+    """Keep a preset's *global* batch (per_device_train_batch_size x processes x gradient_accumulation_steps) on
+    `world_size` processes. TRL's accumulation and per-device batch are per process, so divide accumulation
+    first (same memory per step) and the per-device batch by what is left (the `cpu` presets accumulate once).
+    generation_batch_size is global in TRL already. When the user set either batch field for this machine
+    (`fixed`, e.g. the keys of --set), the preset's shape is theirs to choose and nothing is divided."""
+    from math import gcd
+
+    if world_size <= 1 or set(BATCH_FIELDS) & set(fixed):
         return dict(args)
     ga = int(args.get("gradient_accumulation_steps", 1))
-    if ga % world_size:
+    per = int(args.get("per_device_train_batch_size", 1))
+    from_ga = gcd(ga, world_size)
+    rest = world_size // from_ga
+    if per % rest:
         raise ValueError(
-            f"gradient_accumulation_steps={ga} does not divide over {world_size} processes; "
-            "set per_device_train_batch_size / gradient_accumulation_steps for this machine with --set"
+            f"the global batch per_device_train_batch_size={per} x gradient_accumulation_steps={ga} does not divide "
+            f"over {world_size} processes; set both for this machine with "
+            "--set per_device_train_batch_size=N gradient_accumulation_steps=M"
         )
-    return {**args, "gradient_accumulation_steps": ga // world_size}
+    return {**args, "gradient_accumulation_steps": ga // from_ga, "per_device_train_batch_size": per // rest}
 
 
 def run_args(output_dir: Any, seed: int, precision: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ otherwise transformers generates, which is what runs on CPU.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 from sfdata.stagecfg import check_ranges, opt
 from sftrain.precision import MODES, Precision, current_precision
-from sftrain.presets import RL_PRESETS, RL_QUESTIONS, run_args, scale_to_world
+from sftrain.presets import RL_PRESETS, RL_QUESTIONS, run_args, scale_to_world, world_size
 
 
 @dataclass
@@ -58,7 +57,7 @@ class RLRunConfig:
         """Preset + overrides as TRL GRPOConfig fields, with the global batch shape kept on `world_size` processes."""
         if self.preset not in RL_PRESETS:
             raise ValueError(f"unknown RL preset {self.preset!r}; known: {', '.join(RL_PRESETS)}")
-        return {**scale_to_world(RL_PRESETS[self.preset], world_size), **self.overrides}
+        return {**scale_to_world(RL_PRESETS[self.preset], world_size, fixed=self.overrides), **self.overrides}
 
 
 def grpo_config(cfg: RLRunConfig, precision: Precision, use_vllm: bool = False, world_size: int = 1):
@@ -154,7 +153,7 @@ def run_rl(cfg: RLRunConfig, log=print, precision: Precision | None = None, skil
     model = AutoModelForCausalLM.from_pretrained(path, dtype=prec.torch_dtype)
     use_vllm = bool(cfg.overrides.get("use_vllm", vllm_available()))  # `--set use_vllm=true` on vLLM's CPU build
     out = Path(cfg.output_dir)
-    grpo_args = grpo_config(cfg, prec, use_vllm, int(os.environ.get("WORLD_SIZE", "1")))
+    grpo_args = grpo_config(cfg, prec, use_vllm, world_size())
     rewards = (
         [correctness_reward] + ([format_reward] if cfg.format_reward else []) + [_load(r) for r in cfg.extra_rewards]
     )
@@ -167,8 +166,10 @@ def run_rl(cfg: RLRunConfig, log=print, precision: Precision | None = None, skil
         callbacks=[skill_log.callback()] if skill_log else None,
     )
     trainer.train()
-    trainer.save_model(str(out))
-    tok.save_pretrained(str(out))
+    trainer.save_model(str(out))  # process 0 writes (Trainer.args.should_save)
+    main = trainer.is_world_process_zero()
+    if main:  # one writer per file under `accelerate launch`: no torn tokenizer or summary files
+        tok.save_pretrained(str(out))
     hist = trainer.state.log_history
     summary = {
         "model": model_label(cfg.model),
@@ -180,9 +181,12 @@ def run_rl(cfg: RLRunConfig, log=print, precision: Precision | None = None, skil
         "rewards": [h.get("reward") for h in hist if "reward" in h],
         "vllm": use_vllm,
         "precision": prec.mode,
+        "processes": trainer.args.world_size,
         "seconds": round(time.perf_counter() - t0, 1),
     }
     keys = {t: sorted(ks) for t, ks in keys_of(questions).items()}  # later evals keep these out
     record = {**summary, "config": asdict(cfg), "question_keys": keys}
-    write_json_atomic(record, out / "sf_summary.json")
+    if main:
+        write_json_atomic(record, out / "sf_summary.json")
+    trainer.accelerator.wait_for_everyone()  # the launcher's parent reads the summary once every process is done
     return summary

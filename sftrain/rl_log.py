@@ -4,8 +4,8 @@ The paper asks which skills RL keeps. TRL logs reward and length but not what th
 do, so a thin wrapper around the correctness reward keeps the texts the reward function already
 sees (no second generation pass) and a `TrainerCallback` turns them, at each logging step, into
 reward mean, accuracy, completion length and the skill detector's counts, appended atomically to
-the run's `rl_log` table (rows keyed by arm + step). On several GPUs each process sees its own
-share of completions; the row is written by process 0 from its share.
+the run's `rl_log` table (rows keyed by arm + step). Under `accelerate launch` each process scores its
+own share of completions: every logging step gathers all shares, and process 0 alone writes the row.
 """
 
 from __future__ import annotations
@@ -112,6 +112,20 @@ class RLSkillLog:
         self.texts, self.scores, self.lengths, self.questions = [], [], [], []
         return row
 
+    def gather(self) -> None:
+        """Every process's completions since the last row, on every process (a collective: all ranks call it).
+        One process (no `torch.distributed` group) keeps its own."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return
+        from accelerate.utils import gather_object
+
+        shares = gather_object([(self.texts, self.scores, self.lengths)])
+        self.texts = [t for texts, _, _ in shares for t in texts]
+        self.scores = [s for _, scores, _ in shares for s in scores]
+        self.lengths = [n for _, _, lengths in shares for n in lengths]
+
     def write(self, step: int, logs: dict[str, Any]) -> bool:
         row = self.row(step, logs)
         if row is None:
@@ -124,13 +138,15 @@ class RLSkillLog:
         return True
 
     def callback(self):
-        """A transformers `TrainerCallback` that writes a row at every logging step (process 0 only)."""
+        """A transformers `TrainerCallback` that writes a row at every logging step from every process's
+        completions (gathered on all, written by process 0 only)."""
         from transformers import TrainerCallback
 
         log = self
 
         class SkillLogCallback(TrainerCallback):
             def on_log(self, args, state, control, logs=None, **kwargs):
+                log.gather()  # every rank logs at the same steps, so the collective lines up
                 if state.is_world_process_zero:
                     log.write(int(state.global_step), dict(logs or {}))
                 else:  # other processes drop their share so it never mixes into a later step

@@ -15,7 +15,7 @@ from typing import Any
 from sfdata.factory.registry import OWN_SET_FORMATS, SFT_DEFAULT_FORMATS
 from sfdata.stagecfg import opt
 from sftrain.precision import MODES, Precision, current_precision
-from sftrain.presets import SFT_PRESETS, run_args
+from sftrain.presets import SFT_PRESETS, run_args, scale_to_world, world_size
 
 PRECISION_HELP = (
     "auto: fp32 master weights + bf16 compute on CUDA, fp32 on CPU; bf16 = bf16 weights (loses small updates)"
@@ -64,10 +64,11 @@ class SFTRunConfig(SFTStageConfig):
 
             self.prompt = PromptSetup.parse(self.prompt).label
 
-    def training_args(self) -> dict[str, Any]:
+    def training_args(self, world_size: int = 1) -> dict[str, Any]:
+        """Preset + overrides as TRL SFTConfig fields, with the global batch kept on `world_size` processes."""
         if self.preset not in SFT_PRESETS:
             raise ValueError(f"unknown SFT preset {self.preset!r}; known: {', '.join(SFT_PRESETS)}")
-        return {**SFT_PRESETS[self.preset], **self.overrides}
+        return {**scale_to_world(SFT_PRESETS[self.preset], world_size, fixed=self.overrides), **self.overrides}
 
 
 def count_truncated(rows: list[dict], tokenizer, max_length: int) -> tuple[int, int, int]:
@@ -116,7 +117,7 @@ def build_sft_trainer(cfg: SFTRunConfig, log=print, precision: Precision | None 
     tok = AutoTokenizer.from_pretrained(path, clean_up_tokenization_spaces=False)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    args = cfg.training_args()
+    args = cfg.training_args(world_size())
     over, longest, total = count_truncated(rows, tok, args["max_length"])
     if over:
         log(
@@ -152,8 +153,10 @@ def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
     args, over, longest, rows_n = facts["args"], facts["truncated"], facts["longest_tokens"], facts["examples"]
     out = Path(cfg.output_dir)
     result = trainer.train()
-    trainer.save_model(str(out))
-    tok.save_pretrained(str(out))
+    trainer.save_model(str(out))  # process 0 writes (Trainer.args.should_save)
+    main = trainer.is_world_process_zero()
+    if main:  # one writer per file under `accelerate launch`: no torn tokenizer or summary files
+        tok.save_pretrained(str(out))
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     summary = {
         "model": model_label(cfg.model),
@@ -168,12 +171,15 @@ def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
         "train_loss": result.training_loss,
         "seconds": round(time.perf_counter() - t0, 1),
         "args": {k: v for k, v in args.items()},
+        "processes": trainer.args.world_size,
         "precision": facts["precision"],
         "prompt": cfg.prompt or "as in the data",
     }
     # question_keys: a published set's questions, kept out of later evals (sftrain.heldout.trained_keys)
     record = {**summary, "config": asdict(cfg), "question_keys": facts["question_keys"]}
-    write_json_atomic(record, out / "sf_summary.json")
+    if main:
+        write_json_atomic(record, out / "sf_summary.json")
+    trainer.accelerator.wait_for_everyone()  # the launcher's parent reads the summary once every process is done
     return summary
 
 

@@ -37,6 +37,7 @@ class StepConfig:
     formats: tuple[str, ...] | None = None  # sft on "traces": formats/sets to read (None = the default SFT mix)
     config: str | None = "sft_train"  # sft on a Hub/local set: its config name
     overrides: dict[str, Any] = field(default_factory=dict)  # this step only: SFTRunConfig/RLRunConfig fields
+    launcher: dict[str, Any] | None = None  # this step only: LauncherConfig fields (None = the experiment's)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> StepConfig:
@@ -44,6 +45,10 @@ class StepConfig:
         if step.kind not in STEP_KINDS:
             raise ValueError(f"step kind {step.kind!r} unknown; use one of {', '.join(STEP_KINDS)}")
         step.name = step.name or step.kind
+        if step.launcher is not None:
+            from sfdata.app.launcher import LauncherConfig
+
+            LauncherConfig.from_dict(step.launcher)  # a bad launcher fails here, not after the arms before it
         step.formats = tuple(step.formats) if step.formats is not None else None
         if step.formats:
             from sfdata.factory.mix import selection
@@ -92,6 +97,9 @@ class ExperimentConfig:
     # how every question is asked, "VARIANT, K-shot": the SFT examples' user turns (on the run's traces), the RL
     # prompts and the eval prompts alike (default: the paper's zero-shot `original` prompt, answer format included)
     prompt: str = "original, 0-shot"
+    # where arm steps train: {kind = "inline"} (this process) or {kind = "accelerate", num_processes = 2,
+    # config_file = "configs/accelerate/cpu_ddp.yaml"} (sfdata.app.launcher); a step's own `launcher` wins
+    launcher: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> ExperimentConfig:
@@ -102,6 +110,7 @@ class ExperimentConfig:
         cfg.arms = tuple(cfg.arms)
         cfg.arm_configs()  # validate everything now, not hours into a run
         cfg.eval_config()
+        cfg.launcher_for(None)
         for arm in cfg.arm_configs():
             for step in arm.steps:
                 step_config(cfg, step, "base", "out", Path("."))
@@ -115,6 +124,13 @@ class ExperimentConfig:
         if len(set(self.arms)) != len(self.arms):
             raise ValueError(f"arms listed twice: {list(self.arms)}")
         return [ArmConfig.from_dict(a, known[a]) for a in self.arms]
+
+    def launcher_for(self, step: StepConfig | None):
+        """The LauncherConfig of a step: its own `launcher` table, else the experiment's."""
+        from sfdata.app.launcher import LauncherConfig
+
+        own = step.launcher if step is not None and step.launcher is not None else None
+        return LauncherConfig.from_dict(own if own is not None else self.launcher)
 
     def eval_config(self):
         from sfdata.prompts import PromptSetup
@@ -190,31 +206,45 @@ def step_stage(run: RunDir, arm: str, step: StepConfig, step_cfg) -> Stage:
     return Stage(f"{arm}/{step.name}", "sfdata.app.experiment:arm_step_stage", None, reads=reads, writes=(out,))
 
 
-def arm_step_stage(run: RunDir, arm: str, step: StepConfig, step_cfg, log=print) -> dict[str, Any]:
+def train_step(run: RunDir, arm: str, step: StepConfig, step_cfg, launcher=None, log=print) -> dict[str, Any]:
+    """Train one arm step here (`inline`) or under `accelerate launch` (sfdata.app.launcher); its summary.
+    GRPO appends skill use per step to the run's `rl_log` either way."""
+    if launcher is not None and launcher.kind == "accelerate":
+        from sfdata.app.launcher import launch_step
+
+        summary = launch_step(step.kind, step_cfg, launcher, log_run=run.path, arm=arm, log=log)
+        return {**summary, "launcher": asdict(launcher)}
+    if step.kind == "rl":
+        from sftrain.rl import run_rl
+        from sftrain.rl_log import RLSkillLog
+
+        return run_rl(step_cfg, log=log, skill_log=RLSkillLog(run, arm=arm))
+    from sftrain.sft import run_sft
+
+    return run_sft(step_cfg, log=log)
+
+
+def arm_step_stage(run: RunDir, arm: str, step: StepConfig, step_cfg, log=print, launcher=None) -> dict[str, Any]:
     """Train one arm step (its stale eval / rl_log rows are dropped first). Writes RUN/models/ARM/STEP."""
     dropped = run.drop_rows("eval", arm=arm, stage=step.name)
     if step.kind == "rl":
         dropped += run.drop_rows("rl_log", arm=arm)
     log(f"[experiment] {arm}/{step.name}: training ({step.kind})" + (f", {dropped} stale rows dropped" * bool(dropped)))
-    if step.kind == "rl":
-        from sftrain.rl import run_rl
-        from sftrain.rl_log import RLSkillLog
-
-        summary = run_rl(step_cfg, log=log, skill_log=RLSkillLog(run, arm=arm))
-    else:
-        from sftrain.sft import run_sft
-
-        summary = run_sft(step_cfg, log=log)
-    return {k: v for k, v in summary.items() if k in ("steps", "seconds", "examples", "tokens", "rewards")}
+    summary = train_step(run, arm, step, step_cfg, launcher, log=log)
+    kept = ("steps", "seconds", "examples", "tokens", "rewards", "processes", "launcher")
+    return {k: v for k, v in summary.items() if k in kept}
 
 
-def run_step(run: RunDir, arm: str, step: StepConfig, step_cfg, log=print) -> dict[str, Any]:
+def run_step(run: RunDir, arm: str, step: StepConfig, step_cfg, log=print, launcher=None) -> dict[str, Any]:
     """One arm step as a stage run (manifest entry `ARM/STEP`): skipped while its config, its inputs and
-    its model folder are as recorded."""
+    its model folder are as recorded. The launcher is not part of the config: where a step trained does not
+    make it stale."""
     from sfdata.stage_runtime import run_stage
 
     stage = step_stage(run, arm, step, step_cfg)
-    info = run_stage(run, stage, asdict(step_cfg), key=stage.name, log=log, arm=arm, step=step, step_cfg=step_cfg)
+    info = run_stage(
+        run, stage, asdict(step_cfg), key=stage.name, log=log, arm=arm, step=step, step_cfg=step_cfg, launcher=launcher
+    )
     if info.get("skipped"):
         log(f"[experiment] {arm}/{step.name}: done already, skipping")
     return info
@@ -230,7 +260,7 @@ def train_arm(run: RunDir, cfg: ExperimentConfig, arm: ArmConfig, log=print) -> 
     for step in arm.steps:
         out = run.path / "models" / arm.name / step.name
         step_cfg = step_config(cfg, step, model, str(out), run.path)
-        done = run_step(run, arm.name, step, step_cfg, log=log)
+        done = run_step(run, arm.name, step, step_cfg, log=log, launcher=cfg.launcher_for(step))
         model = str(out)
         out_steps.append({"stage": step.name, "model": model, **done})
     return out_steps

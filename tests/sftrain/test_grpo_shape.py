@@ -123,3 +123,33 @@ def test_set_use_vllm_overrides_the_automatic_choice(tmp_path):
 
     cfg = RLRunConfig(preset="cpu", output_dir=str(tmp_path), overrides={"use_vllm": False})
     assert grpo_config(cfg, choose_precision("cpu"), use_vllm=True).use_vllm is False
+
+
+@pytest.mark.parametrize("processes", [2, 4])
+def test_every_cpu_preset_keeps_its_global_batch_on_several_processes(processes):
+    """The cpu presets accumulate once, so the per-device batch is what divides (the old scale_to_world raised)."""
+    from sftrain.presets import RL_PRESETS
+
+    def global_batch(a: dict, n: int) -> int:
+        return a["per_device_train_batch_size"] * n * a.get("gradient_accumulation_steps", 1)
+
+    for preset in (SFT_PRESETS["cpu"], RL_PRESETS["cpu"], RL_PRESETS["paper"]):
+        scaled = scale_to_world(preset, processes)
+        assert global_batch(scaled, processes) == global_batch(preset, 1)
+    assert scale_to_world(RL_PRESETS["cpu"], 2)["per_device_train_batch_size"] == 2
+    assert scale_to_world(RL_PRESETS["paper"], 4)["per_device_train_batch_size"] == 16  # accumulation divides first
+
+
+def test_a_batch_that_cannot_divide_names_the_fix_and_the_fix_works():
+    from sftrain.rl import RLRunConfig
+    from sftrain.sft import SFTRunConfig
+
+    with pytest.raises(ValueError, match="--set per_device_train_batch_size"):
+        SFTRunConfig(preset="paper").training_args(world_size=8)  # 1 x 1 per device, as released
+    own = {"per_device_train_batch_size": 1, "gradient_accumulation_steps": 1}
+    assert SFTRunConfig(preset="paper", overrides=own).training_args(world_size=8)["per_device_train_batch_size"] == 1
+    # the user's batch fields are theirs for this machine; other --set keys leave the preset's shape to be divided
+    rl = RLRunConfig(preset="cpu", overrides={"max_steps": 2}).training_args(world_size=2)
+    assert (rl["per_device_train_batch_size"], rl["max_steps"]) == (2, 2)
+    with pytest.raises(ValueError, match="does not divide"):
+        RLRunConfig(preset="cpu").training_args(world_size=3)

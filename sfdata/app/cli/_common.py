@@ -17,6 +17,7 @@ __all__ = [
     "err",
     "esc",
     "existing_run",
+    "json_section",
     "run_stage_command",
 ]
 
@@ -30,6 +31,21 @@ def existing_run(path: Path):
             f"run directory {path} does not exist (create it with `sf questions {path}` or `sf run CONFIG`)"
         )
     return run
+
+
+def json_section(path: Path | None) -> dict[str, Any]:
+    """The settings a `--step-config` JSON file holds ({} without one); one line when it is not a JSON object."""
+    import json
+
+    if path is None:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read settings from {path}: {e}") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds no JSON object of settings")
+    return data
 
 
 def add_output_args(p: argparse.ArgumentParser) -> None:

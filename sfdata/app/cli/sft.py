@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,15 +16,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(e.g. SkillFactory/SFT_DATA-cd3args-main-Qwen2.5-1.5B-Instruct-SkillFactory)",
     )
     p.add_argument("--all", action="store_true", help="ignore labels (default: drop traces labelled drop)")
+    p.add_argument(
+        "--step-config",
+        type=Path,
+        default=None,
+        help="JSON of every setting (what `sf run` writes for an arm step it launches); flags override it",
+    )
     add_config_args(p, SFTRunConfig)
 
 
 def run(args: argparse.Namespace) -> int:
+    from sfdata.app.cli._common import json_section
     from sfdata.output import console
     from sfdata.stagecfg import config_from
     from sftrain.sft import SFTRunConfig, run_sft
 
-    cfg = config_from(SFTRunConfig, {"data": args.data, "kept_only": not args.all}, args)
+    section = json_section(args.step_config)
+    section["data"] = args.data
+    if args.all or "kept_only" not in section:
+        section["kept_only"] = not args.all
+    cfg = config_from(SFTRunConfig, section, args)
     s = run_sft(cfg, log=lambda m: console.print(f"[yellow]{m}"))
     console.print(
         f"trained {s['steps']} steps on {s['examples']} examples in {s['seconds']}s; "

@@ -84,17 +84,20 @@ def test_every_readme_cli_example_parses():
 
 
 def _readme_commands(readme: str) -> list[list[str]]:
-    """Every `sf ...` (or `python/accelerate ... -m sfdata.app.cli.main ...`) command in README's shell blocks."""
+    """Every `sf ...` (or `python/accelerate ... -m sfdata.app[.cli.main] ...`) command in README's shell blocks."""
     import re
     import shlex
 
     commands = []
-    for block in re.findall(r"```(?:bash|sh|console)?\n(.*?)```", readme, re.S):
+    # fences paired in order, so the prose after a ```toml block is never read as a shell block
+    for lang, block in re.findall(r"```(\w*)\n(.*?)```", readme, re.S):
+        if lang not in ("", "bash", "sh", "console"):
+            continue
         for line in block.replace("\\\n", " ").splitlines():
             line = line.split("  #", 1)[0].strip().rstrip("&").strip()
             for part in line.split(";"):
                 part = part.strip()
-                via_module = re.search(r"-m sfdata\.cli\.main (.*)", part)
+                via_module = re.search(r"-m sfdata(?:\.app(?:\.cli\.main)?|\.cli\.main) (.*)", part)
                 if part.startswith("sf "):
                     commands.append(shlex.split(part)[1:])
                 elif via_module:
