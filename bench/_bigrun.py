@@ -87,6 +87,10 @@ def big_run(n: int, root: Path = Path("/tmp/sf_bench")) -> RunDir:
         pl.lit(1, pl.Int32).alias("n_verdict_correct"),
         (k - 1).alias("n_verdict_incorrect"),
         k.alias("n_verdict_right"),
+        pl.lit(1, pl.Int32).alias("n_verdict_tp"),  # every verdict right: 1 Correct, k - 1 Incorrect
+        pl.lit(0, pl.Int32).alias("n_verdict_fp"),
+        (k - 1).alias("n_verdict_tn"),
+        pl.lit(0, pl.Int32).alias("n_verdict_fn"),
         (k - 1).alias("n_retries"),
         ((h % 7) == 3).cast(pl.Int32).alias("n_backtracks"),
         ((h % 7) == 4).cast(pl.Int32).alias("n_confirms"),

@@ -14,26 +14,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bigrun import big_run  # noqa: E402
 from _common import best_of, best_of_interleaved, report  # noqa: E402
 
+from sfdata import skill_metrics  # noqa: E402
 from sfdata.queries import run_query  # noqa: E402
 
 
 def polars_version(run) -> pl.DataFrame:
     t = pl.scan_parquet([str(p) for p in run.files("traces")]).select("trace_id", "format")
     s = pl.scan_parquet(str(run.files("skills")[0])).filter(pl.col("source") == "trace")
-    cue = pl.col("cue_wait") + pl.col("cue_verify") + pl.col("cue_alternatively") + pl.col("cue_check")
+    metrics = [skill_metrics.get(n).expr().round(3) for n in skill_metrics.QUERY_METRICS["skill_frequency"]]
     return (
         t.join(s, left_on="trace_id", right_on="id")
         .group_by("format")
-        .agg(
-            pl.len().alias("traces"),
-            pl.col("n_samples").mean().round(2).alias("mean_samples"),
-            (pl.col("n_reflections") > 0).mean().round(3).alias("with_reflection"),
-            (pl.col("n_retries") > 0).mean().round(3).alias("with_retry"),
-            (pl.col("n_backtracks") > 0).mean().round(3).alias("with_backtrack"),
-            (pl.col("n_confirms") > 0).mean().round(3).alias("with_confirm"),
-            (cue > 0).mean().round(3).alias("with_cue"),
-            pl.col("malformed").mean().round(3).alias("malformed"),
-        )
+        .agg(pl.len().alias("traces"), *metrics)  # the same definitions the query's SQL is rendered from
         .sort("format")
         .collect()
     )
@@ -55,7 +47,7 @@ def python_version(run) -> dict[str, tuple[int, float]]:
         a[0] += 1
         a[1] += r["n_samples"]
         a[2] += r["n_retries"] > 0
-    return {f: (a[0], round(a[1] / a[0], 2)) for f, a in sorted(acc.items())}
+    return {f: (a[0], round(a[1] / a[0], 3)) for f, a in sorted(acc.items())}
 
 
 def main() -> None:
@@ -70,10 +62,8 @@ def main() -> None:
         [lambda: run_query(run, "skill_frequency"), lambda: polars_version(run)]
     )
     t_py, py = best_of(lambda: python_version(run), repeat=1)
-    assert (
-        duck.select("format", "traces", "mean_samples").rows() == pol.select("format", "traces", "mean_samples").rows()
-    )
-    assert {r[0]: (r[1], r[2]) for r in duck.select("format", "traces", "mean_samples").rows()} == py
+    assert duck.rows() == pol.select(duck.columns).rows()
+    assert {r[0]: (r[1], r[2]) for r in duck.select("format", "traces", "samples_per_answer").rows()} == py
     report(
         "skill_sql",
         t_duck,

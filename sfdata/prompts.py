@@ -7,6 +7,9 @@ with the `variants` option of the generate stage.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from sfdata.tasks.base import Question, Task
 
 VARIANTS: dict[str, str] = {
@@ -79,3 +82,43 @@ def fewshot_messages(variant: str, task: Task, k: int, level: int | None = None)
         out.append({"role": "user", "content": render(variant, task, q)})
         out.append({"role": "assistant", "content": reply})
     return out
+
+
+@dataclass(frozen=True)
+class PromptSetup:
+    """How a model is asked a question: a variant and `fewshot` demonstrations before it.
+
+    One experiment asks SFT examples, RL prompts and eval questions the same way; its text form
+    ("original, 1-shot") is what eval rows record in `prompt_setup` and what configs write.
+    """
+
+    variant: str = "original"
+    fewshot: int = 0
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown prompt variant {self.variant!r}; known: {', '.join(VARIANTS)}")
+        if self.fewshot < 0:
+            raise ValueError(f"fewshot must be >= 0, got {self.fewshot}")
+
+    @classmethod
+    def parse(cls, text: str | PromptSetup) -> PromptSetup:
+        """ "original, 1-shot" | "original" (0-shot) -> PromptSetup."""
+        if isinstance(text, PromptSetup):
+            return text
+        variant, _, shots = str(text).partition(",")
+        shots = shots.strip()
+        m = re.fullmatch(r"(\d+)-shot", shots) if shots else None
+        if shots and m is None:
+            raise ValueError(f"prompt setup {text!r}: write it as 'VARIANT, K-shot', e.g. 'original, 1-shot'")
+        return cls(variant.strip(), int(m.group(1)) if m else 0)
+
+    @property
+    def label(self) -> str:
+        return f"{self.variant}, {self.fewshot}-shot"
+
+    def messages(self, task: Task, question: Question) -> list[dict[str, str]]:
+        """The chat sent for `question`: the demonstrations (at the question's level), then the question."""
+        return fewshot_messages(self.variant, task, self.fewshot, question.level or None) + messages(
+            self.variant, task, question
+        )

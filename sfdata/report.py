@@ -50,13 +50,13 @@ def plots(run: RunDir) -> list[Path]:
     written: list[Path] = []
     src = _safe(run, "skill_by_source")
     if src.height:
-        cols = ["share_with_sample_tag", "share_verifying", "share_retrying", "share_with_cue"]
-        labels = [f"{s}{'/' + st if st else ''}" for s, st in zip(src["source"], src["stage"])]
+        cols = ["sample_tag_rate", "tagged_verdict_rate", "retry_rate", "keyword_cue_rate"]
+        labels = ["/".join(x for x in (s, arm, st) if x) for s, arm, st in zip(src["source"], src["arm"], src["stage"])]
         fig, ax = plt.subplots(figsize=(8, 4))
         width = 0.8 / len(cols)
         for i, c in enumerate(cols):
             ys = src[c].fill_null(0.0).to_list()
-            ax.bar([x + i * width for x in range(len(labels))], ys, width, label=c.replace("share_", ""))
+            ax.bar([x + i * width for x in range(len(labels))], ys, width, label=c.removesuffix("_rate"))
         ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels)
         ax.set_ylabel("share of texts")
         ax.set_ylim(0, 1.05)
@@ -78,7 +78,7 @@ def plots(run: RunDir) -> list[Path]:
         written.append(_save(plt, fig, out_dir / "accuracy_by_attempts.png"))
     ev = _safe(run, "eval_accuracy")
     if ev.height:
-        ev = ev.filter(pl.col("accuracy").is_not_null())
+        ev = ev.filter(pl.col("acc").is_not_null())
     if ev.height:
         fig, ax = plt.subplots(figsize=(7, 4))
         keys = ["arm", "model", "stage", "task", "budget_rounds"]

@@ -9,6 +9,8 @@ or out-of-order tags) is flagged, never fatal.
 
 from __future__ import annotations
 
+import functools
+import re
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -21,7 +23,7 @@ from sfdata.store import RunDir
 from sfdata.store.schemas import SKILLS
 from sfdata.tasks import Question, get_task
 
-__all__ = ["CUES", "SkillCounts", "detect", "skills_frame", "skills_stage", "well_formed"]
+__all__ = ["CUES", "SkillCounts", "detect", "eval_questions", "skills_frame", "skills_stage", "well_formed"]
 
 
 @dataclass
@@ -32,6 +34,10 @@ class SkillCounts:
     n_verdict_correct: int = 0
     n_verdict_incorrect: int = 0
     n_verdict_right: int | None = None  # verdicts matching the real grade of their sample (needs the question)
+    n_verdict_tp: int | None = None  # a sample's first verdict vs its grade, Correct = positive (needs the question)
+    n_verdict_fp: int | None = None
+    n_verdict_tn: int | None = None
+    n_verdict_fn: int | None = None
     n_retries: int = 0
     n_backtracks: int = 0
     n_confirms: int = 0
@@ -88,8 +94,9 @@ def detect(text: str | None, question: Question | None = None, task: Any = None)
     c = SkillCounts()
     sc = grammar.scan(text)
     c.malformed = not well_formed(text, sc)
+    own = _without_glue(text)
     for key, rx in CUE_RE.items():
-        setattr(c, key, sum(1 for _ in rx.finditer(text)))
+        setattr(c, key, sum(1 for _ in rx.finditer(own)))
     if sc.over_limit:
         c.problem = f"refused: {sc.problem}"
         return c
@@ -114,9 +121,9 @@ def _count_events(c: SkillCounts, events: list[tuple[str, str | None]], question
     c.n_verdict_correct = sum(v == "Correct" for v in verdicts)
     c.n_verdict_incorrect = c.n_verdicts - c.n_verdict_correct
     if question is not None and task is not None:
-        c.n_verdict_right = 0
+        c.n_verdict_right = c.n_verdict_tp = c.n_verdict_fp = c.n_verdict_tn = c.n_verdict_fn = 0
     last_answer: str | None = None
-    last_verdict: str | None = None
+    last_verdict: str | None = ""  # "" = no sample yet: a verdict before any sample checks nothing
     verified: set[str] = set()  # answers of samples verified Correct
     saw_incorrect_since = False
     prev_correct_answer: str | None = None
@@ -136,11 +143,33 @@ def _count_events(c: SkillCounts, events: list[tuple[str, str | None]], question
             saw_incorrect_since = False
         elif val == "Incorrect":
             saw_incorrect_since = bool(verified)
-        if c.n_verdict_right is not None and last_verdict is None:
+        if c.n_verdict_right is not None and last_verdict is None:  # the first verdict after a sample is checked
             truth = task.grade(question, last_answer).is_correct if last_answer is not None else False
-            c.n_verdict_right += int((val == "Correct") == truth)
+            says = val == "Correct"
+            c.n_verdict_right += int(says == truth)
+            key = (
+                ("n_verdict_tp" if truth else "n_verdict_fp") if says else ("n_verdict_fn" if truth else "n_verdict_tn")
+            )
+            setattr(c, key, getattr(c, key) + 1)
         last_verdict = val
     return bool(verified)
+
+
+@functools.cache
+def _glue_re() -> re.Pattern[str]:
+    """Every glue phrase of the trace factory (sfdata.factory.phrases): a trace's own "let me double-check by
+    working through it again" is the project's text, not the model's cue."""
+    from sfdata.factory.phrases import ALL
+
+    whole = {p for pool in ALL.values() for p in pool}
+    sentences = {x.strip() for p in whole for x in re.split(r"(?<=[.:])\s+", p) if x.strip()}
+    phrases = sorted(whole | sentences, key=len, reverse=True)  # a phrase, or one sentence of it, is glue
+    return re.compile("|".join(re.escape(p) for p in phrases), re.IGNORECASE)
+
+
+def _without_glue(text: str) -> str:
+    """`text` with the glue phrases blanked out (same length), so cue counts are the model's own."""
+    return _glue_re().sub(lambda m: " " * len(m.group(0)), text)
 
 
 def _same(a: str, b: str) -> bool:
@@ -166,6 +195,16 @@ def skills_frame(texts: list[tuple[str, str, str | None]], source: str, question
     return pl.DataFrame(rows, schema=SKILLS) if rows else pl.DataFrame(schema=SKILLS)
 
 
+def eval_questions(ev: pl.DataFrame) -> dict[str, Question]:
+    """The questions eval rows carry (`answer` + `data`): held out, so they are not in the run's questions table.
+    Rows written before eval stored them have null data and stay unchecked."""
+    rows = ev.filter(pl.col("data").is_not_null()).unique("question_id", keep="first", maintain_order=True)
+    out = {}
+    for r in rows.select("question_id", "task", "level", "answer", "data").iter_rows(named=True):
+        out[r["question_id"]] = Question.from_row({**r, "question": ""})
+    return out
+
+
 def skills_stage(run: RunDir) -> dict[str, Any]:
     """Reads `questions`, `traces`, `rollouts`, `eval`; rewrites `skills` (skill events of every text)."""
     t0 = time.perf_counter()
@@ -185,9 +224,8 @@ def skills_stage(run: RunDir) -> dict[str, Any]:
         )
     ev = run.read("eval")
     if ev.height:
-        frames.append(
-            skills_frame(list(ev.select("eval_id", "response", "question_id").iter_rows()), "eval", questions)
-        )
+        qs = {**eval_questions(ev), **questions}
+        frames.append(skills_frame(list(ev.select("eval_id", "response", "question_id").iter_rows()), "eval", qs))
     df = pl.concat(frames) if frames else pl.DataFrame(schema=SKILLS)
     run.write("skills", df)
     by_source = dict(df.group_by("source").len().iter_rows()) if df.height else {}

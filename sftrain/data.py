@@ -93,19 +93,39 @@ def select_run_traces(df: pl.DataFrame, names: tuple[str, ...] | None, source: P
     return chosen
 
 
+def reprompt(df: pl.DataFrame, run_dir: Path, prompt: str) -> pl.DataFrame:
+    """Traces with `prompt` replaced by the chat of `prompt` setup (variant + demonstrations) for their question,
+    so SFT's user turns are what RL and eval send. Every trace's question must be in the run's questions table."""
+    from sfdata.prompts import PromptSetup
+    from sfdata.store import RunDir
+    from sfdata.tasks import Question, get_task
+
+    setup = PromptSetup.parse(prompt)
+    qs = {r["question_id"]: Question.from_row(r) for r in RunDir(run_dir).read("questions").iter_rows(named=True)}
+    missing = sorted(set(df["question_id"].to_list()) - set(qs))
+    if missing:
+        raise ValueError(f"{run_dir}: {len(missing)} trace question(s) not in the questions table (e.g. {missing[0]})")
+    chats = [setup.messages(get_task(qs[i].task), qs[i]) for i in df["question_id"].to_list()]
+    return pl.DataFrame({"prompt": chats, "completion": [[{"role": "assistant", "content": t}] for t in df["trace"]]})
+
+
 def load_sft_rows(
     source: str | Path,
     config: str | None = "sft_train",
     split: str = "train",
     kept_only: bool = True,
     formats: tuple[str, ...] | None = None,
+    prompt: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows of {prompt, completion} from a run dir, a Parquet/JSON(L) file or folder, or a Hub id."""
+    """Rows of {prompt, completion} from a run dir, a Parquet/JSON(L) file or folder, or a Hub id.
+
+    `prompt` ("VARIANT, K-shot") re-asks a run's traces with that setup; other sources keep their own user turns."""
     from sfdata.hub.readers import check_source, folder_files, load_hub_frame, read_file
 
     p = Path(str(source)).expanduser()
     if p.is_dir() and (p / "manifest.json").is_file():
-        rows = rows_from_frame(select_run_traces(run_traces(p, kept_only), formats, p))
+        chosen = select_run_traces(run_traces(p, kept_only), formats, p)
+        rows = rows_from_frame(reprompt(chosen, p, prompt) if prompt is not None else chosen)
     elif p.is_file():
         rows = rows_from_frame(read_file(p))
     elif p.is_dir():  # an exported or pushed dataset folder: the SFT config only, never raw/ or verl/

@@ -7,13 +7,13 @@ queryable with `sf query eval_accuracy` / `skill_by_source`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
-from sfdata.engines import ENGINE_KINDS
-from sfdata.stagecfg import SamplingConfig, opt
+from sfdata.stagecfg import EngineConfig, SamplingConfig, opt
 from sfdata.store import RunDir, stable_id
 
 
@@ -30,8 +30,9 @@ def parse_task_specs(specs: list[str] | tuple[str, ...]) -> list[tuple[str, int 
 
 
 @dataclass
-class EvalConfig(SamplingConfig):
-    """`[eval]` section and `sf eval` flags; sampling options are the generate stage's (greedy by default)."""
+class EvalConfig(SamplingConfig, EngineConfig):
+    """`[eval]` section and `sf eval` flags; sampling and engine options (engine, batch_size, base_url,
+    engine_options) are the generate stage's; sampling is greedy by default."""
 
     temperature: float = opt(0.0, "sampling temperature (0 = greedy)", min=0)
     max_tokens: int = opt(256, "the whole answer's budget, budget-forcing rounds included", min=1)
@@ -45,8 +46,6 @@ class EvalConfig(SamplingConfig):
     samples: int = opt(1, "samples per question", min=1)
     budget_forcing: int = opt(0, "extra rounds after </think> (0 = off; rows for 0 are always written)", min=0)
     budget_cue: str = opt("Wait", "budget-forcing cue appended to every output ('Wait' as s1, or '<sample>')")
-    engine: str = opt("auto", "generation engine", choices=ENGINE_KINDS)
-    batch_size: int = opt(16, "engine batch size", min=1)
     chunk: int = opt(64, "eval rows per part file (the most a hard kill can lose)", min=1)
     variant: str = opt("original", "prompt variant (the same for every model you compare)")
     fewshot: int | None = opt(None, "demonstrations per question (default: as the run's [generate])", min=0)
@@ -154,6 +153,8 @@ def _eval_rows(variants: dict, todo: list, msgs: list, eid, have: set, meta: dic
                     "sample_idx": s,
                     "budget_rounds": b,
                     "prompt_setup": meta["prompt_setup"],
+                    "answer": q.answer,  # the question travels with the row: held out, it is in no questions table
+                    "data": json.dumps(q.data, sort_keys=True),
                     "prompt": m[-1]["content"],
                     "response": text,
                     "extracted_answer": ans,
@@ -212,7 +213,7 @@ def evaluate_model(
         jobs.append({"messages": msgs, "seed": seed, "forced_seed": forced_seed, "item": (t, q, s)})
     meta = {"arm": arm, "model": label, "stage": stage, "prompt_setup": setup}
     # the job loop of generate and reflect: one atomic part per chunk, so a kill loses at most one chunk
-    with engine_for(None, cfg.engine, model, cfg.batch_size) as engine:
+    with engine_for(None, cfg.engine, model, cfg.batch_size, cfg.options()) as engine:
         info = run_jobs(
             run,
             "eval",
@@ -229,35 +230,38 @@ def evaluate_model(
 SUMMARY_KEYS = ("prompt_setup", "arm", "model", "stage", "task", "level", "budget_rounds")
 
 
+SUMMARY_METRICS = (
+    "sample_tag_rate",
+    "samples_per_answer",
+    "tagged_verdict_rate",
+    "keyword_cue_rate",
+    "retry_rate",
+    "verdict_f1_correct",
+    "verdict_f1_incorrect",
+)
+
+
 def summary_frame(run: RunDir) -> pl.DataFrame:
     """Accuracy and skill use per arm x model x stage x task x level x budget rounds (two RL arms that both
     write stage "rl" stay two rows). `n_questions` counts questions (a question's score is the mean of its
-    samples), `ci_lo`/`ci_hi` are the accuracy's 95% Wilson interval, `n` counts outputs."""
-    from sfdata.skills import detect
+    samples), `ci_lo`/`ci_hi` are the accuracy's 95% Wilson interval, `n` counts outputs. The skill columns are
+    `sfdata.skill_metrics` definitions over the rows' skills (verdicts checked against each row's own question)."""
+    from sfdata import skill_metrics
+    from sfdata.skills import eval_questions, skills_frame
     from sfdata.stats import wilson
 
     ev = run.read("eval")
     if ev.height == 0:
         return pl.DataFrame()
-    sk = [detect(t) for t in ev["response"].to_list()]
-    ev = ev.with_columns(
-        pl.Series("has_sample_tag", [c.n_samples > 0 for c in sk]),
-        pl.Series("n_samples", [c.n_samples for c in sk]),
-        pl.Series("verifies", [c.n_verdicts > 0 or c.cue_verify > 0 for c in sk]),
-        pl.Series("retries", [c.n_retries > 0 for c in sk]),
-    )
+    sk = skills_frame(list(ev.select("eval_id", "response", "question_id").iter_rows()), "eval", eval_questions(ev))
+    ev = ev.join(sk.drop("source").rename({"id": "eval_id"}), on="eval_id", how="left", maintain_order="left")
+    metrics = [skill_metrics.get(n).expr().round(3) for n in SUMMARY_METRICS]
     per_q = ev.group_by(*SUMMARY_KEYS, "question_id").agg(pl.col("is_correct").cast(pl.Float64).mean().alias("q"))
     k = per_q.group_by(*SUMMARY_KEYS).agg(pl.len().alias("n_questions"), pl.col("q").sum().alias("k"))
     out = (
         ev.group_by(*SUMMARY_KEYS)
-        .agg(
-            pl.len().alias("n"),
-            pl.col("has_sample_tag").mean().round(3).alias("sample_tags"),
-            pl.col("n_samples").mean().round(2).alias("samples_per_answer"),
-            pl.col("verifies").mean().round(3).alias("verification_rate"),
-            pl.col("retries").mean().round(3).alias("retry_rate"),
-            pl.col("completion_tokens").mean().round(1).alias("tokens"),
-        )
+        .agg(pl.len().alias("n"), *metrics, pl.col("completion_tokens").mean().round(1).alias("tokens"))
+        .rename({"sample_tag_rate": "sample_tags"})
         .join(k, on=list(SUMMARY_KEYS), nulls_equal=True)
     )
     ci = [wilson(a, b) for a, b in out.select("k", "n_questions").iter_rows()]
@@ -287,7 +291,8 @@ def before_after(run: RunDir) -> pl.DataFrame:
 
     `prompt`: how every model was asked (variant, demonstrations); `n`: questions; `acc base`,
     `acc skillfactory/rl`: accuracy, `ci ...`: its 95% Wilson interval; `acc X+BF`: with budget forcing (every
-    model that was forced); `tags X`: share of answers using <sample> tags; `verify X`: share that verify.
+    model that was forced); `tags X`: share of answers using <sample> tags; `verdicts X`: share with a tagged verdict
+    (untagged cues are the summary's keyword_cue_rate).
     """
     s = summary_frame(run)
     if s.height == 0:
@@ -321,7 +326,7 @@ def before_after(run: RunDir) -> pl.DataFrame:
     for key in order:
         add(of(plain, key), "sample_tags", f"tags {labels[key]}")
     for key in order:
-        add(of(plain, key), "verification_rate", f"verify {labels[key]}")
+        add(of(plain, key), "tagged_verdict_rate", f"verdicts {labels[key]}")
     return out.sort(on)
 
 

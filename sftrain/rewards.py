@@ -1,5 +1,5 @@
 """GRPO rewards from the task graders: 1.0 for a correct final answer (the paper's binary reward), and
-an opt-in small bonus for a well-formed answer. Graders are the same safe ones used for data (never eval).
+an opt-in small bonus for an output ending in one well-formed final answer, which every format can earn. Graders are the same safe ones used for data (never eval).
 
 Why the bonus is opt-in: with group-normalised advantages (scale_rewards="group") a 0.1 bonus in a group
 where every answer is wrong is divided by that group's small std and becomes a full-size advantage, so
@@ -37,11 +37,20 @@ def correctness_reward(completions: list, task: list[str], data: list[Any], answ
     return out
 
 
+def ends_in_final_answer(text: str) -> bool:
+    """True when the output's last two tags are one `<answer>` ... `</answer>` with a non-empty body: plain, STaR
+    and SkillFactory outputs all end this way (SkillFactory's earlier in-sample answers do not count against it)."""
+    from sfdata import grammar
+
+    sc = grammar.scan(text)
+    if sc.over_limit or len(sc.tags) < 2:
+        return False
+    opening, closing = sc.tags[-2], sc.tags[-1]
+    if opening.name != "answer" or opening.closing or closing.name != "answer" or not closing.closing:
+        return False
+    return bool(text[opening.end : closing.start].strip())
+
+
 def format_reward(completions: list, **_: Any) -> list[float]:
-    """0.1 for exactly one <answer>...</answer> (one opening, one closing tag, non-empty), else 0.0."""
-    out = []
-    for comp in completions:
-        text = _text(comp).lower()
-        ok = text.count("<answer>") == 1 and text.count("</answer>") == 1 and extract_answer(text) is not None
-        out.append(0.1 if ok else 0.0)
-    return out
+    """0.1 for an output whose last tag closes one well-formed final <answer>, else 0.0; no arm's format is favoured."""
+    return [0.1 if ends_in_final_answer(_text(comp)) else 0.0 for comp in completions]

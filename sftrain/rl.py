@@ -34,10 +34,14 @@ class RLRunConfig:
     questions_from: str | None = opt(None, "use a run's questions instead of generating")
     exclude_from: tuple[str, ...] = opt((), "run dirs whose questions are training data (kept out of RL)")
     seed: int = opt(1234, "seed (different from data-generation seeds so RL questions are fresh)")
+    prompt: str = opt(
+        "original, 0-shot",
+        "how RL questions are asked, 'VARIANT, K-shot' (an experiment asks SFT, RL and eval with its one prompt)",
+    )
     format_reward: bool = opt(
         False,
-        "add a 0.1 bonus for one well-formed <answer> (opt-in: under group scaling "
-        "a constant bonus is a full advantage in all-wrong groups)",
+        "add a 0.1 bonus for an output ending in one well-formed final <answer> (any format earns it; opt-in: "
+        "under group scaling a constant bonus is a full advantage in all-wrong groups)",
     )
     extra_rewards: tuple[str, ...] = opt((), "more reward functions as package.module:function (TRL signature)")
     precision: str = opt("auto", "auto = fp32 master weights + bf16 compute on CUDA, fp32 on CPU", choices=MODES)
@@ -45,6 +49,10 @@ class RLRunConfig:
 
     def __post_init__(self) -> None:
         check_ranges(self)
+
+        from sfdata.prompts import PromptSetup
+
+        self.prompt = PromptSetup.parse(self.prompt).label  # one spelling, so setups compare as text
 
     def training_args(self, world_size: int = 1) -> dict[str, Any]:
         """Preset + overrides as TRL GRPOConfig fields, with the global batch shape kept on `world_size` processes."""
@@ -57,21 +65,22 @@ def grpo_config(cfg: RLRunConfig, precision: Precision, use_vllm: bool = False, 
     """The TRL GRPOConfig of a run: preset shape, precision decision, logging defaults."""
     from trl import GRPOConfig
 
-    return GRPOConfig(
-        **run_args(cfg.output_dir, cfg.seed, precision),
-        use_vllm=use_vllm,
-        **({"vllm_mode": "colocate"} if use_vllm else {}),
-        **cfg.training_args(world_size),
-    )
+    vllm = {"use_vllm": use_vllm, **({"vllm_mode": "colocate"} if use_vllm else {})}
+    # overrides (`--set use_vllm=true vllm_gpu_memory_utilization=0.1`) win over the automatic choice
+    return GRPOConfig(**{**run_args(cfg.output_dir, cfg.seed, precision), **vllm, **cfg.training_args(world_size)})
 
 
 def rl_questions(cfg: RLRunConfig, log=print) -> tuple[list, int]:
     """RL questions minus any that overlap the start model's (or `exclude_from` runs') training questions."""
+    from sfdata import prompts as pv
     from sfdata.store import RunDir
     from sfdata.tasks import Question, get_task
-    from sftrain.heldout import draw_held_out, merge, question_key, run_keys, trained_keys
+    from sftrain.heldout import draw_held_out, keys_of, merge, question_key, run_keys, trained_keys
 
     exclude = merge(trained_keys(cfg.model), *(run_keys(r) for r in cfg.exclude_from))
+    shots = pv.PromptSetup.parse(cfg.prompt).fewshot
+    if shots:  # the demonstrations are never RL questions (as in eval)
+        exclude = merge(exclude, keys_of(get_task(cfg.task).generate(shots, pv.FEWSHOT_SEED, level=cfg.level)))
     n = cfg.n_questions if cfg.n_questions is not None else RL_QUESTIONS.get(cfg.preset, 64)
     if cfg.questions_from:
         qdf = RunDir(cfg.questions_from).read("questions")
@@ -90,13 +99,15 @@ def rl_questions(cfg: RLRunConfig, log=print) -> tuple[list, int]:
     return kept, removed
 
 
-def rl_rows(questions: list) -> list[dict[str, Any]]:
-    from sfdata import prompts
+def rl_rows(questions: list, prompt: str = "original, 0-shot") -> list[dict[str, Any]]:
+    """GRPO dataset rows: the chat asked (`prompt` setup, as SFT and eval ask it) and the grader's inputs."""
+    from sfdata.prompts import PromptSetup
     from sfdata.tasks import get_task
 
+    setup = PromptSetup.parse(prompt)
     return [
         {
-            "prompt": prompts.messages("original", get_task(q.task), q),
+            "prompt": setup.messages(get_task(q.task), q),
             "task": q.task,
             "data": json.dumps(q.data),
             "answer": q.answer,
@@ -141,7 +152,7 @@ def run_rl(cfg: RLRunConfig, log=print, precision: Precision | None = None, skil
 
         apply_torch_threads()  # the usable CPUs, as decided before torch was imported
     model = AutoModelForCausalLM.from_pretrained(path, dtype=prec.torch_dtype)
-    use_vllm = vllm_available()
+    use_vllm = bool(cfg.overrides.get("use_vllm", vllm_available()))  # `--set use_vllm=true` on vLLM's CPU build
     out = Path(cfg.output_dir)
     grpo_args = grpo_config(cfg, prec, use_vllm, int(os.environ.get("WORLD_SIZE", "1")))
     rewards = (
@@ -151,7 +162,7 @@ def run_rl(cfg: RLRunConfig, log=print, precision: Precision | None = None, skil
         model=model,
         reward_funcs=skill_log.wrap(rewards) if skill_log else rewards,
         args=grpo_args,
-        train_dataset=Dataset.from_list(rl_rows(questions)),
+        train_dataset=Dataset.from_list(rl_rows(questions, cfg.prompt)),
         processing_class=tok,
         callbacks=[skill_log.callback()] if skill_log else None,
     )
@@ -164,6 +175,7 @@ def run_rl(cfg: RLRunConfig, log=print, precision: Precision | None = None, skil
         "output_dir": str(out),
         "steps": trainer.state.global_step,
         "questions": len(questions),
+        "prompt": cfg.prompt,
         "overlap_removed": removed,
         "rewards": [h.get("reward") for h in hist if "reward" in h],
         "vllm": use_vllm,

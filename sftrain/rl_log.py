@@ -29,32 +29,26 @@ def _text(completion: Any) -> str:
     return str(completion)
 
 
-def skill_rates(texts: list[str]) -> dict[str, float | None]:
-    """Per-completion skill use averaged over `texts` (the same detector as traces and eval)."""
-    from sfdata.skills import detect
+def skill_rates(texts: list[str], questions: list | None = None) -> dict[str, float | None]:
+    """`sfdata.skill_metrics.STEP_METRICS` over `texts` (the same detector and definitions as traces and eval);
+    with `questions` (aligned with `texts`, from the reward's task/data/answer) every verdict is checked."""
+    from sfdata import skill_metrics
+    from sfdata.skills import skills_frame
 
-    keys = (
-        "samples_per_answer",
-        "verification_rate",
-        "retry_rate",
-        "backtrack_rate",
-        "confirm_rate",
-        "cue_rate",
-        "malformed_rate",
-    )
-    if not texts:
-        return dict.fromkeys(keys)
-    cs = [detect(t) for t in texts]
-    n = len(cs)
-    return {
-        "samples_per_answer": sum(c.n_samples for c in cs) / n,
-        "verification_rate": sum(c.n_verdicts > 0 or c.cue_verify > 0 for c in cs) / n,
-        "retry_rate": sum(c.n_retries > 0 for c in cs) / n,
-        "backtrack_rate": sum(c.n_backtracks > 0 for c in cs) / n,
-        "confirm_rate": sum(c.n_confirms > 0 for c in cs) / n,
-        "cue_rate": sum(c.cue_wait + c.cue_verify + c.cue_alternatively + c.cue_check > 0 for c in cs) / n,
-        "malformed_rate": sum(c.malformed for c in cs) / n,
-    }
+    qs = list(questions) if questions is not None and len(questions) == len(texts) else [None] * len(texts)
+    by_id = {q.question_id: q for q in qs if q is not None}
+    rows = [(str(i), t, q.question_id if q is not None else None) for i, (t, q) in enumerate(zip(texts, qs))]
+    return skill_metrics.aggregate(skills_frame(rows, "rl", by_id))
+
+
+def _questions(n: int, kwargs: dict[str, Any]) -> list[Any]:
+    """The question of each completion from the reward's dataset columns (task, data, answer), else None."""
+    from sftrain.rewards import _question
+
+    task, data, answer = kwargs.get("task"), kwargs.get("data"), kwargs.get("answer")
+    if task is None or data is None or answer is None or not len(task) == len(data) == len(answer) == n:
+        return [None] * n
+    return [_question(t, d, a) for t, d, a in zip(task, data, answer)]
 
 
 @dataclass
@@ -64,6 +58,7 @@ class RLSkillLog:
     run: RunDir
     arm: str = ""
     texts: list[str] = field(default_factory=list)
+    questions: list[Any] = field(default_factory=list)  # aligned with texts (None where the reward had no question)
     scores: list[float] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
     rows_written: int = 0
@@ -82,6 +77,7 @@ class RLSkillLog:
         def reward(completions: list, *args: Any, **kwargs: Any) -> list:
             scores = fn(completions, *args, **kwargs)
             self.texts += [_text(c) for c in completions]
+            self.questions += _questions(len(completions), kwargs)
             self.scores += [float(s) if s is not None else math.nan for s in scores]
             ids = kwargs.get("completion_ids")
             self.lengths += [len(x) for x in ids] if ids is not None else []
@@ -108,12 +104,12 @@ class RLSkillLog:
             "reward_std": logs.get("reward_std"),
             "accuracy": sum(s > 0 for s in scored) / len(scored) if scored else None,
             "completion_tokens": tokens,
-            **skill_rates(self.texts),
+            **skill_rates(self.texts, self.questions),
             "loss": logs.get("loss"),
             "learning_rate": logs.get("learning_rate"),
             "created_at": now_utc(),
         }
-        self.texts, self.scores, self.lengths = [], [], []
+        self.texts, self.scores, self.lengths, self.questions = [], [], [], []
         return row
 
     def write(self, step: int, logs: dict[str, Any]) -> bool:
@@ -138,6 +134,6 @@ class RLSkillLog:
                 if state.is_world_process_zero:
                     log.write(int(state.global_step), dict(logs or {}))
                 else:  # other processes drop their share so it never mixes into a later step
-                    log.texts, log.scores, log.lengths = [], [], []
+                    log.texts, log.scores, log.lengths, log.questions = [], [], [], []
 
         return SkillLogCallback()

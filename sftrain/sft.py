@@ -52,6 +52,17 @@ class SFTRunConfig(SFTStageConfig):
     prompt_variant: str | None = opt(
         None, "a published (non-run) set: render its Countdown questions in this prompt variant", cli=False
     )
+    prompt: str | None = opt(
+        None,
+        "run dirs: ask every trace's question as 'VARIANT, K-shot', as RL and eval ask it (default: the trace's own "
+        "user turn)",
+    )
+
+    def __post_init__(self) -> None:
+        if self.prompt is not None:
+            from sfdata.prompts import PromptSetup
+
+            self.prompt = PromptSetup.parse(self.prompt).label
 
     def training_args(self) -> dict[str, Any]:
         if self.preset not in SFT_PRESETS:
@@ -79,7 +90,7 @@ def sft_rows(cfg: SFTRunConfig) -> tuple[list[dict], dict[str, list[str]]]:
     in that prompt (an experiment arm on the R1-annotated set is trained in the prompt it is evaluated in)."""
     from sftrain.data import load_sft_rows
 
-    rows = load_sft_rows(cfg.data, cfg.config, cfg.split, cfg.kept_only, cfg.formats)
+    rows = load_sft_rows(cfg.data, cfg.config, cfg.split, cfg.kept_only, cfg.formats, prompt=cfg.prompt)
     if not cfg.prompt_variant or (Path(str(cfg.data)) / "manifest.json").is_file():
         return rows, {}  # a run's traces are already in the run's prompt; its questions are excluded via the run
     from sfdata.hub.published import render_in_prompt
@@ -158,6 +169,7 @@ def run_sft(cfg: SFTRunConfig, log=print) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - t0, 1),
         "args": {k: v for k, v in args.items()},
         "precision": facts["precision"],
+        "prompt": cfg.prompt or "as in the data",
     }
     # question_keys: a published set's questions, kept out of later evals (sftrain.heldout.trained_keys)
     record = {**summary, "config": asdict(cfg), "question_keys": facts["question_keys"]}

@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from sfdata.skill_metrics import METRICS as _SKILL_METRICS
 from tui.search_index import BIG, SearchIndex, SearchIndexError, build_index, index_path, open_index, signature
 from tui.tags import cue_patterns
 
@@ -317,7 +318,9 @@ _BIG_RE = re.compile(r"\b(" + "|".join(BIG) + r")\b|\bcolumns\s*\(", re.I)
 _LABEL_RE = re.compile(r"\b(label|note)\b", re.I)
 _QUESTION_RE = re.compile(r"\bquestion\b", re.I)
 _SKILL_RE = re.compile(r"\b(" + "|".join(c for c in _JOINED if c != "question") + r")\b", re.I)
-_SKILL_COLS = """s.n_verdict_right / nullif(s.n_verdicts, 0) AS verdict_acc,
+#: verdict_acc is the skills metric `verdict_accuracy` (defined once in sfdata/skill_metrics.py)
+_VERDICT_ACC = _SKILL_METRICS["verdict_accuracy"]
+_SKILL_COLS = f"""{_VERDICT_ACC.row_sql("s")} AS verdict_acc,
        s.n_reflections, s.n_verdicts, s.n_verdict_right, s.cue_wait, s.cue_verify, s.cue_alternatively,
        s.cue_check, s.malformed"""
 
@@ -348,9 +351,9 @@ def _fast_view(labels: bool, question: bool, skills: bool) -> str:
 
 
 _FAST_VIEWS = [_fast_view(a, b, c) for a in (False, True) for b in (False, True) for c in (False, True)]
-_VIEW_T = """CREATE OR REPLACE VIEW t AS
+_VIEW_T = f"""CREATE OR REPLACE VIEW t AS
 SELECT tr.*, length(tr.trace) AS length, q.question, l.label, l.note,
-       s.n_verdict_right / nullif(s.n_verdicts, 0) AS verdict_acc,
+       {_VERDICT_ACC.row_sql("s")} AS verdict_acc,
        s.n_reflections, s.n_verdicts, s.n_verdict_right, s.cue_wait, s.cue_verify, s.cue_alternatively,
        s.cue_check, s.malformed
 FROM traces_pos tr
@@ -745,7 +748,7 @@ class TraceStore:
                 r["label"] = labels.get(r["trace_id"])
         acc = dict(
             self.con.sql(
-                "SELECT id, n_verdict_right / nullif(n_verdicts, 0) FROM sk WHERE id IN (SELECT unnest(?))",
+                f"SELECT id, {_VERDICT_ACC.row_sql('')} FROM sk WHERE id IN (SELECT unnest(?))",
                 params=[[r["trace_id"] for r in rows]],
             ).fetchall()
         )
@@ -774,7 +777,7 @@ class TraceStore:
             params,
         )[0]
         sk = self._sql(
-            f"""SELECT count(*), sum(n_verdict_right) / nullif(sum(n_verdicts), 0), {sums(_SKILLS_TABLE)}
+            f"""SELECT count(*), {_VERDICT_ACC.sql("")}, {sums(_SKILLS_TABLE)}
                 FROM sk WHERE id IN (SELECT trace_id FROM {view}{where})""",
             params,
         )[0]

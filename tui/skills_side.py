@@ -22,11 +22,16 @@ from tui.search_index import SearchIndexError, _read_mapped, signature, write_si
 
 #: above this many traces the detector (Python, per trace) is not run on open: the columns show n/a
 MAX_DETECT = 200_000
+SIDE_VERSION = 2  # 2: per-class verdict counts (n_verdict_tp/fp/tn/fn) for verdict_acc
 #: the skill columns the inspector shows, as stored (verdict_acc is derived from them)
 SKILL_COLUMNS: tuple[str, ...] = (
     "n_reflections",
     "n_verdicts",
     "n_verdict_right",
+    "n_verdict_tp",
+    "n_verdict_fp",
+    "n_verdict_tn",
+    "n_verdict_fn",
     "cue_wait",
     "cue_verify",
     "cue_alternatively",
@@ -46,9 +51,10 @@ class SkillsSide:
 
 
 def side_file(run_path: Path, trace_files: list[Path]) -> Path:
-    """RUN/.index/skills-KEY.arrow, KEY = the trace files' paths (one file per file set)."""
+    """RUN/.index/skills-vN-KEY.arrow, KEY = the trace files' paths (one file per file set); N = the layout of
+    SKILL_COLUMNS, so a side table written before a column was added is never read."""
     key = hashlib.sha1("\n".join(sorted(str(Path(p).resolve()) for p in trace_files)).encode()).hexdigest()[:12]
-    return Path(run_path) / ".index" / f"skills-{key}.arrow"
+    return Path(run_path) / ".index" / f"skills-v{SIDE_VERSION}-{key}.arrow"
 
 
 def detect_skills(con: Any, trace_view: str, questions_view: str = "questions") -> Any:

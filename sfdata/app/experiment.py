@@ -89,10 +89,16 @@ class ExperimentConfig:
     rl: dict[str, Any] = field(default_factory=dict)  # RLRunConfig fields shared by every GRPO step
     eval: dict[str, Any] = field(default_factory=dict)  # EvalConfig fields: one held-out eval set for all arms
     skills: bool = True  # detect skills on the eval outputs so the table has skill-use columns
+    # how every question is asked, "VARIANT, K-shot": the SFT examples' user turns (on the run's traces), the RL
+    # prompts and the eval prompts alike (default: the paper's zero-shot `original` prompt, answer format included)
+    prompt: str = "original, 0-shot"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> ExperimentConfig:
+        from sfdata.prompts import PromptSetup
+
         cfg = from_dict(cls, d)
+        cfg.prompt = PromptSetup.parse(cfg.prompt).label
         cfg.arms = tuple(cfg.arms)
         cfg.arm_configs()  # validate everything now, not hours into a run
         cfg.eval_config()
@@ -111,9 +117,36 @@ class ExperimentConfig:
         return [ArmConfig.from_dict(a, known[a]) for a in self.arms]
 
     def eval_config(self):
+        from sfdata.prompts import PromptSetup
         from sftrain.eval import EvalConfig
 
-        return from_dict(EvalConfig, {**self.eval, "model": self.model})
+        p = PromptSetup.parse(self.prompt)
+        return from_dict(EvalConfig, {"variant": p.variant, "fewshot": p.fewshot, **self.eval, "model": self.model})
+
+    def prompt_setups(self) -> dict[str, str]:
+        """Where -> how it asks: `eval` and every arm step that trains on prompts it renders (RL, SFT on the run's
+        traces; SFT on an outside set keeps that set's user turns)."""
+        from sftrain.eval import prompt_setup
+
+        ev = self.eval_config()
+        out = {"eval": prompt_setup(ev.variant, ev.fewshot if ev.fewshot is not None else 0)}
+        for arm in self.arm_configs():
+            for step in arm.steps:
+                sc = step_config(self, step, "base", "out", Path("."))
+                if getattr(sc, "prompt", None) is not None:
+                    out[f"{arm.name}/{step.name}"] = sc.prompt
+        return out
+
+    def check_prompts(self) -> str:
+        """The experiment's one prompt setup; a clear error when SFT, RL and eval would be asked differently."""
+        setups = self.prompt_setups()
+        if len(set(setups.values())) > 1:
+            got = ", ".join(f"{k}: {v!r}" for k, v in setups.items())
+            raise ValueError(
+                f"[experiment]: SFT, RL and eval prompts differ ({got}); set one `prompt` in [experiment] "
+                "and leave variant/fewshot/prompt out of its sections"
+            )
+        return next(iter(setups.values()))
 
 
 def step_config(cfg: ExperimentConfig, step: StepConfig, model: str | None, out: str, run_path: Path):
@@ -122,7 +155,7 @@ def step_config(cfg: ExperimentConfig, step: StepConfig, model: str | None, out:
     from sftrain.sft import SFTRunConfig
 
     if step.kind == "rl":
-        raw = {**cfg.rl, **step.overrides, "model": model, "output_dir": out}
+        raw = {"prompt": cfg.prompt, **cfg.rl, **step.overrides, "model": model, "output_dir": out}
         # every arm keeps the run's training questions out of RL, so all arms draw the same RL questions
         raw["exclude_from"] = (*tuple(raw.get("exclude_from") or ()), str(run_path))
         return from_dict(RLRunConfig, raw)
@@ -132,7 +165,8 @@ def step_config(cfg: ExperimentConfig, step: StepConfig, model: str | None, out:
         data, formats = str(run_path), (RUN_STAR,)
     else:
         data, formats = step.data, None
-    raw = {**cfg.sft, **step.overrides, "data": data, "model": model, "output_dir": out, "config": step.config}
+    own = {"prompt": cfg.prompt} if data == str(run_path) else {}  # the run's traces: asked as RL and eval ask
+    raw = {**own, **cfg.sft, **step.overrides, "data": data, "model": model, "output_dir": out, "config": step.config}
     if step.data not in (RUN_TRACES, RUN_STAR):
         # a published set (e.g. R1-annotated) is trained in the prompt every arm is evaluated in, and its
         # questions are recorded so the held-out eval keeps them out (sftrain.sft.sft_rows)
@@ -171,7 +205,7 @@ def arm_step_stage(run: RunDir, arm: str, step: StepConfig, step_cfg, log=print)
         from sftrain.sft import run_sft
 
         summary = run_sft(step_cfg, log=log)
-    return {k: v for k, v in summary.items() if k in ("steps", "seconds", "examples", "rewards")}
+    return {k: v for k, v in summary.items() if k in ("steps", "seconds", "examples", "tokens", "rewards")}
 
 
 def run_step(run: RunDir, arm: str, step: StepConfig, step_cfg, log=print) -> dict[str, Any]:
@@ -227,6 +261,8 @@ def experiment_stage(run: RunDir, cfg: ExperimentConfig, log=print) -> dict[str,
     """
     from sfdata.app.experiment_report import write_experiment_report
 
+    prompt = cfg.check_prompts()
+    log(f"[experiment] every arm is asked {prompt!r} (SFT user turns, RL prompts, eval)")
     trained = {arm.name: train_arm(run, cfg, arm, log=log) for arm in cfg.arm_configs()}
     held_out = evaluate_arms(run, cfg.eval_config(), trained, log=log)
     if cfg.skills:
@@ -234,4 +270,10 @@ def experiment_stage(run: RunDir, cfg: ExperimentConfig, log=print) -> dict[str,
 
         skills_stage(run)
     report = write_experiment_report(run, cfg.arms)
-    return {"arms": trained, "eval": held_out, "table": report["table"].to_dicts(), "report": report["files"]}
+    return {
+        "prompt": prompt,
+        "arms": trained,
+        "eval": held_out,
+        "table": report["table"].to_dicts(),
+        "report": report["files"],
+    }

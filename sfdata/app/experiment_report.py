@@ -19,7 +19,8 @@ import polars as pl
 
 from sfdata.store import RunDir
 
-SKILL_COLUMNS = ("samples_per_answer", "verification_rate", "retry_rate", "backtrack_rate")
+# plotted per GRPO step; columns of both experiment_table and rl_skill_use (sfdata.skill_metrics definitions)
+SKILL_COLUMNS = ("samples_per_answer", "tagged_verdict_rate", "keyword_cue_rate", "retry_rate", "backtrack_rate")
 REFERENCE_ARMS = ("base", "rl_only")  # every arm is compared with these (paired, on the same questions)
 ROW_KEYS = ("arm", "stage", "model", "prompt", "task_level")
 
@@ -32,23 +33,17 @@ def experiment_table(run: RunDir) -> pl.DataFrame:
 
 
 def sft_sizes(run: RunDir) -> pl.DataFrame:
-    """SFT examples and tokens (chat-templated) each arm trained on, summed over its SFT steps (0 for none)."""
-    import json
-
-    from sfdata.app.experiment import MARKER
-
+    """SFT examples and tokens (chat-templated) each arm trained on, summed over its SFT steps (0 for none),
+    from the manifest's arm-step entries (`ARM/STEP`, written by the stage runtime)."""
     rows: dict[str, list[int]] = {}
-    for marker in sorted((run.path / "models").glob(f"*/*/{MARKER}")):
-        try:
-            info = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+    for key, entry in sorted((run.manifest().get("stages") or {}).items()):
+        if "/" not in key or entry.get("status") != "done":
             continue
-        summary = info.get("summary") or {}
-        arm = str(info.get("arm") or marker.parent.parent.name)
-        got = rows.setdefault(arm, [0, 0])
-        if "examples" in summary:  # an SFT step (GRPO summaries have no examples)
-            got[0] += int(summary["examples"])
-            got[1] += int(summary.get("tokens") or 0)
+        info = entry.get("info") or {}
+        got = rows.setdefault(key.split("/", 1)[0], [0, 0])
+        if "examples" in info:  # an SFT step (GRPO summaries have no examples)
+            got[0] += int(info["examples"])
+            got[1] += int(info.get("tokens") or 0)
     return pl.DataFrame(
         [{"arm": a, "sft_examples": e, "sft_tokens": t} for a, (e, t) in rows.items()],
         schema={"arm": pl.String, "sft_examples": pl.Int64, "sft_tokens": pl.Int64},

@@ -86,7 +86,7 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_experiment(config: dict[str, Any], exp) -> None:
-    """Arms that train on the run's own traces need the stages that make them."""
+    """Arms that train on the run's own traces need the stages that make them; every arm is asked one way."""
     from sfdata.app.experiment import RUN_STAR, RUN_TRACES
 
     uses = {s.data for a in exp.arm_configs() for s in a.steps if s.kind == "sft"}
@@ -94,6 +94,7 @@ def _check_experiment(config: dict[str, Any], exp) -> None:
         raise ValueError("[experiment]: an arm trains on the run's traces, but the config has no [build] section")
     if RUN_STAR in uses and RUN_STAR not in tuple(config["build"].get("formats", ())):
         raise ValueError('[experiment]: the star arm needs "star" in [build].formats')
+    exp.check_prompts()  # SFT user turns, RL prompts and eval prompts: one setup
 
 
 def _check_held_out(cfgs: dict[str, Any]) -> None:
@@ -267,6 +268,7 @@ def make_plan(config: dict[str, Any]) -> dict[str, Any]:
         "params_b": params,
         "data": d,
         "arms": arms,
+        "prompt": cfgs["experiment"].prompt if "experiment" in cfgs else None,
         "tokens_to_generate": gen,
         "tokens_to_generate_max": gen / tp.fill if tp.fill else gen,
         "tokens_to_train": train,
@@ -310,7 +312,7 @@ def format_plan(p: dict[str, Any]) -> list[str]:
         f"  traces       up to {d['traces']:,}" + (f" ({d['star_traces']:,} STaR)" if d["star_traces"] else "")
     )
     if p["arms"]:
-        lines.append("training and eval:")
+        lines.append("training and eval" + (f" (every arm asked {p['prompt']!r})" if p.get("prompt") else "") + ":")
     for arm in p["arms"]:
         chain = [_step_line(s) for s in arm["steps"]]
         if "eval" in arm:

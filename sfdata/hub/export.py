@@ -27,6 +27,20 @@ import polars as pl
 EXPORT_FORMATS = ("sft", "messages", "prompt_completion", "sharegpt", "verl", "raw")
 EXPORT_FOLDERS = {"sft": "sft_train", "messages": "messages", "prompt_completion": "prompt_completion"}
 VERL_DATA_SOURCE = "skillfactory/{task}"
+# verl 0.7+ reads the custom reward function from `reward.custom_reward_function` (0.7.x and 0.8.0 still moved the
+# old top-level `custom_reward_function.*` there; 0.9.x does not, so the old keys load no reward function and the
+# first batch raises NotImplementedError for our data_source). verl <= 0.6 reads only the top-level keys.
+VERL_VERSIONS = "verl 0.7.1 to 0.9.1 (tested: 0.9.1)"
+
+
+def verl_command(folder: str, model: str = "Qwen/Qwen2.5-1.5B-Instruct") -> str:
+    """The GRPO command for a verl export in `folder` (README and the dataset card show this one text)."""
+    return (
+        "python -m verl.trainer.main_ppo algorithm.adv_estimator=grpo \\\n"
+        f"  data.train_files={folder}/train.parquet data.val_files={folder}/val.parquet \\\n"
+        f"  reward.custom_reward_function.path={folder}/reward.py reward.custom_reward_function.name=compute_score \\\n"
+        f"  actor_rollout_ref.model.path={model} actor_rollout_ref.rollout.n=16\n"
+    )
 
 
 def curated_traces(run_dir: str | Path, kept_only: bool = True) -> pl.DataFrame:

@@ -1,4 +1,4 @@
-"""verl custom reward function for SkillFactory exports (`custom_reward_function.path=.../reward.py`).
+"""verl custom reward function for SkillFactory exports (`reward.custom_reward_function.path=.../reward.py`).
 
 verl's reward managers call `compute_score(data_source=..., solution_str=..., ground_truth=...,
 extra_info=...)` for each response; verl's built-in scorer raises NotImplementedError on our

@@ -112,11 +112,17 @@ _SKILLS: dict[str, str] = {
     "n_verdict_correct": "i32",
     "n_verdict_incorrect": "i32",
     "n_verdict_right": "i32",  # verdicts that match the grade of the sample they follow (null if unknown)
+    # each sample's first verdict against that sample's grade, Correct = positive (null when the question is unknown);
+    # the metrics over them (precision / recall / F1 per class) are defined once in sfdata/skill_metrics.py
+    "n_verdict_tp": "i32",  # Correct verdict, correct sample
+    "n_verdict_fp": "i32",  # Correct verdict, wrong sample
+    "n_verdict_tn": "i32",  # Incorrect verdict, wrong sample
+    "n_verdict_fn": "i32",  # Incorrect verdict, correct sample
     "n_retries": "i32",
     "n_backtracks": "i32",
     "n_confirms": "i32",
     "final_matches_last": "bool",
-    "cue_wait": "i32",
+    "cue_wait": "i32",  # untagged cues written by the model: the project's glue phrases are masked first
     "cue_verify": "i32",
     "cue_alternatively": "i32",
     "cue_check": "i32",
@@ -134,6 +140,8 @@ _EVAL: dict[str, str] = {
     "sample_idx": "i32",
     "budget_rounds": "i32",  # budget-forcing continuations used (0 = none)
     "prompt_setup": "str",  # how the question was asked, e.g. "original, 1-shot" (same for every stage)
+    "answer": "str",  # the question's ground truth / target as text (as in `questions`; eval questions are held out)
+    "data": "str",  # the question's task-specific JSON (as in `questions`), so every output's verdicts can be checked
     "prompt": "str",
     "response": "str",
     "extracted_answer": "str",
@@ -153,13 +161,22 @@ _RL_LOG: dict[str, str] = {
     "reward_std": "f64",
     "accuracy": "f64",  # share of those completions the correctness reward scored > 0
     "completion_tokens": "f64",  # mean completion length in tokens
-    "samples_per_answer": "f64",  # mean <sample> blocks per completion
-    "verification_rate": "f64",  # share with a verdict or a verification cue
-    "retry_rate": "f64",  # share with a new sample after an Incorrect verdict
-    "backtrack_rate": "f64",  # share going back to an earlier verified answer
-    "confirm_rate": "f64",  # share re-confirming a verified answer
-    "cue_rate": "f64",  # share with any untagged cue (wait / verify / alternatively / check)
-    "malformed_rate": "f64",  # share with unbalanced or out-of-order tags
+    # skill metrics of those completions, one column per sfdata.skill_metrics.STEP_METRICS (defined there once)
+    "samples_per_answer": "f64",
+    "sample_tag_rate": "f64",
+    "tagged_verdict_rate": "f64",
+    "keyword_cue_rate": "f64",
+    "retry_rate": "f64",
+    "backtrack_rate": "f64",
+    "confirm_rate": "f64",
+    "malformed_rate": "f64",
+    "verdict_accuracy": "f64",
+    "verdict_precision_correct": "f64",
+    "verdict_recall_correct": "f64",
+    "verdict_f1_correct": "f64",
+    "verdict_precision_incorrect": "f64",
+    "verdict_recall_incorrect": "f64",
+    "verdict_f1_incorrect": "f64",
     "loss": "f64",
     "learning_rate": "f64",
     "created_at": "ts",
@@ -173,7 +190,23 @@ LATER_COLUMNS: dict[str, dict[str, object]] = {
         "arm": "",
         "prompt_setup": "original, 0-shot",
         "grader": "",
+        "answer": None,  # rows written before eval kept the question data: verdicts stay unchecked
+        "data": None,
     },  # before shared prompts, eval asked zero-shot
+    "skills": {"n_verdict_tp": None, "n_verdict_fp": None, "n_verdict_tn": None, "n_verdict_fn": None},
+    # rl_log rows written before the per-class verdict metrics (their verification_rate / cue_rate are dropped)
+    "rl_log": {
+        "sample_tag_rate": None,
+        "tagged_verdict_rate": None,
+        "keyword_cue_rate": None,
+        "verdict_accuracy": None,
+        "verdict_precision_correct": None,
+        "verdict_recall_correct": None,
+        "verdict_f1_correct": None,
+        "verdict_precision_incorrect": None,
+        "verdict_recall_incorrect": None,
+        "verdict_f1_incorrect": None,
+    },
 }
 
 # table name -> (schema, id column, layout). "parts" tables grow by appending part files

@@ -288,6 +288,7 @@ def fx(tmp_path_factory):
                 "sample_idx": 0,
                 "budget_rounds": 0,
                 "prompt_setup": "original, 0-shot",
+                "grader": "",
                 "prompt": "p",
                 "response": resp,
                 "extracted_answer": None,
@@ -398,16 +399,17 @@ def test_label_summary(fx):
 def test_skill_frequency(fx):
     df = queries.run_query(fx[0], "skill_frequency")
     got = {r["format"]: r for r in df.iter_rows(named=True)}
-    assert got["*C"]["traces"] == 2 and got["*C"]["mean_samples"] == 1.5
-    assert got["*C"]["with_reflection"] == 1.0 and got["*C"]["with_retry"] == 0.5 and got["*C"]["with_backtrack"] == 0.0
-    assert got["*C*IC"]["with_backtrack"] == 1.0 and got["random"]["with_cue"] == 1.0 and got["*C"]["malformed"] == 0.0
+    assert got["*C"]["traces"] == 2 and got["*C"]["samples_per_answer"] == 1.5
+    assert got["*C"]["reflection_rate"] == 1.0 and got["*C"]["retry_rate"] == 0.5 and got["*C"]["backtrack_rate"] == 0.0
+    assert got["*C*IC"]["backtrack_rate"] == 1.0 and got["random"]["keyword_cue_rate"] == 1.0
+    assert got["*C"]["malformed_rate"] == 0.0
 
 
 def test_skill_by_source_compares_stages(fx):
     df = queries.run_query(fx[0], "skill_by_source")
     got = {(r["source"], r["stage"]): r for r in df.iter_rows(named=True)}
-    assert got[("eval", "base")]["n"] == 2 and got[("eval", "base")]["share_with_sample_tag"] == 0.0
-    assert got[("eval", "sft")]["share_with_sample_tag"] == 1.0 and got[("eval", "sft")]["share_verifying"] == 1.0
+    assert got[("eval", "base")]["n"] == 2 and got[("eval", "base")]["sample_tag_rate"] == 0.0
+    assert got[("eval", "sft")]["sample_tag_rate"] == 1.0 and got[("eval", "sft")]["tagged_verdict_rate"] == 1.0
     assert got[("trace", "")]["n"] == 4 and got[("rollout", "")]["n"] == 6
 
 
@@ -435,6 +437,7 @@ def _arm_rows(arm: str, oks: list[bool], stage: str = "rl", budget: int = 0) -> 
             "sample_idx": 0,
             "budget_rounds": budget,
             "prompt_setup": "original, 0-shot",
+            "grader": "",
             "prompt": "p",
             "response": "<answer>1</answer>",
             "extracted_answer": "1",
@@ -558,7 +561,7 @@ def test_query_cli_imports_neither_pyarrow_nor_polars(fx):
         "print('IMPORTED', 'pyarrow' in sys.modules, 'polars' in sys.modules, rc)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "*C*IC" in out and out.strip().splitlines()[-1] == "IMPORTED False False 0"
+    assert "3 row(s)" in out and out.strip().splitlines()[-1] == "IMPORTED False False 0"  # one row per format
 
 
 def test_report_writes_plots_that_open(fx):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
+
 from sfdata.engines.base import Completion, SamplingParams
 from sftrain.budget import budget_force
 
@@ -97,16 +99,16 @@ def test_eval_config_passes_its_cue(monkeypatch):
 
     seen = {}
 
+    class Stop(Exception):
+        pass
+
     def fake_force(*a, **k):
         seen.update(k)
-        return []
+        raise Stop
 
-    class Eng(BudgetEngine):
-        def generate(self, prompts, sampling, seeds=None):
-            return [[Completion("t", 1, 1)] for _ in prompts]
-
-    monkeypatch.setattr("sfdata.engines.get_engine", lambda *a, **k: Eng(tokens=1))
     monkeypatch.setattr("sftrain.budget.budget_force", fake_force)
     cfg = ev.EvalConfig(budget_forcing=1, budget_cue="<sample>")
-    ev._generate_variants(cfg, None, [[{"role": "user", "content": "q"}]], [1], [2])
+    part = [{"messages": [{"role": "user", "content": "q"}], "forced_seed": 2, "item": None}]
+    with pytest.raises(Stop):
+        ev._answer_rows(BudgetEngine(tokens=1), cfg, part, [Completion("t", 1, 1)], None, set(), {})
     assert seen["cue"] == "<sample>" and ev.EvalConfig().budget_cue == "Wait"

@@ -102,3 +102,35 @@ def test_engines_without_a_seeds_argument_still_work():
 
     out = generate_with_seeds(Old(), ["a", "b"], SamplingParams(), [1, 2])
     assert len(out) == 2 and "seeds" not in inspect.signature(Old.generate).parameters
+
+
+def test_sf_eval_passes_engine_options_to_the_engine(tmp_path, monkeypatch):
+    """`sf eval --engine-options ... --base-url ...` reach the engine as generate's do."""
+    import argparse
+
+    from sfdata.stagecfg import add_config_args, config_from
+    from sftrain.eval import EvalConfig, evaluate_model
+
+    p = argparse.ArgumentParser()
+    add_config_args(p, EvalConfig)
+    args = p.parse_args(
+        ["--engine", "vllm", "--engine-options", "gpu_memory_utilization=0.1", "max_model_len=1024"]
+        + ["--base-url", "http://127.0.0.1:1/v1", "--batch-size", "4"]
+    )
+    cfg = config_from(EvalConfig, {}, args)
+    cfg.tasks, cfg.n_questions, cfg.fewshot = ("multiplication:2",), 2, 0
+    seen = {}
+
+    def fake_get_engine(kind, model, **options):
+        seen.update(kind=kind, **options)
+        return RecordingEngine()
+
+    monkeypatch.setattr("sfdata.engines.get_engine", fake_get_engine)
+    evaluate_model(_run_with_fewshot_data(tmp_path, fewshot=0), "m", "base", cfg)
+    assert seen == {
+        "kind": "vllm",
+        "batch_size": 4,
+        "gpu_memory_utilization": 0.1,
+        "max_model_len": 1024,
+        "base_url": "http://127.0.0.1:1/v1",
+    }

@@ -23,6 +23,7 @@ def _rows(arm: str, stage: str, oks: list[bool], budget: int = 0, model: str | N
             "sample_idx": 0,
             "budget_rounds": budget,
             "prompt_setup": "original, 0-shot",
+            "grader": "",
             "prompt": "p",
             "response": "<answer>1</answer>",
             "extracted_answer": "1",

@@ -72,17 +72,28 @@ def test_eval_paper_preset_fills_what_the_config_leaves_out():
         from_dict(EvalConfig, {"preset": "nope"})
 
 
-def test_reward_is_binary_by_default_and_format_bonus_needs_exactly_one_answer():
+def test_reward_is_binary_by_default_and_the_format_bonus_pays_every_arms_format_alike():
     from sftrain.rewards import format_reward
     from sftrain.rl import RLRunConfig
 
     assert RLRunConfig().format_reward is False
-    assert format_reward(["<answer>1</answer>", "<answer>1</answer> <answer>2</answer>", "<answer>1", "x"]) == [
-        0.1,
-        0.0,
-        0.0,
-        0.0,
+    plain = "3 * 4 is 12.\n<answer>12</answer>"
+    star = "<think>\n3 * 4 = 12, checked.\n</think>\n<answer>12</answer>"
+    sf = (
+        "<think>\n<sample>\n3 * 4 = 11\n<answer>11</answer>\n</sample>\n<reflect>\nno\n<verdict>Incorrect</verdict>\n"
+        "</reflect>\n<sample>\n3 * 4 = 12\n<answer>12</answer>\n</sample>\n<reflect>\nyes\n<verdict>Correct</verdict>\n"
+        "</reflect>\n</think>\n\nSo the final answer is:\n\n<answer>12</answer>"
+    )
+    assert format_reward([plain, star, sf, [{"role": "assistant", "content": sf}]]) == [0.1] * 4
+    # no final answer: unclosed, empty, an answer not last, nothing at all
+    bad = [
+        "<answer>1",
+        "<answer> </answer>",
+        "<answer>1</answer>\n<think>more</think>",
+        "x",
+        sf[: sf.rindex("<answer>")],
     ]
+    assert format_reward(bad) == [0.0] * 5
 
 
 def test_rl_questions_are_held_out_from_the_start_models_training_run(tmp_path):
@@ -103,3 +114,12 @@ def test_rl_questions_are_held_out_from_the_start_models_training_run(tmp_path):
     assert not {task.question_key(q) for q in qs} & train_keys
     plain = task.generate(10, 5, level=1)  # what the old code trained on
     assert {task.question_key(q) for q in plain} & train_keys
+
+
+def test_set_use_vllm_overrides_the_automatic_choice(tmp_path):
+    """`sf rl --set use_vllm=...` decides (was a duplicate-keyword TypeError); vllm_mode follows."""
+    from sftrain.precision import choose_precision
+    from sftrain.rl import RLRunConfig, grpo_config
+
+    cfg = RLRunConfig(preset="cpu", output_dir=str(tmp_path), overrides={"use_vllm": False})
+    assert grpo_config(cfg, choose_precision("cpu"), use_vllm=True).use_vllm is False

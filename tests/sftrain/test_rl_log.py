@@ -35,10 +35,35 @@ def test_wrapper_records_what_the_reward_sees_and_writes_one_row_per_step(tmp_pa
     r = df.row(0, named=True)
     assert (r["arm"], r["step"], r["completions"], r["reward_mean"], r["accuracy"]) == ("skillfactory", 5, 2, 0.55, 0.5)
     assert r["completion_tokens"] == 2.0 and r["samples_per_answer"] == 1.0  # 2 samples in one of two completions
-    assert r["retry_rate"] == 0.5 and r["verification_rate"] == 0.5 and r["cue_rate"] == 0.5
+    assert r["retry_rate"] == 0.5 and r["tagged_verdict_rate"] == 0.5 and r["keyword_cue_rate"] == 0.5
+    # the step's verdicts are checked against the reward's own question (11: Incorrect is right, 12: Correct is right)
+    assert r["verdict_accuracy"] == 1.0 and r["verdict_f1_correct"] == 1.0 and r["verdict_f1_incorrect"] == 1.0
     funcs[1](comps[:1], **{k: v[:1] for k, v in kw.items()})
     assert log.write(5, {}) is False  # same arm + step already logged (a resumed run): kept once
     assert run.read("rl_log").height == 1
+
+
+def test_rl_log_step_metrics_score_verdicts_per_class_and_skip_glue(tmp_path):
+    """One step with known verdict confusion: Correct class TP 1, FP 1, FN 1; Incorrect class TN 1."""
+    from sftrain.rl_log import RLSkillLog
+
+    run = RunDir(tmp_path / "r").init({})
+    log = RLSkillLog(run, arm="rl_only")
+    reward = log.wrap([lambda completions, **kw: [0.0] * len(completions)])[0]
+    S = "<sample><answer>{}</answer></sample><reflect><verdict>{}</verdict></reflect>"
+    texts = [
+        "<think>" + S.format("12", "Correct") + S.format("11", "Correct") + "</think><answer>12</answer>",  # TP, FP
+        "<think>" + S.format("12", "Incorrect") + S.format("13", "Incorrect") + "</think><answer>13</answer>",  # FN, TN
+        "Let me double-check by working through it again. <answer>12</answer>",  # a glue phrase, no cue of its own
+    ]
+    data = json.dumps({"a": 3, "b": 4})
+    reward(texts, task=["multiplication"] * 3, data=[data] * 3, answer=["12"] * 3)
+    assert log.write(1, {})
+    r = run.read("rl_log").row(0, named=True)
+    assert r["tagged_verdict_rate"] == pytest.approx(2 / 3) and r["keyword_cue_rate"] == 0.0
+    assert r["verdict_precision_correct"] == 0.5 and r["verdict_recall_correct"] == 0.5
+    assert r["verdict_precision_incorrect"] == 0.5 and r["verdict_recall_incorrect"] == 0.5
+    assert r["verdict_f1_correct"] == 0.5 and r["verdict_accuracy"] == 0.5
 
 
 @pytest.mark.slow

@@ -172,7 +172,7 @@ def test_rewards_use_the_safe_graders():
     r = correctness_reward(comps, task=["countdown"] * 6, data=[data] * 6, answer=["22"] * 6)
     assert r == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
     assert format_reward(comps) == [0.1, 0.1, 0.1, 0.1, 0.0, 0.1]
-    assert format_reward(["<answer>1</answer><answer>2</answer>"]) == [0.0]  # "exactly one", as documented
+    assert format_reward(["<answer>1</answer><answer>2</answer>"]) == [0.1]  # ends in one well-formed final answer
 
 
 @dataclass
@@ -235,7 +235,9 @@ def test_eval_writes_accuracy_and_skill_use_with_budget_forcing(tmp_path):
     assert ev.height == 3 * 2 * 2  # 3 task-levels x 2 questions x (plain, forced)
     assert set(ev["budget_rounds"]) == {0, 1} and set(ev["level"]) == {1, 3, 4}
     s = summary_frame(run)
-    assert {"accuracy", "sample_tags", "verification_rate", "retry_rate"} <= set(s.columns) and s["n"].sum() == 12
+    assert {"accuracy", "sample_tags", "tagged_verdict_rate", "keyword_cue_rate", "retry_rate"} <= set(s.columns) and s[
+        "n"
+    ].sum() == 12
     assert info["summary"]
     again = eval_stage(run, cfg)  # resumable: nothing new
     assert again["models"][0]["written"] == 0

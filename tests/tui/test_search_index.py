@@ -371,7 +371,12 @@ def test_skills_columns_are_aligned_once_and_follow_a_rewritten_skills_table(run
     assert _ids(TraceStore(run.path), f, "verdict_acc", True) == want
     # sf skills rewrites skills.parquet: the aligned columns are rebuilt from the new table
     skills = RunDir(run.path).read("skills")
-    flipped = skills.with_columns(n_verdict_right=pl.col("n_verdicts") - pl.col("n_verdict_right"))
+    flipped = skills.with_columns(  # every checked verdict now says the opposite
+        n_verdict_tp=pl.col("n_verdict_fn"),
+        n_verdict_fn=pl.col("n_verdict_tp"),
+        n_verdict_tn=pl.col("n_verdict_fp"),
+        n_verdict_fp=pl.col("n_verdict_tn"),
+    )
     RunDir(run.path).write("skills", flipped)
     want2 = _ids(TraceStore(run.path, use_index=False), f, "verdict_acc", True)
     assert want2 != want and _ids(fast, f, "verdict_acc", True) == want2

@@ -23,7 +23,8 @@ def shrunk(config: dict, model: str) -> dict:
     """The mini config with tiny sizes: 1-2 steps per training step, one question per eval level."""
     exp = config["experiment"]
     exp["model"] = model
-    small = {"per_device_train_batch_size": 2, "max_length": 256, "learning_rate": 1e-3}
+    # 512: the config's one-shot prompt (a Countdown demonstration, then the question) is ~320 tokens before the trace
+    small = {"per_device_train_batch_size": 2, "max_length": 512, "learning_rate": 1e-3}
     exp["sft"]["overrides"] = {**small, "max_steps": 1}
     exp["rl"]["n_questions"] = 2
     exp["rl"]["overrides"] = {"max_steps": 2, "max_completion_length": 8, "num_generations": 2}
@@ -110,3 +111,86 @@ def test_every_arm_end_to_end_and_resume(tmp_path):
     ev2 = run.read("eval")
     assert ev2.filter(pl.col("arm") == "star").height == 2 * 2  # re-evaluated on the new task list only
     assert run.read("rl_log").filter(pl.col("arm") == "star").height == 2
+
+
+def _one_trace(run, q) -> None:
+    from sfdata.store.run import now_utc
+
+    row = {
+        "trace_id": "t0",
+        "question_id": q.question_id,
+        "task": q.task,
+        "format": "*C",
+        "ablation": None,
+        "purpose": "main",
+        "n_samples": 1,
+        "prompt": "the trace's own user turn",
+        "trace": f"<think>\n<sample>\n<answer>{q.answer}</answer>\n</sample>\n</think>\n<answer>{q.answer}</answer>",
+        "final_answer": q.answer,
+        "is_correct": True,
+        "rollout_ids": ["r0"],
+        "reflection_ids": [""],
+        "variants": ["original"],
+        "n_correct": 1,
+        "n_incorrect": 0,
+        "n_retries": 0,
+        "n_backtracks": 0,
+        "n_confirms": 0,
+        "seed": 0,
+        "created_at": now_utc(),
+    }
+    run.append("traces", pl.DataFrame([row]))
+
+
+def test_sft_rl_and_eval_are_asked_with_one_prompt_in_the_mini_experiment(tmp_path, monkeypatch):
+    """The rendered chats themselves: the SFT example's user turns, the GRPO prompt and what eval sends."""
+    from sfdata.app.experiment import ExperimentConfig, step_config
+    from sfdata.engines.base import Completion
+    from sfdata.store import RunDir
+    from sfdata.tasks import Question, get_task, make_questions
+    from sftrain.data import load_sft_rows
+    from sftrain.eval import evaluate_model
+    from sftrain.rl import rl_rows
+
+    cfg = ExperimentConfig.from_dict(load_config(CONFIG)["experiment"])
+    assert cfg.prompt == "original, 1-shot" and cfg.check_prompts() == "original, 1-shot"
+    run = RunDir(tmp_path / "run").init({})
+    qdf = make_questions("multiplication", 2, 0, level=1)
+    run.write("questions", qdf)
+    q = Question.from_row(qdf.row(0, named=True))
+    _one_trace(run, q)
+    sf = next(a for a in cfg.arm_configs() if a.name == "skillfactory")
+    sft_cfg = step_config(cfg, sf.steps[0], None, "out", run.path)
+    rl_cfg = step_config(cfg, sf.steps[1], None, "out", run.path)
+    sft_chat = load_sft_rows(sft_cfg.data, formats=sft_cfg.formats, prompt=sft_cfg.prompt)[0]["prompt"]
+    rl_chat = rl_rows([q], rl_cfg.prompt)[0]["prompt"]
+
+    sent: list = []
+
+    class Recording:
+        def generate(self, prompts, sampling, seeds=None):
+            sent.extend(prompts)
+            return [[Completion("<answer>1</answer>", 3, 4)] for _ in prompts]
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr("sfdata.engines.get_engine", lambda kind, model, **_: Recording())
+    ev_cfg = cfg.eval_config()
+    evaluate_model(run, "m", "base", ev_cfg, questions=[(get_task(q.task), q)], fewshot=ev_cfg.fewshot)
+    assert sft_chat == rl_chat == sent[0]
+    assert [m["role"] for m in sent[0]] == ["user", "assistant", "user"]  # one demonstration, then the question
+    assert run.read("eval")["prompt_setup"].to_list() == ["original, 1-shot"]
+
+
+@pytest.mark.parametrize(
+    "section, key, value",
+    [("eval", "fewshot", 0), ("eval", "variant", "rephrase"), ("rl", "prompt", "original, 0-shot")],
+)
+def test_an_experiment_whose_prompts_differ_is_refused(section, key, value):
+    from sfdata.app.experiment import ExperimentConfig
+
+    exp = load_config(CONFIG)["experiment"]
+    exp[section][key] = value
+    with pytest.raises(ValueError, match="SFT, RL and eval prompts differ"):
+        ExperimentConfig.from_dict(exp).check_prompts()

@@ -36,6 +36,8 @@ def _rows(arm, stage, task, level, oks, text, t):
             "budget_rounds": 0,
             "prompt_setup": "original, 1-shot",
             "grader": "",
+            "answer": None,
+            "data": None,
             "prompt": "p",
             "response": text,
             "extracted_answer": "12",
@@ -94,18 +96,14 @@ def test_table_rows_are_arms_by_stage_by_task_level_with_n_interval_and_skill_us
     lo, hi = wilson(1, 2)
     assert (t["ci_lo"][2], t["ci_hi"][2]) == (round(lo, 4), round(hi, 4))
     assert t["samples_per_answer"].to_list() == [0.0] * 4 + [2.0] * 4
-    assert t["retry_rate"].to_list() == [0.0] * 4 + [1.0] * 4 and t["verification_rate"].to_list()[4:] == [1.0] * 4
+    assert t["retry_rate"].to_list() == [0.0] * 4 + [1.0] * 4 and t["tagged_verdict_rate"].to_list()[4:] == [1.0] * 4
     assert t["backtrack_rate"].to_list() == [0.0] * 8
 
 
 def test_arm_table_has_intervals_budget_rounds_paired_differences_and_sft_sizes(run):
-    from sfdata.app.experiment import MARKER
-    from sfdata.store.run import write_json_atomic
-
-    for step, summary in (("sft", {"examples": 120, "tokens": 45000}), ("rl", {"steps": 3})):
-        out = run.path / "models" / "skillfactory" / step
-        out.mkdir(parents=True)
-        write_json_atomic({"hash": "h", "arm": "skillfactory", "step": step, "summary": summary}, out / MARKER)
+    # the stage runtime records each arm step's info in the manifest (key ARM/STEP)
+    for step, info in (("sft", {"examples": 120, "tokens": 45000}), ("rl", {"steps": 3})):
+        run.set_stage(f"skillfactory/{step}", "done", config_hash="h", inputs="i", info=info)
     t = arm_table(run, ["base", "rl_only", "skillfactory"])
     assert t.select("arm", "stage", "task_level").rows() == ROWS
     assert t["accuracy"][2] == "0.50 [0.09, 0.91] (2)"

@@ -108,3 +108,23 @@ def test_dry_run_catches_too_few_held_out_questions(old, new, message, tmp_path,
     assert message in err and "ask for at most" in err and "Traceback" not in err
     assert main(["run", str(cfg), "--run", str(tmp_path / "run")]) == 1  # the real run checks first, writes nothing
     assert message in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("max_tokens = 160", "max_tokens = 160\nfewshot = 0"),  # eval zero-shot, SFT and RL one-shot
+        ("level = 2\nn_questions = 20", 'level = 2\nprompt = "original, 0-shot"\nn_questions = 20'),  # RL
+        ("[experiment.sft]\n", '[experiment.sft]\nprompt = "rephrase, 1-shot"\n'),  # SFT user turns
+    ],
+)
+def test_dry_run_refuses_an_experiment_whose_sft_rl_and_eval_prompts_differ(old, new, tmp_path, capsys):
+    text = (CONFIGS / "experiment_mini.toml").read_text()
+    assert main(["run", str(CONFIGS / "experiment_mini.toml"), "--dry-run"]) == 0
+    assert "every arm asked 'original, 1-shot'" in capsys.readouterr().out
+    assert old in text
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text.replace(old, new, 1))
+    assert main(["run", str(cfg), "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "SFT, RL and eval prompts differ" in err and "Traceback" not in err

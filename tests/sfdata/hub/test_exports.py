@@ -188,3 +188,18 @@ def test_pushed_verl_config_declares_its_validation_split(built_run, tmp_path):
     assert card_configs(out, "train")["verl"] == ["verl/train.parquet"]
     assert [f.name for f in folder_files(out, "verl", "validation")] == ["val.parquet"]
     assert [f.name for f in folder_files(out, "verl", "train")] == ["train.parquet"]
+
+
+def test_readme_and_card_show_the_verl_command_verl_reads():
+    """verl 0.9 reads reward.custom_reward_function.*; the README block is the one text the card shows."""
+    from pathlib import Path
+
+    from sfdata.hub.card import _snippets
+    from sfdata.hub.export import verl_command
+
+    cmd = verl_command("exports/verl")
+    assert "reward.custom_reward_function.path=exports/verl/reward.py" in cmd
+    assert " custom_reward_function." not in cmd  # the top-level keys verl 0.9 ignores
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    assert cmd in readme
+    assert verl_command("sf_data/verl") in _snippets("me/x", {"verl": "verl"})

@@ -13,8 +13,9 @@ from sfdata.store.schemas import EVAL
 
 
 def _eval_rows(n: int, arm: str | None) -> pl.DataFrame:
-    # an old file (arm None) predates the arm, prompt_setup and grader columns
-    cols = {c: t for c, t in EVAL.items() if arm is not None or c not in ("arm", "prompt_setup", "grader")}
+    # an old file (arm None) predates the arm, prompt_setup, grader, answer and data columns
+    later = ("arm", "prompt_setup", "grader", "answer", "data")
+    cols = {c: t for c, t in EVAL.items() if arm is not None or c not in later}
     row = {
         "eval_id": None,
         "arm": arm,
@@ -26,7 +27,9 @@ def _eval_rows(n: int, arm: str | None) -> pl.DataFrame:
         "sample_idx": 0,
         "budget_rounds": 0,
         "prompt_setup": "original, 1-shot",
-        "grader": "countdown/3",
+        "grader": "multiplication/1",
+        "answer": "1",
+        "data": "{}",
         "prompt": "p",
         "response": "r",
         "extracted_answer": "1",
