@@ -35,7 +35,7 @@ def test_paper_plan_numbers():
     assert [s["kind"] for s in arms["skillfactory"]["steps"]] == ["sft", "rl"] and arms["base"]["steps"] == []
     assert arms["skillfactory"]["steps"][0]["examples"] == 20000 and arms["star"]["steps"][0]["examples"] == 256000
     mini = {a["arm"]: a for a in make_plan(load_config(CONFIGS / "experiment_mini.toml"))["arms"]}
-    assert mini["skillfactory"]["steps"][0]["examples"] == 32 * 4  # default mix: 0C, *C, *C*IC, *CC of 32 questions
+    assert mini["skillfactory"]["steps"][0]["examples"] == 24 * 4  # default mix: 0C, *C, *C*IC, *CC of 24 questions
     assert arms["r1"]["steps"][0]["examples"] is None  # a published set's size is known only when loaded
     assert p["hours"] > 1 and p["tokens_to_generate_max"] == pytest.approx(2 * p["tokens_to_generate"])
 
@@ -46,8 +46,7 @@ def test_dry_run_of_every_shipped_config(name, capsys):
     out = capsys.readouterr().out
     assert "estimate: ~" in out
     if name != "tiny_test.toml":
-        questions = {"demo.toml": 24, "experiment_mini.toml": 32}[name]
-        assert "CPU-hours" in out and f"questions    {questions}\n" in out
+        assert "CPU-hours" in out and "questions    24" in out
 
 
 def test_mini_plan_covers_every_arm():
@@ -90,15 +89,14 @@ def test_params_from_model_names():
 @pytest.mark.parametrize(
     "old, new, message",
     [
-        # RL on one-digit products: 45 order-free pairs, fewer than 64
-        ("level = 2\nn_questions = 20 ", "level = 1\nn_questions = 64 ", "[experiment.rl]: RL questions held out"),
-        # eval on one-digit products: 44 left once the demonstration's pair is kept out, fewer than 96
+        ("n_questions = 16 ", "n_questions = 32 ", "[experiment.rl]: RL questions held out from the data questions"),
+        # eval on one-digit products: 10 left after the data and RL questions, fewer than 96
         ('tasks = ["multiplication:2"]', 'tasks = ["multiplication:1"]', "[experiment.eval]: eval questions held out"),
     ],
 )
 def test_dry_run_catches_too_few_held_out_questions(old, new, message, tmp_path, capsys):
-    """One-digit multiplication has 45 order-free pairs (44 once the eval demonstration's pair is kept out): too few
-    for 64 RL or 96 eval questions. The run would fail an hour in; the dry run draws them and says so."""
+    """One-digit multiplication has 45 order-free pairs: after the 24 data questions only 26 remain for RL, and
+    after 16 RL questions only 10 for eval. The run would fail an hour in; the dry run draws them and says so."""
     text = (Path(__file__).parents[3] / "configs" / "experiment_mini.toml").read_text()
     assert old in text
     cfg = tmp_path / "bad.toml"
@@ -114,7 +112,7 @@ def test_dry_run_catches_too_few_held_out_questions(old, new, message, tmp_path,
     "old, new",
     [
         ("max_tokens = 160", "max_tokens = 160\nfewshot = 0"),  # eval zero-shot, SFT and RL one-shot
-        ("level = 2\nn_questions = 20", 'level = 2\nprompt = "original, 0-shot"\nn_questions = 20'),  # RL
+        ("level = 1\nn_questions = 16", 'level = 1\nprompt = "original, 0-shot"\nn_questions = 16'),  # RL
         ("[experiment.sft]\n", '[experiment.sft]\nprompt = "rephrase, 1-shot"\n'),  # SFT user turns
     ],
 )
