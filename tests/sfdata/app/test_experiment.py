@@ -29,7 +29,10 @@ def shrunk(config: dict, model: str) -> dict:
     exp["rl"]["n_questions"] = 2
     exp["rl"]["overrides"] = {"max_steps": 2, "max_completion_length": 8, "num_generations": 2}
     exp["rl"]["overrides"]["per_device_train_batch_size"] = 2
-    exp["eval"].update(n_questions=1, max_tokens=8, engine="transformers")
+    # the mechanics need several task:levels (the shipped config evaluates one, multiplication:2)
+    exp["eval"].update(
+        tasks=["multiplication:1,2", "countdown:3,4"], n_questions=1, max_tokens=8, engine="transformers"
+    )
     # the data stages are covered elsewhere; a synthetic run stands in for generate/grade/reflect
     return {"run": config["run"], "build": {**config["build"], "n": 2}, "experiment": exp}
 

@@ -90,7 +90,8 @@ def test_params_from_model_names():
     "old, new, message",
     [
         ("n_questions = 16 ", "n_questions = 32 ", "[experiment.rl]: RL questions held out from the data questions"),
-        ("n_questions = 6 ", "n_questions = 12 ", "[experiment.eval]: eval questions held out"),
+        # eval on one-digit products: 10 left after the data and RL questions, fewer than 96
+        ('tasks = ["multiplication:2"]', 'tasks = ["multiplication:1"]', "[experiment.eval]: eval questions held out"),
     ],
 )
 def test_dry_run_catches_too_few_held_out_questions(old, new, message, tmp_path, capsys):
