@@ -20,6 +20,7 @@ from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.coordinate import Coordinate
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -623,7 +624,7 @@ class InspectorApp(App[None]):
         table = self.query_one(TraceTable)
         try:
             row = table.get_row_index(self.view_id) if self.view_id is not None else -1
-            nxt = table.coordinate_to_cell_key((row + 1, 0)).row_key.value if row >= 0 else None
+            nxt = table.coordinate_to_cell_key(Coordinate(row + 1, 0)).row_key.value if row >= 0 else None
         except (KeyError, RowDoesNotExist, CellDoesNotExist):
             nxt = None
         self.prefetch.want([nxt] if nxt else [])

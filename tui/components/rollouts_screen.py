@@ -17,6 +17,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.coordinate import Coordinate
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -121,9 +122,14 @@ class RolloutsScreen(Screen[None]):
         table.focus()
 
     def reload(self) -> None:
-        args = (self.rollout_ids, self.question_id, self.page_offset, PAGE_SIZE)
-        kw = {"correct": self.correct, "disagree": self.disagree, "variant": self.variant, "search": self.search}
-        self.runner(lambda st: st.rollouts_page(*args, **kw), self._show_page)
+        ids, qid, offset = self.rollout_ids, self.question_id, self.page_offset
+        correct, disagree, variant, search = self.correct, self.disagree, self.variant, self.search
+        self.runner(
+            lambda st: st.rollouts_page(
+                ids, qid, offset, PAGE_SIZE, correct=correct, disagree=disagree, variant=variant, search=search
+            ),
+            self._show_page,
+        )
 
     def _show_page(self, res: QueryResult) -> None:
         if self._error(res):
@@ -173,7 +179,9 @@ class RolloutsScreen(Screen[None]):
             table = self.query_one(DataTable)
             if self._error(res) or not table.row_count:
                 return
-            if table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value == rid:  # still the row on view
+            if (
+                table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value == rid
+            ):  # still the row on view
                 self.query_one("#rollout-body", Static).update(rollout_detail(*res.value))
 
         self.runner(lambda st: st.rollout(rid), show)
