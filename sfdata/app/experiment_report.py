@@ -21,6 +21,7 @@ from sfdata.store import RunDir
 
 # plotted per GRPO step; columns of both experiment_table and rl_skill_use (sfdata.skill_metrics definitions)
 SKILL_COLUMNS = ("samples_per_answer", "tagged_verdict_rate", "keyword_cue_rate", "retry_rate", "backtrack_rate")
+VERDICT_COLUMNS = ("verdict_f1_correct", "verdict_f1_incorrect")  # experiment_table's verdict quality per class
 REFERENCE_ARMS = ("base", "rl_only")  # every arm is compared with these (paired, on the same questions)
 ROW_KEYS = ("arm", "stage", "model", "prompt", "task_level")
 
@@ -127,8 +128,9 @@ def arm_table(run: RunDir, arms: tuple[str, ...] | list[str] = ()) -> pl.DataFra
         pl.col("sft_examples").fill_null(0), pl.col("sft_tokens").fill_null(0)
     )
     numbers = ["n_questions", "acc", "ci_lo", "ci_hi"]
-    shown = [c for c in table.columns if c not in (*numbers, *SKILL_COLUMNS, "answers") and not _numeric_twin(c)]
-    return table.select(*shown, "answers", *SKILL_COLUMNS, *numbers, *[c for c in table.columns if _numeric_twin(c)])
+    skill = [*SKILL_COLUMNS, *VERDICT_COLUMNS]
+    shown = [c for c in table.columns if c not in (*numbers, *skill, "answers") and not _numeric_twin(c)]
+    return table.select(*shown, "answers", *skill, *numbers, *[c for c in table.columns if _numeric_twin(c)])
 
 
 def _numeric_twin(col: str) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def _parquet_footer(fh, size: int) -> bytes | None:
     return fh.read(n)
 
 
+_RACY_NS = 2_000_000_000  # as git's racy-index rule: younger files are hashed each time
+
+
 def content_digest(path: str | os.PathLike[str]) -> str:
     """A digest of the file's bytes (see the module doc for large files); cached by inode identity."""
     key = file_identity(path)
@@ -82,7 +86,10 @@ def content_digest(path: str | os.PathLike[str]) -> str:
     got = h.hexdigest()
     if len(_DIGESTS) > 100_000:
         _DIGESTS.clear()
-    _DIGESTS[key] = got
+    # "racy" files (changed within the clock's granularity) are not cached: a rewrite in the same tick can keep
+    # size, mtime and even the inode (a freed one is reused), so the identity alone cannot tell it apart
+    if time.time_ns() - key[3] > _RACY_NS:
+        _DIGESTS[key] = got
     return got
 
 

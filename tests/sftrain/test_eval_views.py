@@ -24,6 +24,8 @@ def _rows(arm: str, stage: str, oks: list[bool], budget: int = 0, model: str | N
             "budget_rounds": budget,
             "prompt_setup": "original, 0-shot",
             "grader": "",
+            "answer": None,
+            "data": None,
             "prompt": "p",
             "response": "<answer>1</answer>",
             "extracted_answer": "1",

@@ -124,7 +124,9 @@ def test_export_leaves_out_rows_with_null_ids(tmp_path):
     run = make_run(tmp_path / "r", n_questions=2)
     assert main(["build", str(run.path)]) == 0
     extra = run.read("traces").head(1).with_columns(pl.lit(None, dtype=pl.String).alias("trace_id"))
-    run.append("traces", extra)
+    with pytest.raises(ValueError, match="null trace_id"):  # our writers refuse a null id
+        run.append("traces", extra)
+    extra.write_parquet(run.path / "traces" / "part-zz-foreign.parquet")  # a part some other tool wrote
     n = run.read("traces").filter(pl.col("trace_id").is_not_null()).height
     out = tmp_path / "out"
     with pytest.warns(UserWarning, match="1 row"):
