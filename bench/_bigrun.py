@@ -11,7 +11,7 @@ import polars as pl
 from sfdata.factory.registry import DEFAULT_FORMATS
 from sfdata.store import RunDir
 from sfdata.store.run import now_utc
-from sfdata.store.schemas import SKILLS, TRACES
+from sfdata.store.schemas import TRACES
 
 FORMATS = list(DEFAULT_FORMATS)
 
@@ -23,7 +23,14 @@ def big_run(n: int, root: Path | None = None) -> RunDir:
     path = root / f"run_{n}"
     run = RunDir(path)
     if (path / "skills.parquet").is_file():
-        return run
+        from sfdata.store.parquet import polars_columns
+        from sfdata.store.schemas import SKILLS
+
+        if set(SKILLS) <= set(polars_columns(path / "skills.parquet")):
+            return run
+        import shutil  # built by an older version (fewer skills columns): build it again
+
+        shutil.rmtree(path)
     run.init({"synthetic": True, "traces": n})
     i = pl.int_range(0, n, eager=True).alias("i")
     df = pl.DataFrame(i)

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_of_interleaved, report  # noqa: E402
+from _common import best_of_interleaved, report
 
 
 def stage_runner(base: Path, questions, cfg, engine):

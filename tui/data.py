@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from sfdata.skill_metrics import METRICS as _SKILL_METRICS
+from sfdata.store.parquet import wrong_column_types
 from tui.open_checks import OpenChecks, checks_path
 from tui.search_index import BIG, SearchIndex, SearchIndexError, build_index, index_path, open_index, signature
 from tui.tags import cue_patterns
@@ -107,40 +108,6 @@ def _visible_frame(df: pl.DataFrame) -> pl.DataFrame:
     if not strings or df.height == 0:
         return df
     return df.with_columns(pl.col(c).map_elements(visible, return_dtype=pl.String) for c in strings)
-
-
-_FAMILY = {"VARCHAR": "string", "INTEGER": "integer", "BIGINT": "integer", "DOUBLE": "number", "BOOLEAN": "boolean"}
-
-
-def wrong_column_types(path: Path, table: str) -> str | None:
-    """Why a part cannot be read as `table` (a column of the wrong type, e.g. numbers stored as text), in one
-    line; None when its columns fit. Reads the Parquet footer only."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from sfdata.store.schemas import duck_schema
-
-    try:
-        schema = pq.read_schema(path)
-    except (OSError, pa.ArrowException) as e:
-        return f"unreadable ({one_line(str(e))})"
-    for name, want in duck_schema(table).items():
-        if name not in schema.names:
-            continue
-        t = schema.field(name).type
-        if pa.types.is_null(t) or pa.types.is_dictionary(t):
-            continue
-        fam = _FAMILY.get(want)
-        ok = {
-            "string": pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t),
-            "integer": pa.types.is_integer(t),
-            "number": pa.types.is_integer(t) or pa.types.is_floating(t),
-            "boolean": pa.types.is_boolean(t),
-            None: (pa.types.is_list(t) or pa.types.is_large_list(t)) if want.endswith("[]") else True,
-        }[fam]
-        if not ok:
-            return f"column {name} is {t}, expected {want}"
-    return None
 
 
 def one_line(message: str, limit: int = 600) -> str:

@@ -13,6 +13,7 @@ Tables with no file yet are empty views with the canonical schema, so every quer
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -356,6 +357,23 @@ def _sql_str_list(items: list[str]) -> str:
     return "[" + ", ".join(_sql_str(x) for x in items) + "]"
 
 
+def _typed_files(files: list[Path], table: str, on_corrupt: OnCorrupt) -> list[Path]:
+    """The files whose columns have the table's types: a part with, say, numbers stored as text cannot be
+    scanned beside the others, so it is refused (or skipped with a one-line warning naming the column)."""
+    from sfdata.store.parquet import CorruptFileError, wrong_column_types
+
+    good = []
+    for p in files:
+        why = wrong_column_types(p, table)
+        if why is None:
+            good.append(p)
+        elif on_corrupt == "raise":
+            raise CorruptFileError(f"{p}: {why}")
+        else:
+            warnings.warn(f"skipping {p}: {why}", stacklevel=3)
+    return good
+
+
 def connect(
     run: RunDir | str | Path,
     on_corrupt: OnCorrupt = "raise",
@@ -396,6 +414,7 @@ def connect(
 
     for table in TABLES:
         files = readable_files(run.files(table), table, on_corrupt, duck_columns) if table in wanted else []
+        files = _typed_files(files, table, on_corrupt)
         register_view(con, table, files, register=reg)
         if first_per_id:
             _keep_first_per_id(con, run, table, files)

@@ -160,6 +160,40 @@ def check_file(
         raise CorruptFileError(name, f"missing column(s) {', '.join(missing)} of table {table!r}")
 
 
+_FAMILY = {"VARCHAR": "string", "INTEGER": "integer", "BIGINT": "integer", "DOUBLE": "number", "BOOLEAN": "boolean"}
+
+
+def wrong_column_types(path: Path, table: str) -> str | None:
+    """Why a part cannot be read as `table` (a column of the wrong type, e.g. numbers stored as text), in one
+    line; None when its columns fit. Reads the Parquet footer only."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sfdata.store.schemas import duck_schema
+
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as e:
+        return f"unreadable ({' '.join(str(e).split())[:300]})"
+    for name, want in duck_schema(table).items():
+        if name not in schema.names:
+            continue
+        t = schema.field(name).type
+        if pa.types.is_null(t) or pa.types.is_dictionary(t):
+            continue
+        fam = _FAMILY.get(want)
+        ok = {
+            "string": pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t),
+            "integer": pa.types.is_integer(t),
+            "number": pa.types.is_integer(t) or pa.types.is_floating(t),
+            "boolean": pa.types.is_boolean(t),
+            None: (pa.types.is_list(t) or pa.types.is_large_list(t)) if want.endswith("[]") else True,
+        }[fam]
+        if not ok:
+            return f"column {name} is {t}, expected {want}"
+    return None
+
+
 def readable_files(
     paths: Iterable[Path], table: str, on_corrupt: OnCorrupt = "raise", reader: ColumnReader | None = None
 ) -> list[Path]:

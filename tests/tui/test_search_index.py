@@ -256,8 +256,8 @@ def test_two_processes_building_at_once_leave_one_good_index(run):
     n = run.read("traces").height
     assert [int(o) for o in outs] == [n, n]
     assert TraceStore(run.path).index_state() == "ready"
-    leftovers = [p.name for p in (run.path / ".index").iterdir() if p.name.startswith("traces")]
-    assert leftovers == ["traces.arrow"]  # (beside it: skills-KEY.arrow, the detected skill columns)
+    leftovers = [p.name for p in (run.path / ".index").iterdir() if p.name.startswith("traces.arrow")]
+    assert leftovers == ["traces.arrow"]  # (beside it: skills-KEY.arrow and traces.checks.json, the open checks)
 
 
 def test_single_file_source_gets_its_own_index(run):
@@ -356,7 +356,7 @@ async def test_small_runs_are_not_indexed_by_the_app(run):
     async with app.run_test(size=(150, 45)) as pilot:
         await _index_built(app, pilot)
         assert app.store.index_state() == "missing" and not app.indexing
-    assert not list((run.path / ".index").glob("traces*"))  # (the skills side table may be there)
+    assert not list((run.path / ".index").glob("traces.arrow*"))  # (the skills side table and checks may be there)
 
 
 def test_skills_columns_are_aligned_once_and_follow_a_rewritten_skills_table(run):
