@@ -368,9 +368,9 @@ def _typed_files(files: list[Path], table: str, on_corrupt: OnCorrupt) -> list[P
         if why is None:
             good.append(p)
         elif on_corrupt == "raise":
-            raise CorruptFileError(f"{p}: {why}")
+            raise CorruptFileError(p, why)
         else:
-            warnings.warn(f"skipping {p}: {why}", stacklevel=3)
+            warnings.warn(f"skipping {CorruptFileError(p, why)}", stacklevel=3)
     return good
 
 
