@@ -93,6 +93,7 @@ class InspectorApp(App[None]):
         #: the (slower) repaint, so a burst of keys labels successive traces in order
         self.view_id: str | None = None
         self._paint_pending = False
+        self._first_page_shown = False  # an empty run is told apart only once a page has answered
         self._labelled = False  # labels changed since the listing was last read (it stays frozen until then)
         self._closed = False
         self._index_timer: Timer | None = None
@@ -178,14 +179,8 @@ class InspectorApp(App[None]):
         table = self.query_one(TraceTable)
         for c in COLUMNS:
             table.add_column(c, key=c, width=_WIDTHS.get(c, len(c) + 2) if c != "question" else _QUESTION_MIN)
-        self.reload()
         self.focus_now(table)
-        if self.total == 0 and self.filters == Filters():
-            if self.store.rollouts_page(limit=1).total:
-                self.notify("no traces in this run yet: showing its rollouts (sf build makes traces)")
-                self.action_rollouts()
-            else:
-                self.notify(self.empty_message(), title="empty", timeout=15)
+        self.reload()  # an empty run is told apart once its first page has come (`_first_page`), not before
         if self.store.labels_error:
             self.notify(self.store.labels_error, title="labels", severity="error", timeout=30, markup=False)
         for line in self.store.open_warnings:  # skipped parts, duplicate ids: once, naming the files
@@ -362,9 +357,24 @@ class InspectorApp(App[None]):
             table.move_cursor(row=ids.index(cursor_id))
         elif keep_cursor and page.rows:
             table.move_cursor(row=min(row, len(page.rows) - 1))
+        first = not self._first_page_shown
+        self._first_page_shown = True
         self.update_status()
         if stats is not None and self.query_one("#main").has_class("-stats"):
             self.query_one(StatsPane).show_stats(stats)
+        if first:
+            self._first_page()
+
+    def _first_page(self) -> None:
+        """A run with no traces opens on its rollouts, or says it is empty: decided on the first page's answer
+        (a slow first page must not look like an empty run)."""
+        if self.total or self.filters != Filters():
+            return
+        if self.store.rollouts_page(limit=1).total:
+            self.notify("no traces in this run yet: showing its rollouts (sf build makes traces)")
+            self.action_rollouts()
+        else:
+            self.notify(self.empty_message(), title="empty", timeout=15)
 
     def applied_text(self) -> Text:
         """What the listing shows, as applied (a box may hold text not yet submitted with enter)."""
@@ -413,7 +423,7 @@ class InspectorApp(App[None]):
             f"  keep {kept} / drop {dropped}{extra}\n",
             self.applied_text(),
         )
-        if self.total == 0 and self.filters == Filters():
+        if self.total == 0 and self.filters == Filters() and self._first_page_shown:
             status.append("\n" + self.empty_message(), style="bold")
         self.set_status(status)
         self._mark_unapplied()

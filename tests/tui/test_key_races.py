@@ -165,3 +165,17 @@ async def test_trace_compare_and_rollouts_errors_are_one_line_and_the_app_runs_o
         await settle(pilot)
         body = str(app.screen.query_one("#rollout-body").render())
         assert body.startswith("rollouts: OSError: rollouts part replaced") and "\n" not in body
+
+
+async def test_a_slow_first_page_is_not_an_empty_run(run):
+    """The first page answering after the wait must not read as a run without traces (which would open the
+    rollouts browser and say the run is empty)."""
+    app = slow_app(run)
+    app.QUERY_WAIT_S = 0.05  # the first page (SLOW_S) answers later
+    async with app.run_test(size=(150, 45)) as pilot:
+        await settle(pilot)
+        assert app.screen is app.screen_stack[0]  # still the table, not the rollouts browser
+        assert app.total > 0 and app.query_one("#traces").row_count > 0
+        notes = [n.message for n in app._notifications]
+        assert not any("no traces" in m or "nothing in this run" in m for m in notes), notes
+        assert "nothing in this run" not in str(app.query_one("#status").render())
