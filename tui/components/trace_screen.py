@@ -164,9 +164,14 @@ class TraceScreen(Screen[None]):
                 w.update(text)
             else:
                 break
+            w.display = True
             kept += 1
-        if have[kept:]:
-            await body.remove_children(have[kept:])
+        spare = have[kept:]
+        if parts[kept:] and spare:  # the block kinds differ from here on: these widgets cannot be reused
+            await body.remove_children(spare)
+            spare = []
+        for w in spare:  # a shorter trace: hide the rest, kept for the next longer one (mounting costs frames)
+            w.display = False
         if parts[kept:]:
             await body.mount_all([self._block_widget(*p) for p in parts[kept:]])
         body.scroll_home(animate=False)
@@ -248,7 +253,8 @@ class TraceScreen(Screen[None]):
         )
 
     def samples(self) -> list[Collapsible]:
-        return list(self.query(Collapsible))
+        """The trace's sample blocks (widgets kept hidden for reuse are not part of it)."""
+        return [c for c in self.query(Collapsible) if c.display]
 
     # ---- keys -------------------------------------------------------------------------------
     def action_back(self) -> None:
@@ -275,6 +281,8 @@ class TraceScreen(Screen[None]):
         needle = self.search.lower()
         out = []
         for w in self.query_one("#trace-body").children:
+            if not w.display:
+                continue
             body = w.query_one(".sample-text", Static) if isinstance(w, Collapsible) else w
             if needle in str(getattr(body, "content", "")).lower():
                 out.append(w)
