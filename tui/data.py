@@ -919,42 +919,39 @@ class TraceStore:
         try:
             lab = read_files(self.label_files(), "labels")
         except (CorruptFileError, OSError, ValueError) as e:
-            self.labels_error = (
-                f"labels not saved: {self.labels_file()} cannot be read ({e}); "
-                "it is left untouched: fix or move it, then reopen the inspector"
-            )
+            self._labels_unreadable(e)
             return dict(getattr(self, "labels", {}))
         return {r[0]: (r[1], r[2] or "") for r in lab.select("trace_id", "label", "note").iter_rows()}
+
+    def _labels_unreadable(self, e: BaseException) -> None:
+        self.labels_error = (
+            f"labels not saved: {self.labels_file()} cannot be read ({e}); "
+            "it is left untouched: fix or move it, then reopen the inspector"
+        )
 
     def set_label(self, trace_id: str, label: str | None, note: str | None = None) -> None:
         """Set keep/drop (None clears) and/or a note for one trace.
 
-        Read-merge-write under the labels lock: the file on disk (other inspectors' labels included)
-        is re-read, only this trace's row changes, and the result replaces the file atomically.
-        Raises LabelsError (and writes nothing) when the labels file cannot be read.
+        The read-merge-write is `sfdata.store.ops.set_label` (under the labels lock: the file on disk, other
+        inspectors' labels included, is re-read, only this trace's row changes, the file is replaced atomically).
+        Raises LabelsError (and writes nothing) when the labels file cannot be read or written.
         """
         from sfdata.store.duck import register_view
-        from sfdata.store.lock import file_lock
-        from sfdata.store.parquet import read_files
-        from sfdata.store.run import now_utc
-        from sfdata.store.schemas import LABELS
+        from sfdata.store.ops import LABEL_VALUES
+        from sfdata.store.ops import set_label as write_label
+        from sfdata.store.parquet import CorruptFileError
 
-        if label not in (None, "keep", "drop"):
+        if label is not None and label not in LABEL_VALUES:
             raise ValueError(f"label must be keep, drop or None, got {label!r}")
         if self.labels_error:
             raise LabelsError(self.labels_error)
         try:
-            with file_lock(self.labels_file()):  # the lock file too may fail on a read-only run
-                disk = self._read_labels()
-                if self.labels_error:
-                    raise LabelsError(self.labels_error)
-                old_label, old_note = disk.get(trace_id, self.labels.get(trace_id, (None, "")))
-                note = old_note if note is None else note
-                rows = read_files(self.label_files(), "labels").filter(pl.col("trace_id") != trace_id)
-                if label is not None or note:
-                    one = {"trace_id": [trace_id], "label": [label], "note": [note], "updated_at": [now_utc()]}
-                    rows = pl.concat([rows, pl.DataFrame(one, schema=LABELS)])
-                self._save_labels(rows)
+            if self.labels_path is None:
+                self.run._refuse_link(self.labels_file())  # as RunDir.write: never through a link in the run
+            rows = write_label(self.labels_file(), trace_id, label, note)
+        except CorruptFileError as e:  # unreadable (not a write failure): saving stops, the file is kept
+            self._labels_unreadable(e)
+            raise LabelsError(self.labels_error) from e
         except OSError as e:  # read-only run, full disk: the file on disk is as it was (atomic write)
             raise LabelsError(
                 f"label not saved: cannot write {self.labels_file()} ({e.strerror or type(e).__name__}); "
@@ -982,15 +979,6 @@ class TraceStore:
         self.labels = fresh
         register_view(self.con, "labels", self.label_files(), register=self._register)
         return True
-
-    def _save_labels(self, df: pl.DataFrame) -> None:
-        """Atomic write to RUN/labels.parquet, or to `labels_path` for a single file."""
-        from sfdata.store.parquet import write_parquet_atomic
-
-        if self.labels_path is None:
-            self.run.write("labels", df)
-        else:
-            write_parquet_atomic(df, self.labels_path)
 
     def export_kept(self, path: Path | None = None) -> tuple[Path, int]:
         """Kept traces (full traces schema) -> RUN/exports/kept.parquet, for `sf sft` / `sf push`."""
