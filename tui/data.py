@@ -393,7 +393,10 @@ class TraceStore:
 
     def _keep_first_per_id(self) -> None:
         """A trace id held twice (a copied part): the views keep its first row (file order) and the store
-        says so once, naming the files; the search index (built from the files as they are) is not used."""
+        says so once, naming the files; the search index (built from the files as they are) is not used.
+        The counting and the view are `sfdata.store.duck`'s (`repeated_ids`, `first_per_id_sql`)."""
+        from sfdata.store.duck import first_per_id_sql, repeated_ids
+
         known = self._checks.get("duplicate_ids", self.trace_files)
         if known == 0:
             return  # these very files were checked before (RUN/.index, keyed by their identity)
@@ -401,19 +404,9 @@ class TraceStore:
         self._checks.put("duplicate_ids", self.trace_files, n_dups)
         if not n_dups:
             return  # the common case: one pass over the id column only
-        dups = self.con.sql(
-            "SELECT count(*), list(DISTINCT f ORDER BY f) FROM (SELECT trace_id, unnest(list(DISTINCT _file)) AS f "
-            "FROM traces_pos GROUP BY trace_id HAVING count(*) > 1)"
-        ).fetchall()[0]
-        if not dups[0]:
+        n, _, names = repeated_ids(self.con, "traces", "traces_pos", self.trace_files, self.run.path)
+        if not n:
             return
-        n = self.con.sql(
-            "SELECT count(*) FROM (SELECT trace_id FROM traces_pos GROUP BY 1 HAVING count(*) > 1)"
-        ).fetchall()[0][0]
-        names = []
-        for f in dups[1]:
-            p = Path(f)
-            names.append(str(p.relative_to(self.run.path)) if p.is_relative_to(self.run.path) else str(p))
         self.duplicates_warning = (
             f"{n:,} trace id(s) appear more than once, in {', '.join(names)}: the first row of each is shown"
         )
@@ -421,8 +414,7 @@ class TraceStore:
         warnings.warn(self.duplicates_warning, stacklevel=3)
         self.con.execute("ALTER VIEW traces_pos RENAME TO traces_all")
         self.con.execute(
-            "CREATE OR REPLACE VIEW traces_pos AS SELECT * FROM traces_all "
-            "QUALIFY row_number() OVER (PARTITION BY trace_id ORDER BY _file, _pos) = 1"
+            f"CREATE OR REPLACE VIEW traces_pos AS {first_per_id_sql('traces', 'traces_all', self.trace_files)}"
         )
         self.con.execute("CREATE OR REPLACE VIEW traces AS SELECT * EXCLUDE (_file, _pos) FROM traces_pos")
         self.use_index = False
