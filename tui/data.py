@@ -365,14 +365,21 @@ class TraceStore:
             raise FileNotFoundError(f"{self.run_path} is not a run directory")
         extra = [*(self.traces_files or []), *([self.labels_path] if self.labels_path is not None else [])]
         # read-only: reaches no file; the run's Arrow sources are shared with every fork's cursor
-        self.con = connect(self.run, on_corrupt="skip", extra_paths=extra, on_register=self._shared.__setitem__)
+        wrong_types: list[tuple[str, Path, str]] = []  # parts connect skipped: each footer is read once
+        self.con = connect(
+            self.run,
+            on_corrupt="skip",
+            extra_paths=extra,
+            on_register=self._shared.__setitem__,
+            wrong_types=wrong_types,
+        )
         self._root = self.con  # the connection the views were made on (forks query through cursors of it)
         try:
             self.con.execute("SET enable_progress_bar = false")  # never draw on the app's terminal
         except Exception:  # noqa: BLE001 - a locked configuration: the default stays
             pass
         self.open_warnings: list[str] = []  # one line each, shown once by the app (skipped files, duplicates)
-        self.trace_files = self._trace_files()
+        self.trace_files = self._trace_files(wrong_types)
         self.index_file = index_path(self.run.path, self.traces_files)
         if self.traces_files is not None or len(self.trace_files) != len(self.run.files("traces")):
             register_view(self.con, "traces", self.trace_files, register=self._register)
@@ -472,18 +479,21 @@ class TraceStore:
         return self.skills_source == "none"
 
     # ---- search index ---------------------------------------------------------------------
-    def _trace_files(self) -> list[Path]:
-        """The files the `traces` view reads (a corrupt part is skipped there, and warned about once)."""
-        from sfdata.store.parquet import readable_files
+    def _trace_files(self, wrong_types: list[tuple[str, Path, str]]) -> list[Path]:
+        """The files the `traces` view reads (a corrupt part is skipped there, and warned about once).
 
-        if self.traces_files is not None:
-            files = list(self.traces_files)
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                files = readable_files(self.run.files("traces"), "traces", "skip")
+        The run's own parts were checked by `connect` (its `traces` view and `wrong_types`); only files
+        given to the store (`traces_files`), which `connect` does not read, are checked here."""
+        from sfdata.store.duck import view_files
+
+        if self.traces_files is None:
+            for table, path, reason in wrong_types:
+                if table == "traces":
+                    self.open_warnings.append(f"skipped {path.name}: {reason}")
+                    warnings.warn(self.open_warnings[-1], stacklevel=3)
+            return view_files(self.con, "traces")
         good = []
-        for p in files:
+        for p in self.traces_files:
             why = wrong_column_types(p, "traces")
             if why:
                 self.open_warnings.append(f"skipped {p.name}: {why}")

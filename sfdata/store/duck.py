@@ -376,9 +376,12 @@ def _sql_str_list(items: list[str]) -> str:
     return "[" + ", ".join(_sql_str(x) for x in items) + "]"
 
 
-def _typed_files(files: list[Path], table: str, on_corrupt: OnCorrupt) -> list[Path]:
+def _typed_files(
+    files: list[Path], table: str, on_corrupt: OnCorrupt, skipped: list[tuple[str, Path, str]] | None = None
+) -> list[Path]:
     """The files whose columns have the table's types: a part with, say, numbers stored as text cannot be
-    scanned beside the others, so it is refused (or skipped with a one-line warning naming the column)."""
+    scanned beside the others, so it is refused (or skipped with a one-line warning naming the column,
+    and `(table, path, why)` appended to `skipped`)."""
     from sfdata.store.parquet import CorruptFileError, wrong_column_types
 
     good = []
@@ -390,7 +393,14 @@ def _typed_files(files: list[Path], table: str, on_corrupt: OnCorrupt) -> list[P
             raise CorruptFileError(p, why)
         else:
             warnings.warn(f"skipping {CorruptFileError(p, why)}", stacklevel=3)
+            if skipped is not None:
+                skipped.append((table, p, why))
     return good
+
+
+def view_files(con: duckdb.DuckDBPyConnection, name: str) -> list[Path]:
+    """The files view `name` of `con` reads (as `connect`/`register_view` last registered it)."""
+    return list(_VIEWS.get(id(con), {}).get(name, (None, []))[1])
 
 
 def connect(
@@ -402,6 +412,7 @@ def connect(
     tables: Iterable[str] | None = None,
     on_register: Callable[[str, Any], Any] | None = None,
     first_per_id: bool = False,
+    wrong_types: list[tuple[str, Path, str]] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with one view per table of `run`.
 
@@ -416,6 +427,8 @@ def connect(
     a caller that queries through cursors registers them there too).
     `first_per_id` (user SQL: `sf sql`, `sf query`, `sf report`): a table whose files repeat an id reads
     the first row of each, with one warning naming the files (`_keep_first_per_id`), as `RunDir.read`.
+    `wrong_types` (with `on_corrupt="skip"`): told `(table, path, why)` of each part skipped for a column of
+    the wrong type, so a caller need not read the footers again (`view_files` says what each view reads).
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
     config = {k: v for k, v in LOCKED_CONFIG.items() if k != "lock_configuration"}
@@ -433,7 +446,7 @@ def connect(
 
     for table in TABLES:
         files = readable_files(run.files(table), table, on_corrupt, duck_columns) if table in wanted else []
-        files = _typed_files(files, table, on_corrupt)
+        files = _typed_files(files, table, on_corrupt, wrong_types)
         register_view(con, table, files, register=reg)
         if first_per_id:
             _keep_first_per_id(con, run, table, files)
