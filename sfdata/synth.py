@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -93,3 +94,45 @@ def make_run(
     run.append("reflections", pl.DataFrame(refls))
     grade_stage(run)
     return run
+
+
+def eval_row(**overrides: Any) -> dict[str, Any]:
+    """One row of the `eval` table (schemas._EVAL) with plain defaults: a base-model countdown level-3 output,
+    graded correct. `overrides` replace columns (an unknown column is an error); `model` defaults to
+    `models/{arm}/{stage}` and `eval_id` to a stable hash of arm, stage, model, question, sample and budget."""
+    from sfdata.store.schemas import schema_of
+
+    row: dict[str, Any] = {
+        "eval_id": None,
+        "arm": "base",
+        "model": None,
+        "stage": "base",
+        "task": "countdown",
+        "level": 3,
+        "question_id": "q0",
+        "sample_idx": 0,
+        "budget_rounds": 0,
+        "prompt_setup": "original, 0-shot",
+        "grader": "",
+        "answer": None,
+        "data": None,
+        "prompt": "p",
+        "response": "<answer>1</answer>",
+        "extracted_answer": "1",
+        "is_correct": True,
+        "reason": "x",
+        "completion_tokens": 10,
+        "created_at": None,
+    }
+    unknown = set(overrides) - set(schema_of("eval"))
+    if unknown:
+        raise KeyError(f"not columns of eval: {sorted(unknown)}")
+    row.update(overrides)
+    if row["model"] is None:
+        row["model"] = f"models/{row['arm']}/{row['stage']}"
+    if row["eval_id"] is None:
+        keys = ("arm", "stage", "model", "question_id", "sample_idx", "budget_rounds")
+        row["eval_id"] = stable_id(*(row[k] for k in keys))
+    if row["created_at"] is None:
+        row["created_at"] = now_utc()
+    return row

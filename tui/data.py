@@ -365,14 +365,21 @@ class TraceStore:
             raise FileNotFoundError(f"{self.run_path} is not a run directory")
         extra = [*(self.traces_files or []), *([self.labels_path] if self.labels_path is not None else [])]
         # read-only: reaches no file; the run's Arrow sources are shared with every fork's cursor
-        self.con = connect(self.run, on_corrupt="skip", extra_paths=extra, on_register=self._shared.__setitem__)
+        wrong_types: list[tuple[str, Path, str]] = []  # parts connect skipped: each footer is read once
+        self.con = connect(
+            self.run,
+            on_corrupt="skip",
+            extra_paths=extra,
+            on_register=self._shared.__setitem__,
+            wrong_types=wrong_types,
+        )
         self._root = self.con  # the connection the views were made on (forks query through cursors of it)
         try:
             self.con.execute("SET enable_progress_bar = false")  # never draw on the app's terminal
         except Exception:  # noqa: BLE001 - a locked configuration: the default stays
             pass
         self.open_warnings: list[str] = []  # one line each, shown once by the app (skipped files, duplicates)
-        self.trace_files = self._trace_files()
+        self.trace_files = self._trace_files(wrong_types)
         self.index_file = index_path(self.run.path, self.traces_files)
         if self.traces_files is not None or len(self.trace_files) != len(self.run.files("traces")):
             register_view(self.con, "traces", self.trace_files, register=self._register)
@@ -393,7 +400,10 @@ class TraceStore:
 
     def _keep_first_per_id(self) -> None:
         """A trace id held twice (a copied part): the views keep its first row (file order) and the store
-        says so once, naming the files; the search index (built from the files as they are) is not used."""
+        says so once, naming the files; the search index (built from the files as they are) is not used.
+        The counting and the view are `sfdata.store.duck`'s (`repeated_ids`, `first_per_id_sql`)."""
+        from sfdata.store.duck import first_per_id_sql, repeated_ids
+
         known = self._checks.get("duplicate_ids", self.trace_files)
         if known == 0:
             return  # these very files were checked before (RUN/.index, keyed by their identity)
@@ -401,19 +411,9 @@ class TraceStore:
         self._checks.put("duplicate_ids", self.trace_files, n_dups)
         if not n_dups:
             return  # the common case: one pass over the id column only
-        dups = self.con.sql(
-            "SELECT count(*), list(DISTINCT f ORDER BY f) FROM (SELECT trace_id, unnest(list(DISTINCT _file)) AS f "
-            "FROM traces_pos GROUP BY trace_id HAVING count(*) > 1)"
-        ).fetchall()[0]
-        if not dups[0]:
+        n, _, names = repeated_ids(self.con, "traces", "traces_pos", self.trace_files, self.run.path)
+        if not n:
             return
-        n = self.con.sql(
-            "SELECT count(*) FROM (SELECT trace_id FROM traces_pos GROUP BY 1 HAVING count(*) > 1)"
-        ).fetchall()[0][0]
-        names = []
-        for f in dups[1]:
-            p = Path(f)
-            names.append(str(p.relative_to(self.run.path)) if p.is_relative_to(self.run.path) else str(p))
         self.duplicates_warning = (
             f"{n:,} trace id(s) appear more than once, in {', '.join(names)}: the first row of each is shown"
         )
@@ -421,8 +421,7 @@ class TraceStore:
         warnings.warn(self.duplicates_warning, stacklevel=3)
         self.con.execute("ALTER VIEW traces_pos RENAME TO traces_all")
         self.con.execute(
-            "CREATE OR REPLACE VIEW traces_pos AS SELECT * FROM traces_all "
-            "QUALIFY row_number() OVER (PARTITION BY trace_id ORDER BY _file, _pos) = 1"
+            f"CREATE OR REPLACE VIEW traces_pos AS {first_per_id_sql('traces', 'traces_all', self.trace_files)}"
         )
         self.con.execute("CREATE OR REPLACE VIEW traces AS SELECT * EXCLUDE (_file, _pos) FROM traces_pos")
         self.use_index = False
@@ -480,18 +479,21 @@ class TraceStore:
         return self.skills_source == "none"
 
     # ---- search index ---------------------------------------------------------------------
-    def _trace_files(self) -> list[Path]:
-        """The files the `traces` view reads (a corrupt part is skipped there, and warned about once)."""
-        from sfdata.store.parquet import readable_files
+    def _trace_files(self, wrong_types: list[tuple[str, Path, str]]) -> list[Path]:
+        """The files the `traces` view reads (a corrupt part is skipped there, and warned about once).
 
-        if self.traces_files is not None:
-            files = list(self.traces_files)
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                files = readable_files(self.run.files("traces"), "traces", "skip")
+        The run's own parts were checked by `connect` (its `traces` view and `wrong_types`); only files
+        given to the store (`traces_files`), which `connect` does not read, are checked here."""
+        from sfdata.store.duck import view_files
+
+        if self.traces_files is None:
+            for table, path, reason in wrong_types:
+                if table == "traces":
+                    self.open_warnings.append(f"skipped {path.name}: {reason}")
+                    warnings.warn(self.open_warnings[-1], stacklevel=3)
+            return view_files(self.con, "traces")
         good = []
-        for p in files:
+        for p in self.traces_files:
             why = wrong_column_types(p, "traces")
             if why:
                 self.open_warnings.append(f"skipped {p.name}: {why}")
@@ -919,42 +921,39 @@ class TraceStore:
         try:
             lab = read_files(self.label_files(), "labels")
         except (CorruptFileError, OSError, ValueError) as e:
-            self.labels_error = (
-                f"labels not saved: {self.labels_file()} cannot be read ({e}); "
-                "it is left untouched: fix or move it, then reopen the inspector"
-            )
+            self._labels_unreadable(e)
             return dict(getattr(self, "labels", {}))
         return {r[0]: (r[1], r[2] or "") for r in lab.select("trace_id", "label", "note").iter_rows()}
+
+    def _labels_unreadable(self, e: BaseException) -> None:
+        self.labels_error = (
+            f"labels not saved: {self.labels_file()} cannot be read ({e}); "
+            "it is left untouched: fix or move it, then reopen the inspector"
+        )
 
     def set_label(self, trace_id: str, label: str | None, note: str | None = None) -> None:
         """Set keep/drop (None clears) and/or a note for one trace.
 
-        Read-merge-write under the labels lock: the file on disk (other inspectors' labels included)
-        is re-read, only this trace's row changes, and the result replaces the file atomically.
-        Raises LabelsError (and writes nothing) when the labels file cannot be read.
+        The read-merge-write is `sfdata.store.ops.set_label` (under the labels lock: the file on disk, other
+        inspectors' labels included, is re-read, only this trace's row changes, the file is replaced atomically).
+        Raises LabelsError (and writes nothing) when the labels file cannot be read or written.
         """
         from sfdata.store.duck import register_view
-        from sfdata.store.lock import file_lock
-        from sfdata.store.parquet import read_files
-        from sfdata.store.run import now_utc
-        from sfdata.store.schemas import LABELS
+        from sfdata.store.ops import LABEL_VALUES
+        from sfdata.store.ops import set_label as write_label
+        from sfdata.store.parquet import CorruptFileError
 
-        if label not in (None, "keep", "drop"):
+        if label is not None and label not in LABEL_VALUES:
             raise ValueError(f"label must be keep, drop or None, got {label!r}")
         if self.labels_error:
             raise LabelsError(self.labels_error)
         try:
-            with file_lock(self.labels_file()):  # the lock file too may fail on a read-only run
-                disk = self._read_labels()
-                if self.labels_error:
-                    raise LabelsError(self.labels_error)
-                old_label, old_note = disk.get(trace_id, self.labels.get(trace_id, (None, "")))
-                note = old_note if note is None else note
-                rows = read_files(self.label_files(), "labels").filter(pl.col("trace_id") != trace_id)
-                if label is not None or note:
-                    one = {"trace_id": [trace_id], "label": [label], "note": [note], "updated_at": [now_utc()]}
-                    rows = pl.concat([rows, pl.DataFrame(one, schema=LABELS)])
-                self._save_labels(rows)
+            if self.labels_path is None:
+                self.run._refuse_link(self.labels_file())  # as RunDir.write: never through a link in the run
+            rows = write_label(self.labels_file(), trace_id, label, note)
+        except CorruptFileError as e:  # unreadable (not a write failure): saving stops, the file is kept
+            self._labels_unreadable(e)
+            raise LabelsError(self.labels_error) from e
         except OSError as e:  # read-only run, full disk: the file on disk is as it was (atomic write)
             raise LabelsError(
                 f"label not saved: cannot write {self.labels_file()} ({e.strerror or type(e).__name__}); "
@@ -982,15 +981,6 @@ class TraceStore:
         self.labels = fresh
         register_view(self.con, "labels", self.label_files(), register=self._register)
         return True
-
-    def _save_labels(self, df: pl.DataFrame) -> None:
-        """Atomic write to RUN/labels.parquet, or to `labels_path` for a single file."""
-        from sfdata.store.parquet import write_parquet_atomic
-
-        if self.labels_path is None:
-            self.run.write("labels", df)
-        else:
-            write_parquet_atomic(df, self.labels_path)
 
     def export_kept(self, path: Path | None = None) -> tuple[Path, int]:
         """Kept traces (full traces schema) -> RUN/exports/kept.parquet, for `sf sft` / `sf push`."""

@@ -321,6 +321,33 @@ def _repeated_rows(con: duckdb.DuckDBPyConnection, table: str, files: list[Path]
     return n
 
 
+def repeated_ids(con: duckdb.DuckDBPyConnection, table: str, every: str, files: list[Path], root: Path) -> tuple:
+    """Over `every` (a view of `table` over `files` with `_file`/`_pos`, `register_view(positions=True)`):
+    (ids held more than once, rows beyond the first of each, the files holding them in `files` order, named
+    relative to `root` when inside it). Shared by `connect(first_per_id=True)` and the inspector."""
+    id_col = _ident(TABLES[table][1])
+    paths = [str(p) for p in files]
+    repeats = f"SELECT {id_col}, count(*) AS k, list(DISTINCT _file) AS fs FROM {_ident(every)} GROUP BY 1 HAVING k > 1"
+    n_ids, n, held = con.sql(
+        f"SELECT count(*), sum(k - 1), list_distinct(flatten(list(fs))) FROM ({repeats})"
+    ).fetchall()[0]
+    names = [
+        str(Path(f).relative_to(root)) if Path(f).is_relative_to(root) else f
+        for f in sorted(held or [], key=paths.index)
+    ]
+    return n_ids, n or 0, names
+
+
+def first_per_id_sql(table: str, every: str, files: list[Path]) -> str:
+    """SELECT the first row of each id of `every` (a positions view over `files`): files in order, then rows;
+    `_file` and `_pos` are kept."""
+    id_col = _ident(TABLES[table][1])
+    return (
+        f"SELECT * EXCLUDE (_f) FROM (SELECT *, list_position({_sql_str_list([str(p) for p in files])}, _file) AS _f "
+        f"FROM {_ident(every)}) QUALIFY row_number() OVER (PARTITION BY {id_col} ORDER BY _f, _pos) = 1"
+    )
+
+
 def _keep_first_per_id(con: duckdb.DuckDBPyConnection, run: RunDir, table: str, files: list[Path]) -> None:
     """An id held twice (a copied part, two writers before the run lock): the view keeps the first row
     of each id (files in order, then rows) and warns once, naming the files that hold repeats."""
@@ -328,20 +355,12 @@ def _keep_first_per_id(con: duckdb.DuckDBPyConnection, run: RunDir, table: str, 
 
     if not files or not _repeated_rows(con, table, files):
         return
-    id_col = _ident(TABLES[table][1])
-    register_view(con, table, files, name=f"_all_{table}", positions=True)
-    every = _ident(f"_all_{table}")
-    paths = [str(p) for p in files]
-    repeats = f"SELECT {id_col}, count(*) AS k, list(DISTINCT _file) AS fs FROM {every} GROUP BY 1 HAVING k > 1"
-    n, held = con.sql(f"SELECT sum(k - 1), list_distinct(flatten(list(fs))) FROM ({repeats})").fetchall()[0]
-    names = [
-        str(Path(f).relative_to(run.path)) if Path(f).is_relative_to(run.path) else f
-        for f in sorted(held, key=paths.index)
-    ]
+    every = f"_all_{table}"
+    register_view(con, table, files, name=every, positions=True)
+    _, n, names = repeated_ids(con, table, every, files, run.path)
     con.execute(
-        f"CREATE OR REPLACE VIEW {_ident(table)} AS SELECT * EXCLUDE (_file, _pos, _f) FROM "
-        f"(SELECT *, list_position({_sql_str_list(paths)}, _file) AS _f FROM {every}) "
-        f"QUALIFY row_number() OVER (PARTITION BY {id_col} ORDER BY _f, _pos) = 1"
+        f"CREATE OR REPLACE VIEW {_ident(table)} AS SELECT * EXCLUDE (_file, _pos) FROM "
+        f"({first_per_id_sql(table, every, files)})"
     )
     if (table, _identities(files)) in _WARNED:
         return  # once per process and file set (`sf report` opens several connections)
@@ -357,9 +376,12 @@ def _sql_str_list(items: list[str]) -> str:
     return "[" + ", ".join(_sql_str(x) for x in items) + "]"
 
 
-def _typed_files(files: list[Path], table: str, on_corrupt: OnCorrupt) -> list[Path]:
+def _typed_files(
+    files: list[Path], table: str, on_corrupt: OnCorrupt, skipped: list[tuple[str, Path, str]] | None = None
+) -> list[Path]:
     """The files whose columns have the table's types: a part with, say, numbers stored as text cannot be
-    scanned beside the others, so it is refused (or skipped with a one-line warning naming the column)."""
+    scanned beside the others, so it is refused (or skipped with a one-line warning naming the column,
+    and `(table, path, why)` appended to `skipped`)."""
     from sfdata.store.parquet import CorruptFileError, wrong_column_types
 
     good = []
@@ -371,7 +393,14 @@ def _typed_files(files: list[Path], table: str, on_corrupt: OnCorrupt) -> list[P
             raise CorruptFileError(p, why)
         else:
             warnings.warn(f"skipping {CorruptFileError(p, why)}", stacklevel=3)
+            if skipped is not None:
+                skipped.append((table, p, why))
     return good
+
+
+def view_files(con: duckdb.DuckDBPyConnection, name: str) -> list[Path]:
+    """The files view `name` of `con` reads (as `connect`/`register_view` last registered it)."""
+    return list(_VIEWS.get(id(con), {}).get(name, (None, []))[1])
 
 
 def connect(
@@ -383,6 +412,7 @@ def connect(
     tables: Iterable[str] | None = None,
     on_register: Callable[[str, Any], Any] | None = None,
     first_per_id: bool = False,
+    wrong_types: list[tuple[str, Path, str]] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with one view per table of `run`.
 
@@ -397,6 +427,8 @@ def connect(
     a caller that queries through cursors registers them there too).
     `first_per_id` (user SQL: `sf sql`, `sf query`, `sf report`): a table whose files repeat an id reads
     the first row of each, with one warning naming the files (`_keep_first_per_id`), as `RunDir.read`.
+    `wrong_types` (with `on_corrupt="skip"`): told `(table, path, why)` of each part skipped for a column of
+    the wrong type, so a caller need not read the footers again (`view_files` says what each view reads).
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
     config = {k: v for k, v in LOCKED_CONFIG.items() if k != "lock_configuration"}
@@ -414,7 +446,7 @@ def connect(
 
     for table in TABLES:
         files = readable_files(run.files(table), table, on_corrupt, duck_columns) if table in wanted else []
-        files = _typed_files(files, table, on_corrupt)
+        files = _typed_files(files, table, on_corrupt, wrong_types)
         register_view(con, table, files, register=reg)
         if first_per_id:
             _keep_first_per_id(con, run, table, files)

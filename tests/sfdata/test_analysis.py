@@ -425,31 +425,17 @@ def test_eval_accuracy(fx):
 
 
 def _arm_rows(arm: str, oks: list[bool], stage: str = "rl", budget: int = 0) -> list[dict]:
-    from sfdata.store.run import now_utc
+    from sfdata.synth import eval_row
 
     return [
-        {
-            "eval_id": stable_id(arm, stage, i, budget),
-            "arm": arm,
-            "model": f"models/{arm}/{stage}",
-            "stage": stage,
-            "task": "countdown",
-            "level": 3,
-            "question_id": f"q{i}",
-            "sample_idx": 0,
-            "budget_rounds": budget,
-            "prompt_setup": "original, 0-shot",
-            "grader": "",
-            "answer": None,
-            "data": None,
-            "prompt": "p",
-            "response": "<answer>1</answer>",
-            "extracted_answer": "1",
-            "is_correct": ok,
-            "reason": "x",
-            "completion_tokens": 10,
-            "created_at": now_utc(),
-        }
+        eval_row(
+            eval_id=stable_id(arm, stage, i, budget),
+            arm=arm,
+            stage=stage,
+            question_id=f"q{i}",
+            budget_rounds=budget,
+            is_correct=ok,
+        )
         for i, ok in enumerate(oks)
     ]
 

@@ -131,7 +131,7 @@ def test_usable_cpus_follow_the_cgroup_quota(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(THREADED))
 def test_every_threaded_command_sets_up_before_its_module_is_imported(name):
-    module = next(m for _, n, m, _ in COMMANDS if n == name)
+    module = next(c.module for c in COMMANDS if c.name == name)
     out = _probe(module, [name, "--help"], _env())
     assert out["rc"] == 0
     seen = out["seen"][module]  # so before anything it imports, torch included

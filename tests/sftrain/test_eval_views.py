@@ -7,33 +7,20 @@ import pytest
 
 from sfdata.stats import wilson
 from sfdata.store import RunDir, stable_id
-from sfdata.store.run import now_utc
+from sfdata.synth import eval_row
 
 
 def _rows(arm: str, stage: str, oks: list[bool], budget: int = 0, model: str | None = None) -> list[dict]:
     return [
-        {
-            "eval_id": stable_id(arm, stage, model, i, budget),
-            "arm": arm,
-            "model": model or f"models/{arm}/{stage}",
-            "stage": stage,
-            "task": "countdown",
-            "level": 3,
-            "question_id": f"q{i}",
-            "sample_idx": 0,
-            "budget_rounds": budget,
-            "prompt_setup": "original, 0-shot",
-            "grader": "",
-            "answer": None,
-            "data": None,
-            "prompt": "p",
-            "response": "<answer>1</answer>",
-            "extracted_answer": "1",
-            "is_correct": ok,
-            "reason": "x",
-            "completion_tokens": 10,
-            "created_at": now_utc(),
-        }
+        eval_row(
+            eval_id=stable_id(arm, stage, model, i, budget),
+            arm=arm,
+            model=model,
+            stage=stage,
+            question_id=f"q{i}",
+            budget_rounds=budget,
+            is_correct=ok,
+        )
         for i, ok in enumerate(oks)
     ]
 

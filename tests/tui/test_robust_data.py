@@ -192,6 +192,34 @@ def test_wrong_type_part_is_skipped_with_its_reason(built):
     assert any("part-zz-wrong.parquet" in w and "expected INTEGER" in w for w in store.open_warnings)
 
 
+def test_wrong_type_check_reads_each_traces_footer_once(built, monkeypatch):
+    import polars as pl
+
+    import sfdata.store.parquet as parquet
+    import tui.data
+
+    part = built.files("traces")[0]
+    bad = pl.read_parquet(part).with_columns(pl.col("n_samples").cast(pl.String) + "x", pl.col("trace_id") + "-bad")
+    bad.write_parquet(part.with_name("part-zz-wrong.parquet"))
+    seen: list[Path] = []
+    real = parquet.wrong_column_types
+
+    def counting(path, table):
+        if table == "traces":
+            seen.append(Path(path))
+        return real(path, table)
+
+    monkeypatch.setattr(parquet, "wrong_column_types", counting)
+    monkeypatch.setattr(tui.data, "wrong_column_types", counting)
+    with pytest.warns(UserWarning, match="part-zz-wrong.parquet: column n_samples"):
+        store = TraceStore(built.path)
+    assert sorted(seen) == sorted(built.files("traces"))  # connect's check only, once per part
+    assert store.open_warnings == [
+        f"skipped part-zz-wrong.parquet: {real(part.with_name('part-zz-wrong.parquet'), 'traces')}"
+    ]
+    assert store.page().total == pl.read_parquet(part).height
+
+
 def test_duplicate_ids_keep_the_first_row_and_warn_once_naming_the_files(built):
     part = built.files("traces")[0]
     copy = part.with_name("part-zz-copy.parquet")

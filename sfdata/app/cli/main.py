@@ -9,65 +9,114 @@ import argparse
 import sys
 from importlib import import_module
 from types import ModuleType
+from typing import NamedTuple
 
-# (group, name, module, one-line help)
-COMMANDS: list[tuple[str, str, str, str]] = [
-    (
+
+class Command(NamedTuple):
+    """One `sf` subcommand: its help group, name, module (imported only when it runs) and one-line help.
+    `torch`: it runs torch on CPU, so main() makes the thread setup (sfdata.cpu_threads: passive OpenMP wait
+    policy, threads from the CPUs this process may use) before its module, and so torch, is imported."""
+
+    group: str
+    name: str
+    module: str
+    help: str
+    torch: bool = False
+
+
+COMMANDS: list[Command] = [
+    Command(
         "pipeline",
         "questions",
         "sfdata.app.cli.questions",
         "Create a run with generated task questions (countdown, OOD tasks)",
     ),
-    (
+    Command(
         "pipeline",
         "generate",
         "sfdata.app.cli.generate",
         "Sample N responses per question x prompt variant into rollouts Parquet (resumable)",
+        torch=True,
     ),
-    ("pipeline", "grade", "sfdata.app.cli.grade", "Extract and grade the final <answer> of every rollout"),
-    (
+    Command("pipeline", "grade", "sfdata.app.cli.grade", "Extract and grade the final <answer> of every rollout"),
+    Command(
         "pipeline",
         "reflect",
         "sfdata.app.cli.reflect",
         "Ask the model to verify each rollout; keep verdicts that match the grade",
+        torch=True,
     ),
-    (
+    Command(
         "pipeline",
         "build",
         "sfdata.app.cli.build",
         "Rearrange rollouts + reflections into SkillFactory traces (all formats)",
     ),
-    ("pipeline", "run", "sfdata.app.cli.run", "Run every stage from one TOML/YAML config, skipping completed stages"),
-    ("data", "import", "sfdata.app.cli.import_", "Import a published RAW_DATA set (Hub name or local file) into a run"),
-    (
+    Command(
+        "pipeline",
+        "run",
+        "sfdata.app.cli.run",
+        "Run every stage from one TOML/YAML config, skipping completed stages",
+        torch=True,
+    ),
+    Command(
+        "data",
+        "import",
+        "sfdata.app.cli.import_",
+        "Import a published RAW_DATA set (Hub name or local file) into a run",
+    ),
+    Command(
         "data",
         "export",
         "sfdata.app.cli.export",
         "Export traces: published SFT schema, TRL messages, sharegpt, verl RL parquet",
     ),
-    ("data", "push", "sfdata.app.cli.push", "Build a dataset folder with card and push it to the Hugging Face Hub"),
-    ("data", "pull", "sfdata.app.cli.pull", "Load a published SFT or RAW dataset into a run directory"),
-    (
+    Command(
+        "data", "push", "sfdata.app.cli.push", "Build a dataset folder with card and push it to the Hugging Face Hub"
+    ),
+    Command("data", "pull", "sfdata.app.cli.pull", "Load a published SFT or RAW dataset into a run directory"),
+    Command(
         "analysis",
         "skills",
         "sfdata.app.cli.skills",
         "Detect skill events in traces / rollouts / eval outputs into skills.parquet",
     ),
-    ("analysis", "query", "sfdata.app.cli.query", "Run a named SQL query from queries/ over a run (sf query --list)"),
-    ("analysis", "sql", "sfdata.app.cli.sql", "Run ad-hoc SQL over a run's views"),
-    ("analysis", "report", "sfdata.app.cli.report", "One-page summary and PNG plots for a run"),
-    ("analysis", "inspect", "tui.cli", "Open the Textual trace inspector on a run or Parquet file"),
-    ("train", "sft", "sfdata.app.cli.sft", "Supervised fine-tuning (TRL SFTTrainer) on traces or a published SFT set"),
-    ("train", "rl", "sfdata.app.cli.rl", "GRPO (TRL GRPOTrainer) with a task-grader reward"),
-    ("train", "eval", "sfdata.app.cli.eval", "Accuracy and skill use on Countdown 3-6 numbers and OOD tasks"),
-    (
+    Command(
+        "analysis", "query", "sfdata.app.cli.query", "Run a named SQL query from queries/ over a run (sf query --list)"
+    ),
+    Command("analysis", "sql", "sfdata.app.cli.sql", "Run ad-hoc SQL over a run's views"),
+    Command("analysis", "report", "sfdata.app.cli.report", "One-page summary and PNG plots for a run"),
+    Command("analysis", "inspect", "tui.cli", "Open the Textual trace inspector on a run or Parquet file"),
+    Command(
+        "train",
+        "sft",
+        "sfdata.app.cli.sft",
+        "Supervised fine-tuning (TRL SFTTrainer) on traces or a published SFT set",
+        torch=True,
+    ),
+    Command("train", "rl", "sfdata.app.cli.rl", "GRPO (TRL GRPOTrainer) with a task-grader reward", torch=True),
+    Command(
+        "train",
+        "eval",
+        "sfdata.app.cli.eval",
+        "Accuracy and skill use on Countdown 3-6 numbers and OOD tasks",
+        torch=True,
+    ),
+    Command(
         "misc",
         "model",
         "sfdata.app.cli.model",
         "Resolve a model: the embedded SmolLM2 (converted once), an HF id or a path",
+        torch=True,
     ),
-    ("misc", "tasks", "sfdata.app.cli.tasks", "List tasks and show example questions"),
-    ("misc", "serve", "sfdata.app.cli.serve", "Serve a model on an OpenAI-compatible HTTP API (for --engine openai)"),
+    Command("misc", "tasks", "sfdata.app.cli.tasks", "List tasks and show example questions"),
+    Command(
+        "misc",
+        "serve",
+        "sfdata.app.cli.serve",
+        "Serve a model on an OpenAI-compatible HTTP API (for --engine openai)",
+        torch=True,
+    ),
 ]
 
 
@@ -77,13 +126,12 @@ def writer_commands() -> tuple[set[str], set[str]]:
     for the whole command (one writer per run); `sf run` takes it inside run_pipeline."""
     from sfdata.app.stages import COMMAND_STAGES
 
-    names = {name for _, name, _, _ in COMMANDS} & set(COMMAND_STAGES)
+    names = {c.name for c in COMMANDS} & set(COMMAND_STAGES)
     return names, {n for n in names if COMMAND_STAGES[n].creates_run}
 
 
-# Commands that run torch on CPU: main() makes the thread setup (sfdata.cpu_threads: passive OpenMP wait
-# policy, threads from the CPUs this process may use) before their module, and so torch, is imported.
-THREADED = {"generate", "reflect", "run", "sft", "rl", "eval", "model", "serve"}
+#: the commands that run torch (`Command.torch`): main() sets up CPU threads before importing them
+THREADED = {c.name for c in COMMANDS if c.torch}
 
 _GROUPS = {"pipeline": "Pipeline", "data": "Data & Hub", "analysis": "Analysis", "train": "Training", "misc": "Other"}
 
@@ -99,17 +147,17 @@ def _usage() -> str:
     for key, title in _GROUPS.items():
         lines.append("")
         lines.append(f"{title}:")
-        for group, name, _, help_ in COMMANDS:
-            if group == key:
-                lines.append(f"  {name:<10} {help_}")
+        for c in COMMANDS:
+            if c.group == key:
+                lines.append(f"  {c.name:<10} {c.help}")
     return "\n".join(lines)
 
 
 def build_parser(name: str) -> tuple[argparse.ArgumentParser, ModuleType]:
-    for _, cmd, module, help_ in COMMANDS:
-        if cmd == name:
-            mod = import_module(module)
-            parser = argparse.ArgumentParser(prog=f"sf {name}", description=(mod.__doc__ or help_).strip())
+    for c in COMMANDS:
+        if c.name == name:
+            mod = import_module(c.module)
+            parser = argparse.ArgumentParser(prog=f"sf {name}", description=(mod.__doc__ or c.help).strip())
             mod.add_arguments(parser)
             return parser, mod
     raise KeyError(name)

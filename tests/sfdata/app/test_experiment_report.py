@@ -13,6 +13,7 @@ from sfdata.skills import skills_stage
 from sfdata.stats import wilson
 from sfdata.store import RunDir, stable_id
 from sfdata.store.run import now_utc
+from sfdata.synth import eval_row
 
 RETRY = (
     "<think>\n<sample>\n<answer>11</answer>\n</sample>\n<reflect>\n<verdict>Incorrect</verdict>\n</reflect>\n"
@@ -24,28 +25,21 @@ PLAIN = "The answer is <answer>12</answer>"
 
 def _rows(arm, stage, task, level, oks, text, t):
     return [
-        {
-            "eval_id": stable_id(arm, stage, task, level, i),
-            "arm": arm,
-            "model": f"models/{arm}/{stage}",
-            "stage": stage,
-            "task": task,
-            "level": level,
-            "question_id": f"{task}{level}-{i}",
-            "sample_idx": 0,
-            "budget_rounds": 0,
-            "prompt_setup": "original, 1-shot",
-            "grader": "",
-            "answer": None,
-            "data": None,
-            "prompt": "p",
-            "response": text,
-            "extracted_answer": "12",
-            "is_correct": ok,
-            "reason": "correct" if ok else "wrong_value",
-            "completion_tokens": 5,
-            "created_at": t,
-        }
+        eval_row(
+            eval_id=stable_id(arm, stage, task, level, i),
+            arm=arm,
+            stage=stage,
+            task=task,
+            level=level,
+            question_id=f"{task}{level}-{i}",
+            prompt_setup="original, 1-shot",
+            response=text,
+            extracted_answer="12",
+            is_correct=ok,
+            reason="correct" if ok else "wrong_value",
+            completion_tokens=5,
+            created_at=t,
+        )
         for i, ok in enumerate(oks)
     ]
 

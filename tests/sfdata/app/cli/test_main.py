@@ -43,8 +43,8 @@ def test_help_lists_all_planned_subcommands(capsys):
 def test_every_command_module_has_the_interface():
     from importlib import import_module
 
-    for _, name, module, _ in COMMANDS:
-        mod = import_module(module)
+    for c in COMMANDS:
+        name, mod = c.name, import_module(c.module)
         assert callable(mod.add_arguments), name
         assert callable(mod.run), name
 
@@ -127,7 +127,7 @@ def test_every_flag_named_inline_in_readme_exists():
     from sfdata.app.cli.main import COMMANDS, build_parser
 
     readme = (Path(__file__).parents[4] / "README.md").read_text(encoding="utf-8")
-    names = {cmd for _, cmd, _, _ in COMMANDS}
+    names = {c.name for c in COMMANDS}
     checked = 0
     for snippet in re.findall(r"`sf ([a-z]+)([^`]*)`", readme):
         cmd, rest = snippet
