@@ -4,9 +4,12 @@ Imported only when chosen, so installs without vLLM never need it.
 Every prompt gets its own `vllm.SamplingParams` carrying its own seed: vLLM seeds one generator
 per request from `seed`, so one shared seed would make the N samples of a prompt identical.
 
-On the CPU build, `gpu_memory_utilization` is the share of RAM vLLM reserves for its KV cache; vLLM's
-default (0.92) is refused as soon as other processes hold memory, so without a GPU the default here is
-`CPU_MEMORY_UTILIZATION` (or vLLM's own `VLLM_CPU_KVCACHE_SPACE` GiB when that is set). vLLM starts its
+On the CPU build, `gpu_memory_utilization` is a share of RAM, from which vLLM subtracts the resident memory of
+its engine process before sizing the KV cache; vLLM's default (0.92) is refused as soon as other processes hold
+memory, and any share fails when the engine process is forked from a large one (a test run or `sf run` that
+already trained: the fork's resident size counts). So without a GPU the default here is an explicit KV-cache
+size, `CPU_KV_CACHE_SHARE` of RAM as `kv_cache_memory_bytes` (or vLLM's own `VLLM_CPU_KVCACHE_SPACE` GiB when that
+is set); a `gpu_memory_utilization` or `kv_cache_memory_bytes` you pass is used as given. vLLM starts its
 engine in a spawned process: a script that builds this engine must keep its work under
 `if __name__ == "__main__":` (the `sf` command does).
 """
@@ -19,7 +22,7 @@ from collections.abc import Sequence
 from sfdata.engines.base import Completion, Prompt, SamplingParams, request_seeds
 
 GPU_MEMORY_UTILIZATION = 0.85
-CPU_MEMORY_UTILIZATION = 0.1  # of RAM; 2.4 GB on a 24 GB machine, plenty for a small model's KV cache
+CPU_KV_CACHE_SHARE = 0.1  # of RAM, as explicit bytes; 2.4 GB on a 24 GB machine, plenty for a small model's KV cache
 
 
 def on_gpu() -> bool:
@@ -33,10 +36,15 @@ def on_gpu() -> bool:
 
 
 def default_memory_utilization(gpu: bool) -> float | None:
-    """The share of device memory (GPU) or RAM (CPU) to reserve; None lets VLLM_CPU_KVCACHE_SPACE decide."""
-    if gpu:
-        return GPU_MEMORY_UTILIZATION
-    return None if os.environ.get("VLLM_CPU_KVCACHE_SPACE") else CPU_MEMORY_UTILIZATION
+    """The share of device memory to reserve on a GPU; None on CPU (an explicit KV-cache size is used there)."""
+    return GPU_MEMORY_UTILIZATION if gpu else None
+
+
+def default_cpu_kv_cache_bytes() -> int | None:
+    """The CPU build's KV-cache size in bytes: `CPU_KV_CACHE_SHARE` of RAM; None lets VLLM_CPU_KVCACHE_SPACE decide."""
+    if os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+        return None
+    return int(CPU_KV_CACHE_SHARE * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
 class VLLMEngine:
@@ -59,10 +67,13 @@ class VLLMEngine:
             ) from e
         from sfdata.models import model_label, resolve_model
 
+        gpu = on_gpu()
         if gpu_memory_utilization is None:
-            gpu_memory_utilization = default_memory_utilization(on_gpu())
+            gpu_memory_utilization = default_memory_utilization(gpu)
         if gpu_memory_utilization is not None:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
+        elif not gpu and "kv_cache_memory_bytes" not in kwargs and default_cpu_kv_cache_bytes() is not None:
+            kwargs["kv_cache_memory_bytes"] = default_cpu_kv_cache_bytes()
         self.model = model_label(model)
         self.llm = LLM(
             model=resolve_model(model),

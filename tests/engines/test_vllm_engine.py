@@ -16,7 +16,7 @@ SEEDS = [101, 102, 103, 104, 105, 106]
 def engine(vllm_mod):
     from sfdata.engines import get_engine
 
-    eng = get_engine("vllm", None, max_model_len=1024, enforce_eager=True)  # memory: the CPU default (RAM share)
+    eng = get_engine("vllm", None, max_model_len=1024, enforce_eager=True)  # memory: the CPU default (explicit size)
     yield eng
     eng.close()
 
@@ -24,10 +24,11 @@ def engine(vllm_mod):
 def test_runs_on_vllms_cpu_backend(engine):
     from vllm.platforms import current_platform
 
-    from sfdata.engines.vllm_engine import CPU_MEMORY_UTILIZATION, on_gpu
+    from sfdata.engines.vllm_engine import default_cpu_kv_cache_bytes, on_gpu
 
     assert current_platform.is_cpu() and not on_gpu()
-    assert engine.llm.llm_engine.vllm_config.cache_config.gpu_memory_utilization == CPU_MEMORY_UTILIZATION
+    # an explicit KV-cache size: a RAM share would subtract this (forked, large) test process's resident size
+    assert engine.llm.llm_engine.vllm_config.cache_config.kv_cache_memory_bytes == default_cpu_kv_cache_bytes()
 
 
 def test_samples_of_one_prompt_differ_and_a_seed_reproduces_its_text_in_the_same_batch(engine):

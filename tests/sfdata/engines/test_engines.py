@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from sfdata.engines import get_engine, vllm_available
@@ -99,6 +101,7 @@ class _FakeVLLM:
         import types
 
         self.requests: list = []
+        self.llm_kwargs: dict = {}
         fake = self
 
         class SamplingParams:
@@ -108,6 +111,7 @@ class _FakeVLLM:
         class LLM:
             def __init__(self, model, **kw):
                 self.model = model
+                fake.llm_kwargs = kw
 
             def get_tokenizer(self):
                 return types.SimpleNamespace(apply_chat_template=lambda m, **kw: "chat:" + m[-1]["content"])
@@ -148,3 +152,28 @@ def test_vllm_engine_seeds_each_request(monkeypatch):
     assert [sp.kw["seed"] for _, sp in fake.requests] == [4, 4]
     with pytest.raises(ValueError, match="one seed per prompt"):
         eng.generate(["a", "b"], SamplingParams(), seeds=[1, 2, 3])
+
+
+def test_vllm_on_cpu_gets_an_explicit_kv_cache_size_not_a_ram_share(monkeypatch):
+    """A RAM share makes vLLM subtract its engine process's resident size, and a fork of a big process (a test run,
+    `sf run` after training) leaves nothing: without a GPU the engine asks for an explicit KV-cache size."""
+    import sys
+
+    from sfdata.engines import vllm_engine
+
+    fake = _FakeVLLM()
+    monkeypatch.setitem(sys.modules, "vllm", fake.module)
+    monkeypatch.setattr(vllm_engine, "on_gpu", lambda: False)
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    vllm_engine.VLLMEngine("some/model")
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert fake.llm_kwargs["kv_cache_memory_bytes"] == int(vllm_engine.CPU_KV_CACHE_SHARE * ram)
+    assert "gpu_memory_utilization" not in fake.llm_kwargs
+    vllm_engine.VLLMEngine("some/model", gpu_memory_utilization=0.2)  # the user's choice, as given
+    assert fake.llm_kwargs["gpu_memory_utilization"] == 0.2 and "kv_cache_memory_bytes" not in fake.llm_kwargs
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "3")  # vLLM's own setting decides
+    vllm_engine.VLLMEngine("some/model")
+    assert fake.llm_kwargs.get("kv_cache_memory_bytes") is None and "gpu_memory_utilization" not in fake.llm_kwargs
+    monkeypatch.setattr(vllm_engine, "on_gpu", lambda: True)
+    vllm_engine.VLLMEngine("some/model")
+    assert fake.llm_kwargs["gpu_memory_utilization"] == vllm_engine.GPU_MEMORY_UTILIZATION
