@@ -97,8 +97,9 @@ def _cpu_ticks(cpus: set[int] | None, stat: Path) -> tuple[int, int] | None:
             continue
         vals = [int(v) for v in rest.split()]
         idle = vals[3] + (vals[4] if len(vals) > 4 else 0)  # idle + iowait
-        total += sum(vals[:8])  # guest time is already inside user/nice
-        busy += sum(vals[:8]) - idle
+        ticks = sum(vals[:8])  # guest time is already inside user/nice
+        total += ticks
+        busy += ticks - idle
     return (busy, total) if total else None
 
 

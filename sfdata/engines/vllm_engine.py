@@ -72,8 +72,10 @@ class VLLMEngine:
             gpu_memory_utilization = default_memory_utilization(gpu)
         if gpu_memory_utilization is not None:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
-        elif not gpu and "kv_cache_memory_bytes" not in kwargs and default_cpu_kv_cache_bytes() is not None:
-            kwargs["kv_cache_memory_bytes"] = default_cpu_kv_cache_bytes()
+        elif not gpu and "kv_cache_memory_bytes" not in kwargs:
+            kv_bytes = default_cpu_kv_cache_bytes()
+            if kv_bytes is not None:
+                kwargs["kv_cache_memory_bytes"] = kv_bytes
         self.model = model_label(model)
         self.llm = LLM(
             model=resolve_model(model),
