@@ -10,7 +10,6 @@ the saved models load. Collected by `make test-engines` (marker `engines`); from
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -23,16 +22,16 @@ from sftrain.presets import RL_PRESETS, SFT_PRESETS
 from tests.helpers import tiny_model_dir
 from tests.synth import make_run
 
+from .conftest import REPO, env
+
 pytestmark = pytest.mark.engines
 
-REPO = Path(__file__).resolve().parents[2]
 CPU_DDP = REPO / "configs" / "accelerate" / "cpu_ddp.yaml"
 
 
 def _env() -> dict[str, str]:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join([str(REPO), e.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    e.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    """The engines tests' child environment, one thread per process (two processes share the 2 cores)."""
+    e = env()
     e.setdefault("OMP_NUM_THREADS", "1")
     return e
 
