@@ -6,7 +6,7 @@ package. Sizes are the scripts' own size flags at a few hundred rows: this check
 Skipped, and why:
 - bench_generation.py: a real model generating (SmolLM2 on CPU; minutes), covered by the slow engine tests;
 - bench_engine_overhead.py: a real model (transformers, and vLLM in the engines venv) for minutes; run by `make bench-engines`;
-- bench_contention.py: child processes per figure beside busy torch neighbours (minutes by design);
+- bench_contention.py: child processes per figure beside busy neighbours (minutes by design);
 - attacks.py: about two minutes of concurrent writers and servers (the README's Reliability tally);
 - run_all.py: runs all of the above; _common.py / _bigrun.py: helpers, not scripts.
 bench_grader_rg.py prints a `skipped` line when reasoning-gym is not installed (it is not a dependency).
