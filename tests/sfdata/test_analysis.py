@@ -270,6 +270,7 @@ def fx(tmp_path_factory):
             {"trace_id": ["t1", "t4"], "label": ["keep", "drop"], "note": ["", "loops"], "updated_at": [now, now]}
         ),
     )
+    # eval rows as a run from before experiment arms wrote them (no `arm` column: it reads back as "")
     ev = []
     for stage, resp, ok in [
         ("base", "It is 5.", False),
