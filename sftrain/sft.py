@@ -92,7 +92,7 @@ def sft_rows(cfg: SFTRunConfig) -> tuple[list[dict], dict[str, list[str]]]:
     from sftrain.data import load_sft_rows
 
     rows = load_sft_rows(cfg.data, cfg.config, cfg.split, cfg.kept_only, cfg.formats, prompt=cfg.prompt)
-    if not cfg.prompt_variant or (Path(str(cfg.data)) / "manifest.json").is_file():
+    if not cfg.prompt_variant or (Path(cfg.data) / "manifest.json").is_file():
         return rows, {}  # a run's traces are already in the run's prompt; its questions are excluded via the run
     from sfdata.hub.published import render_in_prompt
     from sftrain.heldout import keys_of
@@ -188,7 +188,7 @@ def sft_stage(run, cfg: SFTStageConfig) -> dict[str, Any]:
     out = run.path / "models" / "sft"
     return run_sft(
         SFTRunConfig(
-            data=run,
+            data=str(run.path),  # the config holds a path string (str(RunDir) is its repr, not the path)
             model=cfg.model,
             output_dir=str(out),
             preset=cfg.preset,

@@ -61,6 +61,27 @@ def test_sft_masks_the_prompt_and_changes_parameters(run, tmp_path):
     assert changed > len(before) // 2
 
 
+def test_the_sft_stage_trains_on_its_run_and_eval_scores_that_model(tmp_path):
+    """`sf run`'s path (the demo's): the registry's `sft` stage on the run's own traces, then `eval` finds the
+    stage's model. The stage once handed its RunDir object where a path string goes, and `make demo` stopped."""
+    import json
+
+    from sfdata.app.stages import run_stage
+    from sftrain.eval import EvalConfig
+    from sftrain.sft import SFTStageConfig
+
+    r = make_run(tmp_path / "run", n_questions=4, n=2, k=1, p_correct=0.5, seed=5)
+    build_stage(r, BuildConfig(formats=("*C",), n=2))
+    sft_cfg = SFTStageConfig(model=str(tiny_model_dir()), overrides={"max_steps": 1, "max_length": 256})
+    out = run_stage(r, "sft", sft_cfg)
+    summary = json.loads((r.path / "models" / "sft" / "sf_summary.json").read_text())
+    assert out["steps"] == 1 and summary["examples"] == r.read("traces").filter(pl.col("format") == "*C").height
+    assert r.manifest()["stages"]["sft"]["status"] == "done"
+    ev_cfg = EvalConfig(model=str(tiny_model_dir()), tasks=("countdown:3",), n_questions=1, max_tokens=4)
+    run_stage(r, "eval", ev_cfg)
+    assert set(r.read("eval")["stage"]) == {"base", "sft"}
+
+
 def test_sft_labels_and_the_saved_model_end_turns_with_im_end(run, tmp_path):
     """The trained assistant turn ends with the tokenizer's end token, <|im_end|>, and the saved model's
     config and generation config name it too (they used to say <|im_start|>, so SFT models never stopped)."""
