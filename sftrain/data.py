@@ -7,7 +7,6 @@ template changes needed (SmolLM2's template has no generation markers).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -123,8 +122,7 @@ def load_sft_rows(
     `prompt` ("VARIANT, K-shot") re-asks a run's traces with that setup; other sources keep their own user turns."""
     from sfdata.hub.readers import check_source, folder_files, load_hub_frame, read_file
 
-    source = os.fspath(source) if isinstance(source, os.PathLike) else source  # a RunDir too
-    p = Path(source).expanduser()
+    p = Path(source).expanduser()  # any path-like (a RunDir too); str() of one need not be its path
     if p.is_dir() and (p / "manifest.json").is_file():
         chosen = select_run_traces(run_traces(p, kept_only), formats, p)
         rows = rows_from_frame(reprompt(chosen, p, prompt) if prompt is not None else chosen)

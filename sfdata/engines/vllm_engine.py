@@ -35,11 +35,6 @@ def on_gpu() -> bool:
         return False
 
 
-def default_memory_utilization(gpu: bool) -> float | None:
-    """The share of device memory to reserve on a GPU; None on CPU (an explicit KV-cache size is used there)."""
-    return GPU_MEMORY_UTILIZATION if gpu else None
-
-
 def default_cpu_kv_cache_bytes() -> int | None:
     """The CPU build's KV-cache size in bytes: `CPU_KV_CACHE_SHARE` of RAM; None lets VLLM_CPU_KVCACHE_SPACE decide."""
     if os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
@@ -67,12 +62,11 @@ class VLLMEngine:
             ) from e
         from sfdata.models import model_label, resolve_model
 
-        gpu = on_gpu()
-        if gpu_memory_utilization is None:
-            gpu_memory_utilization = default_memory_utilization(gpu)
+        if gpu_memory_utilization is None and on_gpu():
+            gpu_memory_utilization = GPU_MEMORY_UTILIZATION
         if gpu_memory_utilization is not None:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
-        elif not gpu and "kv_cache_memory_bytes" not in kwargs:
+        elif "kv_cache_memory_bytes" not in kwargs:  # CPU: an explicit size, never vLLM's RAM share
             kv_bytes = default_cpu_kv_cache_bytes()
             if kv_bytes is not None:
                 kwargs["kv_cache_memory_bytes"] = kv_bytes
